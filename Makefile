@@ -1,0 +1,48 @@
+# cloud-provider-vpc: build, test and verify.
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := _output/bin
+GOTESTFLAGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build every command into _output/bin.
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: test
+test: ## Run every test (the race detector is on for fake-gce).
+	$(GO) test $(GOTESTFLAGS) ./...
+	$(GO) test -race $(GOTESTFLAGS) ./test/fakegce/...
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures.
+	$(GO) test -run '^$$' -bench . -benchmem ./test/fakegce/...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the fake's filter parser and request decoding for a minute each.
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./test/fakegce/filter/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBody -fuzztime 60s ./test/fakegce/
+
+.PHONY: generate
+generate: ## Regenerate the trimmed discovery document fake-gce routes by.
+	$(GO) run ./hack/gen-discovery -out test/fakegce/discovery.json.gz
+
+.PHONY: verify
+verify: ## gofmt, go vet, and a check that generated files are current.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@$(GO) run ./hack/gen-discovery -out /tmp/discovery.check.gz && cmp -s /tmp/discovery.check.gz test/fakegce/discovery.json.gz || { echo "test/fakegce/discovery.json.gz is stale: run make generate"; exit 1; }
+
+.PHONY: fake-gce
+fake-gce: ## Run fake-gce on 127.0.0.1:8085.
+	$(GO) run ./cmd/fake-gce
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf _output

@@ -1,0 +1,212 @@
+package fakegce
+
+import (
+	"fmt"
+	"regexp"
+	"net/http"
+	"strings"
+)
+
+// The generic methods: what every stored resource type does unless its kind
+// says more.
+
+func genericGet(c *call) (any, error) {
+	c.s.st.mu.RLock()
+	defer c.s.st.mu.RUnlock()
+	e := c.s.st.get(c.coll, c.name)
+	if e == nil {
+		return nil, notFound(c.resourcePath(c.name))
+	}
+	return e.raw, nil
+}
+
+// commonFields sets what the server owns on every new resource.
+func commonFields(c *call, obj map[string]any, name string) {
+	obj["kind"] = c.kind.kindName
+	obj["id"] = c.resourceID
+	obj["name"] = name
+	obj["creationTimestamp"] = timestamp(c.now)
+	obj["selfLink"] = c.link(name)
+	c.scopeFields(obj)
+}
+
+func genericInsert(t *tx, c *call) error {
+	obj := copyObj(c.body)
+	name := str(obj, "name")
+	if name == "" {
+		return required("resource.name")
+	}
+	if !validName(name) {
+		return invalidValue("resource.name", name, "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")
+	}
+	if t.get(c.coll, name) != nil {
+		return alreadyExists(c.resourcePath(name))
+	}
+	if err := c.s.checkQuota(t, c); err != nil {
+		return err
+	}
+	commonFields(c, obj, name)
+	setDefault(obj, "description", "")
+	if c.kind.fill != nil {
+		c.kind.fill(c, obj)
+	}
+	if err := resolveRefs(t, c, c.kind, obj); err != nil {
+		return err
+	}
+	if c.kind.prepare != nil {
+		if err := c.kind.prepare(t, c, obj, nil); err != nil {
+			return err
+		}
+	}
+	stampFingerprints(c, obj)
+	t.put(c.coll, name, obj)
+	return nil
+}
+
+// stampFingerprints refreshes the fingerprints a resource carries.
+func stampFingerprints(c *call, obj map[string]any) {
+	if c.s.rt.hasField(c.kind.schema, "labelFingerprint") {
+		obj["labelFingerprint"] = fingerprintOf(labelsOf(obj))
+	}
+	if c.kind.fingerprint {
+		obj["fingerprint"] = resourceFingerprint(obj)
+	}
+}
+
+func genericDelete(t *tx, c *call) error {
+	obj := t.get(c.coll, c.name)
+	if obj == nil {
+		return notFound(c.resourcePath(c.name))
+	}
+	// beforeDelete runs first: it may delete what the resource owns (a
+	// network's default route), which must not count as a user.
+	if c.kind.beforeDelete != nil {
+		if err := c.kind.beforeDelete(t, c, obj); err != nil {
+			return err
+		}
+	}
+	if us := users(t, c.project, str(obj, "selfLink")); len(us) > 0 {
+		return inUse(singular(c.kind.collection), c.resourcePath(c.name), strings.TrimPrefix(us[0], linkBase))
+	}
+	t.del(c.coll, c.name)
+	return nil
+}
+
+// outputOnly are the fields a client cannot change with patch or update.
+var outputOnly = []string{"kind", "id", "creationTimestamp", "selfLink", "selfLinkWithId", "region", "zone", "fingerprint", "labelFingerprint"}
+
+func genericPatch(t *tx, c *call) error {
+	old := t.get(c.coll, c.name)
+	if old == nil {
+		return notFound(c.resourcePath(c.name))
+	}
+	if err := checkFingerprint(c, old); err != nil {
+		return err
+	}
+	patch := copyObj(c.body)
+	for _, f := range outputOnly {
+		delete(patch, f)
+	}
+	if n, ok := patch["name"]; ok && n != c.name {
+		return invalidValue("resource.name", n, "The name of a resource cannot be changed.")
+	}
+	return replaceResource(t, c, old, mergePatch(old, patch))
+}
+
+func genericUpdate(t *tx, c *call) error {
+	old := t.get(c.coll, c.name)
+	if old == nil {
+		return notFound(c.resourcePath(c.name))
+	}
+	if err := checkFingerprint(c, old); err != nil {
+		return err
+	}
+	obj := copyObj(c.body)
+	if n, ok := obj["name"]; ok && n != c.name {
+		return invalidValue("resource.name", n, "The name of a resource cannot be changed.")
+	}
+	for _, f := range outputOnly {
+		delete(obj, f)
+		if v, ok := old[f]; ok {
+			obj[f] = v
+		}
+	}
+	obj["name"] = c.name
+	for k, v := range old {
+		if strings.HasPrefix(k, internalPrefix) {
+			obj[k] = v
+		}
+	}
+	setDefault(obj, "description", "")
+	return replaceResource(t, c, old, obj)
+}
+
+func replaceResource(t *tx, c *call, old, obj map[string]any) error {
+	if err := resolveRefs(t, c, c.kind, obj); err != nil {
+		return err
+	}
+	if c.kind.prepare != nil {
+		if err := c.kind.prepare(t, c, obj, old); err != nil {
+			return err
+		}
+	}
+	stampFingerprints(c, obj)
+	t.put(c.coll, c.name, obj)
+	return nil
+}
+
+// checkFingerprint enforces optimistic locking on patch and update: a
+// fingerprint that is sent must be the current one.
+func checkFingerprint(c *call, old map[string]any) error {
+	if !c.kind.fingerprint {
+		return nil
+	}
+	fp, ok := c.body["fingerprint"].(string)
+	if ok && fp != "" && fp != str(old, "fingerprint") {
+		return fingerprintMismatch(singular(c.kind.collection))
+	}
+	return nil
+}
+
+// genericSetLabels serves every setLabels method: the body is
+// {labels, labelFingerprint}, and the fingerprint must be the current one.
+func genericSetLabels(t *tx, c *call) error {
+	old := t.get(c.coll, c.name)
+	if old == nil {
+		return notFound(c.resourcePath(c.name))
+	}
+	if fp := str(c.body, "labelFingerprint"); fp != str(old, "labelFingerprint") {
+		return errorf(http.StatusPreconditionFailed, "conditionNotMet", "Labels fingerprint either invalid or resource labels have changed")
+	}
+	labels := objField(c.body, "labels")
+	if err := validateLabels(labels); err != nil {
+		return err
+	}
+	obj := copyObj(old)
+	if len(labels) == 0 {
+		delete(obj, "labels")
+	} else {
+		obj["labels"] = deepCopy(labels)
+	}
+	stampFingerprints(c, obj)
+	t.put(c.coll, c.name, obj)
+	return nil
+}
+
+func validateLabels(labels map[string]any) error {
+	if len(labels) > 64 {
+		return invalid("Invalid value for field 'labels': at most 64 labels are allowed.")
+	}
+	for k, v := range labels {
+		s, _ := v.(string)
+		if k == "" || len(k) > 63 || !labelRE.MatchString(k) || k[0] < 'a' || k[0] > 'z' {
+			return invalidValue("labels", k, "Label keys must start with a lowercase letter and contain only lowercase letters, digits, underscores and dashes, at most 63 characters.")
+		}
+		if len(s) > 63 || (s != "" && !labelRE.MatchString(s)) {
+			return invalidValue(fmt.Sprintf("labels.%s", k), s, "Label values contain only lowercase letters, digits, underscores and dashes, at most 63 characters.")
+		}
+	}
+	return nil
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9_-]+$`)

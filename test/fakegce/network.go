@@ -1,0 +1,377 @@
+package fakegce
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Networks, subnetworks, firewalls and routes.
+
+func init() {
+	register(&kind{resource: "networks", schema: "Network", quota: "NETWORKS",
+		prepare: prepareNetwork, beforeDelete: deleteNetworkOwned})
+	register(&kind{resource: "subnetworks", schema: "Subnetwork", fingerprint: true,
+		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true}},
+		prepare: prepareSubnetwork, beforeDelete: unlinkSubnetwork,
+		custom: map[string]handler{
+			"setPrivateIpGoogleAccess": {mutation: &mutation{apply: setPrivateIPGoogleAccess}},
+		}})
+	register(&kind{resource: "firewalls", schema: "Firewall",
+		fill:    func(c *call, obj map[string]any) { setDefault(obj, "network", "global/networks/default") },
+		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true}},
+		prepare: prepareFirewall})
+	register(&kind{resource: "routes", schema: "Route",
+		refs: []refSpec{
+			{path: "network", collection: "networks", scope: "global", blocksDelete: true},
+			{path: "nextHopInstance", collection: "instances", scope: "zone"},
+		},
+		prepare: prepareRoute})
+}
+
+func prepareNetwork(t *tx, c *call, obj, old map[string]any) error {
+	if old != nil {
+		obj["subnetworks"] = old["subnetworks"]
+		if str(obj, "IPv4Range") != str(old, "IPv4Range") || obj["autoCreateSubnetworks"] != old["autoCreateSubnetworks"] {
+			return invalid("Invalid value for field 'resource.autoCreateSubnetworks': a network's mode and range cannot be changed by patch.")
+		}
+		return nil
+	}
+	if _, legacy := obj["IPv4Range"]; !legacy {
+		setDefault(obj, "autoCreateSubnetworks", true)
+	}
+	setDefault(obj, "mtu", num(1460))
+	setDefault(obj, "networkFirewallPolicyEnforcementOrder", "AFTER_CLASSIC_FIREWALL")
+	rc := objField(obj, "routingConfig")
+	if rc == nil {
+		rc = map[string]any{}
+		obj["routingConfig"] = rc
+	}
+	setDefault(rc, "routingMode", "REGIONAL")
+	setDefault(rc, "bgpBestPathSelectionMode", "LEGACY")
+	obj["selfLinkWithId"] = linkBase + "projects/" + c.project + "/global/networks/" + str(obj, "id")
+	delete(obj, "subnetworks")
+	netLink := str(obj, "selfLink")
+	if boolField(obj, "autoCreateSubnetworks") {
+		var subs []any
+		for i, region := range c.s.cfg.Regions {
+			sub := autoSubnetwork(t, c, obj, region, i)
+			t.put("projects/"+c.project+"/regions/"+region+"/subnetworks", str(obj, "name"), sub)
+			subs = append(subs, str(sub, "selfLink"))
+		}
+		obj["subnetworks"] = subs
+	}
+	route := map[string]any{
+		"kind": "compute#route", "id": t.newID(), "creationTimestamp": timestamp(c.now),
+		"name": "default-route-" + str(obj, "id")[:16], "description": "Default route to the Internet.",
+		"network": netLink, "destRange": "0.0.0.0/0", "priority": num(1000), "routeType": "STATIC",
+		"nextHopGateway": linkBase + "projects/" + c.project + "/global/gateways/default-internet-gateway",
+	}
+	route["selfLink"] = linkBase + "projects/" + c.project + "/global/routes/" + str(route, "name")
+	t.put("projects/"+c.project+"/global/routes", str(route, "name"), route)
+	return nil
+}
+
+// autoSubnetwork is the subnetwork an auto-mode network gets in a region:
+// a /20 out of 10.128.0.0/9, one per region in catalog order.
+func autoSubnetwork(t *tx, c *call, network map[string]any, region string, i int) map[string]any {
+	base := netip.MustParseAddr("10.128.0.0").As4()
+	off := uint32(i) << 12
+	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	v += off
+	cidr := fmt.Sprintf("%d.%d.%d.%d/20", byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	name := str(network, "name")
+	sub := map[string]any{
+		"kind": "compute#subnetwork", "id": t.newID(), "creationTimestamp": timestamp(c.now), "name": name,
+		"network": str(network, "selfLink"), "ipCidrRange": cidr, "region": scopeLink(c.project, "regions", region),
+		"selfLink": linkBase + "projects/" + c.project + "/regions/" + region + "/subnetworks/" + name,
+	}
+	subnetDefaults(sub)
+	sub["fingerprint"] = resourceFingerprint(sub)
+	return sub
+}
+
+func subnetDefaults(sub map[string]any) {
+	p := netip.MustParsePrefix(str(sub, "ipCidrRange"))
+	sub["gatewayAddress"] = p.Masked().Addr().Next().String()
+	setDefault(sub, "privateIpGoogleAccess", false)
+	setDefault(sub, "stackType", "IPV4_ONLY")
+	setDefault(sub, "purpose", "PRIVATE")
+	setDefault(sub, "privateIpv6GoogleAccess", "DISABLE_GOOGLE_ACCESS")
+	setDefault(sub, "enableFlowLogs", false)
+}
+
+// deleteNetworkOwned removes what the network brought with it: its default
+// routes and, for an auto-mode network, its automatic subnetworks.
+func deleteNetworkOwned(t *tx, c *call, obj map[string]any) error {
+	link := str(obj, "selfLink")
+	for _, r := range t.list("projects/" + c.project + "/global/routes") {
+		if str(r, "network") == link && strings.HasPrefix(str(r, "name"), "default-route-") && str(r, "nextHopGateway") != "" {
+			t.del("projects/"+c.project+"/global/routes", str(r, "name"))
+		}
+	}
+	if boolField(obj, "autoCreateSubnetworks") {
+		for _, region := range c.s.cfg.Regions {
+			coll := "projects/" + c.project + "/regions/" + region + "/subnetworks"
+			if sub := t.get(coll, str(obj, "name")); sub != nil && str(sub, "network") == link {
+				if us := users(t, c.project, str(sub, "selfLink")); len(us) > 0 {
+					return inUse("subnetwork", strings.TrimPrefix(str(sub, "selfLink"), linkBase), strings.TrimPrefix(us[0], linkBase))
+				}
+				t.del(coll, str(obj, "name"))
+			}
+		}
+	}
+	return nil
+}
+
+func prepareSubnetwork(t *tx, c *call, obj, old map[string]any) error {
+	if str(obj, "network") == "" {
+		return required("resource.network")
+	}
+	if str(obj, "ipCidrRange") == "" {
+		return required("resource.ipCidrRange")
+	}
+	p, err := parseCIDR("resource.ipCidrRange", str(obj, "ipCidrRange"))
+	if err != nil {
+		return err
+	}
+	if !p.Addr().Is4() || p.Bits() < 8 || p.Bits() > 29 {
+		return invalidValue("resource.ipCidrRange", str(obj, "ipCidrRange"), "The range must be IPv4 with a prefix length from /8 to /29.")
+	}
+	if p.Masked() != p {
+		return invalid("Invalid IPCidrRange: %s has host bits set; did you mean %s?", p, p.Masked())
+	}
+	if old != nil {
+		if str(old, "ipCidrRange") != str(obj, "ipCidrRange") {
+			return invalid("Invalid value for field 'resource.ipCidrRange': use expandIpCidrRange to change a subnetwork's range.")
+		}
+		if str(old, "network") != str(obj, "network") {
+			return invalid("Invalid value for field 'resource.network': a subnetwork cannot move to another network.")
+		}
+		subnetDefaults(obj)
+		return nil
+	}
+	for _, other := range t.listAll(c.project, "subnetworks") {
+		if str(other, "network") != str(obj, "network") || str(other, "selfLink") == str(obj, "selfLink") {
+			continue
+		}
+		op, err := netip.ParsePrefix(str(other, "ipCidrRange"))
+		if err == nil && op.Overlaps(p) {
+			return invalid("Invalid IPCidrRange: %s conflicts with existing subnetwork '%s' in region '%s'.",
+				p, str(other, "name"), lastSegment(str(other, "region")))
+		}
+	}
+	subnetDefaults(obj)
+	netRef, _ := parseRef(str(obj, "network"), ref{})
+	network := copyObj(t.get(netRef.coll(), netRef.Name))
+	network["subnetworks"] = append(list(network, "subnetworks"), str(obj, "selfLink"))
+	t.put(netRef.coll(), netRef.Name, network)
+	return nil
+}
+
+func unlinkSubnetwork(t *tx, c *call, obj map[string]any) error {
+	netRef, ok := parseRef(str(obj, "network"), ref{})
+	if !ok {
+		return nil
+	}
+	network := t.get(netRef.coll(), netRef.Name)
+	if network == nil {
+		return nil
+	}
+	network = copyObj(network)
+	var keep []any
+	for _, l := range strList(network, "subnetworks") {
+		if l != str(obj, "selfLink") {
+			keep = append(keep, l)
+		}
+	}
+	if keep == nil {
+		delete(network, "subnetworks")
+	} else {
+		network["subnetworks"] = keep
+	}
+	t.put(netRef.coll(), netRef.Name, network)
+	return nil
+}
+
+func setPrivateIPGoogleAccess(t *tx, c *call) error {
+	old := t.get(c.coll, c.name)
+	if old == nil {
+		return notFound(c.resourcePath(c.name))
+	}
+	v, ok := c.body["privateIpGoogleAccess"].(bool)
+	if !ok {
+		return required("privateIpGoogleAccess")
+	}
+	obj := copyObj(old)
+	obj["privateIpGoogleAccess"] = v
+	obj["fingerprint"] = resourceFingerprint(obj)
+	t.put(c.coll, c.name, obj)
+	return nil
+}
+
+var firewallProtocols = map[string]bool{"tcp": true, "udp": true, "icmp": true, "esp": true, "ah": true, "sctp": true, "ipip": true, "all": true}
+
+func prepareFirewall(t *tx, c *call, obj, old map[string]any) error {
+	setDefault(obj, "direction", "INGRESS")
+	setDefault(obj, "priority", num(1000))
+	setDefault(obj, "disabled", false)
+	if objField(obj, "logConfig") == nil {
+		obj["logConfig"] = map[string]any{"enable": false}
+	}
+	obj["enableLogging"] = boolField(objField(obj, "logConfig"), "enable")
+	if p, ok := intField(obj, "priority"); !ok || p < 0 || p > 65535 {
+		return invalidValue("resource.priority", obj["priority"], "Must be from 0 to 65535.")
+	}
+	for _, k := range []string{"allowed", "denied", "sourceRanges", "destinationRanges", "sourceTags", "targetTags", "sourceServiceAccounts", "targetServiceAccounts"} {
+		if l, ok := obj[k].([]any); ok && len(l) == 0 {
+			delete(obj, k)
+		}
+	}
+	allowed, denied := list(obj, "allowed"), list(obj, "denied")
+	if (len(allowed) == 0) == (len(denied) == 0) {
+		return invalid("Invalid value for field 'resource': exactly one of 'allowed' or 'denied' must be specified.")
+	}
+	field := "allowed"
+	rules := allowed
+	if len(denied) > 0 {
+		field, rules = "denied", denied
+	}
+	for i, r := range rules {
+		rule, _ := r.(map[string]any)
+		if err := checkFirewallRule(fmt.Sprintf("resource.%s[%d]", field, i), rule); err != nil {
+			return err
+		}
+	}
+	egress := str(obj, "direction") == "EGRESS"
+	if egress && (len(list(obj, "sourceTags")) > 0 || len(list(obj, "sourceServiceAccounts")) > 0) {
+		return invalid("Invalid value for field 'resource.sourceTags': an EGRESS rule cannot have source tags or service accounts.")
+	}
+	if len(list(obj, "targetTags")) > 0 && len(list(obj, "targetServiceAccounts")) > 0 {
+		return invalid("Invalid value for field 'resource.targetTags': target tags and target service accounts cannot be used together.")
+	}
+	if !egress && len(list(obj, "sourceRanges")) == 0 && len(list(obj, "sourceTags")) == 0 && len(list(obj, "sourceServiceAccounts")) == 0 {
+		obj["sourceRanges"] = []any{"0.0.0.0/0"}
+	}
+	if egress && len(list(obj, "destinationRanges")) == 0 {
+		obj["destinationRanges"] = []any{"0.0.0.0/0"}
+	}
+	for _, k := range []string{"sourceRanges", "destinationRanges"} {
+		for i, r := range strList(obj, k) {
+			if _, err := parseCIDR(fmt.Sprintf("resource.%s[%d]", k, i), r); err != nil {
+				if _, err2 := netip.ParseAddr(r); err2 != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, k := range []string{"sourceTags", "targetTags"} {
+		for i, tag := range strList(obj, k) {
+			if !validName(tag) {
+				return invalidValue(fmt.Sprintf("resource.%s[%d]", k, i), tag, "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")
+			}
+		}
+	}
+	return nil
+}
+
+func checkFirewallRule(at string, rule map[string]any) error {
+	proto := strings.ToLower(str(rule, "IPProtocol"))
+	if proto == "" {
+		return required(at + ".IPProtocol")
+	}
+	if n, err := strconv.Atoi(proto); err == nil {
+		if n < 0 || n > 255 {
+			return invalidValue(at+".IPProtocol", proto, "A protocol number is from 0 to 255.")
+		}
+	} else if !firewallProtocols[proto] {
+		return invalidValue(at+".IPProtocol", proto, "Must be one of tcp, udp, icmp, esp, ah, sctp, ipip, all or a protocol number.")
+	}
+	ports := strList(rule, "ports")
+	if len(ports) > 0 && proto != "tcp" && proto != "udp" && proto != "sctp" && proto != "all" {
+		return invalidValue(at+".ports", strings.Join(ports, ","), "Ports can be given only for tcp, udp and sctp.")
+	}
+	for i, p := range ports {
+		if _, _, err := parsePortRange(p); err != nil {
+			return invalidValue(fmt.Sprintf("%s.ports[%d]", at, i), p, err.Error())
+		}
+	}
+	return nil
+}
+
+// parsePortRange reads "80" or "1000-2000".
+func parsePortRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi = lo
+	var err2 error
+	if isRange {
+		hi, err2 = strconv.Atoi(b)
+	}
+	if err1 != nil || err2 != nil || lo < 0 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("Must be a port or a range of ports from 0 to 65535 such as 80 or 8000-8080.")
+	}
+	return lo, hi, nil
+}
+
+var nextHops = []string{"nextHopInstance", "nextHopIp", "nextHopGateway", "nextHopVpnTunnel", "nextHopIlb", "nextHopNetwork"}
+
+func prepareRoute(t *tx, c *call, obj, old map[string]any) error {
+	if str(obj, "network") == "" {
+		return required("resource.network")
+	}
+	if str(obj, "destRange") == "" {
+		return required("resource.destRange")
+	}
+	if _, err := parseCIDR("resource.destRange", str(obj, "destRange")); err != nil {
+		return err
+	}
+	n := 0
+	for _, h := range nextHops {
+		if str(obj, h) != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return invalid("Invalid value for field 'resource': a route needs exactly one next hop (%s).", strings.Join(nextHops, ", "))
+	}
+	if gw := str(obj, "nextHopGateway"); gw != "" && lastSegment(gw) != "default-internet-gateway" {
+		return invalidValue("resource.nextHopGateway", gw, "The only gateway is default-internet-gateway.")
+	}
+	if gw := str(obj, "nextHopGateway"); gw != "" {
+		obj["nextHopGateway"] = linkBase + "projects/" + c.project + "/global/gateways/default-internet-gateway"
+	}
+	if ip := str(obj, "nextHopIp"); ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return invalidValue("resource.nextHopIp", ip, "Must be an IP address.")
+		}
+	}
+	if inst := str(obj, "nextHopInstance"); inst != "" {
+		r, _ := parseRef(inst, ref{})
+		i := t.get(r.coll(), r.Name)
+		if nic := firstNIC(i); nic != nil && str(nic, "network") != str(obj, "network") {
+			return invalidValue("resource.nextHopInstance", inst, "The instance is not on the route's network.")
+		}
+		if i != nil && !boolField(i, "canIpForward") {
+			// The API accepts it but warns that the instance drops forwarded packets.
+			obj["warnings"] = []any{map[string]any{"code": "NEXT_HOP_CANNOT_IP_FORWARD",
+				"message": "Next hop instance '" + inst + "' cannot forward ip traffic. The next hop instance must have canIpForward set."}}
+		}
+	}
+	setDefault(obj, "priority", num(1000))
+	setDefault(obj, "routeType", "STATIC")
+	return nil
+}
+
+func firstNIC(inst map[string]any) map[string]any {
+	if inst == nil {
+		return nil
+	}
+	l := list(inst, "networkInterfaces")
+	if len(l) == 0 {
+		return nil
+	}
+	nic, _ := l[0].(map[string]any)
+	return nic
+}
