@@ -73,6 +73,9 @@ func (k *catalog) checkScope(m *apiMethod, project, region, zone string) error {
 func (k *catalog) scopesOf(rt *router, collection string) []string {
 	var global, regional, zonal bool
 	for _, m := range rt.byID {
+		if m.Verb != "list" {
+			continue
+		}
 		segs := m.segments
 		for i := 0; i+1 < len(segs); i++ {
 			if segs[i].literal == collection && i >= 2 {

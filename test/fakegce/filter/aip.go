@@ -190,12 +190,12 @@ func (p *aipParser) missingComparator(field string) error {
 	word := p.src[p.pos:wordEnd(p.src, p.pos)]
 	switch word {
 	case "eq", "ne":
-		return fmt.Errorf("the value after %s for the field %q is missing", word, field)
+		return fmt.Errorf("the value after %s for the field %s is missing", word, quoteInput(field))
 	}
 	if lower := strings.ToLower(field); lower == "and" || lower == "or" || lower == "not" {
-		return fmt.Errorf("expected a comparison operator after %q at position %d; AND, OR and NOT must be written in capitals", field, p.pos+1)
+		return fmt.Errorf("expected a comparison operator after %s at position %d; AND, OR and NOT must be written in capitals", quoteInput(field), p.pos+1)
 	}
-	return fmt.Errorf("expected a comparison operator (=, !=, <, <=, >, >=, :) after the field %q at position %d, found %s", field, p.pos+1, p.found())
+	return fmt.Errorf("expected a comparison operator (=, !=, <, <=, >, >=, :) after the field %s at position %d, found %s", quoteInput(field), p.pos+1, p.found())
 }
 
 // comparator consumes a comparison operator.
@@ -303,7 +303,7 @@ func (p *aipParser) found() string {
 	if p.pos == len(p.src) {
 		return "the end of the filter"
 	}
-	return fmt.Sprintf("%q", p.src[p.pos:wordEnd(p.src, p.pos)])
+	return quoteInput(p.src[p.pos:wordEnd(p.src, p.pos)])
 }
 
 // flatten returns the only part of a conjunction, or the conjunction.

@@ -20,14 +20,14 @@ func parseFieldPath(s string) (fieldPath, error) {
 	path := fieldPath(strings.Split(s, "."))
 	for _, key := range path {
 		if key == "" {
-			return nil, fmt.Errorf("the field name %q has an empty part between dots", s)
+			return nil, fmt.Errorf("the field name %s has an empty part between dots", quoteInput(s))
 		}
 		if key[0] == '-' {
-			return nil, fmt.Errorf("the field name %q has a part starting with '-'", s)
+			return nil, fmt.Errorf("the field name %s has a part starting with '-'", quoteInput(s))
 		}
 		for i := 0; i < len(key); i++ {
 			if !isFieldByte(key[i]) {
-				return nil, fmt.Errorf("the field name %q contains %q; field names are letters, digits, '_', '-' and '.'", s, key[i])
+				return nil, fmt.Errorf("the field name %s contains %q; field names are letters, digits, '_', '-' and '.'", quoteInput(s), key[i])
 			}
 		}
 	}

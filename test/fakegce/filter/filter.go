@@ -55,6 +55,7 @@ package filter
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -191,4 +192,14 @@ func isSpace(c byte) bool {
 // operator of the other.
 func errMixedDialects(detail string) error {
 	return fmt.Errorf("the regular-expression operators eq and ne cannot be mixed with AIP-160 operators in one filter (%s)", detail)
+}
+
+// quoteInput returns part of the input in Go quotes for an error message, cut
+// short so that an error about a long value stays readable.
+func quoteInput(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:limit]) + "..."
 }

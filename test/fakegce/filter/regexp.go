@@ -46,9 +46,9 @@ func parseRegexpDialect(expr string) (node, error) {
 		if expr[pos] != '(' {
 			word := expr[pos:wordEnd(expr, pos)]
 			if word == "AND" || word == "OR" || word == "NOT" || expr[pos] == '-' {
-				return nil, errMixedDialects(fmt.Sprintf("found %q at position %d; parenthesised eq/ne terms are always ANDed", word, pos+1))
+				return nil, errMixedDialects(fmt.Sprintf("found %s at position %d; parenthesised eq/ne terms are always ANDed", quoteInput(word), pos+1))
 			}
-			return nil, fmt.Errorf("expected '(' to start the next eq/ne term at position %d, found %q", pos+1, word)
+			return nil, fmt.Errorf("expected '(' to start the next eq/ne term at position %d, found %s", pos+1, quoteInput(word))
 		}
 		end, err := closingParen(expr, pos)
 		if err != nil {
@@ -132,11 +132,11 @@ func parseRegexpTerm(term string, offset int, parenthesised bool) (node, error) 
 	switch {
 	case op == "eq" || op == "ne":
 	case op == "":
-		return nil, fmt.Errorf("expected eq or ne after the field %q", field)
+		return nil, fmt.Errorf("expected eq or ne after the field %s", quoteInput(field))
 	case strings.ContainsAny(op[:1], "=<>!:"):
-		return nil, errMixedDialects(fmt.Sprintf("found %q after the field %q", op, field))
+		return nil, errMixedDialects(fmt.Sprintf("found %s after the field %s", quoteInput(op), quoteInput(field)))
 	default:
-		return nil, fmt.Errorf("expected eq or ne after the field %q, found %q", field, op)
+		return nil, fmt.Errorf("expected eq or ne after the field %s, found %s", quoteInput(field), quoteInput(op))
 	}
 	skip()
 	literal, err := regexpLiteral(term[pos:], field, parenthesised)
@@ -145,7 +145,7 @@ func parseRegexpTerm(term string, offset int, parenthesised bool) (node, error) 
 	}
 	re, err := compileAnchored(literal)
 	if err != nil {
-		return nil, fmt.Errorf("the value %q for the field %q is not a valid RE2 regular expression: %w", literal, field, err)
+		return nil, fmt.Errorf("the value %s for the field %s is not a valid RE2 regular expression: %w", quoteInput(literal), quoteInput(field), err)
 	}
 	var n node = &regexpTerm{path: path, re: re}
 	if op == "ne" {
@@ -160,7 +160,7 @@ func parseRegexpTerm(term string, offset int, parenthesised bool) (node, error) 
 // unquoted rest of the term.
 func regexpLiteral(s, field string, parenthesised bool) (string, error) {
 	if s == "" {
-		return "", fmt.Errorf("the value after eq or ne for the field %q is missing", field)
+		return "", fmt.Errorf("the value after eq or ne for the field %s is missing", quoteInput(field))
 	}
 	quote := s[0]
 	if quote != '"' && quote != '\'' {
@@ -183,14 +183,14 @@ func regexpLiteral(s, field string, parenthesised bool) (string, error) {
 			i++
 		case c == quote:
 			if rest := strings.TrimSpace(s[i+1:]); rest != "" {
-				return "", fmt.Errorf("unexpected %q after the quoted value for the field %q", rest, field)
+				return "", fmt.Errorf("unexpected %s after the quoted value for the field %s", quoteInput(rest), quoteInput(field))
 			}
 			return b.String(), nil
 		default:
 			b.WriteByte(c)
 		}
 	}
-	return "", fmt.Errorf("the quoted value for the field %q is not terminated", field)
+	return "", fmt.Errorf("the quoted value for the field %s is not terminated", quoteInput(field))
 }
 
 // checkUnparenthesisedLiteral rejects an unquoted literal that is really the
@@ -216,7 +216,7 @@ func compileAnchored(literal string) (*regexp.Regexp, error) {
 	if _, err := syntax.Parse(literal, syntax.Perl); err != nil {
 		var syntaxErr *syntax.Error
 		if errors.As(err, &syntaxErr) {
-			return nil, fmt.Errorf("%s: %q", syntaxErr.Code, syntaxErr.Expr)
+			return nil, fmt.Errorf("%s: %s", syntaxErr.Code, quoteInput(syntaxErr.Expr))
 		}
 		return nil, err
 	}

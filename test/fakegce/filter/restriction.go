@@ -85,7 +85,7 @@ func newLiteral(text string, op comparator) (literal, error) {
 	if (op == opEquals || op == opNotEquals || op == opHas) && strings.Contains(text, "*") {
 		re, err := regexp.Compile(wildcardPattern(text))
 		if err != nil {
-			return literal{}, fmt.Errorf("the wildcard value %q is too complex: %w", text, err)
+			return literal{}, fmt.Errorf("the wildcard value %s is too complex: %w", quoteInput(text), err)
 		}
 		l.wildcard = re
 	}
