@@ -77,7 +77,7 @@ func (k *catalog) scopesOf(rt *router, collection string) []string {
 			continue
 		}
 		segs := m.segments
-		for i := 0; i+1 < len(segs); i++ {
+		for i := 0; i < len(segs); i++ {
 			if segs[i].literal == collection && i >= 2 {
 				switch segs[i-1].literal {
 				case "global":
