@@ -150,7 +150,7 @@ func (p *aipParser) simple() (node, error) {
 // restriction parses `field comparator value`.
 func (p *aipParser) restriction() (node, error) {
 	start := p.pos
-	for p.pos < len(p.src) && !isSpace(p.src[p.pos]) && !strings.ContainsRune(`()=<>!:"'`, rune(p.src[p.pos])) {
+	for p.pos < len(p.src) && !isSpace(p.src[p.pos]) && strings.IndexByte(`()=<>!:"'`, p.src[p.pos]) < 0 {
 		p.pos++
 	}
 	field := p.src[start:p.pos]

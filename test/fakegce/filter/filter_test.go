@@ -284,6 +284,11 @@ func TestParseErrors(t *testing.T) {
 			filter:  `na$me = a`,
 			wantErr: `the field name "na$me" contains '$'; field names are letters, digits, '_', '-' and '.'`,
 		},
+		{
+			name:    "a long value is cut short in the message",
+			filter:  `name eq (` + strings.Repeat("a", 100),
+			wantErr: `the value "(` + strings.Repeat("a", 63) + `"... for the field "name" is not a valid RE2 regular expression: missing closing ): "(` + strings.Repeat("a", 63) + `"...`,
+		},
 		// Limits.
 		{
 			name:    "an over-long filter is rejected",
