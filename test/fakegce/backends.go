@@ -173,6 +173,9 @@ func checkPort(obj map[string]any, field string) error {
 func prepareHTTPHealthCheck(t *tx, c *call, obj, old map[string]any) error {
 	setDefault(obj, "port", num(80))
 	setDefault(obj, "requestPath", "/")
+	// The API answers an unset host as "" (the probe then sends the
+	// instance's address as the Host header).
+	setDefault(obj, "host", "")
 	if err := checkPort(obj, "resource.port"); err != nil {
 		return err
 	}

@@ -168,14 +168,21 @@ var publicImages = map[string]map[string]string{
 }
 
 func image(project, family, name string) map[string]any {
+	license := linkBase + "projects/" + project + "/global/licenses/" + family
+	// Public images carry the label public-image=true, and a numeric code per
+	// licence that disks made from them inherit.
+	labels := map[string]any{"public-image": "true"}
 	return map[string]any{
 		"kind": "compute#image", "id": stableID("image/" + name), "name": name, "family": family,
 		"description": family + " image built " + name[len(name)-8:], "creationTimestamp": timestamp(catalogEpoch),
 		"selfLink": linkBase + "projects/" + project + "/global/images/" + name, "sourceType": "RAW", "status": "READY",
 		"archiveSizeBytes": "1000000000", "diskSizeGb": "10", "architecture": "X86_64",
-		"licenses":         []any{linkBase + "projects/" + project + "/global/licenses/" + family},
+		"licenses":         []any{license},
+		"licenseCodes":     []any{stableID(license)},
 		"guestOsFeatures":  []any{map[string]any{"type": "UEFI_COMPATIBLE"}, map[string]any{"type": "VIRTIO_SCSI_MULTIQUEUE"}, map[string]any{"type": "GVNIC"}},
-		"storageLocations": []any{"us"}, "labelFingerprint": fingerprintOf(map[string]any{}),
+		"storageLocations": []any{"us"}, "labels": labels, "labelFingerprint": fingerprintOf(labels),
+		"rawDisk":                   map[string]any{"containerType": "TAR", "source": ""},
+		"enableConfidentialCompute": false,
 	}
 }
 

@@ -199,6 +199,11 @@ func collectionOf(m *apiMethod, params map[string]string) (coll, name string) {
 		base += "/global"
 		i++
 	case "regions", "zones":
+		// projects/{project}/regions and projects/{project}/regions/{region}
+		// are the catalog itself, not a scope.
+		if len(segs) == i+1 {
+			return base + "/" + segs[i].literal, ""
+		}
 		if len(segs) == i+2 {
 			return base + "/" + segs[i].literal, params[segs[i+1].param]
 		}

@@ -2,8 +2,8 @@ package fakegce
 
 import (
 	"fmt"
-	"regexp"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -27,6 +27,11 @@ func commonFields(c *call, obj map[string]any, name string) {
 	obj["name"] = name
 	obj["creationTimestamp"] = timestamp(c.now)
 	obj["selfLink"] = c.link(name)
+	if c.s.rt.hasField(c.kind.schema, "selfLinkWithId") {
+		// The API answers the link by id for the types whose schema has it
+		// (networks, forwarding rules): the recordings show it on both.
+		obj["selfLinkWithId"] = linkBase + c.coll + "/" + c.resourceID
+	}
 	c.scopeFields(obj)
 }
 
@@ -46,10 +51,12 @@ func genericInsert(t *tx, c *call) error {
 		return err
 	}
 	commonFields(c, obj, name)
-	setDefault(obj, "description", "")
 	if c.kind.fill != nil {
-		c.kind.fill(c, obj)
+		if err := c.kind.fill(t, c, obj); err != nil {
+			return err
+		}
 	}
+	setDefault(obj, "description", "")
 	if err := resolveRefs(t, c, c.kind, obj); err != nil {
 		return err
 	}

@@ -38,15 +38,20 @@ func init() {
 		}})
 }
 
-// fillInstance completes network interfaces before their references resolve:
-// an interface names a subnetwork, a network, or neither (the default network).
-func fillInstance(c *call, obj map[string]any) {
+// fillInstance completes an instance before its references resolve: it
+// takes what the request leaves out from its sourceInstanceTemplate, and an
+// interface names a subnetwork, a network, or neither (the default network).
+func fillInstance(t *tx, c *call, obj map[string]any) error {
+	if err := applySourceTemplate(t, c, obj); err != nil {
+		return err
+	}
 	for _, n := range list(obj, "networkInterfaces") {
 		nic, _ := n.(map[string]any)
 		if nic != nil && str(nic, "network") == "" && str(nic, "subnetwork") == "" {
 			nic["network"] = "global/networks/default"
 		}
 	}
+	return nil
 }
 
 func prepareInstance(t *tx, c *call, obj, old map[string]any) error {
@@ -80,15 +85,8 @@ func prepareInstance(t *tx, c *call, obj, old map[string]any) error {
 	setDefault(obj, "canIpForward", false)
 	setDefault(obj, "deletionProtection", false)
 	setDefault(obj, "startRestricted", false)
-	sched := objField(obj, "scheduling")
-	if sched == nil {
-		sched = map[string]any{}
-		obj["scheduling"] = sched
-	}
-	setDefault(sched, "automaticRestart", true)
-	setDefault(sched, "onHostMaintenance", "MIGRATE")
-	setDefault(sched, "preemptible", false)
-	setDefault(sched, "provisioningModel", "STANDARD")
+	shieldedDefaults(obj)
+	schedulingDefaults(obj)
 	tags := objField(obj, "tags")
 	if tags == nil {
 		tags = map[string]any{}
@@ -98,6 +96,32 @@ func prepareInstance(t *tx, c *call, obj, old map[string]any) error {
 		return err
 	}
 	tags["fingerprint"] = fingerprintOf(strList(tags, "items"))
+	if err := stampMetadata(obj); err != nil {
+		return err
+	}
+	for _, k := range []string{"params"} {
+		delete(obj, k) // input-only
+	}
+	return nil
+}
+
+// schedulingDefaults fills the scheduling an instance (or a template's
+// instance properties) answers with when the request leaves it out.
+func schedulingDefaults(obj map[string]any) {
+	sched := objField(obj, "scheduling")
+	if sched == nil {
+		sched = map[string]any{}
+		obj["scheduling"] = sched
+	}
+	setDefault(sched, "automaticRestart", true)
+	setDefault(sched, "onHostMaintenance", "MIGRATE")
+	setDefault(sched, "preemptible", false)
+	setDefault(sched, "provisioningModel", "STANDARD")
+}
+
+// stampMetadata checks an instance's metadata and gives it its kind and the
+// fingerprint setMetadata must be sent with (an empty metadata has one too).
+func stampMetadata(obj map[string]any) error {
 	md := objField(obj, "metadata")
 	if md == nil {
 		md = map[string]any{}
@@ -108,10 +132,27 @@ func prepareInstance(t *tx, c *call, obj, old map[string]any) error {
 	}
 	md["kind"] = "compute#metadata"
 	md["fingerprint"] = fingerprintOf(list(md, "items"))
-	for _, k := range []string{"params"} {
-		delete(obj, k) // input-only
-	}
 	return nil
+}
+
+// shieldedDefaults fills the Shielded VM settings every instance answers
+// with: the API's defaults are vTPM and integrity monitoring on, secure
+// boot off, and the integrity baseline relearned on update.
+func shieldedDefaults(obj map[string]any) {
+	cfg := objField(obj, "shieldedInstanceConfig")
+	if cfg == nil {
+		cfg = map[string]any{}
+		obj["shieldedInstanceConfig"] = cfg
+	}
+	setDefault(cfg, "enableSecureBoot", false)
+	setDefault(cfg, "enableVtpm", true)
+	setDefault(cfg, "enableIntegrityMonitoring", true)
+	pol := objField(obj, "shieldedInstanceIntegrityPolicy")
+	if pol == nil {
+		pol = map[string]any{}
+		obj["shieldedInstanceIntegrityPolicy"] = pol
+	}
+	setDefault(pol, "updateAutoLearnPolicy", true)
 }
 
 // prepareInstanceUpdate keeps what instances.update may not change.
@@ -308,6 +349,7 @@ func fillDisk(c *call, d map[string]any, at string) error {
 		d["sourceImage"] = str(img, "selfLink")
 		d["sourceImageId"] = str(img, "id")
 		d["licenses"] = img["licenses"]
+		d["licenseCodes"] = img["licenseCodes"]
 		d["guestOsFeatures"] = img["guestOsFeatures"]
 		setDefault(d, "sizeGb", str(img, "diskSizeGb"))
 	}
@@ -320,6 +362,7 @@ func fillDisk(c *call, d map[string]any, at string) error {
 	d["status"] = "READY"
 	d["physicalBlockSizeBytes"] = "4096"
 	d["architecture"] = "X86_64"
+	setDefault(d, "enableConfidentialCompute", false)
 	return nil
 }
 
@@ -569,10 +612,11 @@ func groupMembers(add bool) func(t *tx, c *call) error {
 			if nw := str(g, "network"); nw != "" && str(nic, "network") != nw {
 				return invalidValue(at, str(m, "instance"), "The instance is not on the group's network.")
 			}
-			if str(g, "network") == "" {
-				g["network"] = str(nic, "network")
-				g["subnetwork"] = str(nic, "subnetwork")
-			}
+			// A group takes the network and subnetwork of its first member:
+			// one created with a network only answers a subnetwork too once
+			// it has members (as recorded against the API).
+			setDefault(g, "network", str(nic, "network"))
+			setDefault(g, "subnetwork", str(nic, "subnetwork"))
 			members = append(members, link)
 		}
 		setMembers(g, members)
@@ -627,7 +671,11 @@ func listGroupInstances(c *call) (any, error) {
 		if state == "RUNNING" && status != "RUNNING" {
 			continue
 		}
+		// Items are InstanceWithNamedPorts: each carries the group's named ports.
 		it := map[string]any{"instance": m, "status": status}
+		if np := list(g.obj, "namedPorts"); len(np) > 0 {
+			it["namedPorts"] = np
+		}
 		if lp.filter.Match(it) {
 			items = append(items, it)
 		}

@@ -22,8 +22,9 @@ type kind struct {
 	fingerprint bool
 	// refs are the fields that name other resources.
 	refs []refSpec
-	// fill sets defaults that references depend on, before they are resolved (insert only).
-	fill func(c *call, obj map[string]any)
+	// fill sets defaults that references depend on, before they are resolved
+	// (insert only); it may read other resources through t.
+	fill func(t *tx, c *call, obj map[string]any) error
 	// prepare fills defaults and checks a resource being inserted (old == nil)
 	// or changed; it may change other resources through t.
 	prepare func(t *tx, c *call, obj, old map[string]any) error

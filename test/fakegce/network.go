@@ -19,7 +19,10 @@ func init() {
 			"setPrivateIpGoogleAccess": {mutation: &mutation{apply: setPrivateIPGoogleAccess}},
 		}})
 	register(&kind{resource: "firewalls", schema: "Firewall",
-		fill:    func(c *call, obj map[string]any) { setDefault(obj, "network", "global/networks/default") },
+		fill: func(t *tx, c *call, obj map[string]any) error {
+			setDefault(obj, "network", "global/networks/default")
+			return nil
+		},
 		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true}},
 		prepare: prepareFirewall})
 	register(&kind{resource: "routes", schema: "Route",
@@ -50,7 +53,6 @@ func prepareNetwork(t *tx, c *call, obj, old map[string]any) error {
 	}
 	setDefault(rc, "routingMode", "REGIONAL")
 	setDefault(rc, "bgpBestPathSelectionMode", "LEGACY")
-	obj["selfLinkWithId"] = linkBase + "projects/" + c.project + "/global/networks/" + str(obj, "id")
 	delete(obj, "subnetworks")
 	netLink := str(obj, "selfLink")
 	if boolField(obj, "autoCreateSubnetworks") {
@@ -100,6 +102,9 @@ func subnetDefaults(sub map[string]any) {
 	setDefault(sub, "purpose", "PRIVATE")
 	setDefault(sub, "privateIpv6GoogleAccess", "DISABLE_GOOGLE_ACCESS")
 	setDefault(sub, "enableFlowLogs", false)
+	// Output only: READY, or DRAINING while a subnetwork is being drained;
+	// the fake never drains.
+	sub["state"] = "READY"
 }
 
 // deleteNetworkOwned removes what the network brought with it: its default

@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // pendingColl holds the operations that are not DONE yet, with the request
@@ -74,6 +76,8 @@ func (s *Server) mutate(r *http.Request, c *call, mu *mutation, failure *apiErro
 		op["targetId"] = targetID
 	}
 	if requestID != "" {
+		// The API echoes a requestId as the operation's clientOperationId.
+		op["clientOperationId"] = requestID
 		op["__requestId"] = requestID
 	}
 	opColl := c.opColl()
@@ -136,9 +140,38 @@ func runMutation(t *tx, c *call, mu *mutation, failure *apiError) error {
 }
 
 func failOp(op map[string]any, e *apiError) {
-	op["error"] = map[string]any{"errors": []any{map[string]any{"code": e.Reason, "message": e.Message}}}
+	op["error"] = map[string]any{"errors": []any{map[string]any{"code": operationErrorCode(e.Reason), "message": e.Message}}}
 	op["httpErrorStatusCode"] = num(int64(e.Code))
 	op["httpErrorMessage"] = http.StatusText(e.Code)
+}
+
+// operationErrorCodes spell an HTTP error reason the way an operation's
+// error.errors[].code does: the API answers a request with "alreadyExists" but
+// ends an operation with "RESOURCE_ALREADY_EXISTS".
+var operationErrorCodes = map[string]string{
+	"alreadyExists":                  "RESOURCE_ALREADY_EXISTS",
+	"notFound":                       "RESOURCE_NOT_FOUND",
+	"resourceInUseByAnotherResource": "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE",
+	"invalid":                        "INVALID_FIELD_VALUE",
+	"backendError":                   "INTERNAL_ERROR",
+	"internalError":                  "INTERNAL_ERROR",
+}
+
+// operationErrorCode is the operation error code for a reason: a known one
+// from operationErrorCodes, otherwise the reason in upper snake case
+// (quotaExceeded -> QUOTA_EXCEEDED); a code already in that form is kept.
+func operationErrorCode(reason string) string {
+	if code, ok := operationErrorCodes[reason]; ok {
+		return code
+	}
+	var b strings.Builder
+	for i, r := range reason {
+		if unicode.IsUpper(r) && i > 0 && !unicode.IsUpper(rune(reason[i-1])) && reason[i-1] != '_' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 func opCollOf(key string) string {

@@ -3,8 +3,10 @@ package fakegce
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,23 +111,17 @@ func (rt *router) conform(p *schemaProp, v any, at string) (any, error) {
 		}
 		return v, nil
 	case "integer", "number":
-		n, err := numberValue(v)
+		n, err := numberValue(v, p.Format)
 		if err != nil {
-			return nil, invalid("Invalid value at '%s' (%s), %s", at, strings.ToUpper(p.Format), jsonText(v))
+			return nil, invalid("Invalid value at '%s' (TYPE_%s), %s", at, strings.ToUpper(p.Format), jsonText(v))
 		}
 		return n, nil
 	case "string":
 		switch p.Format {
 		case "int64", "uint64":
-			n, err := numberValue(v)
+			n, err := numberValue(v, p.Format)
 			if err != nil {
 				return nil, invalid("Invalid value at '%s' (TYPE_%s), %s", at, strings.ToUpper(p.Format), jsonText(v))
-			}
-			if _, err := strconv.ParseInt(n.String(), 10, 64); err != nil && p.Format == "int64" {
-				return nil, invalid("Invalid value at '%s' (TYPE_INT64), %s", at, jsonText(v))
-			}
-			if _, err := strconv.ParseUint(n.String(), 10, 64); err != nil && p.Format == "uint64" {
-				return nil, invalid("Invalid value at '%s' (TYPE_UINT64), %s", at, jsonText(v))
 			}
 			return n.String(), nil
 		}
@@ -141,18 +137,58 @@ func (rt *router) conform(p *schemaProp, v any, at string) (any, error) {
 	return v, nil
 }
 
-func numberValue(v any) (json.Number, error) {
+// numberValue reads a JSON number, or a string holding one (proto3 JSON, which
+// the API speaks, accepts both), as a value of the discovery format: int32,
+// uint32, int64 and uint64 must be whole and in range; double and float must
+// be finite. It returns the number's canonical JSON text, so that what is
+// stored always renders as valid JSON ("00" and "NaN" are not JSON numbers).
+func numberValue(v any, format string) (json.Number, error) {
+	var s string
 	switch n := v.(type) {
 	case json.Number:
-		return n, nil
+		s = n.String()
 	case string:
-		if _, err := strconv.ParseFloat(n, 64); err != nil {
-			return "", err
-		}
-		return json.Number(n), nil
+		s = n
+	default:
+		return "", errNotANumber
 	}
-	return "", fmt.Errorf("not a number")
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", errNotANumber
+	}
+	var lo, hi float64 // the range, for a whole number written as 1e3 or 5.0
+	switch format {
+	case "int32", "int64":
+		bits := 32
+		lo, hi = math.MinInt32, math.MaxInt32
+		if format == "int64" {
+			bits, lo, hi = 64, -(1 << 63), 1<<63-1024
+		}
+		if i, err := strconv.ParseInt(s, 10, bits); err == nil {
+			return json.Number(strconv.FormatInt(i, 10)), nil
+		}
+		if f != math.Trunc(f) || f < lo || f > hi {
+			return "", errNotANumber
+		}
+		return json.Number(strconv.FormatInt(int64(f), 10)), nil
+	case "uint32", "uint64":
+		bits := 32
+		hi = math.MaxUint32
+		if format == "uint64" {
+			bits, hi = 64, 1<<64-2048
+		}
+		if u, err := strconv.ParseUint(s, 10, bits); err == nil {
+			return json.Number(strconv.FormatUint(u, 10)), nil
+		}
+		if f != math.Trunc(f) || f < 0 || f > hi {
+			return "", errNotANumber
+		}
+		return json.Number(strconv.FormatUint(uint64(f), 10)), nil
+	}
+	return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
 }
+
+var errNotANumber = errors.New("not a number")
 
 func jsonKind(v any) string {
 	switch v.(type) {
