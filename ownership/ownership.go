@@ -1,0 +1,122 @@
+// Package ownership says which cloud resources belong to a cluster: it names
+// them and writes the marker that goes in their description.
+//
+// Every resource this project creates has a name that starts with the
+// cluster's prefix and a description that carries the cluster's marker. Code
+// that modifies or deletes a cloud resource must check Owns first: a resource
+// without the marker is never touched, whatever its name.
+package ownership
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+)
+
+// Description keys. They are JSON object keys in a resource's description.
+const (
+	// ClusterKey names the cluster that owns the resource; it is the marker.
+	ClusterKey = "cloud-provider-vpc.io/cluster"
+	// ServiceKey and ServiceUIDKey name the Service a load balancer resource serves.
+	ServiceKey    = "cloud-provider-vpc.io/service"
+	ServiceUIDKey = "cloud-provider-vpc.io/service-uid"
+	// NodeKey names the node a route sends traffic to.
+	NodeKey = "cloud-provider-vpc.io/node"
+)
+
+// maxNameLen is the longest compute resource name (RFC 1035 label).
+const maxNameLen = 63
+
+// Cluster is one cluster's view of ownership.
+type Cluster struct {
+	name   string
+	prefix string
+}
+
+// ForCluster returns the ownership of the cluster named name (the CCM's
+// --cluster-name).
+func ForCluster(name string) Cluster {
+	sum := sha256.Sum256([]byte(name))
+	short := sanitize(name)
+	if len(short) > 10 {
+		short = strings.TrimRight(short[:10], "-")
+	}
+	prefix := "cpv-" + hex.EncodeToString(sum[:2]) + "-"
+	if short != "" {
+		prefix = "cpv-" + short + "-" + hex.EncodeToString(sum[:2]) + "-"
+	}
+	return Cluster{name: name, prefix: prefix}
+}
+
+// Name is the cluster name.
+func (c Cluster) Name() string { return c.name }
+
+// Prefix starts the name of every resource of the cluster: "cpv-<name>-<hash>-",
+// at most 20 characters, so that a 36-character UID still fits in a name.
+func (c Cluster) Prefix() string { return c.prefix }
+
+// ResourceName builds a resource name from the prefix, a short kind tag
+// ("r" for routes, "fw" for firewalls, ...) and an identifier such as a UID.
+// It is always a valid compute name of at most 63 characters.
+func (c Cluster) ResourceName(kind, id string) string {
+	name := c.prefix + kind + "-" + sanitize(id)
+	if len(name) > maxNameLen {
+		sum := sha256.Sum256([]byte(id))
+		keep := maxNameLen - 9
+		name = strings.TrimRight(name[:keep], "-") + "-" + hex.EncodeToString(sum[:4])
+	}
+	return strings.TrimRight(name, "-")
+}
+
+// NamePattern is a regular expression for the list filter that matches the
+// cluster's resources by name (the regex dialect of compute list filters).
+func (c Cluster) NamePattern() string { return "name eq " + c.prefix + ".*" }
+
+// Description renders the description of a new resource: the marker plus the
+// given keys, as a JSON object.
+func (c Cluster) Description(keys map[string]string) string {
+	m := map[string]string{ClusterKey: c.name}
+	for k, v := range keys {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// Owns reports whether a resource with this name and description belongs to
+// the cluster: the name has the prefix and the description the marker.
+func (c Cluster) Owns(name, description string) bool {
+	if !strings.HasPrefix(name, c.prefix) {
+		return false
+	}
+	keys, ok := Parse(description)
+	return ok && keys[ClusterKey] == c.name
+}
+
+// Parse reads the keys of a description written by Description.
+func Parse(description string) (map[string]string, bool) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(description), &m); err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// sanitize lowers s and keeps letters, digits and single dashes, so that it
+// can stand inside a compute name.
+func sanitize(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}

@@ -1,0 +1,348 @@
+package gce
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/gcfg.v1"
+)
+
+// Config is the parsed and validated cloud config (gce.conf). It is read once
+// at start; every part of the provider takes what it needs from it.
+type Config struct {
+	ProjectID          string
+	NetworkProjectID   string
+	NetworkName        string
+	SubnetworkName     string
+	NodeTags           []string
+	NodeInstancePrefix string
+	LocalZone          string
+	Regional           bool
+	Multizone          bool
+	APIEndpoint        string
+	TokenURL           string
+	TokenBody          string
+	// CredentialsFile is a service-account key file (GOOGLE_APPLICATION_CREDENTIALS).
+	CredentialsFile string
+
+	API          APIConfig
+	LoadBalancer LoadBalancerConfig
+}
+
+// APIConfig tunes the compute client.
+type APIConfig struct {
+	QPS        float64
+	Burst      int
+	MaxRetries int
+}
+
+// LoadBalancer modes.
+const (
+	ModeExternal = "external"
+	ModeNodeIP   = "nodeip"
+)
+
+// LoadBalancerConfig holds the [load-balancer] section.
+type LoadBalancerConfig struct {
+	Mode                    string
+	HealthCheckSourceRanges []netip.Prefix
+	NodeIPAddressType       string
+	NodeIPSourceRanges      []netip.Prefix
+	ReservedPorts           []PortRange
+	NodeSelector            string
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct{ From, To int }
+
+// Defaults the GCE provider uses too.
+var (
+	defaultHealthCheckRanges = []string{"35.191.0.0/16", "130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22"}
+	defaultReservedPorts     = "22,2379-2380,6443,10250,10256,10257,10259"
+)
+
+// rawConfig is the file as gcfg reads it: every value a string, so that this
+// package (not gcfg) says what is wrong with a value, naming its key.
+type rawConfig struct {
+	Global struct {
+		ProjectID          string   `gcfg:"project-id"`
+		NetworkProjectID   string   `gcfg:"network-project-id"`
+		NetworkName        string   `gcfg:"network-name"`
+		SubnetworkName     string   `gcfg:"subnetwork-name"`
+		NodeTags           []string `gcfg:"node-tags"`
+		NodeInstancePrefix string   `gcfg:"node-instance-prefix"`
+		LocalZone          string   `gcfg:"local-zone"`
+		Regional           string   `gcfg:"regional"`
+		Multizone          string   `gcfg:"multizone"`
+		APIEndpoint        string   `gcfg:"api-endpoint"`
+		TokenURL           string   `gcfg:"token-url"`
+		TokenBody          string   `gcfg:"token-body"`
+	}
+	API struct {
+		QPS        string `gcfg:"qps"`
+		Burst      string `gcfg:"burst"`
+		MaxRetries string `gcfg:"max-retries"`
+	} `gcfg:"compute-api"`
+	LoadBalancer struct {
+		Mode                    string   `gcfg:"mode"`
+		HealthCheckSourceRanges []string `gcfg:"health-check-source-ranges"`
+		NodeIPAddressType       string   `gcfg:"nodeip-address-type"`
+		NodeIPSourceRanges      []string `gcfg:"nodeip-source-ranges"`
+		ReservedPorts           string   `gcfg:"nodeip-reserved-ports"`
+		NodeSelector            string   `gcfg:"nodeip-node-selector"`
+	} `gcfg:"load-balancer"`
+}
+
+// ConfigError is a bad cloud config: Key is "[section] key" (or empty when
+// the file itself cannot be read), Problem says what is wrong.
+type ConfigError struct {
+	Key     string
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Key == "" {
+		return "cloud config: " + e.Problem
+	}
+	return "cloud config: " + e.Key + ": " + e.Problem
+}
+
+func bad(section, key, format string, args ...any) *ConfigError {
+	return &ConfigError{Key: "[" + section + "] " + key, Problem: fmt.Sprintf(format, args...)}
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	projectRE = regexp.MustCompile(`^(([a-z0-9.-]+):)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+	zoneRE    = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
+	unknownRE = regexp.MustCompile(`section "([^"]+)"(?:, variable "([^"]+)")?`)
+)
+
+// ParseConfig reads and checks a gce.conf. An empty reader gives an empty
+// config (values then come from the metadata server). The first problem found
+// is returned as a *ConfigError.
+func ParseConfig(r io.Reader) (*Config, error) {
+	var raw rawConfig
+	if r != nil {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return nil, &ConfigError{Problem: err.Error()}
+		}
+		if err := gcfg.ReadStringInto(&raw, string(data)); err != nil {
+			if fatal := gcfg.FatalOnly(err); fatal != nil {
+				return nil, &ConfigError{Problem: "not a valid INI file: " + oneLine(fatal.Error())}
+			}
+			if m := unknownRE.FindStringSubmatch(err.Error()); m != nil {
+				if m[2] == "" {
+					return nil, &ConfigError{Key: "[" + m[1] + "]", Problem: "unknown section (known: global, compute-api, load-balancer)"}
+				}
+				return nil, bad(m[1], m[2], "unknown key")
+			}
+			return nil, &ConfigError{Problem: oneLine(err.Error())}
+		}
+	}
+	return raw.validate()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (raw *rawConfig) validate() (*Config, error) {
+	g := raw.Global
+	c := &Config{
+		ProjectID: g.ProjectID, NetworkProjectID: g.NetworkProjectID, NetworkName: g.NetworkName,
+		SubnetworkName: g.SubnetworkName, NodeTags: g.NodeTags, NodeInstancePrefix: g.NodeInstancePrefix,
+		LocalZone: g.LocalZone, APIEndpoint: g.APIEndpoint, TokenURL: g.TokenURL, TokenBody: g.TokenBody,
+	}
+	var err error
+	if c.Regional, err = parseBool("global", "regional", g.Regional); err != nil {
+		return nil, err
+	}
+	if c.Multizone, err = parseBool("global", "multizone", g.Multizone); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct{ key, v string }{{"project-id", c.ProjectID}, {"network-project-id", c.NetworkProjectID}} {
+		if p.v != "" && !projectRE.MatchString(p.v) {
+			return nil, bad("global", p.key, "%q is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter)", p.v)
+		}
+	}
+	for _, n := range []struct{ key, v string }{{"network-name", c.NetworkName}, {"subnetwork-name", c.SubnetworkName}} {
+		if n.v != "" && !nameRE.MatchString(lastSegment(n.v)) {
+			return nil, bad("global", n.key, "%q is not a resource name or link", n.v)
+		}
+	}
+	for _, tag := range c.NodeTags {
+		if !nameRE.MatchString(tag) {
+			return nil, bad("global", "node-tags", "%q is not a valid network tag (lowercase letters, digits and hyphens, at most 63)", tag)
+		}
+	}
+	if c.NodeInstancePrefix != "" && !regexp.MustCompile(`^[a-z][-a-z0-9]*$`).MatchString(c.NodeInstancePrefix) {
+		return nil, bad("global", "node-instance-prefix", "%q is not the start of an instance name", c.NodeInstancePrefix)
+	}
+	if c.LocalZone != "" && !zoneRE.MatchString(c.LocalZone) {
+		return nil, bad("global", "local-zone", "%q is not a zone name such as us-central1-a", c.LocalZone)
+	}
+	if c.APIEndpoint != "" {
+		if err := checkURL(c.APIEndpoint); err != nil {
+			return nil, bad("global", "api-endpoint", "%v", err)
+		}
+	}
+	switch {
+	case c.TokenURL == "", c.TokenURL == "nil":
+	default:
+		if err := checkURL(c.TokenURL); err != nil {
+			return nil, bad("global", "token-url", "%v (or \"nil\" for no authentication)", err)
+		}
+	}
+	if c.TokenBody != "" && (c.TokenURL == "" || c.TokenURL == "nil") {
+		return nil, bad("global", "token-body", "is set but token-url is not")
+	}
+	if err := raw.validateAPI(c); err != nil {
+		return nil, err
+	}
+	if err := raw.validateLoadBalancer(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (raw *rawConfig) validateAPI(c *Config) error {
+	a := raw.API
+	c.API = APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}
+	if a.QPS != "" {
+		v, err := strconv.ParseFloat(a.QPS, 64)
+		if err != nil || v <= 0 {
+			return bad("compute-api", "qps", "%q is not a positive number of requests per second", a.QPS)
+		}
+		c.API.QPS = v
+	}
+	if a.Burst != "" {
+		v, err := strconv.Atoi(a.Burst)
+		if err != nil || v < 1 {
+			return bad("compute-api", "burst", "%q is not a whole number of at least 1", a.Burst)
+		}
+		c.API.Burst = v
+	}
+	if a.MaxRetries != "" {
+		v, err := strconv.Atoi(a.MaxRetries)
+		if err != nil || v < 0 || v > 20 {
+			return bad("compute-api", "max-retries", "%q is not a whole number from 0 to 20", a.MaxRetries)
+		}
+		c.API.MaxRetries = v
+	}
+	return nil
+}
+
+func (raw *rawConfig) validateLoadBalancer(c *Config) error {
+	lb := raw.LoadBalancer
+	c.LoadBalancer.Mode = ModeExternal
+	switch strings.ToLower(lb.Mode) {
+	case "", ModeExternal:
+	case ModeNodeIP:
+		c.LoadBalancer.Mode = ModeNodeIP
+	default:
+		return bad("load-balancer", "mode", "%q is not a mode (want external or nodeip)", lb.Mode)
+	}
+	ranges := lb.HealthCheckSourceRanges
+	if len(ranges) == 0 {
+		ranges = defaultHealthCheckRanges
+	}
+	var err error
+	if c.LoadBalancer.HealthCheckSourceRanges, err = parsePrefixes("health-check-source-ranges", ranges); err != nil {
+		return err
+	}
+	ranges = lb.NodeIPSourceRanges
+	if len(ranges) == 0 {
+		ranges = []string{"0.0.0.0/0"}
+	}
+	if c.LoadBalancer.NodeIPSourceRanges, err = parsePrefixes("nodeip-source-ranges", ranges); err != nil {
+		return err
+	}
+	switch lb.NodeIPAddressType {
+	case "", "InternalIP":
+		c.LoadBalancer.NodeIPAddressType = "InternalIP"
+	case "ExternalIP":
+		c.LoadBalancer.NodeIPAddressType = "ExternalIP"
+	default:
+		return bad("load-balancer", "nodeip-address-type", "%q is not an address type (want InternalIP or ExternalIP)", lb.NodeIPAddressType)
+	}
+	ports := lb.ReservedPorts
+	if ports == "" {
+		ports = defaultReservedPorts
+	}
+	if c.LoadBalancer.ReservedPorts, err = parsePortList(ports); err != nil {
+		return bad("load-balancer", "nodeip-reserved-ports", "%v", err)
+	}
+	c.LoadBalancer.NodeSelector = lb.NodeSelector
+	return nil
+}
+
+func parseBool(section, key, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "":
+		return false, nil
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, bad(section, key, "%q is not a boolean (want true or false)", v)
+}
+
+func parsePrefixes(key string, vs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vs {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, bad("load-balancer", key, "%q is not a CIDR range such as 10.0.0.0/8", s)
+			}
+			out = append(out, p.Masked())
+		}
+	}
+	return out, nil
+}
+
+// parsePortList reads "22,2379-2380,6443".
+func parsePortList(s string) ([]PortRange, error) {
+	var out []PortRange
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		a, b, isRange := strings.Cut(part, "-")
+		from, err1 := strconv.Atoi(a)
+		to := from
+		var err2 error
+		if isRange {
+			to, err2 = strconv.Atoi(b)
+		}
+		if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to {
+			return nil, fmt.Errorf("%q is not a port or a port range such as 2379-2380", part)
+		}
+		out = append(out, PortRange{From: from, To: to})
+	}
+	return out, nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New(strconv.Quote(s) + " is not an http(s) URL")
+	}
+	return nil
+}
+
+func lastSegment(s string) string {
+	if i := strings.LastIndexByte(strings.TrimRight(s, "/"), '/'); i >= 0 {
+		return strings.TrimRight(s, "/")[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,113 @@
+package gce
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want string
+	}{
+		{name: "an unknown key", file: "[global]\nproject = p\n", want: `cloud config: [global] project: unknown key`},
+		{name: "an unknown section", file: "[lb]\nmode = nodeip\n", want: `cloud config: [lb]: unknown section (known: global, compute-api, load-balancer)`},
+		{name: "a file that is not INI", file: "[global\n", want: `cloud config: not a valid INI file: 1:8: expected subsection name or right bracket`},
+		{name: "a bad boolean", file: "[global]\nregional = maybe\n", want: `cloud config: [global] regional: "maybe" is not a boolean (want true or false)`},
+		{name: "a bad project id", file: "[global]\nproject-id = My_Project\n", want: `cloud config: [global] project-id: "My_Project" is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter)`},
+		{name: "a bad network name", file: "[global]\nnetwork-name = Net!\n", want: `cloud config: [global] network-name: "Net!" is not a resource name or link`},
+		{name: "a bad node tag", file: "[global]\nnode-tags = ok\nnode-tags = Not_OK\n", want: `cloud config: [global] node-tags: "Not_OK" is not a valid network tag (lowercase letters, digits and hyphens, at most 63)`},
+		{name: "a bad zone", file: "[global]\nlocal-zone = central\n", want: `cloud config: [global] local-zone: "central" is not a zone name such as us-central1-a`},
+		{name: "a relative api endpoint", file: "[global]\napi-endpoint = localhost:8085\n", want: `cloud config: [global] api-endpoint: "localhost:8085" is not an http(s) URL`},
+		{name: "a bad token url", file: "[global]\ntoken-url = ftp://x\n", want: `cloud config: [global] token-url: "ftp://x" is not an http(s) URL (or "nil" for no authentication)`},
+		{name: "a token body without a token url", file: "[global]\ntoken-body = {}\n", want: `cloud config: [global] token-body: is set but token-url is not`},
+		{name: "a zero qps", file: "[compute-api]\nqps = 0\n", want: `cloud config: [compute-api] qps: "0" is not a positive number of requests per second`},
+		{name: "a bad burst", file: "[compute-api]\nburst = many\n", want: `cloud config: [compute-api] burst: "many" is not a whole number of at least 1`},
+		{name: "too many retries", file: "[compute-api]\nmax-retries = 99\n", want: `cloud config: [compute-api] max-retries: "99" is not a whole number from 0 to 20`},
+		{name: "an unknown mode", file: "[load-balancer]\nmode = internal\n", want: `cloud config: [load-balancer] mode: "internal" is not a mode (want external or nodeip)`},
+		{name: "a bad health-check range", file: "[load-balancer]\nhealth-check-source-ranges = 35.191.0.0\n", want: `cloud config: [load-balancer] health-check-source-ranges: "35.191.0.0" is not a CIDR range such as 10.0.0.0/8`},
+		{name: "a bad address type", file: "[load-balancer]\nnodeip-address-type = Hostname\n", want: `cloud config: [load-balancer] nodeip-address-type: "Hostname" is not an address type (want InternalIP or ExternalIP)`},
+		{name: "a reversed port range", file: "[load-balancer]\nnodeip-reserved-ports = 22,2380-2379\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "2380-2379" is not a port or a port range such as 2379-2380`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tt.file))
+			if err == nil {
+				t.Fatalf("ParseConfig accepted %q", tt.file)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error = %q\nwant    %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans several lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestParseConfigReadsGoodFiles(t *testing.T) {
+	defaults := LoadBalancerConfig{
+		Mode: ModeExternal,
+		HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("130.211.0.0/22"),
+			netip.MustParsePrefix("209.85.152.0/22"), netip.MustParsePrefix("209.85.204.0/22")},
+		NodeIPAddressType:  "InternalIP",
+		NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
+		ReservedPorts:      []PortRange{{22, 22}, {2379, 2380}, {6443, 6443}, {10250, 10250}, {10256, 10256}, {10257, 10257}, {10259, 10259}},
+	}
+	tests := []struct {
+		name string
+		file string
+		want Config
+	}{
+		{name: "an empty file takes every default", file: "",
+			want: Config{API: APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}, LoadBalancer: defaults}},
+		{name: "a GCE gce.conf with several node tags", file: `[global]
+project-id = my-project
+network-project-id = host-project
+network-name = vpc
+subnetwork-name = nodes
+node-tags = k8s-node
+node-tags = workers
+node-instance-prefix = gke-
+local-zone = us-central1-a
+regional = true
+multizone = false
+api-endpoint = http://127.0.0.1:8085/compute/v1/
+token-url = nil
+`, want: Config{ProjectID: "my-project", NetworkProjectID: "host-project", NetworkName: "vpc", SubnetworkName: "nodes",
+			NodeTags: []string{"k8s-node", "workers"}, NodeInstancePrefix: "gke-", LocalZone: "us-central1-a", Regional: true,
+			APIEndpoint: "http://127.0.0.1:8085/compute/v1/", TokenURL: "nil",
+			API: APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}, LoadBalancer: defaults}},
+		{name: "this project's sections", file: `[compute-api]
+qps = 5.5
+burst = 10
+max-retries = 0
+[load-balancer]
+mode = NodeIP
+health-check-source-ranges = 10.0.0.0/8, 192.168.0.1/16
+nodeip-address-type = ExternalIP
+nodeip-source-ranges = 203.0.113.0/24
+nodeip-reserved-ports = 22
+nodeip-node-selector = role=edge
+`, want: Config{API: APIConfig{QPS: 5.5, Burst: 10, MaxRetries: 0}, LoadBalancer: LoadBalancerConfig{
+			Mode:                    ModeNodeIP,
+			HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")},
+			NodeIPAddressType:       "ExternalIP", NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+			ReservedPorts: []PortRange{{22, 22}}, NodeSelector: "role=edge"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseConfig(strings.NewReader(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, *got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
