@@ -81,7 +81,7 @@ func (s *Server) Reset() error {
 			return err
 		}
 	}
-	s.st.colls = map[string]map[string]*entry{}
+	s.st.clear()
 	s.ops.recompute()
 	return nil
 }

@@ -407,6 +407,7 @@ func deleteInstanceOwned(t *tx, c *call, obj map[string]any) error {
 		t.put(r.coll(), r.Name, disk)
 	}
 	releaseInstanceAddresses(t, c, obj)
+	flagRoutesToDeletedInstance(t, c.project, self)
 	groups := "projects/" + c.project + "/zones/" + c.zone + "/instanceGroups"
 	for _, g := range t.list(groups) {
 		members := strList(g, "__members")
@@ -689,4 +690,21 @@ func listGroupInstances(c *call) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// flagRoutesToDeletedInstance marks the routes whose next hop was the
+// instance, as the API does: the route stays, with a
+// NEXT_HOP_INSTANCE_NOT_FOUND warning, and carries no traffic.
+func flagRoutesToDeletedInstance(t *tx, project, instance string) {
+	coll := "projects/" + project + "/global/routes"
+	for _, r := range t.list(coll) {
+		if str(r, "nextHopInstance") != instance {
+			continue
+		}
+		r = copyObj(r)
+		r["warnings"] = []any{map[string]any{"code": "NEXT_HOP_INSTANCE_NOT_FOUND",
+			"message": "Next hop instance '" + instance + "' does not exist.",
+			"data":    []any{map[string]any{"key": "instance", "value": instance}}}}
+		t.put(coll, str(r, "name"), r)
+	}
 }

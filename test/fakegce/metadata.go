@@ -107,8 +107,19 @@ func (s *Server) metadataTree() map[string]any {
 			"attributes":         map[string]any{},
 		},
 	}
+	accounts := map[string]any{
+		"default": map[string]any{
+			"email":   email,
+			"aliases": "default\n",
+			"scopes":  "https://www.googleapis.com/auth/cloud-platform\n",
+			"token":   s.tokenJSON(),
+		},
+	}
 	inst := s.currentInstance()
 	if inst == nil {
+		// Without a current instance the server still hands out the default
+		// service account's token, which is what most clients come for.
+		tree["instance"] = map[string]any{"service-accounts": accounts}
 		return tree
 	}
 	zone := lastSegment(str(inst, "zone"))
@@ -147,14 +158,7 @@ func (s *Server) metadataTree() map[string]any {
 		"tags":               tags,
 		"attributes":         attrs,
 		"network-interfaces": nics,
-		"service-accounts": map[string]any{
-			"default": map[string]any{
-				"email":   email,
-				"aliases": "default\n",
-				"scopes":  "https://www.googleapis.com/auth/cloud-platform\n",
-				"token":   s.tokenJSON(),
-			},
-		},
+		"service-accounts":   accounts,
 	}
 	return tree
 }

@@ -182,14 +182,7 @@ func opCollOf(key string) string {
 }
 
 func (s *Server) findRequest(project, requestID string) string {
-	for _, coll := range s.st.collectionsOf(project, "operations") {
-		for name, e := range s.st.colls[coll] {
-			if e.obj["__requestId"] == requestID {
-				return coll + "/" + name
-			}
-		}
-	}
-	return ""
+	return s.st.operationFor(project, requestID)
 }
 
 func stringMapToAny(m map[string]string) map[string]any {

@@ -47,13 +47,45 @@ func newEntry(obj map[string]any) *entry {
 type store struct {
 	mu    sync.RWMutex
 	colls map[string]map[string]*entry
-	seq   uint64 // ids handed out so far
-	seed  uint64
-	log   *stateLog
+	// requests indexes the operations that carry a requestId, by project and
+	// requestId, so that a retried request finds its operation without a scan
+	// of every operation (clients such as the CCM send a requestId on each call).
+	requests map[string]string
+	seq      uint64 // ids handed out so far
+	seed     uint64
+	log      *stateLog
 }
 
 func newStore(seed uint64) *store {
-	return &store{colls: map[string]map[string]*entry{}, seed: seed}
+	return &store{colls: map[string]map[string]*entry{}, requests: map[string]string{}, seed: seed}
+}
+
+// clear forgets every resource (admin reset). Callers hold mu.
+func (s *store) clear() {
+	s.colls = map[string]map[string]*entry{}
+	s.requests = map[string]string{}
+}
+
+// requestKey is the requests index key of a requestId in the project of coll.
+func requestKey(coll, requestID string) string {
+	project, _, _ := strings.Cut(strings.TrimPrefix(coll, "projects/"), "/")
+	return project + "\x00" + requestID
+}
+
+// operationFor returns the key (coll/name) of the operation a requestId
+// created in a project, or "". Callers hold mu.
+func (s *store) operationFor(project, requestID string) string {
+	return s.requests[project+"\x00"+requestID]
+}
+
+// reindex keeps the requests index in step with a write of coll/name.
+func (s *store) reindex(coll, name string, old, obj map[string]any) {
+	if rid := str(old, "__requestId"); rid != "" {
+		delete(s.requests, requestKey(coll, rid))
+	}
+	if rid := str(obj, "__requestId"); rid != "" {
+		s.requests[requestKey(coll, rid)] = coll + "/" + name
+	}
 }
 
 func (s *store) get(coll, name string) *entry { return s.colls[coll][name] }
@@ -201,6 +233,11 @@ func (t *tx) commit() error {
 
 func (s *store) apply(ws []*write) {
 	for _, w := range ws {
+		var old map[string]any
+		if e := s.colls[w.coll][w.name]; e != nil {
+			old = e.obj
+		}
+		s.reindex(w.coll, w.name, old, w.obj)
 		if w.obj == nil {
 			delete(s.colls[w.coll], w.name)
 			if len(s.colls[w.coll]) == 0 {
