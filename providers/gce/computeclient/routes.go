@@ -15,6 +15,13 @@ func (c *Client) ListRoutes(ctx context.Context, filter string) ([]*compute.Rout
 		func(p *compute.RouteList) ([]*compute.Route, string) { return p.Items, p.NextPageToken })
 }
 
+// GetRoute reads one route.
+func (c *Client) GetRoute(ctx context.Context, name string) (*compute.Route, error) {
+	return Do(ctx, c, "routes.get", func(ctx context.Context) (*compute.Route, error) {
+		return c.svc.Routes.Get(c.project, name).Context(ctx).Do()
+	})
+}
+
 // InsertRoute creates a route and waits for it.
 func (c *Client) InsertRoute(ctx context.Context, r *compute.Route) error {
 	return c.Mutate(ctx, "routes.insert", func(ctx context.Context, id string) (*compute.Operation, error) {

@@ -1,0 +1,38 @@
+// Command vpc-cloud-controller-manager is the cloud-controller-manager for
+// VPCs that speak the Compute Engine v1 API: the standard controllers of
+// k8s.io/cloud-provider (cloud-node, cloud-node-lifecycle, service, route)
+// running with the "gce" provider of this repository.
+package main
+
+import (
+	"os"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cloud-provider/app"
+	"k8s.io/cloud-provider/names"
+	"k8s.io/cloud-provider/options"
+	"k8s.io/component-base/cli"
+	cliflag "k8s.io/component-base/cli/flag"
+	_ "k8s.io/component-base/logs/json/register"          // the JSON log format
+	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics
+	_ "k8s.io/component-base/metrics/prometheus/version"  // the version metric
+	"k8s.io/klog/v2"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/cmd/vpc-cloud-controller-manager/ccm"
+)
+
+func main() {
+	opts, err := options.NewCloudControllerManagerOptions()
+	if err != nil {
+		klog.Fatalf("unable to initialize command options: %v", err)
+	}
+	command := app.NewCloudControllerManagerCommand(opts, ccm.CloudInitializer(os.Stderr, os.Exit),
+		app.DefaultInitFuncConstructors, names.CCMControllerAliases(), cliflag.NamedFlagSets{}, wait.NeverStop)
+	command.Use = "vpc-cloud-controller-manager"
+	command.Long = `vpc-cloud-controller-manager runs the Kubernetes cloud controllers for a VPC
+that speaks the Compute Engine v1 API: it initialises nodes registered by
+--cloud-provider=external kubelets, deletes nodes whose instance is gone,
+taints shut-down ones, programs pod-CIDR routes and serves LoadBalancer
+Services. Run it with --cloud-provider=gce and --cloud-config=gce.conf.`
+	os.Exit(cli.Run(command))
+}

@@ -1,0 +1,170 @@
+package gce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// providerID is what a node's spec.providerID says: gce://<project>/<zone>/<instance>.
+type providerID struct {
+	Project, Zone, Name string
+}
+
+func (p providerID) String() string { return "gce://" + p.Project + "/" + p.Zone + "/" + p.Name }
+
+func parseProviderID(s string) (providerID, error) {
+	rest, ok := strings.CutPrefix(s, "gce://")
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return providerID{}, fmt.Errorf("providerID %q is not gce://<project>/<zone>/<instance>", s)
+	}
+	return providerID{Project: parts[0], Zone: parts[1], Name: parts[2]}, nil
+}
+
+// instanceNameOf maps a node name to its instance name: a kubelet may
+// register with the FQDN (name.zone.c.project.internal).
+func instanceNameOf(nodeName string) string {
+	name, _, _ := strings.Cut(nodeName, ".")
+	return name
+}
+
+// shutDownStatuses are the instance states in which the node is shut down,
+// not gone: the lifecycle controller taints it rather than deleting it.
+var shutDownStatuses = map[string]bool{"TERMINATED": true, "STOPPING": true, "SUSPENDED": true, "SUSPENDING": true}
+
+// findInstance returns the node's instance: by providerID when the node has
+// one, else by name across the managed zones in one aggregated list.
+func (c *Cloud) findInstance(ctx context.Context, node *v1.Node) (*compute.Instance, error) {
+	if node.Spec.ProviderID != "" {
+		id, err := parseProviderID(node.Spec.ProviderID)
+		if err != nil {
+			return nil, err
+		}
+		if id.Project != c.project {
+			return nil, fmt.Errorf("node %s: providerID %s is in project %s, this provider serves %s", node.Name, node.Spec.ProviderID, id.Project, c.project)
+		}
+		return c.api.GetInstance(ctx, id.Zone, id.Name)
+	}
+	return c.findInstanceByName(ctx, node.Name)
+}
+
+// errInstanceNotFound is returned (wrapped) when no managed zone has the instance.
+var errInstanceNotFound = cloudprovider.InstanceNotFound
+
+func (c *Cloud) findInstanceByName(ctx context.Context, nodeName string) (*compute.Instance, error) {
+	name := instanceNameOf(nodeName)
+	found, err := c.api.FindInstances(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("find instance %s: %w", name, err)
+	}
+	var inZones []*compute.Instance
+	for _, inst := range found {
+		if inst.Name == name && contains(c.managedZones, lastSegment(inst.Zone)) {
+			inZones = append(inZones, inst)
+		}
+	}
+	switch len(inZones) {
+	case 0:
+		return nil, fmt.Errorf("instance %s in zones %s: %w", name, strings.Join(c.managedZones, ","), errInstanceNotFound)
+	case 1:
+		return inZones[0], nil
+	}
+	return nil, fmt.Errorf("instance %s exists in several zones (%s, %s): set the node's providerID", name, lastSegment(inZones[0].Zone), lastSegment(inZones[1].Zone))
+}
+
+// InstanceExists reports whether the node's instance exists.
+func (c *Cloud) InstanceExists(ctx context.Context, node *v1.Node) (bool, error) {
+	_, err := c.findInstance(ctx, node)
+	switch {
+	case err == nil:
+		return true, nil
+	case computeclient.IsNotFound(err) || isInstanceNotFound(err):
+		return false, nil
+	}
+	return false, err
+}
+
+// InstanceShutdown reports whether the node's instance is stopped or
+// suspended (or on its way there).
+func (c *Cloud) InstanceShutdown(ctx context.Context, node *v1.Node) (bool, error) {
+	inst, err := c.findInstance(ctx, node)
+	if err != nil {
+		if computeclient.IsNotFound(err) || isInstanceNotFound(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return shutDownStatuses[inst.Status], nil
+}
+
+// InstanceMetadata describes the node's instance: providerID, machine type,
+// addresses, zone and region.
+func (c *Cloud) InstanceMetadata(ctx context.Context, node *v1.Node) (*cloudprovider.InstanceMetadata, error) {
+	inst, err := c.findInstance(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	return instanceMetadata(c.project, inst), nil
+}
+
+// instanceMetadata is the pure mapping from an instance to what the node
+// controller writes on the node.
+func instanceMetadata(project string, inst *compute.Instance) *cloudprovider.InstanceMetadata {
+	zone := lastSegment(inst.Zone)
+	return &cloudprovider.InstanceMetadata{
+		ProviderID:    providerID{Project: project, Zone: zone, Name: inst.Name}.String(),
+		InstanceType:  lastSegment(inst.MachineType),
+		NodeAddresses: nodeAddresses(inst),
+		Zone:          zone,
+		Region:        regionOf(zone),
+	}
+}
+
+// nodeAddresses lists an instance's addresses: InternalIP from each
+// interface's networkIP (then its internal IPv6), ExternalIP from each access
+// config's natIP (then external IPv6), and the Hostname.
+func nodeAddresses(inst *compute.Instance) []v1.NodeAddress {
+	var out []v1.NodeAddress
+	add := func(t v1.NodeAddressType, a string) {
+		if a != "" {
+			out = append(out, v1.NodeAddress{Type: t, Address: a})
+		}
+	}
+	for _, nic := range inst.NetworkInterfaces {
+		add(v1.NodeInternalIP, nic.NetworkIP)
+		add(v1.NodeInternalIP, nic.Ipv6Address)
+	}
+	for _, nic := range inst.NetworkInterfaces {
+		for _, ac := range nic.AccessConfigs {
+			add(v1.NodeExternalIP, ac.NatIP)
+		}
+		for _, ac := range nic.Ipv6AccessConfigs {
+			add(v1.NodeExternalIP, ac.ExternalIpv6)
+		}
+	}
+	host := inst.Hostname
+	if host == "" {
+		host = inst.Name
+	}
+	add(v1.NodeHostName, host)
+	return out
+}
+
+func isInstanceNotFound(err error) bool { return errors.Is(err, errInstanceNotFound) }
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

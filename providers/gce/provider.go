@@ -1,0 +1,190 @@
+// Package gce is the cloud provider (cloudprovider.Interface) for VPCs that
+// speak the Compute Engine v1 API. It registers itself as "gce".
+//
+// It initialises and watches nodes (InstancesV2), reports zones, programs
+// pod-CIDR routes, and serves LoadBalancer Services. Every call to the cloud
+// goes through computeclient; every resource it creates is named and marked
+// by ownership, and it never changes or deletes one without that marker.
+package gce
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"cloud.google.com/go/compute/metadata"
+	cloudprovider "k8s.io/cloud-provider"
+	"k8s.io/klog/v2"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// ProviderName is the name the provider registers under (--cloud-provider).
+const ProviderName = "gce"
+
+const linkBase = "https://www.googleapis.com/compute/v1/"
+
+// Options are the settings that come from the command line, not the cloud config.
+type Options struct {
+	// ClusterName is --cluster-name: it scopes the ownership of every resource.
+	ClusterName string
+	UserAgent   string
+}
+
+// Cloud is the provider.
+type Cloud struct {
+	cfg          *Config
+	api          *computeclient.Client
+	owner        ownership.Cluster
+	project      string
+	region       string
+	localZone    string
+	managedZones []string
+	networkURL   string
+}
+
+var _ cloudprovider.Interface = (*Cloud)(nil)
+
+func init() {
+	cloudprovider.RegisterCloudProvider(ProviderName, func(r io.Reader) (cloudprovider.Interface, error) {
+		cfg, err := ParseConfig(r)
+		if err != nil {
+			return nil, err
+		}
+		return New(context.Background(), cfg, Options{ClusterName: "kubernetes"})
+	})
+}
+
+// New builds the provider: it fills what the config leaves out from the
+// metadata server, sets up authentication and the compute client, and reads
+// the region's zones when the cluster spans them.
+func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
+	if err := fillFromMetadata(ctx, cfg); err != nil {
+		return nil, err
+	}
+	httpClient, err := authenticatedClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	api, err := computeclient.New(ctx, computeclient.Config{
+		Project: cfg.ProjectID, Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
+		QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: opts.UserAgent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.ClusterName == "" {
+		opts.ClusterName = "kubernetes"
+	}
+	c := &Cloud{
+		cfg: cfg, api: api, owner: ownership.ForCluster(opts.ClusterName), project: cfg.ProjectID,
+		localZone: cfg.LocalZone, region: regionOf(cfg.LocalZone), managedZones: []string{cfg.LocalZone},
+		networkURL: networkURL(cfg),
+	}
+	if cfg.Regional || cfg.Multizone {
+		r, err := api.GetRegion(ctx, c.region)
+		if err != nil {
+			return nil, fmt.Errorf("read the zones of region %s: %w", c.region, err)
+		}
+		c.managedZones = nil
+		for _, z := range r.Zones {
+			c.managedZones = append(c.managedZones, lastSegment(z))
+		}
+	}
+	klog.FromContext(ctx).Info("Cloud provider ready", "project", c.project, "region", c.region, "zones", c.managedZones, "network", c.networkURL, "cluster", opts.ClusterName)
+	return c, nil
+}
+
+// fillFromMetadata asks the metadata server for what the config leaves out:
+// the project, the local zone and the network. It asks nothing when the
+// config is complete.
+func fillFromMetadata(ctx context.Context, cfg *Config) error {
+	if cfg.ProjectID != "" && cfg.LocalZone != "" && cfg.NetworkName != "" {
+		return nil
+	}
+	md := metadata.NewClient(nil)
+	ask := func(key, path string, set func(string)) error {
+		v, err := md.GetWithContext(ctx, path)
+		if err != nil {
+			return &ConfigError{Key: "[global] " + key, Problem: fmt.Sprintf("not set, and the metadata server did not say (%v); set it in the cloud config", err)}
+		}
+		set(strings.TrimSpace(v))
+		return nil
+	}
+	if cfg.ProjectID == "" {
+		if err := ask("project-id", "project/project-id", func(v string) { cfg.ProjectID = v }); err != nil {
+			return err
+		}
+	}
+	if cfg.LocalZone == "" {
+		if err := ask("local-zone", "instance/zone", func(v string) { cfg.LocalZone = lastSegment(v) }); err != nil {
+			return err
+		}
+	}
+	if cfg.NetworkName == "" {
+		if err := ask("network-name", "instance/network-interfaces/0/network", func(v string) { cfg.NetworkName = lastSegment(v) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func networkURL(cfg *Config) string {
+	if strings.Contains(cfg.NetworkName, "/") {
+		r, ok := parseLink(cfg.NetworkName)
+		if ok {
+			return linkBase + r
+		}
+	}
+	project := cfg.ProjectID
+	if cfg.NetworkProjectID != "" {
+		project = cfg.NetworkProjectID
+	}
+	return linkBase + "projects/" + project + "/global/networks/" + cfg.NetworkName
+}
+
+// parseLink turns a full or partial link into "projects/p/...".
+func parseLink(s string) (string, bool) {
+	i := strings.Index(s, "projects/")
+	if i < 0 {
+		return "", false
+	}
+	return s[i:], true
+}
+
+func regionOf(zone string) string {
+	if i := strings.LastIndexByte(zone, '-'); i > 0 {
+		return zone[:i]
+	}
+	return zone
+}
+
+// Initialize is called by the controller manager before controllers start.
+func (c *Cloud) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
+}
+
+// LoadBalancer is not served yet.
+func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return nil, false }
+
+// Instances is the old interface; InstancesV2 replaces it.
+func (c *Cloud) Instances() (cloudprovider.Instances, bool) { return nil, false }
+
+// InstancesV2 serves node initialisation and lifecycle.
+func (c *Cloud) InstancesV2() (cloudprovider.InstancesV2, bool) { return c, true }
+
+// Zones reports zones and regions.
+func (c *Cloud) Zones() (cloudprovider.Zones, bool) { return c, true }
+
+// Clusters is not supported.
+func (c *Cloud) Clusters() (cloudprovider.Clusters, bool) { return nil, false }
+
+// Routes programs pod-CIDR routes.
+func (c *Cloud) Routes() (cloudprovider.Routes, bool) { return c, true }
+
+// ProviderName is "gce".
+func (c *Cloud) ProviderName() string { return ProviderName }
+
+// HasClusterID is true: --cluster-name scopes every resource.
+func (c *Cloud) HasClusterID() bool { return true }
