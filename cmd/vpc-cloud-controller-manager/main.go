@@ -26,8 +26,10 @@ func main() {
 	if err != nil {
 		klog.Fatalf("unable to initialize command options: %v", err)
 	}
-	command := app.NewCloudControllerManagerCommand(opts, ccm.CloudInitializer(os.Stderr, os.Exit),
-		app.DefaultInitFuncConstructors, names.CCMControllerAliases(), cliflag.NamedFlagSets{}, wait.NeverStop)
+	flags := cliflag.NamedFlagSets{}
+	settings := ccm.AddFlags(flags.FlagSet("vpc"))
+	command := app.NewCloudControllerManagerCommand(opts, ccm.CloudInitializer(settings, os.Stderr, os.Exit),
+		app.DefaultInitFuncConstructors, names.CCMControllerAliases(), flags, wait.NeverStop)
 	command.Use = "vpc-cloud-controller-manager"
 	command.Long = `vpc-cloud-controller-manager runs the Kubernetes cloud controllers for a VPC
 that speaks the Compute Engine v1 API: it initialises nodes registered by

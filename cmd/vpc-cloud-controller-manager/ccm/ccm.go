@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	cmapp "k8s.io/controller-manager/app"
 
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/cloud-provider/app"
@@ -16,11 +20,33 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 )
 
-// CloudInitializer returns the app's cloud initializer. On any error it
-// prints one line to errOut and calls exit(1): a cloud controller manager
-// without its cloud must not start.
-func CloudInitializer(errOut io.Writer, exit func(int)) app.InitCloudFunc {
+// Settings are this command's own flags.
+type Settings struct {
+	// APIServerWait bounds the wait for the Kubernetes API server at start.
+	APIServerWait time.Duration
+}
+
+// AddFlags registers the command's own flags.
+func AddFlags(fs *pflag.FlagSet) *Settings {
+	s := &Settings{}
+	fs.DurationVar(&s.APIServerWait, "apiserver-wait-timeout", time.Minute,
+		"How long to wait at start for the Kubernetes API server's /healthz before giving up with an error (0 to not wait).")
+	return s
+}
+
+// CloudInitializer returns the app's cloud initializer. It first waits for
+// the Kubernetes API server (bounded), then builds the provider. On any error
+// it prints one line to errOut and calls exit(1): a cloud controller manager
+// that cannot reach its cluster or its cloud must not start.
+func CloudInitializer(s *Settings, errOut io.Writer, exit func(int)) app.InitCloudFunc {
 	return func(c *config.CompletedConfig) cloudprovider.Interface {
+		if s.APIServerWait > 0 {
+			if err := cmapp.WaitForAPIServer(c.Client, s.APIServerWait); err != nil {
+				fmt.Fprintf(errOut, "vpc-cloud-controller-manager: cannot reach the Kubernetes API server at %s within %s: %v\n", c.Kubeconfig.Host, s.APIServerWait, err)
+				exit(1)
+				return nil
+			}
+		}
 		cloud, err := newCloud(c)
 		if err != nil {
 			fmt.Fprintf(errOut, "vpc-cloud-controller-manager: %v\n", err)

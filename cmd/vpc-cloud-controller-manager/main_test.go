@@ -1,0 +1,116 @@
+package main_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildCCM builds the command once per test binary run.
+func buildCCM(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vpc-cloud-controller-manager")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// unreachableKubeconfig points at a port nothing listens on.
+const unreachableKubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`
+
+const goodConfig = `[global]
+project-id = fake-project
+local-zone = us-central1-a
+network-name = vpc
+token-url = nil
+api-endpoint = http://127.0.0.1:1/compute/v1/
+`
+
+func TestCommand(t *testing.T) {
+	bin := buildCCM(t)
+	kubeconfig := writeFile(t, "kubeconfig", unreachableKubeconfig)
+
+	t.Run("help lists the standard cloud-controller-manager flags", func(t *testing.T) {
+		out, _, code := run(t, bin, "--help")
+		if code != 0 {
+			t.Fatalf("--help exited %d", code)
+		}
+		for _, flag := range []string{"--cloud-provider", "--cloud-config", "--kubeconfig", "--leader-elect", "--controllers",
+			"--cluster-name", "--cluster-cidr", "--allocate-node-cidrs", "--configure-cloud-routes", "--secure-port",
+			"--bind-address", "--apiserver-wait-timeout", "--v"} {
+			if !strings.Contains(out, flag+" ") && !strings.Contains(out, flag+"=") {
+				t.Errorf("--help does not document %s", flag)
+			}
+		}
+	})
+
+	t.Run("a bad cloud config stops it with one line naming the key", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", "[global]\nproject-id = fake-project\nregional = maybe\n")
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=0")
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		want := `vpc-cloud-controller-manager: cloud config: [global] regional: "maybe" is not a boolean (want true or false)`
+		if last := lastLine(stderr); last != want {
+			t.Errorf("last line of stderr = %q, want %q", last, want)
+		}
+	})
+
+	t.Run("another cloud provider name is refused", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", goodConfig)
+		_, stderr, code := run(t, bin, "--cloud-provider=aws", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=0")
+		if code != 1 || !strings.Contains(lastLine(stderr), `--cloud-provider="aws": this binary serves "gce"`) {
+			t.Errorf("exit %d, stderr ends %q", code, lastLine(stderr))
+		}
+	})
+
+	t.Run("an unreachable API server stops it with a clear message", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", goodConfig)
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=2s")
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		if last := lastLine(stderr); !strings.HasPrefix(last, "vpc-cloud-controller-manager: cannot reach the Kubernetes API server at https://127.0.0.1:1 within 2s") {
+			t.Errorf("last line of stderr = %q", last)
+		}
+	})
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
