@@ -1,0 +1,65 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"k8s.io/klog/v2"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// CollectGarbage deletes the cluster's firewall rules whose Service is gone.
+// It lists the rules whose names carry owner's prefix (one list call), and
+// deletes those that carry owner's marker and a Service UID (the description
+// key ownership.ServiceUIDKey) for which live answers false. A rule without a
+// Service UID, or without the marker, is left alone. Each delete re-reads the
+// rule first, as Apply does.
+//
+// live is called once per rule, from this goroutine. Callers run
+// CollectGarbage at start and periodically, after their informers synced, so
+// that live knows every Service. It returns the names deleted, sorted.
+func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownership.Cluster, live func(serviceUID string) bool) ([]string, error) {
+	if err := checkOwner(owner); err != nil {
+		return nil, fmt.Errorf("collect firewall garbage: %w", err)
+	}
+	fws, err := c.ListFirewalls(ctx, owner.NamePattern())
+	if err != nil {
+		return nil, fmt.Errorf("list firewalls of cluster %s: %w", owner.Name(), err)
+	}
+	a := &applier{c: c, owner: owner, log: klog.FromContext(ctx)}
+	var dead []string
+	for _, fw := range fws {
+		if !owner.Owns(fw.Name, fw.Description) {
+			continue
+		}
+		keys, _ := ownership.Parse(fw.Description)
+		uid := keys[ownership.ServiceUIDKey]
+		if uid == "" || live(uid) {
+			continue
+		}
+		dead = append(dead, fw.Name)
+	}
+	slices.Sort(dead)
+
+	gone := make([]bool, len(dead))
+	var tasks []task
+	for i, name := range dead {
+		tasks = append(tasks, task{verb: "delete", name: name, run: func(ctx context.Context) error {
+			var err error
+			gone[i], err = a.delete(ctx, name)
+			return err
+		}})
+	}
+	errs := runAll(ctx, tasks)
+	var deleted []string
+	for i, name := range dead {
+		if gone[i] {
+			deleted = append(deleted, name)
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
