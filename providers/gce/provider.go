@@ -43,6 +43,7 @@ type Cloud struct {
 	localZone    string
 	managedZones []string
 	networkURL   string
+	reporter     *serviceReporter
 }
 
 var _ cloudprovider.Interface = (*Cloud)(nil)
@@ -161,12 +162,19 @@ func regionOf(zone string) string {
 	return zone
 }
 
-// Initialize is called by the controller manager before controllers start.
+// Initialize is called by the controller manager before controllers start:
+// it gets the Kubernetes client the provider reports on Services with.
 func (c *Cloud) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
+	client, err := clientBuilder.Client("cloud-provider-vpc")
+	if err != nil {
+		klog.Background().Error(err, "No Kubernetes client: Service conditions and events will not be written")
+		return
+	}
+	c.reporter = newServiceReporter(client, stop)
 }
 
-// LoadBalancer is not served yet.
-func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return nil, false }
+// LoadBalancer serves LoadBalancer Services (loadbalancer.go).
+func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return c, true }
 
 // Instances is the old interface; InstancesV2 replaces it.
 func (c *Cloud) Instances() (cloudprovider.Instances, bool) { return nil, false }

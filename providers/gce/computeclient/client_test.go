@@ -152,6 +152,11 @@ func TestContextCancellationStopsAWait(t *testing.T) {
 	if computeclient.Classify(err) != computeclient.ClassCanceled {
 		t.Errorf("err = %v, want canceled", err)
 	}
+	// The wait reached the API and was cut short there; the fake logs it once
+	// its handler sees the cancellation.
+	for deadline := time.Now().Add(5 * time.Second); countCalls(cloud, "compute.globalOperations.wait") == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := countCalls(cloud, "compute.globalOperations.wait"); got != 1 {
 		t.Errorf("globalOperations.wait sent %d times, want 1 (cut short by the context)", got)
 	}

@@ -1,0 +1,106 @@
+package gce
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
+)
+
+// The LoadBalancer interface: a table of contents. A Service is served in
+// one of two modes (annotations.ModeOf): external, by package nlb, or
+// nodeip, by the nodeip controller (ImplementedElsewhere here). Deletion
+// cleans up both, so that a Service that switched modes leaves nothing.
+
+var _ cloudprovider.LoadBalancer = (*Cloud)(nil)
+
+func (c *Cloud) nlbParams(clusterName string) nlb.Params {
+	return nlb.Params{
+		Owner: ownership.ForCluster(clusterName), Project: c.project, Region: c.region, NetworkURL: c.networkURL,
+		NodeTags: c.cfg.NodeTags, HealthCheckRanges: c.cfg.LoadBalancer.HealthCheckSourceRanges,
+	}
+}
+
+func (c *Cloud) modeOf(svc *v1.Service) (string, error) {
+	return annotations.ModeOf(svc, c.cfg.LoadBalancer.Mode)
+}
+
+// GetLoadBalancer reports the external load balancer of a Service (one list
+// call). A nodeip Service reports what its status says.
+func (c *Cloud) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
+	if mode, err := c.modeOf(svc); err == nil && mode == annotations.ModeNodeIP {
+		return &svc.Status.LoadBalancer, true, nil
+	}
+	return nlb.Status(ctx, c.api, c.nlbParams(clusterName), svc)
+}
+
+// GetLoadBalancerName is the base name of the Service's cloud resources.
+func (c *Cloud) GetLoadBalancerName(ctx context.Context, clusterName string, svc *v1.Service) string {
+	return nlb.BaseName(ownership.ForCluster(clusterName), string(svc.UID))
+}
+
+// EnsureLoadBalancer creates or updates the Service's external load balancer.
+func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) (*v1.LoadBalancerStatus, error) {
+	mode, err := c.modeOf(svc)
+	if err != nil {
+		c.report(ctx, svc, err)
+		return nil, err
+	}
+	if mode == annotations.ModeNodeIP {
+		return nil, c.leaveExternal(ctx, clusterName, svc)
+	}
+	// nlb owns every firewall rule named after the Service, so a nodeip
+	// rule left from before a mode switch goes with the first reconcile.
+	status, err := nlb.Ensure(ctx, c.api, c.nlbParams(clusterName), svc, nodes)
+	c.report(ctx, svc, err)
+	return status, err
+}
+
+// UpdateLoadBalancer follows node changes (the pool's members).
+func (c *Cloud) UpdateLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
+	_, err := c.EnsureLoadBalancer(ctx, clusterName, svc, nodes)
+	return err
+}
+
+// EnsureLoadBalancerDeleted removes what either mode created for the Service.
+func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
+	// The nodeip firewall rule is named after the Service too: nlb.Delete
+	// removes it with the rest.
+	return nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
+}
+
+// leaveExternal answers for a nodeip Service: its external load balancer,
+// if it had one before switching modes, is removed, and the nodeip
+// controller does the rest.
+func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.Service) error {
+	if hadExternal(svc) {
+		if err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc); err != nil {
+			return err
+		}
+	}
+	return cloudprovider.ImplementedElsewhere
+}
+
+// hadExternal: the Service's status shows a VIP from an external load balancer.
+func hadExternal(svc *v1.Service) bool {
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IPMode != nil && *in.IPMode == v1.LoadBalancerIPModeVIP && in.IP != "" && !isNodeIP(svc, in.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+// isNodeIP is a hook for the nodeip mode's own addresses; until it runs,
+// no published address is a node's.
+func isNodeIP(svc *v1.Service, ip string) bool { return false }
+
+// NodeIPFirewallName is the firewall rule of a nodeip Service. It shares
+// the Service's base name, so that either mode's cleanup finds it.
+func NodeIPFirewallName(owner ownership.Cluster, uid string) string {
+	return nlb.BaseName(owner, uid) + "-nip"
+}

@@ -1,0 +1,242 @@
+// Package nlb is the external mode of LoadBalancer Services: a regional
+// passthrough network load balancer (a reserved address, an HTTP health
+// check, a target pool of the nodes' instances, a forwarding rule per
+// protocol) and the VPC firewall rules it needs.
+//
+// A reconcile observes the Service's resources (reads only), computes the
+// desired state (Desire, pure), diffs the two (pure) and applies the
+// difference, independent calls in parallel. A no-change resync makes no
+// mutating call; a crash between any two calls is repaired by the next
+// reconcile. It never changes or deletes a resource without this cluster's
+// ownership marker, and never releases an address the user reserved.
+package nlb
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+)
+
+// Params is what the desired state depends on besides the Service and nodes.
+type Params struct {
+	Owner             ownership.Cluster
+	Project           string
+	Region            string
+	NetworkURL        string
+	NodeTags          []string
+	HealthCheckRanges []netip.Prefix
+}
+
+// kubeProxyHealthPort and path: kube-proxy's health server, which answers
+// for every node whatever its endpoints (externalTrafficPolicy: Cluster).
+const (
+	kubeProxyHealthPort = 10256
+	healthPath          = "/healthz"
+	// maxFirewallPorts is the API's limit of ports in one firewall rule.
+	maxFirewallPorts = 100
+)
+
+// Address is the load balancer's IP: a project-owned reserved address (kept
+// stable across every update, released on delete) or the user's own.
+type Address struct {
+	Name string
+	// UserOwned: the user reserved it; it is used, never created or released.
+	UserOwned bool
+	// IP the Service asked for with spec.loadBalancerIP ("" for any).
+	IP   string
+	Tier string
+}
+
+// HealthCheck is the target pool's legacy HTTP health check.
+type HealthCheck struct {
+	Name string
+	Port int64
+	Path string
+	// Shared: the cluster's one kube-proxy check, used by every Service with
+	// externalTrafficPolicy: Cluster; it is deleted only when none uses it.
+	Shared bool
+}
+
+// Pool is the target pool.
+type Pool struct {
+	Name            string
+	Instances       []string // instance links, sorted
+	SessionAffinity string   // NONE or CLIENT_IP
+}
+
+// ForwardingRule is one per protocol, all on the same address.
+type ForwardingRule struct {
+	Name      string
+	Protocol  string // TCP or UDP
+	PortRange string // "lo-hi"
+	Ports     []int  // the Service's ports of this protocol, for the firewall
+	Tier      string
+}
+
+// Desired is the load balancer a Service should have.
+type Desired struct {
+	Service      string // namespace/name
+	UID          string
+	Base         string // the name every owned resource starts with
+	Description  string
+	Address      Address
+	HealthCheck  HealthCheck
+	Pool         Pool
+	Rules        []ForwardingRule
+	SourceRanges []netip.Prefix
+}
+
+// BaseName is the name of a Service's resources: the cluster's prefix and
+// the Service's UID.
+func BaseName(owner ownership.Cluster, uid string) string {
+	return owner.ResourceName("lb", strings.ReplaceAll(uid, "-", ""))
+}
+
+// SharedHealthCheckName is the cluster's kube-proxy health check.
+func SharedHealthCheckName(owner ownership.Cluster) string {
+	return owner.ResourceName("hc", "kube-proxy")
+}
+
+// Desire computes the load balancer a Service should have. It is pure: an
+// error is the Service's (a bad annotation, an impossible request) and says
+// what to change.
+func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
+	base := BaseName(p.Owner, string(svc.UID))
+	d := &Desired{
+		Service: svc.Namespace + "/" + svc.Name, UID: string(svc.UID), Base: base,
+		Description: p.Owner.Description(map[string]string{
+			ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID)}),
+	}
+	tier, err := annotations.NetworkTierOf(svc)
+	if err != nil {
+		return nil, err
+	}
+	static, err := annotations.StaticAddressOf(svc)
+	if err != nil {
+		return nil, err
+	}
+	d.Address = Address{Name: base, Tier: tier, IP: svc.Spec.LoadBalancerIP}
+	if static != "" {
+		d.Address = Address{Name: static, UserOwned: true, Tier: tier, IP: svc.Spec.LoadBalancerIP}
+	}
+	if d.Address.IP != "" {
+		if _, err := netip.ParseAddr(d.Address.IP); err != nil {
+			return nil, &annotations.Error{Annotation: "spec.loadBalancerIP", Value: d.Address.IP, Problem: "is not an IP address"}
+		}
+	}
+	if d.SourceRanges, err = annotations.SourceRangesOf(svc, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}); err != nil {
+		return nil, err
+	}
+	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
+		if svc.Spec.HealthCheckNodePort == 0 {
+			return nil, fmt.Errorf("externalTrafficPolicy Local needs spec.healthCheckNodePort, which the API server has not set yet")
+		}
+		d.HealthCheck = HealthCheck{Name: base, Port: int64(svc.Spec.HealthCheckNodePort), Path: healthPath}
+	} else {
+		d.HealthCheck = HealthCheck{Name: SharedHealthCheckName(p.Owner), Port: kubeProxyHealthPort, Path: healthPath, Shared: true}
+	}
+	d.Pool = Pool{Name: base, SessionAffinity: "NONE", Instances: instanceLinks(nodes)}
+	if svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
+		d.Pool.SessionAffinity = "CLIENT_IP"
+	}
+	if d.Rules, err = forwardingRules(svc, base, tier); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func forwardingRules(svc *v1.Service, base, tier string) ([]ForwardingRule, error) {
+	byProto := map[string][]int{}
+	for _, sp := range svc.Spec.Ports {
+		proto := string(sp.Protocol)
+		if proto == "" {
+			proto = "TCP"
+		}
+		if proto != "TCP" && proto != "UDP" {
+			return nil, &annotations.Error{Annotation: "spec.ports", Value: sp.Name + "/" + proto,
+				Problem: "uses a protocol the external network load balancer does not carry: use TCP or UDP"}
+		}
+		byProto[proto] = append(byProto[proto], int(sp.Port))
+	}
+	if len(byProto) == 0 {
+		return nil, &annotations.Error{Annotation: "spec.ports", Value: "", Problem: "is empty: a load balancer needs a port"}
+	}
+	var rules []ForwardingRule
+	for _, proto := range []string{"TCP", "UDP"} {
+		ports := byProto[proto]
+		if len(ports) == 0 {
+			continue
+		}
+		slices.Sort(ports)
+		ports = slices.Compact(ports)
+		if len(ports) > maxFirewallPorts {
+			return nil, &annotations.Error{Annotation: "spec.ports", Value: strconv.Itoa(len(ports)) + " " + proto + " ports",
+				Problem: fmt.Sprintf("are more than the %d a firewall rule can open: split the Service", maxFirewallPorts)}
+		}
+		rules = append(rules, ForwardingRule{
+			Name: base + "-" + strings.ToLower(proto), Protocol: proto, Tier: tier, Ports: ports,
+			PortRange: strconv.Itoa(ports[0]) + "-" + strconv.Itoa(ports[len(ports)-1]),
+		})
+	}
+	return rules, nil
+}
+
+// instanceLinks maps nodes to their instances through the providerID
+// (gce://project/zone/name): no API call is needed. Nodes without one are
+// not initialised yet and are left out.
+func instanceLinks(nodes []*v1.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		rest, ok := strings.CutPrefix(n.Spec.ProviderID, "gce://")
+		parts := strings.Split(rest, "/")
+		if !ok || len(parts) != 3 {
+			continue
+		}
+		out = append(out, "https://www.googleapis.com/compute/v1/projects/"+parts[0]+"/zones/"+parts[1]+"/instances/"+parts[2])
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Firewalls are the rules the load balancer needs once its IP is known:
+// clients to the Service's exact ports on the IP, and health checkers to the
+// health-check port.
+func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
+	var allowed []firewall.Allow
+	for _, r := range d.Rules {
+		var ports []string
+		for _, port := range r.Ports {
+			ports = append(ports, strconv.Itoa(port))
+		}
+		allowed = append(allowed, firewall.Allow{Protocol: strings.ToLower(r.Protocol), Ports: ports})
+	}
+	var sources, hcSources []string
+	for _, s := range d.SourceRanges {
+		sources = append(sources, s.String())
+	}
+	for _, s := range p.HealthCheckRanges {
+		hcSources = append(hcSources, s.String())
+	}
+	rules := []firewall.Rule{{
+		Name: d.Base + "-fw", Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
+		SourceRanges: sources, DestinationRanges: []string{ip + "/32"}, TargetTags: p.NodeTags,
+		Allowed: allowed, Description: d.Description,
+	}, {
+		Name: d.Base + "-hc", Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
+		SourceRanges: hcSources, TargetTags: p.NodeTags,
+		Allowed:     []firewall.Allow{{Protocol: "tcp", Ports: []string{strconv.FormatInt(d.HealthCheck.Port, 10)}}},
+		Description: d.Description,
+	}}
+	for i := range rules {
+		rules[i] = firewall.Normalize(rules[i])
+	}
+	return rules
+}

@@ -1,0 +1,143 @@
+package nlb
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+)
+
+// Builders.
+
+type svcOpt func(*v1.Service)
+
+func newService(name string, opts ...svcOpt) *v1.Service {
+	s := &v1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("0b1c2d3e-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))), Annotations: map[string]string{}},
+		Spec:       v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if len(s.Spec.Ports) == 0 {
+		s.Spec.Ports = []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80}}
+	}
+	return s
+}
+
+func withPorts(proto v1.Protocol, ports ...int32) svcOpt {
+	return func(s *v1.Service) {
+		for _, p := range ports {
+			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), p), Protocol: proto, Port: p})
+		}
+	}
+}
+func withAnnotation(k, v string) svcOpt { return func(s *v1.Service) { s.Annotations[k] = v } }
+func withSourceRanges(r ...string) svcOpt {
+	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
+}
+func withLocalTraffic(port int32) svcOpt {
+	return func(s *v1.Service) {
+		s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+		s.Spec.HealthCheckNodePort = port
+	}
+}
+func withClientIPAffinity() svcOpt {
+	return func(s *v1.Service) { s.Spec.SessionAffinity = v1.ServiceAffinityClientIP }
+}
+func withLoadBalancerIP(ip string) svcOpt { return func(s *v1.Service) { s.Spec.LoadBalancerIP = ip } }
+
+func nodesFor(zone string, names ...string) []*v1.Node {
+	var out []*v1.Node
+	for _, n := range names {
+		out = append(out, &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}, Spec: v1.NodeSpec{ProviderID: "gce://fake-project/" + zone + "/" + n}})
+	}
+	return out
+}
+
+// lbCloud is fake-gce with a network and instances, and a client for it.
+type lbCloud struct {
+	*fakegcetest.Cloud
+	api *computeclient.Client
+	p   Params
+}
+
+func newLBCloud(t testing.TB, cfg fakegce.Config, instances ...string) *lbCloud {
+	t.Helper()
+	fc := fakegcetest.Start(t, cfg)
+	ctx := context.Background()
+	op, err := fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.Compute.GlobalOperations.Wait(fc.Project, op.Name).Do(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range instances {
+		op, err := fc.Compute.Instances.Insert(fc.Project, "us-central1-a", &compute.Instance{Name: name, MachineType: "zones/us-central1-a/machineTypes/e2-medium",
+			Disks:             []*compute.AttachedDisk{{Boot: true, AutoDelete: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+			NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/default"}}, Tags: &compute.Tags{Items: []string{"k8s-node"}}}).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fc.Compute.ZoneOperations.Wait(fc.Project, "us-central1-a", op.Name).Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api, err := computeclient.New(ctx, computeclient.Config{Project: fc.Project, Endpoint: fc.Endpoint, HTTPClient: fc.HTTP.Client(), QPS: 1000, Burst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &lbCloud{Cloud: fc, api: api, p: Params{
+		Owner: ownership.ForCluster("test"), Project: fc.Project, Region: "us-central1",
+		NetworkURL: "https://www.googleapis.com/compute/v1/projects/fake-project/global/networks/default",
+		NodeTags:   []string{"k8s-node"}, HealthCheckRanges: []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16")},
+	}}
+}
+
+// callCount counts the compute requests since the last reset, by kind.
+type callCount struct{ reads, writes, waits int }
+
+func (c callCount) String() string {
+	return fmt.Sprintf("%d reads, %d writes, %d operation waits", c.reads, c.writes, c.waits)
+}
+
+func (lc *lbCloud) calls() callCount {
+	var n callCount
+	for _, c := range lc.Server.Calls() {
+		switch {
+		case strings.HasSuffix(c.API, "Operations.wait") || strings.HasSuffix(c.API, "Operations.get"):
+			n.waits++
+		case c.Method == "GET" || strings.HasSuffix(c.API, ".getHealth"):
+			n.reads++
+		default:
+			n.writes++
+		}
+	}
+	return n
+}
+
+// owned lists the resource paths in fake-gce (operations aside).
+func (lc *lbCloud) owned() []string {
+	var out []string
+	for k := range lc.Server.State() {
+		if strings.Contains(k, "/operations/") {
+			continue
+		}
+		if strings.Contains(k, lc.p.Owner.Prefix()) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

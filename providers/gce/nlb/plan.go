@@ -1,0 +1,261 @@
+package nlb
+
+import (
+	"fmt"
+	"slices"
+
+	"google.golang.org/api/compute/v1"
+)
+
+// ServiceError is a problem with the Service that the user must fix; it is
+// reported as a Warning event and a LoadBalancerReady=False condition.
+type ServiceError struct {
+	Reason  string
+	Message string
+}
+
+func (e *ServiceError) Error() string { return e.Message }
+
+const linkBase = "https://www.googleapis.com/compute/v1/"
+
+// Plan is the minimal set of calls that turns the observed state into the
+// desired one. An empty Plan is a no-change resync.
+type Plan struct {
+	// IP is the load balancer's address when it is already known.
+	IP string
+	// AddressName is the address the forwarding rules use.
+	AddressName     string
+	InsertAddress   *compute.Address
+	InsertHC        *compute.HttpHealthCheck
+	UpdateHC        *compute.HttpHealthCheck
+	HealthCheck     string // the pool's health check link
+	PoolName        string
+	InsertPool      *compute.TargetPool
+	AddInstances    []string
+	RemoveInstances []string
+	RemovePoolHC    []string
+	AddPoolHC       string
+	// DeleteRules are deleted before InsertRules are inserted (a rule whose
+	// ports or protocol changed is recreated on the same address).
+	DeleteRules []string
+	InsertRules []*compute.ForwardingRule
+	SetTarget   []string // rules to point at PoolName
+	// Cleanup, once the rules no longer use them.
+	DeletePools   []string
+	DeleteHC      string
+	DeleteAddress string
+}
+
+// Empty reports whether the plan makes no mutating call (firewalls aside).
+func (p *Plan) Empty() bool {
+	return p.InsertAddress == nil && p.InsertHC == nil && p.UpdateHC == nil && p.InsertPool == nil &&
+		len(p.AddInstances) == 0 && len(p.RemoveInstances) == 0 && len(p.RemovePoolHC) == 0 && p.AddPoolHC == "" &&
+		len(p.DeleteRules) == 0 && len(p.InsertRules) == 0 && len(p.SetTarget) == 0 &&
+		len(p.DeletePools) == 0 && p.DeleteHC == "" && p.DeleteAddress == ""
+}
+
+// PoolName is the target pool's name for a session affinity: a change of
+// affinity needs a new pool (the API cannot change it in place), and a
+// distinct name lets the forwarding rules move to it before the old one goes.
+func PoolName(base, affinity string) string {
+	if affinity == "CLIENT_IP" {
+		return base + "-ca"
+	}
+	return base
+}
+
+// plan compares desired and observed state. It is pure.
+func plan(d *Desired, o *Observed, p Params) (*Plan, error) {
+	owner := p.Owner
+	pl := &Plan{}
+	if err := planAddress(d, o, p, pl); err != nil {
+		return nil, err
+	}
+	if err := planHealthCheck(d, o, p, pl); err != nil {
+		return nil, err
+	}
+	if err := planPool(d, o, p, pl); err != nil {
+		return nil, err
+	}
+	if err := planRules(d, o, p, pl); err != nil {
+		return nil, err
+	}
+	if d.HealthCheck.Shared && o.OwnHealthCheck != nil && owner.Owns(o.OwnHealthCheck.Name, o.OwnHealthCheck.Description) {
+		pl.DeleteHC = o.OwnHealthCheck.Name
+	}
+	if pl.AddressName != d.Base && o.OwnedAddress != nil && owner.Owns(o.OwnedAddress.Name, o.OwnedAddress.Description) {
+		pl.DeleteAddress = o.OwnedAddress.Name
+	}
+	return pl, nil
+}
+
+func collision(kind, name string) error {
+	return &ServiceError{Reason: "NameCollision", Message: fmt.Sprintf(
+		"a %s named %s exists without this cluster's ownership marker; it is not ours to change: delete or rename it", kind, name)}
+}
+
+func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
+	owner := p.Owner
+	switch {
+	case d.Address.UserOwned:
+		a := o.Address
+		if a == nil {
+			return &ServiceError{Reason: "AddressNotFound", Message: fmt.Sprintf(
+				"the static address %s does not exist in region %s: reserve it (gcloud compute addresses create %s --region %s) or remove the annotation",
+				d.Address.Name, p.Region, d.Address.Name, p.Region)}
+		}
+		if err := checkUserAddress(d, a); err != nil {
+			return err
+		}
+		pl.IP, pl.AddressName = a.Address, a.Name
+	case d.Address.IP != "" && (o.AddressByIP == nil || o.AddressByIP.Name != d.Base):
+		a := o.AddressByIP
+		if a == nil {
+			return &ServiceError{Reason: "AddressNotReserved", Message: fmt.Sprintf(
+				"spec.loadBalancerIP %s is not a reserved address in this region: reserve it first, or remove loadBalancerIP", d.Address.IP)}
+		}
+		if err := checkUserAddress(d, a); err != nil {
+			return err
+		}
+		pl.IP, pl.AddressName = a.Address, a.Name
+	default:
+		pl.AddressName = d.Base
+		a := o.OwnedAddress
+		if a == nil {
+			pl.InsertAddress = &compute.Address{Name: d.Base, AddressType: "EXTERNAL", NetworkTier: d.Address.Tier,
+				Description: d.Description, Address: d.Address.IP}
+			return nil
+		}
+		if !owner.Owns(a.Name, a.Description) {
+			return collision("address", a.Name)
+		}
+		if a.NetworkTier != d.Address.Tier {
+			return &ServiceError{Reason: "TierChange", Message: fmt.Sprintf(
+				"the load balancer's address %s is %s and the Service asks for %s: an address cannot change tier; delete and recreate the Service to change it",
+				a.Address, a.NetworkTier, d.Address.Tier)}
+		}
+		pl.IP = a.Address
+	}
+	return nil
+}
+
+func checkUserAddress(d *Desired, a *compute.Address) error {
+	if a.AddressType == "INTERNAL" {
+		return &ServiceError{Reason: "AddressNotExternal", Message: fmt.Sprintf("the address %s (%s) is internal: an external load balancer needs an external address", a.Name, a.Address)}
+	}
+	if d.Address.IP != "" && a.Address != d.Address.IP {
+		return &ServiceError{Reason: "AddressMismatch", Message: fmt.Sprintf("the static address %s is %s but spec.loadBalancerIP is %s: make them agree", a.Name, a.Address, d.Address.IP)}
+	}
+	if a.NetworkTier != "" && a.NetworkTier != d.Address.Tier {
+		return &ServiceError{Reason: "TierMismatch", Message: fmt.Sprintf("the address %s is %s but the Service asks for %s (cloud.google.com/network-tier): make them agree", a.Name, a.NetworkTier, d.Address.Tier)}
+	}
+	return nil
+}
+
+func planHealthCheck(d *Desired, o *Observed, p Params, pl *Plan) error {
+	want := &compute.HttpHealthCheck{Name: d.HealthCheck.Name, Port: d.HealthCheck.Port, RequestPath: d.HealthCheck.Path,
+		CheckIntervalSec: 8, TimeoutSec: 1, HealthyThreshold: 1, UnhealthyThreshold: 3, Description: d.Description}
+	if d.HealthCheck.Shared {
+		want.Description = p.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "kube-proxy"})
+	}
+	pl.HealthCheck = linkBase + "projects/" + p.Project + "/global/httpHealthChecks/" + d.HealthCheck.Name
+	hc := o.HealthCheck
+	switch {
+	case hc == nil:
+		pl.InsertHC = want
+	case !p.Owner.Owns(hc.Name, hc.Description):
+		return collision("health check", hc.Name)
+	case hc.Port != want.Port || hc.RequestPath != want.RequestPath || hc.CheckIntervalSec != want.CheckIntervalSec ||
+		hc.TimeoutSec != want.TimeoutSec || hc.HealthyThreshold != want.HealthyThreshold || hc.UnhealthyThreshold != want.UnhealthyThreshold:
+		pl.UpdateHC = want
+	}
+	return nil
+}
+
+func planPool(d *Desired, o *Observed, p Params, pl *Plan) error {
+	pl.PoolName = PoolName(d.Base, d.Pool.SessionAffinity)
+	var cur *compute.TargetPool
+	for _, tp := range o.Pools {
+		if !hasPrefixName(tp.Name, d.Base) {
+			continue
+		}
+		if !p.Owner.Owns(tp.Name, tp.Description) {
+			if tp.Name == pl.PoolName {
+				return collision("target pool", tp.Name)
+			}
+			continue
+		}
+		if tp.Name == pl.PoolName {
+			cur = tp
+		} else {
+			pl.DeletePools = append(pl.DeletePools, tp.Name)
+		}
+	}
+	if cur == nil {
+		pl.InsertPool = &compute.TargetPool{Name: pl.PoolName, Instances: d.Pool.Instances, HealthChecks: []string{pl.HealthCheck},
+			SessionAffinity: d.Pool.SessionAffinity, Description: d.Description}
+		return nil
+	}
+	have := map[string]bool{}
+	for _, i := range cur.Instances {
+		have[i] = true
+	}
+	want := map[string]bool{}
+	for _, i := range d.Pool.Instances {
+		want[i] = true
+		if !have[i] {
+			pl.AddInstances = append(pl.AddInstances, i)
+		}
+	}
+	for _, i := range cur.Instances {
+		if !want[i] {
+			pl.RemoveInstances = append(pl.RemoveInstances, i)
+		}
+	}
+	slices.Sort(pl.RemoveInstances)
+	if !slices.Equal(cur.HealthChecks, []string{pl.HealthCheck}) {
+		pl.RemovePoolHC = cur.HealthChecks
+		pl.AddPoolHC = pl.HealthCheck
+	}
+	return nil
+}
+
+func planRules(d *Desired, o *Observed, p Params, pl *Plan) error {
+	target := linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/targetPools/" + pl.PoolName
+	observed := map[string]*compute.ForwardingRule{}
+	for _, fr := range o.Rules {
+		if !p.Owner.Owns(fr.Name, fr.Description) {
+			for _, r := range d.Rules {
+				if r.Name == fr.Name {
+					return collision("forwarding rule", fr.Name)
+				}
+			}
+			continue
+		}
+		observed[fr.Name] = fr
+	}
+	wanted := map[string]bool{}
+	for _, r := range d.Rules {
+		wanted[r.Name] = true
+		want := &compute.ForwardingRule{Name: r.Name, IPProtocol: r.Protocol, PortRange: r.PortRange, NetworkTier: r.Tier,
+			LoadBalancingScheme: "EXTERNAL", Target: target, Description: d.Description}
+		fr := observed[r.Name]
+		switch {
+		case fr == nil:
+			pl.InsertRules = append(pl.InsertRules, want)
+		case fr.IPProtocol != r.Protocol || fr.PortRange != r.PortRange || fr.NetworkTier != r.Tier ||
+			(pl.IP != "" && fr.IPAddress != pl.IP):
+			pl.DeleteRules = append(pl.DeleteRules, fr.Name)
+			pl.InsertRules = append(pl.InsertRules, want)
+		case fr.Target != target:
+			pl.SetTarget = append(pl.SetTarget, fr.Name)
+		}
+	}
+	for name := range observed {
+		if !wanted[name] {
+			pl.DeleteRules = append(pl.DeleteRules, name)
+		}
+	}
+	slices.Sort(pl.DeleteRules)
+	return nil
+}
