@@ -1,0 +1,620 @@
+package deploy_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+)
+
+// The kustomizations a user can apply; every test runs on each of them.
+var kustomizations = []string{"base", "overlays/nodeip", "overlays/fake-gce"}
+
+const rbacDoc = "../docs/rbac.md"
+
+var serviceAccount = rbacv1.Subject{Kind: "ServiceAccount", Name: "cloud-controller-manager", Namespace: "kube-system"}
+
+func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
+	tests := []struct {
+		name         string
+		dir          string
+		wantReplicas int32
+		wantPDB      bool
+		wantConfig   cloudConfig
+	}{
+		{
+			name:         "the base runs two replicas in external mode, asking the metadata server for what gce.conf leaves out",
+			dir:          "base",
+			wantReplicas: 2,
+			wantPDB:      true,
+			wantConfig:   cloudConfig{Mode: gce.ModeExternal},
+		},
+		{
+			name:         "the nodeip overlay makes nodeip the default load-balancer mode",
+			dir:          "overlays/nodeip",
+			wantReplicas: 2,
+			wantPDB:      true,
+			wantConfig:   cloudConfig{Mode: gce.ModeNodeIP, NodeIPAddressType: "InternalIP"},
+		},
+		{
+			name:         "the fake-gce overlay runs one replica against fake-gce on the node's loopback, without credentials or a PDB",
+			dir:          "overlays/fake-gce",
+			wantReplicas: 1,
+			wantPDB:      false,
+			wantConfig: cloudConfig{
+				Mode: gce.ModeExternal, ProjectID: "fake-project", LocalZone: "us-central1-a", NetworkName: "default",
+				APIEndpoint: "http://127.0.0.1:8085/compute/v1/", TokenURL: "nil",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := render(t, tt.dir)
+			d := theDeployment(t, objs)
+
+			if got := *d.Spec.Replicas; got != tt.wantReplicas {
+				t.Errorf("replicas = %d, want %d", got, tt.wantReplicas)
+			}
+			pdbs := decodeAll[policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget")
+			if got := len(pdbs) == 1; got != tt.wantPDB {
+				t.Errorf("has a PodDisruptionBudget = %v (%d), want %v", got, len(pdbs), tt.wantPDB)
+			}
+			if tt.wantPDB {
+				want := policyv1.PodDisruptionBudgetSpec{
+					MinAvailable: ptrTo(intstr.FromInt32(1)),
+					Selector:     d.Spec.Selector,
+				}
+				if diff := cmp.Diff(want, pdbs[0].Spec); diff != "" {
+					t.Errorf("PodDisruptionBudget spec (-want +got):\n%s", diff)
+				}
+			}
+
+			cfg, err := gce.ParseConfig(strings.NewReader(renderedCloudConfig(t, objs, d)))
+			if err != nil {
+				t.Fatalf("gce.ParseConfig of the rendered gce.conf: %v", err)
+			}
+			if diff := cmp.Diff(tt.wantConfig, projectConfig(cfg)); diff != "" {
+				t.Errorf("parsed gce.conf (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// cloudConfig is the part of gce.Config the kustomizations set.
+type cloudConfig struct {
+	Mode              string
+	NodeIPAddressType string // only in nodeip mode
+	ProjectID         string
+	LocalZone         string
+	NetworkName       string
+	APIEndpoint       string
+	TokenURL          string
+}
+
+func projectConfig(c *gce.Config) cloudConfig {
+	out := cloudConfig{
+		Mode: c.LoadBalancer.Mode, ProjectID: c.ProjectID, LocalZone: c.LocalZone,
+		NetworkName: c.NetworkName, APIEndpoint: c.APIEndpoint, TokenURL: c.TokenURL,
+	}
+	if c.LoadBalancer.Mode == gce.ModeNodeIP {
+		out.NodeIPAddressType = c.LoadBalancer.NodeIPAddressType
+	}
+	return out
+}
+
+// renderedCloudConfig follows --cloud-config to the ConfigMap the Deployment
+// mounts there and returns the file.
+func renderedCloudConfig(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) string {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	file, ok := flagValue(c.Args, "--cloud-config")
+	if !ok {
+		t.Fatalf("the container has no --cloud-config flag: %q", c.Args)
+	}
+	var volume string
+	for _, m := range c.VolumeMounts {
+		if path.Dir(file) == m.MountPath {
+			volume = m.Name
+		}
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name != volume || v.ConfigMap == nil {
+			continue
+		}
+		if !strings.HasPrefix(v.ConfigMap.Name, "cloud-config-") {
+			t.Errorf("the cloud config ConfigMap is %q, want cloud-config-<content hash> so a change rolls the pods", v.ConfigMap.Name)
+		}
+		cm := decodeOne[corev1.ConfigMap](t, objs, "ConfigMap", v.ConfigMap.Name)
+		data, ok := cm.Data[path.Base(file)]
+		if !ok {
+			t.Fatalf("ConfigMap %s has no key %s (keys: %v)", cm.Name, path.Base(file), keys(cm.Data))
+		}
+		return data
+	}
+	t.Fatalf("no ConfigMap volume is mounted at %s", path.Dir(file))
+	return ""
+}
+
+func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
+	checks := []struct {
+		name string
+		diff func(d *appsv1.Deployment) string
+	}{
+		{
+			name: "the pod runs as non-root user 65532 with the runtime's default seccomp profile",
+			diff: func(d *appsv1.Deployment) string {
+				want := &corev1.PodSecurityContext{
+					RunAsNonRoot:   ptrTo(true),
+					RunAsUser:      ptrTo(int64(65532)),
+					RunAsGroup:     ptrTo(int64(65532)),
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				}
+				return cmp.Diff(want, d.Spec.Template.Spec.SecurityContext)
+			},
+		},
+		{
+			name: "the container has a read-only root, no privilege escalation and no capabilities",
+			diff: func(d *appsv1.Deployment) string {
+				want := &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptrTo(false),
+					ReadOnlyRootFilesystem:   ptrTo(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				}
+				return cmp.Diff(want, theContainer(d).SecurityContext)
+			},
+		},
+		{
+			name: "liveness and readiness probe /healthz over HTTPS on the secure port 10258",
+			diff: func(d *appsv1.Deployment) string {
+				healthz := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+					Scheme: corev1.URISchemeHTTPS, Port: intstr.FromInt32(10258), Path: "/healthz",
+				}}
+				c := theContainer(d)
+				return cmp.Diff(
+					[]*corev1.Probe{
+						{ProbeHandler: healthz, InitialDelaySeconds: 15, PeriodSeconds: 10, TimeoutSeconds: 5, FailureThreshold: 3},
+						{ProbeHandler: healthz, PeriodSeconds: 10, TimeoutSeconds: 5, FailureThreshold: 3},
+					},
+					[]*corev1.Probe{c.LivenessProbe, c.ReadinessProbe})
+			},
+		},
+		{
+			name: "the binary runs as the gce provider with leader election on the secure port and neither routes nor CIDRs",
+			diff: func(d *appsv1.Deployment) string {
+				want := []string{
+					"--cloud-provider=gce",
+					"--cloud-config=/etc/kubernetes/cloud-config/gce.conf",
+					"--use-service-account-credentials=false",
+					"--leader-elect=true",
+					"--leader-elect-resource-name=cloud-controller-manager",
+					"--secure-port=10258",
+					"--bind-address=0.0.0.0",
+					"--configure-cloud-routes=false",
+					"--allocate-node-cidrs=false",
+				}
+				return cmp.Diff(want, theContainer(d).Args, cmpopts.SortSlices(stringLess))
+			},
+		},
+		{
+			name: "the image is the release tag without a registry host",
+			diff: func(d *appsv1.Deployment) string {
+				return cmp.Diff("cloud-provider-vpc/vpc-cloud-controller-manager:v0.1.0", theContainer(d).Image)
+			},
+		},
+		{
+			name: "the container requests 50m CPU and 64Mi memory and is limited in memory only",
+			diff: func(d *appsv1.Deployment) string {
+				want := corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{
+						corev1.ResourceCPU:    resource.MustParse("50m"),
+						corev1.ResourceMemory: resource.MustParse("64Mi"),
+					},
+					Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+				}
+				return cmp.Diff(want, theContainer(d).Resources, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 }))
+			},
+		},
+		{
+			name: "the pod tolerates uninitialized, not-ready and control-plane nodes",
+			diff: func(d *appsv1.Deployment) string {
+				want := []string{
+					"node.cloudprovider.kubernetes.io/uninitialized:NoSchedule",
+					"node-role.kubernetes.io/control-plane:NoSchedule",
+					"node.kubernetes.io/not-ready:NoSchedule",
+				}
+				var got []string
+				for _, tol := range d.Spec.Template.Spec.Tolerations {
+					if tol.Operator == corev1.TolerationOpExists && tol.Effect != "" {
+						got = append(got, tol.Key+":"+string(tol.Effect))
+					}
+				}
+				return cmp.Diff(want, got, cmpopts.SortSlices(stringLess))
+			},
+		},
+		{
+			name: "the pod runs only on control-plane nodes, one replica per node",
+			diff: func(d *appsv1.Deployment) string {
+				spec := d.Spec.Template.Spec
+				wantAffinity := &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+						MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.NodeSelectorOpExists}},
+					}}},
+				}}
+				wantSpread := []corev1.TopologySpreadConstraint{{
+					MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule,
+					LabelSelector: d.Spec.Selector,
+				}}
+				return cmp.Diff(wantAffinity, spec.Affinity) + cmp.Diff(wantSpread, spec.TopologySpreadConstraints)
+			},
+		},
+		{
+			name: "the pod is cluster-critical, on the host network (before the CNI), as the CCM's service account",
+			diff: func(d *appsv1.Deployment) string {
+				type placement struct {
+					PriorityClassName  string
+					HostNetwork        bool
+					DNSPolicy          corev1.DNSPolicy
+					ServiceAccountName string
+				}
+				spec := d.Spec.Template.Spec
+				return cmp.Diff(
+					placement{"system-cluster-critical", true, corev1.DNSDefault, serviceAccount.Name},
+					placement{spec.PriorityClassName, spec.HostNetwork, spec.DNSPolicy, spec.ServiceAccountName})
+			},
+		},
+	}
+	for _, dir := range kustomizations {
+		d := theDeployment(t, render(t, dir))
+		for _, c := range checks {
+			t.Run(dir+": "+c.name, func(t *testing.T) {
+				if diff := c.diff(d); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// A grant is one verb on one resource (and name) given by one role.
+type grant struct {
+	Role     string // "ClusterRole NAME" or "Role NAMESPACE/NAME"
+	APIGroup string
+	Resource string
+	Name     string // a resourceNames entry; empty for every name
+	Verb     string
+}
+
+func TestTheRolesGrantExactlyTheTableInDocsRBAC(t *testing.T) {
+	doc := readRBACDoc(t)
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			got, definedRoles := renderedGrants(t, objs)
+
+			var want []grant
+			for _, row := range doc.rows {
+				if !doc.builtIn[row.Role] {
+					want = append(want, row)
+				}
+			}
+			if diff := cmp.Diff(want, got, cmpopts.SortSlices(grantLess)); diff != "" {
+				t.Errorf("grants of the rendered roles (-docs/rbac.md +%s):\n%s", dir, diff)
+			}
+			for role := range doc.builtIn {
+				if definedRoles[role] {
+					t.Errorf("%s is marked (built in) in docs/rbac.md but %s defines it", role, dir)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryBindingGivesARoleInTheTableToTheCCMServiceAccount(t *testing.T) {
+	doc := readRBACDoc(t)
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			_ = decodeOne[corev1.ServiceAccount](t, objs, "ServiceAccount", serviceAccount.Name)
+			bound := map[string]bool{}
+			check := func(kind, name string, subjects []rbacv1.Subject, role string) {
+				bound[role] = true
+				if !doc.roles[role] {
+					t.Errorf("%s %s binds %s, which docs/rbac.md does not list", kind, name, role)
+				}
+				if diff := cmp.Diff([]rbacv1.Subject{serviceAccount}, subjects); diff != "" {
+					t.Errorf("%s %s subjects (-want +got):\n%s", kind, name, diff)
+				}
+			}
+			for _, b := range decodeAll[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding") {
+				check("ClusterRoleBinding", b.Name, b.Subjects, b.RoleRef.Kind+" "+b.RoleRef.Name)
+			}
+			for _, b := range decodeAll[rbacv1.RoleBinding](t, objs, "RoleBinding") {
+				if b.RoleRef.Kind != "Role" {
+					t.Errorf("RoleBinding %s/%s refers to a %s; this deployment binds only Roles in namespaces", b.Namespace, b.Name, b.RoleRef.Kind)
+				}
+				check("RoleBinding", b.Namespace+"/"+b.Name, b.Subjects, "Role "+b.Namespace+"/"+b.RoleRef.Name)
+			}
+			for role := range doc.roles {
+				if !bound[role] {
+					t.Errorf("docs/rbac.md lists %s, but no binding in %s gives it to the CCM", role, dir)
+				}
+			}
+		})
+	}
+}
+
+func TestNoRuleUsesAWildcard(t *testing.T) {
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			var rules []rbacv1.PolicyRule
+			for _, r := range decodeAll[rbacv1.ClusterRole](t, objs, "ClusterRole") {
+				if r.AggregationRule != nil {
+					t.Errorf("ClusterRole %s aggregates other roles; its grants would not be the table's", r.Name)
+				}
+				rules = append(rules, r.Rules...)
+			}
+			for _, r := range decodeAll[rbacv1.Role](t, objs, "Role") {
+				rules = append(rules, r.Rules...)
+			}
+			for _, r := range rules {
+				for _, v := range slices.Concat(r.APIGroups, r.Resources, r.ResourceNames, r.Verbs, r.NonResourceURLs) {
+					if strings.Contains(v, "*") {
+						t.Errorf("rule %+v uses %q", r, v)
+					}
+				}
+				if len(r.NonResourceURLs) > 0 {
+					t.Errorf("rule %+v grants non-resource URLs; the CCM needs none", r)
+				}
+			}
+		})
+	}
+}
+
+func TestTheLeaderElectionRoleNamesTheDeploymentsLease(t *testing.T) {
+	doc := readRBACDoc(t)
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			args := theContainer(theDeployment(t, render(t, dir))).Args
+			lease, _ := flagValue(args, "--leader-elect-resource-name")
+			namespace, ok := flagValue(args, "--leader-elect-resource-namespace")
+			if !ok {
+				namespace = "kube-system" // k8s.io/cloud-provider/options default
+			}
+			var got []string
+			for _, g := range doc.rows {
+				if g.APIGroup == "coordination.k8s.io" && g.Resource == "leases" && g.Verb == "update" {
+					got = append(got, g.Role+" "+g.Name)
+				}
+			}
+			want := []string{"Role " + namespace + "/cloud-provider-vpc:leader-election " + lease}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("who may renew the Lease (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDocsRBACMarksTheNodeIPControllersRows(t *testing.T) {
+	doc := readRBACDoc(t)
+	if len(doc.neededBy) == 0 {
+		t.Fatal("docs/rbac.md has no grants table")
+	}
+	for key, who := range doc.neededBy {
+		if strings.Contains(who, "nodeip") && !strings.Contains(who, "nodeip (nodeip mode)") {
+			t.Errorf("row %s: %q names nodeip without marking it \"(nodeip mode)\"", key, who)
+		}
+	}
+	if who := doc.neededBy["discovery.k8s.io/endpointslices"]; who != "nodeip (nodeip mode)" {
+		t.Errorf("endpointslices are needed by %q, want only \"nodeip (nodeip mode)\"", who)
+	}
+}
+
+// rbacTable is the grants table of docs/rbac.md.
+type rbacTable struct {
+	rows     []grant
+	roles    map[string]bool   // every role the table names
+	builtIn  map[string]bool   // roles marked "(built in)": the API server ships them
+	neededBy map[string]string // "group/resource" -> the "needed by" cell(s)
+}
+
+// readRBACDoc parses the table whose header starts with "| API group |":
+// API group | resource | resource names | verbs | granted by | needed by | why.
+func readRBACDoc(t *testing.T) rbacTable {
+	t.Helper()
+	f, err := os.Open(rbacDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc := rbacTable{roles: map[string]bool{}, builtIn: map[string]bool{}, neededBy: map[string]string{}}
+	in := false
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(text, "| API group |"):
+			in = true
+			continue
+		case !in:
+			continue
+		case !strings.HasPrefix(text, "|"):
+			in = false
+			continue
+		case strings.HasPrefix(text, "|---"):
+			continue
+		}
+		cells := strings.Split(strings.Trim(text, "|"), "|")
+		if len(cells) != 7 {
+			t.Fatalf("%s:%d: %d cells, want 7: %s", rbacDoc, line, len(cells), text)
+		}
+		group, res, names, verbs, role, who := unquote(cells[0]), unquote(cells[1]), list(cells[2]), list(cells[3]), unquote(cells[4]), strings.TrimSpace(cells[5])
+		if group == `""` {
+			group = ""
+		}
+		if r, ok := strings.CutSuffix(role, " (built in)"); ok {
+			role = r
+			doc.builtIn[role] = true
+		}
+		if !strings.HasPrefix(role, "ClusterRole ") && !strings.HasPrefix(role, "Role ") {
+			t.Fatalf("%s:%d: granted by %q, want \"ClusterRole NAME\" or \"Role NAMESPACE/NAME\"", rbacDoc, line, role)
+		}
+		if len(verbs) == 0 {
+			t.Fatalf("%s:%d: no verbs", rbacDoc, line)
+		}
+		doc.roles[role] = true
+		key := group + "/" + res
+		doc.neededBy[key] = strings.TrimPrefix(doc.neededBy[key]+", "+who, ", ")
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, n := range names {
+			for _, v := range verbs {
+				doc.rows = append(doc.rows, grant{Role: role, APIGroup: group, Resource: res, Name: n, Verb: v})
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func unquote(cell string) string { return strings.ReplaceAll(strings.TrimSpace(cell), "`", "") }
+
+func list(cell string) []string {
+	var out []string
+	for _, s := range strings.Split(unquote(cell), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// renderedGrants flattens every ClusterRole and Role rule into grants.
+func renderedGrants(t *testing.T, objs []*unstructured.Unstructured) (grants []grant, roles map[string]bool) {
+	t.Helper()
+	roles = map[string]bool{}
+	add := func(role string, rules []rbacv1.PolicyRule) {
+		roles[role] = true
+		for _, r := range rules {
+			names := r.ResourceNames
+			if len(names) == 0 {
+				names = []string{""}
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					for _, n := range names {
+						for _, v := range r.Verbs {
+							grants = append(grants, grant{Role: role, APIGroup: g, Resource: res, Name: n, Verb: v})
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, r := range decodeAll[rbacv1.ClusterRole](t, objs, "ClusterRole") {
+		add("ClusterRole "+r.Name, r.Rules)
+	}
+	for _, r := range decodeAll[rbacv1.Role](t, objs, "Role") {
+		add("Role "+r.Namespace+"/"+r.Name, r.Rules)
+	}
+	return grants, roles
+}
+
+func grantLess(a, b grant) bool {
+	return fmt.Sprint(a) < fmt.Sprint(b)
+}
+
+func render(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := deploy.Render(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && ns != "kube-system" {
+			t.Errorf("%s %s is in namespace %q, want kube-system", o.GetKind(), o.GetName(), ns)
+		}
+	}
+	return objs
+}
+
+func theDeployment(t *testing.T, objs []*unstructured.Unstructured) *appsv1.Deployment {
+	t.Helper()
+	d := decodeOne[appsv1.Deployment](t, objs, "Deployment", "cloud-controller-manager")
+	if n := len(d.Spec.Template.Spec.Containers); n != 1 {
+		t.Fatalf("Deployment has %d containers, want 1", n)
+	}
+	return d
+}
+
+func theContainer(d *appsv1.Deployment) *corev1.Container { return &d.Spec.Template.Spec.Containers[0] }
+
+func decodeAll[T any](t *testing.T, objs []*unstructured.Unstructured, kind string) []*T {
+	t.Helper()
+	var out []*T
+	for _, o := range objs {
+		if o.GetKind() != kind {
+			continue
+		}
+		v := new(T)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, v, true); err != nil {
+			t.Fatalf("decode %s %s: %v", kind, o.GetName(), err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func decodeOne[T any](t *testing.T, objs []*unstructured.Unstructured, kind, name string) *T {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return decodeAll[T](t, []*unstructured.Unstructured{o}, kind)[0]
+		}
+	}
+	t.Fatalf("no %s %s among the rendered objects", kind, name)
+	return nil
+}
+
+// flagValue returns the value of --name=value in args.
+func flagValue(args []string, name string) (string, bool) {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func stringLess(a, b string) bool { return a < b }
