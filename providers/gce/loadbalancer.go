@@ -51,7 +51,7 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 		return nil, err
 	}
 	if mode == annotations.ModeNodeIP {
-		return nil, c.leaveExternal(ctx, clusterName, svc)
+		return nil, c.leaveExternal(ctx, clusterName, svc, nodes)
 	}
 	// nlb owns every firewall rule named after the Service, so a nodeip
 	// rule left from before a mode switch goes with the first reconcile.
@@ -76,8 +76,8 @@ func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName strin
 // leaveExternal answers for a nodeip Service: its external load balancer,
 // if it had one before switching modes, is removed, and the nodeip
 // controller does the rest.
-func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.Service) error {
-	if hadExternal(svc) {
+func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
+	if hadExternal(svc, nodes) {
 		if err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc); err != nil {
 			return err
 		}
@@ -85,19 +85,23 @@ func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.S
 	return cloudprovider.ImplementedElsewhere
 }
 
-// hadExternal: the Service's status shows a VIP from an external load balancer.
-func hadExternal(svc *v1.Service) bool {
+// hadExternal: the Service's status shows an address that is no node's,
+// so it comes from an external load balancer (the nodeip mode publishes
+// node addresses only).
+func hadExternal(svc *v1.Service, nodes []*v1.Node) bool {
+	nodeIPs := map[string]bool{}
+	for _, n := range nodes {
+		for _, a := range n.Status.Addresses {
+			nodeIPs[a.Address] = true
+		}
+	}
 	for _, in := range svc.Status.LoadBalancer.Ingress {
-		if in.IPMode != nil && *in.IPMode == v1.LoadBalancerIPModeVIP && in.IP != "" && !isNodeIP(svc, in.IP) {
+		if in.IP != "" && !nodeIPs[in.IP] {
 			return true
 		}
 	}
 	return false
 }
-
-// isNodeIP is a hook for the nodeip mode's own addresses; until it runs,
-// no published address is a node's.
-func isNodeIP(svc *v1.Service, ip string) bool { return false }
 
 // NodeIPFirewallName is the firewall rule of a nodeip Service. It shares
 // the Service's base name, so that either mode's cleanup finds it.

@@ -1,0 +1,136 @@
+package gce
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
+	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+)
+
+func lbService(annots map[string]string) *v1.Service {
+	return &v1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "6a1d6c1e-1111-4222-8333-444455556666", Annotations: annots},
+		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster,
+			Ports: []v1.ServicePort{{Name: "http", Port: 80, Protocol: v1.ProtocolTCP}}},
+	}
+}
+
+// withReporter gives the provider a fake Kubernetes API for conditions and events.
+func withReporter(tc *testCloud, svc *v1.Service) (*fake.Clientset, *record.FakeRecorder) {
+	client := fake.NewSimpleClientset(svc)
+	rec := record.NewFakeRecorder(10)
+	tc.provider.reporter = &serviceReporter{client: client, recorder: rec}
+	return client, rec
+}
+
+func TestEnsureLoadBalancerInEachMode(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc.addInstance(t, "us-central1-a", "node-1")
+	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
+	ctx := context.Background()
+
+	svc := lbService(nil)
+	client, _ := withReporter(tc, svc)
+	st, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes)
+	if err != nil || len(st.Ingress) != 1 || *st.Ingress[0].IPMode != v1.LoadBalancerIPModeVIP {
+		t.Fatalf("external: %+v, %v", st, err)
+	}
+	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	if !meta.IsStatusConditionTrue(got.Status.Conditions, ConditionLoadBalancerReady) {
+		t.Errorf("conditions = %+v, want LoadBalancerReady=True", got.Status.Conditions)
+	}
+	if _, exists, err := tc.provider.GetLoadBalancer(ctx, cluster, svc); !exists || err != nil {
+		t.Errorf("GetLoadBalancer = %v, %v", exists, err)
+	}
+
+	// Switched to nodeip: the external load balancer goes, the nodeip
+	// controller takes over.
+	svc.Annotations = map[string]string{annotations.Mode: "nodeip"}
+	svc.Status.LoadBalancer = *st
+	_, err = tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes)
+	if !errors.Is(err, cloudprovider.ImplementedElsewhere) {
+		t.Fatalf("nodeip: err = %v, want ImplementedElsewhere", err)
+	}
+	if _, exists, _ := tc.provider.GetLoadBalancer(ctx, cluster, lbService(nil)); exists {
+		t.Errorf("the external load balancer survived the switch to nodeip")
+	}
+	if err := tc.provider.EnsureLoadBalancerDeleted(ctx, cluster, svc); err != nil {
+		t.Errorf("EnsureLoadBalancerDeleted: %v", err)
+	}
+}
+
+func TestABadServiceGetsAWarningAndACondition(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, nil)
+	svc := lbService(map[string]string{annotations.NetworkTier: "Gold"})
+	client, rec := withReporter(tc, svc)
+	ctx := context.Background()
+	tc.Server.ResetCalls()
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err == nil {
+		t.Fatal("EnsureLoadBalancer accepted a bad tier")
+	}
+	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	want := `cloud.google.com/network-tier: "Gold" is not a network tier: use Premium or Standard`
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "InvalidServiceSetting" || c.Message != want {
+		t.Errorf("condition = %+v", c)
+	}
+	select {
+	case e := <-rec.Events:
+		if e != "Warning InvalidServiceSetting "+want {
+			t.Errorf("event = %q", e)
+		}
+	default:
+		t.Errorf("no event")
+	}
+	// No cloud call was made for it.
+	if calls := tc.Server.Calls(); len(calls) != 0 {
+		t.Errorf("a bad Service made %d cloud calls", len(calls))
+	}
+	// A second reconcile with the same problem writes no new condition.
+	client.ClearActions()
+	tc.provider.EnsureLoadBalancer(ctx, cluster, got, nil)
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "patch" {
+			t.Errorf("the unchanged condition was patched again")
+		}
+	}
+}
+
+func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, nil)
+	svc := lbService(map[string]string{annotations.StaticAddress: "my-ip"})
+	withReporter(tc, svc)
+	_, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil)
+	reason, msg, ok := serviceProblem(err)
+	if !ok || reason != "AddressNotFound" {
+		t.Fatalf("err = %v (%s: %s)", err, reason, msg)
+	}
+	// Reserved by the user: used, and not released on delete.
+	if _, err := tc.Compute.Addresses.Insert(tc.Project, "us-central1", &compute.Address{Name: "my-ip"}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := tc.Compute.Addresses.Get(tc.Project, "us-central1", "my-ip").Do()
+	if st.Ingress[0].IP != a.Address {
+		t.Errorf("IP %s, want the static address %s", st.Ingress[0].IP, a.Address)
+	}
+	if err := tc.provider.EnsureLoadBalancerDeleted(context.Background(), cluster, svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Compute.Addresses.Get(tc.Project, "us-central1", "my-ip").Do(); err != nil {
+		t.Errorf("the user's address was released: %v", err)
+	}
+}
