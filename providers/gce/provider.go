@@ -171,6 +171,7 @@ func (c *Cloud) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, 
 		return
 	}
 	c.reporter = newServiceReporter(client, stop)
+	go c.collectFirewallGarbage(client, stop)
 }
 
 // LoadBalancer serves LoadBalancer Services (loadbalancer.go).

@@ -1,0 +1,48 @@
+package gce
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+)
+
+func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	ctx := context.Background()
+	live := lbService(nil)
+	gone := lbService(nil)
+	gone.Name, gone.UID = "gone", "0d0d0d0d-1111-4222-8333-444455556666"
+	for _, svc := range []*v1.Service{live, gone} {
+		if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := fake.NewSimpleClientset(live)
+	stop := make(chan struct{})
+	go tc.provider.collectFirewallGarbage(client, stop)
+	defer close(stop)
+	name := NodeIPFirewallName(tc.provider.owner, string(gone.UID))
+	base := name[:len(name)-len("-nip")]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, errFw := tc.Compute.Firewalls.Get(tc.Project, base+"-fw").Do()
+		_, errHc := tc.Compute.Firewalls.Get(tc.Project, base+"-hc").Do()
+		if errFw != nil && errHc != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the vanished Service's firewall rules are still there")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	liveBase := NodeIPFirewallName(tc.provider.owner, string(live.UID))
+	liveBase = liveBase[:len(liveBase)-len("-nip")]
+	if _, err := tc.Compute.Firewalls.Get(tc.Project, liveBase+"-fw").Do(); err != nil {
+		t.Errorf("the live Service's rule was collected: %v", err)
+	}
+}
