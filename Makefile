@@ -8,7 +8,7 @@ GOTESTFLAGS ?=
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build every command into _output/bin.
@@ -16,9 +16,17 @@ build: ## Build every command into _output/bin.
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: test
-test: ## Run every test (the race detector is on for fake-gce).
+test: kube-binaries ## Run every test: unit, fake-gce (also with the race detector), and the e2e suite.
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -race $(GOTESTFLAGS) ./test/fakegce/...
+
+.PHONY: e2e
+e2e: kube-binaries ## Run the end-to-end suite alone (real etcd and kube-apiserver, fake-gce, the CCM binary).
+	$(GO) test $(GOTESTFLAGS) -count=1 -v ./test/e2e/
+
+.PHONY: local-up
+local-up: ## Run a fake cloud and a local control plane with the CCM; Ctrl-C stops it (see hack/local-up.sh).
+	hack/local-up.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
@@ -46,3 +54,7 @@ fake-gce: ## Run fake-gce on 127.0.0.1:8085.
 .PHONY: clean
 clean: ## Remove build output.
 	rm -rf _output
+
+.PHONY: kube-binaries
+kube-binaries: ## Build kube-apiserver, kube-proxy, kubectl and etcd into _output/bin (cached).
+	hack/build-kube-binaries.sh

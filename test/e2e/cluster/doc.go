@@ -1,0 +1,11 @@
+// Package cluster runs a real Kubernetes control plane on loopback for the
+// end-to-end suite and for local-up: etcd and kube-apiserver built from the
+// Kubernetes modules (hack/build-kube-binaries.sh), fake-gce, the
+// vpc-cloud-controller-manager binary built from this tree, and simulated
+// kubelets that register and heartbeat Nodes as a --cloud-provider=external
+// kubelet does.
+//
+// Every process it starts is stopped by Stop, also on failure; each writes
+// its log to a file under the working directory, which is kept for a failed
+// test. It listens only on 127.0.0.1.
+package cluster

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+)
+
+func createService(t *testing.T, name string, annotations map[string]string, ports ...int32) *v1.Service {
+	t.Helper()
+	svc := &v1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Annotations: annotations},
+		Spec:       v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": name}},
+	}
+	for _, p := range ports {
+		svc.Spec.Ports = append(svc.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("p%d", p), Port: p, Protocol: v1.ProtocolTCP})
+	}
+	created, err := s.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return created
+}
+
+func getService(name string) (*v1.Service, error) {
+	return s.cp.Admin.CoreV1().Services("default").Get(context.Background(), name, metav1.GetOptions{})
+}
+
+// clusterResources lists the e2e cluster's load balancer resources in fake-gce.
+func clusterResources(t *testing.T) []string {
+	t.Helper()
+	prefix := ownership.ForCluster("e2e").Prefix()
+	var out []string
+	p, r := s.cloud.Project, "us-central1"
+	frs, err := s.cloud.Compute.ForwardingRules.List(p, r).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range frs.Items {
+		out = append(out, "forwardingRule/"+x.Name)
+	}
+	tps, _ := s.cloud.Compute.TargetPools.List(p, r).Do()
+	for _, x := range tps.Items {
+		out = append(out, "targetPool/"+x.Name)
+	}
+	as, _ := s.cloud.Compute.Addresses.List(p, r).Do()
+	for _, x := range as.Items {
+		out = append(out, "address/"+x.Name)
+	}
+	fws, _ := s.cloud.Compute.Firewalls.List(p).Do()
+	for _, x := range fws.Items {
+		out = append(out, "firewall/"+x.Name)
+	}
+	hcs, _ := s.cloud.Compute.HttpHealthChecks.List(p).Do()
+	for _, x := range hcs.Items {
+		out = append(out, "httpHealthCheck/"+x.Name)
+	}
+	var ours []string
+	for _, name := range out {
+		if strings.Contains(name, "/"+prefix) {
+			ours = append(ours, name)
+		}
+	}
+	return ours
+}
+
+func TestExternalLoadBalancerLifecycle(t *testing.T) {
+	ccm := startCCM(t, "ccm-lb")
+	startNode(t, "us-central1-a", "node-11")
+	startNode(t, "us-central1-b", "node-12")
+	eventually(t, convergeWithin, "nodes initialised", func() (bool, error) {
+		a, _ := initialised("node-11")()
+		b, _ := initialised("node-12")()
+		return a && b, nil
+	})
+	createService(t, "web", nil, 80, 443)
+	var ip string
+	eventually(t, convergeWithin, "the Service gets an external IP", func() (bool, error) {
+		svc, err := getService("web")
+		if err != nil || len(svc.Status.LoadBalancer.Ingress) == 0 {
+			return false, err
+		}
+		in := svc.Status.LoadBalancer.Ingress[0]
+		ip = in.IP
+		return in.IPMode != nil && *in.IPMode == v1.LoadBalancerIPModeVIP, nil
+	})
+	frs, err := s.cloud.Compute.ForwardingRules.List(s.cloud.Project, "us-central1").Filter("IPAddress = \"" + ip + "\"").Do()
+	if err != nil || len(frs.Items) != 1 || frs.Items[0].PortRange != "80-443" {
+		t.Fatalf("forwarding rules on %s: %+v, %v", ip, frs, err)
+	}
+	pool, err := s.cloud.Compute.TargetPools.Get(s.cloud.Project, "us-central1", lastSegment(frs.Items[0].Target)).Do()
+	if err != nil || len(pool.Instances) < 2 {
+		t.Errorf("target pool: %+v, %v", pool, err)
+	}
+	eventually(t, convergeWithin, "the LoadBalancerReady condition is True", func() (bool, error) {
+		svc, err := getService("web")
+		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, gce.ConditionLoadBalancerReady), err
+	})
+
+	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "the Service and its cloud resources are gone", func() (bool, error) {
+		_, err := getService("web")
+		return apierrors.IsNotFound(err) && len(clusterResources(t)) <= 1, err // the shared health check may stay for other Services
+	})
+	if left := clusterResources(t); len(left) > 0 && !(len(left) == 1 && strings.Contains(left[0], "-hc-kube-proxy")) {
+		t.Errorf("leaked after delete: %v", left)
+	}
+	noForbiddenCalls(t, ccm)
+}
+
+func TestABadAnnotationIsReportedOnTheService(t *testing.T) {
+	ccm := startCCM(t, "ccm-lb-bad")
+	startNode(t, "us-central1-a", "node-13")
+	eventually(t, convergeWithin, "node-13 initialised", initialised("node-13"))
+	createService(t, "bad", map[string]string{"cloud.google.com/network-tier": "Gold"}, 80)
+	eventually(t, convergeWithin, "a LoadBalancerReady=False condition naming the annotation", func() (bool, error) {
+		svc, err := getService("bad")
+		if err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(svc.Status.Conditions, gce.ConditionLoadBalancerReady)
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "cloud.google.com/network-tier"), nil
+	})
+	eventually(t, convergeWithin, "a Warning event", func() (bool, error) {
+		evs, err := s.cp.Admin.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=bad"})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs.Items {
+			if e.Type == v1.EventTypeWarning && strings.Contains(e.Message, "network-tier") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	// Fixing the annotation clears the condition.
+	svc, _ := getService("bad")
+	svc.Annotations["cloud.google.com/network-tier"] = "Standard"
+	if _, err := s.cp.Admin.CoreV1().Services("default").Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "LoadBalancerReady=True after the fix", func() (bool, error) {
+		svc, err := getService("bad")
+		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, gce.ConditionLoadBalancerReady), err
+	})
+	noForbiddenCalls(t, ccm)
+}
+
+func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }

@@ -1,0 +1,178 @@
+// Package e2e is the end-to-end suite: real etcd and kube-apiserver (built
+// from the Kubernetes modules by hack/build-kube-binaries.sh), fake-gce and
+// the vpc-cloud-controller-manager binary built from this tree, with the RBAC
+// of deploy/, and simulated kubelets. Run it with make e2e (or make test).
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+)
+
+// suite is what every test shares: one control plane, one fake cloud, the
+// binaries, and the CCM's credentials from deploy/.
+type suite struct {
+	dir         string
+	bin         string
+	cp          *cluster.ControlPlane
+	cloud       *cluster.FakeGCE
+	ccmConfig   string // kubeconfig with the CCM's ServiceAccount token
+	cloudConfig string // gce.conf from deploy/overlays/fake-gce, pointed at this fake
+	rendered    []*unstructured.Unstructured
+}
+
+var s *suite
+
+func TestMain(m *testing.M) {
+	code, err := runSuite(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runSuite(m *testing.M) (int, error) {
+	repo, err := cluster.RepoRoot()
+	if err != nil {
+		return 0, err
+	}
+	kubeBin := os.Getenv("KUBE_BIN_DIR")
+	if kubeBin == "" {
+		kubeBin = filepath.Join(repo, "_output", "bin")
+	}
+	if err := cluster.KubeBinaries(kubeBin); err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "cpv-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	ctx := context.Background()
+	s = &suite{dir: dir, bin: filepath.Join(dir, "bin")}
+	failed := true
+	defer func() {
+		if failed {
+			fmt.Fprintf(os.Stderr, "e2e: logs of every component are kept in %s/logs\n", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := cluster.BuildTree(ctx, repo, s.bin); err != nil {
+		return 0, err
+	}
+	s.cloud, err = cluster.StartFakeGCE(ctx, dir, filepath.Join(s.bin, "fake-gce"), 0, "--zones=us-central1-a,us-central1-b,us-central1-c")
+	if err != nil {
+		return 0, err
+	}
+	defer s.cloud.Stop()
+	if err := s.cloud.EnsureVPC(ctx); err != nil {
+		return 0, err
+	}
+	s.cp, err = cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: dir, BinDir: kubeBin})
+	if err != nil {
+		return 0, err
+	}
+	defer s.cp.Stop()
+	if err := s.installCCMManifests(ctx, repo); err != nil {
+		return 0, err
+	}
+	code := m.Run()
+	failed = code != 0
+	return code, nil
+}
+
+// installCCMManifests applies deploy/overlays/fake-gce server-side and
+// prepares the CCM's kubeconfig (a token of its ServiceAccount, so the suite
+// runs with the manifests' RBAC) and cloud config (the manifests' gce.conf,
+// pointed at this run's fake-gce).
+func (s *suite) installCCMManifests(ctx context.Context, repo string) error {
+	objs, err := deploy.Render(filepath.Join(repo, "deploy", "overlays", "fake-gce"))
+	if err != nil {
+		return err
+	}
+	s.rendered = objs
+	if err := s.cp.Apply(ctx, objs); err != nil {
+		return err
+	}
+	token, err := s.cp.ServiceAccountToken(ctx, "kube-system", "cloud-controller-manager")
+	if err != nil {
+		return err
+	}
+	s.ccmConfig = filepath.Join(s.dir, "ccm.kubeconfig")
+	if err := s.cp.WriteKubeconfig(s.ccmConfig, "cloud-controller-manager", token); err != nil {
+		return err
+	}
+	conf, err := renderedCloudConfig(objs)
+	if err != nil {
+		return err
+	}
+	s.cloudConfig = filepath.Join(s.dir, "gce.conf")
+	return os.WriteFile(s.cloudConfig, []byte(withEndpoint(conf, s.cloud.Endpoint)), 0o600)
+}
+
+func renderedCloudConfig(objs []*unstructured.Unstructured) (string, error) {
+	for _, o := range objs {
+		if o.GetKind() == "ConfigMap" && strings.HasPrefix(o.GetName(), "cloud-config") {
+			conf, ok, _ := unstructured.NestedString(o.Object, "data", "gce.conf")
+			if ok {
+				return conf, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("deploy/overlays/fake-gce renders no cloud-config ConfigMap with gce.conf")
+}
+
+// withEndpoint points the api-endpoint line at this run's fake-gce.
+func withEndpoint(conf, endpoint string) string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(conf))
+	for sc.Scan() {
+		line := sc.Text()
+		switch key, _, _ := strings.Cut(strings.TrimSpace(line), "="); strings.TrimSpace(key) {
+		case "api-endpoint":
+			line = "api-endpoint = " + endpoint
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// startCCM starts a CCM for the test, stopped when the test ends.
+func startCCM(t *testing.T, name string, extra ...string) *cluster.CCM {
+	t.Helper()
+	c, err := cluster.StartCCM(context.Background(), s.dir, filepath.Join(s.bin, "vpc-cloud-controller-manager"),
+		name, s.ccmConfig, s.cloudConfig, "e2e", extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s (last error: %v)", what, timeout, lastErr)
+}
