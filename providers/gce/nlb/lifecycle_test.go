@@ -100,10 +100,14 @@ func TestLifecycleOfAnExternalLoadBalancer(t *testing.T) {
 			change:     func() { svc.Spec.SessionAffinity = v1.ServiceAffinityClientIP },
 			wantWrites: []string{"forwardingRules.setTarget", "targetPools.delete", "targetPools.insert"}},
 		{name: "a port added: the forwarding rule recreated on the same address, the firewall patched",
-			change:     func() { svc.Spec.Ports = append(svc.Spec.Ports, v1.ServicePort{Name: "https", Protocol: v1.ProtocolTCP, Port: 443}) },
+			change: func() {
+				svc.Spec.Ports = append(svc.Spec.Ports, v1.ServicePort{Name: "https", Protocol: v1.ProtocolTCP, Port: 443})
+			},
 			wantWrites: []string{"firewalls.patch", "forwardingRules.delete", "forwardingRules.insert"}},
 		{name: "a UDP port: a second forwarding rule on the same address",
-			change:     func() { svc.Spec.Ports = append(svc.Spec.Ports, v1.ServicePort{Name: "dns", Protocol: v1.ProtocolUDP, Port: 53}) },
+			change: func() {
+				svc.Spec.Ports = append(svc.Spec.Ports, v1.ServicePort{Name: "dns", Protocol: v1.ProtocolUDP, Port: 53})
+			},
 			wantWrites: []string{"firewalls.patch", "forwardingRules.insert"}},
 	}
 	for _, st := range steps {

@@ -99,7 +99,7 @@ func (k *Kubelet) heartbeat(ctx context.Context) error {
 	case apierrors.IsNotFound(err):
 		_, err = leases.Create(ctx, &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: k.Name, Namespace: "kube-node-lease"},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(k.Name), LeaseDurationSeconds: ptr.To[int32](40), RenewTime: &now},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To(k.Name), LeaseDurationSeconds: ptr.To[int32](40), RenewTime: &now},
 		}, metav1.CreateOptions{})
 	case err == nil:
 		lease.Spec.RenewTime = &now

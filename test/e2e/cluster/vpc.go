@@ -84,7 +84,9 @@ func (f *FakeGCE) wait(ctx context.Context, op *compute.Operation, err error) er
 }
 
 // Wait waits for an operation returned by a call on f.Compute.
-func (f *FakeGCE) Wait(ctx context.Context, op *compute.Operation, err error) error { return f.wait(ctx, op, err) }
+func (f *FakeGCE) Wait(ctx context.Context, op *compute.Operation, err error) error {
+	return f.wait(ctx, op, err)
+}
 
 func isNotFound(err error) bool {
 	e, ok := err.(*googleapi.Error)
