@@ -22,7 +22,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
@@ -115,7 +114,11 @@ func run() error {
 		return err
 	}
 	cloudConfig := filepath.Join(dir, "gce.conf")
-	if err := writeCloudConfig(objs, cloud.Endpoint, cloudConfig); err != nil {
+	conf, err := cluster.CloudConfig(objs, cloud.Endpoint)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(cloudConfig, []byte(conf), 0o600); err != nil {
 		return err
 	}
 	ccm, err := cluster.StartCCM(ctx, dir, filepath.Join(bin, "vpc-cloud-controller-manager"), "vpc-cloud-controller-manager",
@@ -165,28 +168,6 @@ func run() error {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// writeCloudConfig takes gce.conf from the rendered manifests and points it
-// at this fake-gce.
-func writeCloudConfig(objs []*unstructured.Unstructured, endpoint, path string) error {
-	for _, o := range objs {
-		if o.GetKind() != "ConfigMap" || !strings.HasPrefix(o.GetName(), "cloud-config") {
-			continue
-		}
-		conf, _, _ := unstructured.NestedString(o.Object, "data", "gce.conf")
-		var out []string
-		for _, line := range strings.Split(conf, "\n") {
-			key, _, _ := strings.Cut(strings.TrimSpace(line), "=")
-			switch strings.TrimSpace(key) {
-			case "api-endpoint":
-				line = "api-endpoint = " + endpoint
-			}
-			out = append(out, line)
-		}
-		return os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o600)
-	}
-	return fmt.Errorf("deploy/overlays/fake-gce renders no cloud-config ConfigMap")
 }
 
 func waitInitialised(ctx context.Context, cp *cluster.ControlPlane) error {

@@ -5,12 +5,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,39 +112,12 @@ func (s *suite) installCCMManifests(ctx context.Context, repo string) error {
 	if err := s.cp.WriteKubeconfig(s.ccmConfig, "cloud-controller-manager", token); err != nil {
 		return err
 	}
-	conf, err := renderedCloudConfig(objs)
+	conf, err := cluster.CloudConfig(objs, s.cloud.Endpoint)
 	if err != nil {
 		return err
 	}
 	s.cloudConfig = filepath.Join(s.dir, "gce.conf")
-	return os.WriteFile(s.cloudConfig, []byte(withEndpoint(conf, s.cloud.Endpoint)), 0o600)
-}
-
-func renderedCloudConfig(objs []*unstructured.Unstructured) (string, error) {
-	for _, o := range objs {
-		if o.GetKind() == "ConfigMap" && strings.HasPrefix(o.GetName(), "cloud-config") {
-			conf, ok, _ := unstructured.NestedString(o.Object, "data", "gce.conf")
-			if ok {
-				return conf, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("deploy/overlays/fake-gce renders no cloud-config ConfigMap with gce.conf")
-}
-
-// withEndpoint points the api-endpoint line at this run's fake-gce.
-func withEndpoint(conf, endpoint string) string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(conf))
-	for sc.Scan() {
-		line := sc.Text()
-		switch key, _, _ := strings.Cut(strings.TrimSpace(line), "="); strings.TrimSpace(key) {
-		case "api-endpoint":
-			line = "api-endpoint = " + endpoint
-		}
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n") + "\n"
+	return os.WriteFile(s.cloudConfig, []byte(conf), 0o600)
 }
 
 // startCCM starts a CCM for the test, stopped when the test ends.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,4 +54,27 @@ func (cp *ControlPlane) ServiceAccountToken(ctx context.Context, namespace, name
 		return "", fmt.Errorf("token for %s/%s: %w", namespace, name, err)
 	}
 	return tr.Status.Token, nil
+}
+
+// CloudConfig takes gce.conf from rendered manifests (the cloud-config
+// ConfigMap of deploy/) and points its api-endpoint at endpoint, so the CCM
+// runs with the manifests' own config against this fake-gce.
+func CloudConfig(objs []*unstructured.Unstructured, endpoint string) (string, error) {
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" || !strings.HasPrefix(o.GetName(), "cloud-config") {
+			continue
+		}
+		conf, ok, _ := unstructured.NestedString(o.Object, "data", "gce.conf")
+		if !ok {
+			continue
+		}
+		lines := strings.Split(conf, "\n")
+		for i, line := range lines {
+			if key, _, _ := strings.Cut(strings.TrimSpace(line), "="); strings.TrimSpace(key) == "api-endpoint" {
+				lines[i] = "api-endpoint = " + endpoint
+			}
+		}
+		return strings.Join(lines, "\n"), nil
+	}
+	return "", fmt.Errorf("the manifests render no cloud-config ConfigMap with gce.conf")
 }
