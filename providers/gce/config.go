@@ -50,7 +50,9 @@ const (
 
 // LoadBalancerConfig holds the [load-balancer] section.
 type LoadBalancerConfig struct {
-	Mode                    string
+	Mode string
+	// Backend of external load balancers: target-pool or backend-service.
+	Backend                 string
 	HealthCheckSourceRanges []netip.Prefix
 	NodeIPAddressType       string
 	NodeIPSourceRanges      []netip.Prefix
@@ -91,6 +93,7 @@ type rawConfig struct {
 	} `gcfg:"compute-api"`
 	LoadBalancer struct {
 		Mode                    string   `gcfg:"mode"`
+		Backend                 string   `gcfg:"backend"`
 		HealthCheckSourceRanges []string `gcfg:"health-check-source-ranges"`
 		NodeIPAddressType       string   `gcfg:"nodeip-address-type"`
 		NodeIPSourceRanges      []string `gcfg:"nodeip-source-ranges"`
@@ -247,6 +250,14 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 		c.LoadBalancer.Mode = ModeNodeIP
 	default:
 		return bad("load-balancer", "mode", "%q is not a mode (want external or nodeip)", lb.Mode)
+	}
+	switch strings.ToLower(lb.Backend) {
+	case "", "target-pool":
+		c.LoadBalancer.Backend = "target-pool"
+	case "backend-service":
+		c.LoadBalancer.Backend = "backend-service"
+	default:
+		return bad("load-balancer", "backend", "%q is not a backend (want target-pool or backend-service)", lb.Backend)
 	}
 	ranges := lb.HealthCheckSourceRanges
 	if len(ranges) == 0 {

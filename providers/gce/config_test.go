@@ -28,6 +28,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a zero qps", file: "[compute-api]\nqps = 0\n", want: `cloud config: [compute-api] qps: "0" is not a positive number of requests per second`},
 		{name: "a bad burst", file: "[compute-api]\nburst = many\n", want: `cloud config: [compute-api] burst: "many" is not a whole number of at least 1`},
 		{name: "too many retries", file: "[compute-api]\nmax-retries = 99\n", want: `cloud config: [compute-api] max-retries: "99" is not a whole number from 0 to 20`},
+		{name: "an unknown backend", file: "[load-balancer]\nbackend = pool\n", want: `cloud config: [load-balancer] backend: "pool" is not a backend (want target-pool or backend-service)`},
 		{name: "an unknown mode", file: "[load-balancer]\nmode = internal\n", want: `cloud config: [load-balancer] mode: "internal" is not a mode (want external or nodeip)`},
 		{name: "a bad health-check range", file: "[load-balancer]\nhealth-check-source-ranges = 35.191.0.0\n", want: `cloud config: [load-balancer] health-check-source-ranges: "35.191.0.0" is not a CIDR range such as 10.0.0.0/8`},
 		{name: "a bad address type", file: "[load-balancer]\nnodeip-address-type = Hostname\n", want: `cloud config: [load-balancer] nodeip-address-type: "Hostname" is not an address type (want InternalIP or ExternalIP)`},
@@ -51,7 +52,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 
 func TestParseConfigReadsGoodFiles(t *testing.T) {
 	defaults := LoadBalancerConfig{
-		Mode: ModeExternal,
+		Mode: ModeExternal, Backend: "target-pool",
 		HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("130.211.0.0/22"),
 			netip.MustParsePrefix("209.85.152.0/22"), netip.MustParsePrefix("209.85.204.0/22")},
 		NodeIPAddressType:  "InternalIP",
@@ -88,13 +89,14 @@ burst = 10
 max-retries = 0
 [load-balancer]
 mode = NodeIP
+backend = backend-service
 health-check-source-ranges = 10.0.0.0/8, 192.168.0.1/16
 nodeip-address-type = ExternalIP
 nodeip-source-ranges = 203.0.113.0/24
 nodeip-reserved-ports = 22
 nodeip-node-selector = role=edge
 `, want: Config{API: APIConfig{QPS: 5.5, Burst: 10, MaxRetries: 0}, LoadBalancer: LoadBalancerConfig{
-			Mode:                    ModeNodeIP,
+			Mode: ModeNodeIP, Backend: "backend-service",
 			HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")},
 			NodeIPAddressType:       "ExternalIP", NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 			ReservedPorts: []PortRange{{22, 22}}, NodeSelector: "role=edge"}}},

@@ -22,6 +22,7 @@ func (c *Cloud) nlbParams(clusterName string) nlb.Params {
 	return nlb.Params{
 		Owner: ownership.ForCluster(clusterName), Project: c.project, Region: c.region, NetworkURL: c.networkURL,
 		NodeTags: c.cfg.NodeTags, HealthCheckRanges: c.cfg.LoadBalancer.HealthCheckSourceRanges,
+		DefaultBackend: c.cfg.LoadBalancer.Backend,
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	NodeSelector    = Prefix + "node-selector"
 	NodeAddressType = Prefix + "node-address-type"
 	MaxAddresses    = Prefix + "max-addresses"
+	Backend         = Prefix + "backend"
 	// NetworkTier is the GCE annotation, kept with its meaning.
 	NetworkTier = "cloud.google.com/network-tier"
 	// SourceRanges is the upstream annotation for spec.loadBalancerSourceRanges.
@@ -154,4 +155,21 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// BackendOf is the external load balancer's backend: the annotation, else
+// the default ("target-pool" or "backend-service").
+func BackendOf(svc *v1.Service, def string) (string, error) {
+	v, ok := svc.Annotations[Backend]
+	if !ok {
+		if def == "" {
+			def = "target-pool"
+		}
+		return def, nil
+	}
+	switch b := strings.ToLower(strings.TrimSpace(v)); b {
+	case "target-pool", "backend-service":
+		return b, nil
+	}
+	return "", &Error{Annotation: Backend, Value: v, Problem: "is not a backend: use target-pool or backend-service"}
 }

@@ -35,26 +35,13 @@ func Ensure(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 	if err != nil {
 		return nil, err
 	}
+	if d.Backend == BackendService {
+		return ensureBackendService(ctx, api, p, d, o)
+	}
 	log := klog.FromContext(ctx).WithValues("service", d.Service)
 	// 1. The address and the health check.
 	err = parallel(
-		func() error {
-			if pl.InsertAddress == nil {
-				return nil
-			}
-			if err := api.InsertAddress(ctx, p.Region, pl.InsertAddress); err != nil && !computeclient.IsConflict(err) {
-				return fmt.Errorf("reserve address %s: %w", pl.InsertAddress.Name, err)
-			}
-			a, err := api.GetAddress(ctx, p.Region, pl.InsertAddress.Name)
-			if err != nil {
-				return fmt.Errorf("read address %s: %w", pl.InsertAddress.Name, err)
-			}
-			if !p.Owner.Owns(a.Name, a.Description) {
-				return collision("address", a.Name)
-			}
-			pl.IP = a.Address
-			return nil
-		},
+		func() error { return insertAddress(ctx, api, p, pl) },
 		func() error {
 			switch {
 			case pl.InsertHC != nil:
@@ -87,14 +74,40 @@ func Ensure(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 	if err := applyRules(ctx, api, p, pl); err != nil {
 		return nil, err
 	}
-	// 4. What the rules no longer use.
+	// 4. What the rules no longer use, and a backend service this Service
+	// had before it moved to a target pool.
 	if err := cleanup(ctx, api, p, pl); err != nil {
 		return nil, err
+	}
+	if bs := o.BackendService; bs != nil && p.Owner.Owns(bs.Name, bs.Description) {
+		if err := deleteBackendService(ctx, api, p, d.Base, bs); err != nil {
+			return nil, err
+		}
 	}
 	if !pl.Empty() || !fwPlan.Empty() {
 		log.V(2).Info("Load balancer reconciled", "ip", pl.IP, "firewallChanges", !fwPlan.Empty())
 	}
 	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: pl.IP, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}}, nil
+}
+
+// insertAddress reserves the Service's address when the plan says so and
+// learns its IP.
+func insertAddress(ctx context.Context, api *computeclient.Client, p Params, pl *Plan) error {
+	if pl.InsertAddress == nil {
+		return nil
+	}
+	if err := api.InsertAddress(ctx, p.Region, pl.InsertAddress); err != nil && !computeclient.IsConflict(err) {
+		return fmt.Errorf("reserve address %s: %w", pl.InsertAddress.Name, err)
+	}
+	a, err := api.GetAddress(ctx, p.Region, pl.InsertAddress.Name)
+	if err != nil {
+		return fmt.Errorf("read address %s: %w", pl.InsertAddress.Name, err)
+	}
+	if !p.Owner.Owns(a.Name, a.Description) {
+		return collision("address", a.Name)
+	}
+	pl.IP = a.Address
+	return nil
 }
 
 func applyPool(ctx context.Context, api *computeclient.Client, p Params, pl *Plan) error {
@@ -266,6 +279,7 @@ func Delete(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 			})
 		}
 	}
+	fns = append(fns, func() error { return deleteBackendService(ctx, api, p, base, o.BackendService) })
 	if err := parallel(fns...); err != nil {
 		return err
 	}

@@ -33,7 +33,21 @@ type Params struct {
 	NetworkURL        string
 	NodeTags          []string
 	HealthCheckRanges []netip.Prefix
+	// DefaultBackend is the backend of Services that do not choose one:
+	// BackendTargetPool or BackendService.
+	DefaultBackend string
 }
+
+// The two backends of an external load balancer.
+const (
+	// BackendTargetPool: a target pool per Service; every node change is one
+	// call per Service.
+	BackendTargetPool = "target-pool"
+	// BackendService: a regional backend service per Service on per-zone
+	// instance groups shared by the cluster's load balancers; a node change
+	// is one call per zone whatever the number of Services.
+	BackendService = "backend-service"
+)
 
 // kubeProxyHealthPort and path: kube-proxy's health server, which answers
 // for every node whatever its endpoints (externalTrafficPolicy: Cluster).
@@ -92,6 +106,10 @@ type Desired struct {
 	Pool         Pool
 	Rules        []ForwardingRule
 	SourceRanges []netip.Prefix
+	// Backend is BackendTargetPool or BackendService.
+	Backend string
+	// Groups are the instances per zone, for the backend-service backend.
+	Groups map[string][]string
 }
 
 // BaseName is the name of a Service's resources: the cluster's prefix and
@@ -144,6 +162,10 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 		d.HealthCheck = HealthCheck{Name: SharedHealthCheckName(p.Owner), Port: kubeProxyHealthPort, Path: healthPath, Shared: true}
 	}
 	d.Pool = Pool{Name: base, SessionAffinity: "NONE", Instances: instanceLinks(nodes)}
+	d.Groups = instancesByZone(d.Pool.Instances)
+	if d.Backend, err = annotations.BackendOf(svc, p.DefaultBackend); err != nil {
+		return nil, err
+	}
 	if svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
 		d.Pool.SessionAffinity = "CLIENT_IP"
 	}
@@ -204,6 +226,19 @@ func instanceLinks(nodes []*v1.Node) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// instancesByZone groups instance links by their zone.
+func instancesByZone(links []string) map[string][]string {
+	out := map[string][]string{}
+	for _, l := range links {
+		parts := strings.Split(l, "/")
+		if len(parts) >= 4 {
+			zone := parts[len(parts)-3]
+			out[zone] = append(out[zone], l)
+		}
+	}
+	return out
 }
 
 // Firewalls are the rules the load balancer needs once its IP is known:

@@ -38,6 +38,9 @@ func TestDesire(t *testing.T) {
 					Pool:         Pool{Name: base, SessionAffinity: "NONE", Instances: []string{"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n1", "https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n2"}},
 					Rules:        []ForwardingRule{{Name: base + "-tcp", Protocol: "TCP", PortRange: "80-80", Ports: []int{80}, Tier: "PREMIUM"}},
 					SourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
+					Backend:      BackendTargetPool,
+					Groups: map[string][]string{"us-central1-b": {"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n1",
+						"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n2"}},
 				}
 				if diff := cmp.Diff(want, d, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)

@@ -36,7 +36,7 @@ func resyncMakesNoWrites(t *testing.T, lc *lbCloud, svc *v1.Service, nodes []*v1
 func writesSince(lc *lbCloud) []string {
 	var out []string
 	for _, c := range lc.Server.Calls() {
-		if c.Method != "GET" && !strings.Contains(c.API, "Operations.") {
+		if c.Method != "GET" && !strings.Contains(c.API, "Operations.") && !strings.HasSuffix(c.API, ".listInstances") {
 			out = append(out, strings.TrimPrefix(c.API, "compute."))
 		}
 	}

@@ -119,7 +119,7 @@ func (lc *lbCloud) calls() callCount {
 		switch {
 		case strings.HasSuffix(c.API, "Operations.wait") || strings.HasSuffix(c.API, "Operations.get"):
 			n.waits++
-		case c.Method == "GET" || strings.HasSuffix(c.API, ".getHealth"):
+		case c.Method == "GET" || strings.HasSuffix(c.API, ".getHealth") || strings.HasSuffix(c.API, ".listInstances"):
 			n.reads++
 		default:
 			n.writes++

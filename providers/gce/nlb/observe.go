@@ -24,11 +24,13 @@ type Observed struct {
 	// OwnHealthCheck is the per-Service check (externalTrafficPolicy: Local).
 	OwnHealthCheck *compute.HttpHealthCheck
 	Pools          []*compute.TargetPool
+	// BackendService is the Service's backend service, if it has one.
+	BackendService *compute.BackendService
 	Rules          []*compute.ForwardingRule
 	Firewalls      []*compute.Firewall
 }
 
-// observe reads what the reconcile needs, in parallel: at most seven reads,
+// observe reads what the reconcile needs, in parallel: at most eight reads,
 // each one a get or a filtered list.
 func observe(ctx context.Context, api *computeclient.Client, region string, d *Desired) (*Observed, error) {
 	o := &Observed{}
@@ -83,6 +85,10 @@ func observe(ctx context.Context, api *computeclient.Client, region string, d *D
 			return notFoundIsNil(err)
 		})
 	}
+	read(func() (err error) {
+		o.BackendService, err = api.GetRegionBackendService(ctx, region, d.Base)
+		return notFoundIsNil(err)
+	})
 	read(func() error {
 		pools, err := api.ListTargetPools(ctx, region, "name eq "+d.Base+".*")
 		o.Pools = pools

@@ -244,7 +244,7 @@ func planRules(d *Desired, o *Observed, p Params, pl *Plan) error {
 		case fr == nil:
 			pl.InsertRules = append(pl.InsertRules, want)
 		case fr.IPProtocol != r.Protocol || fr.PortRange != r.PortRange || fr.NetworkTier != r.Tier ||
-			(pl.IP != "" && fr.IPAddress != pl.IP):
+			fr.BackendService != "" || (pl.IP != "" && fr.IPAddress != pl.IP):
 			pl.DeleteRules = append(pl.DeleteRules, fr.Name)
 			pl.InsertRules = append(pl.InsertRules, want)
 		case fr.Target != target:

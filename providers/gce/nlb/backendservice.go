@@ -1,0 +1,495 @@
+package nlb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// The backend-service backend: a regional backend service (EXTERNAL scheme)
+// with a regional health check, on per-zone instance groups that every load
+// balancer of the cluster shares. A node change is one addInstances or
+// removeInstances per zone, whatever the number of Services.
+
+// InstanceGroupName is the cluster's shared instance group in a zone.
+func InstanceGroupName(owner ownership.Cluster, zone string) string {
+	return owner.ResourceName("ig", zone)
+}
+
+// maxListedPorts is the most ports a forwarding rule's ports field holds;
+// beyond it the rule takes all ports (the firewall still opens only the
+// Service's).
+const maxListedPorts = 5
+
+// group is one zone's shared instance group, observed.
+type group struct {
+	zone    string
+	ig      *compute.InstanceGroup
+	members []string
+}
+
+// observedBS is what the backend-service backend reads beyond Observed.
+type observedBS struct {
+	RegionHC    *compute.HealthCheck
+	OwnRegionHC *compute.HealthCheck
+	Service     *compute.BackendService
+	Groups      map[string]*group
+}
+
+func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desired, zones []string) (*observedBS, error) {
+	o := &observedBS{Groups: map[string]*group{}}
+	var mu sync.Mutex
+	var fns []func() error
+	nf := func(err error) error {
+		if computeclient.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	fns = append(fns,
+		func() (err error) {
+			o.RegionHC, err = api.GetRegionHealthCheck(ctx, p.Region, d.HealthCheck.Name)
+			return nf(err)
+		},
+		func() (err error) {
+			o.Service, err = api.GetRegionBackendService(ctx, p.Region, d.Base)
+			return nf(err)
+		},
+	)
+	if d.HealthCheck.Shared {
+		fns = append(fns, func() (err error) {
+			o.OwnRegionHC, err = api.GetRegionHealthCheck(ctx, p.Region, d.Base)
+			return nf(err)
+		})
+	}
+	for _, zone := range zones {
+		fns = append(fns, func() error {
+			name := InstanceGroupName(p.Owner, zone)
+			ig, err := api.GetInstanceGroup(ctx, zone, name)
+			if computeclient.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			members, err := api.ListInstanceGroupInstances(ctx, zone, name)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			o.Groups[zone] = &group{zone: zone, ig: ig, members: members}
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// planBS is the backend-service part of a plan.
+type planBS struct {
+	InsertHC          *compute.HealthCheck
+	UpdateHC          *compute.HealthCheck
+	HCLink            string
+	InsertIGs         []*compute.InstanceGroup // with their zone in Zone
+	Add               map[string][]string      // zone -> instances
+	Remove            map[string][]string
+	InsertBS          *compute.BackendService
+	PatchBS           *compute.BackendService
+	BSLink            string
+	DeleteOwnRegionHC string
+}
+
+func (pb *planBS) empty() bool {
+	return pb.InsertHC == nil && pb.UpdateHC == nil && len(pb.InsertIGs) == 0 && len(pb.Add) == 0 &&
+		len(pb.Remove) == 0 && pb.InsertBS == nil && pb.PatchBS == nil && pb.DeleteOwnRegionHC == ""
+}
+
+func igLink(p Params, zone string) string {
+	return linkBase + "projects/" + p.Project + "/zones/" + zone + "/instanceGroups/" + InstanceGroupName(p.Owner, zone)
+}
+
+// planBackendService compares the desired backend service, its health check
+// and the shared groups with what is there. It is pure.
+func planBackendService(d *Desired, o *observedBS, p Params) (*planBS, error) {
+	pb := &planBS{Add: map[string][]string{}, Remove: map[string][]string{}}
+	want := &compute.HealthCheck{Name: d.HealthCheck.Name, Type: "HTTP", CheckIntervalSec: 8, TimeoutSec: 1, HealthyThreshold: 1, UnhealthyThreshold: 3,
+		HttpHealthCheck: &compute.HTTPHealthCheck{Port: d.HealthCheck.Port, RequestPath: d.HealthCheck.Path}, Description: d.Description}
+	if d.HealthCheck.Shared {
+		want.Description = p.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "kube-proxy"})
+	}
+	pb.HCLink = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/healthChecks/" + d.HealthCheck.Name
+	switch hc := o.RegionHC; {
+	case hc == nil:
+		pb.InsertHC = want
+	case !p.Owner.Owns(hc.Name, hc.Description):
+		return nil, collision("health check", hc.Name)
+	case hc.HttpHealthCheck == nil || hc.HttpHealthCheck.Port != want.HttpHealthCheck.Port || hc.HttpHealthCheck.RequestPath != want.HttpHealthCheck.RequestPath ||
+		hc.CheckIntervalSec != want.CheckIntervalSec || hc.TimeoutSec != want.TimeoutSec:
+		pb.UpdateHC = want
+	}
+	if d.HealthCheck.Shared && o.OwnRegionHC != nil && p.Owner.Owns(o.OwnRegionHC.Name, o.OwnRegionHC.Description) {
+		pb.DeleteOwnRegionHC = o.OwnRegionHC.Name
+	}
+	zones := sortedZones(d.Groups)
+	for _, zone := range zones {
+		g := o.Groups[zone]
+		if g == nil {
+			pb.InsertIGs = append(pb.InsertIGs, &compute.InstanceGroup{Name: InstanceGroupName(p.Owner, zone), Zone: zone,
+				Network: p.NetworkURL, Description: p.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "instance-group"})})
+			pb.Add[zone] = d.Groups[zone]
+			continue
+		}
+		if !p.Owner.Owns(g.ig.Name, g.ig.Description) {
+			return nil, collision("instance group", g.ig.Name)
+		}
+		add, remove := setDiff(d.Groups[zone], g.members)
+		if len(add) > 0 {
+			pb.Add[zone] = add
+		}
+		if len(remove) > 0 {
+			pb.Remove[zone] = remove
+		}
+	}
+	// Zones the backend service used that have no node now: empty their group.
+	for zone, g := range o.Groups {
+		if _, ok := d.Groups[zone]; !ok && g != nil && len(g.members) > 0 && p.Owner.Owns(g.ig.Name, g.ig.Description) {
+			pb.Remove[zone] = g.members
+		}
+	}
+	protocol := "TCP"
+	if len(d.Rules) == 2 {
+		protocol = "UNSPECIFIED" // L3_DEFAULT forwarding rule: TCP and UDP
+	} else if len(d.Rules) == 1 {
+		protocol = d.Rules[0].Protocol
+	}
+	affinity := d.Pool.SessionAffinity
+	var backends []*compute.Backend
+	for _, zone := range zones {
+		backends = append(backends, &compute.Backend{Group: igLink(p, zone), BalancingMode: "CONNECTION"})
+	}
+	pb.BSLink = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/backendServices/" + d.Base
+	wantBS := &compute.BackendService{Name: d.Base, LoadBalancingScheme: "EXTERNAL", Protocol: protocol, HealthChecks: []string{pb.HCLink},
+		Backends: backends, SessionAffinity: affinity, Description: d.Description}
+	switch bs := o.Service; {
+	case bs == nil:
+		pb.InsertBS = wantBS
+	case !p.Owner.Owns(bs.Name, bs.Description):
+		return nil, collision("backend service", bs.Name)
+	case bs.Protocol != protocol || !slices.Equal(bs.HealthChecks, wantBS.HealthChecks) || bs.SessionAffinity != affinity || !sameBackends(bs.Backends, backends):
+		patch := *wantBS
+		patch.Fingerprint = bs.Fingerprint
+		pb.PatchBS = &patch
+	}
+	return pb, nil
+}
+
+func sortedZones(m map[string][]string) []string {
+	zones := make([]string, 0, len(m))
+	for z := range m {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+	return zones
+}
+
+func setDiff(want, have []string) (add, remove []string) {
+	h := map[string]bool{}
+	for _, x := range have {
+		h[x] = true
+	}
+	w := map[string]bool{}
+	for _, x := range want {
+		w[x] = true
+		if !h[x] {
+			add = append(add, x)
+		}
+	}
+	for _, x := range have {
+		if !w[x] {
+			remove = append(remove, x)
+		}
+	}
+	sort.Strings(add)
+	sort.Strings(remove)
+	return add, remove
+}
+
+func sameBackends(a, b []*compute.Backend) bool {
+	groups := func(bs []*compute.Backend) []string {
+		var out []string
+		for _, x := range bs {
+			out = append(out, x.Group)
+		}
+		sort.Strings(out)
+		return out
+	}
+	return slices.Equal(groups(a), groups(b))
+}
+
+// bsRules are the forwarding rules of the backend-service backend: one
+// L3_DEFAULT rule on all ports when the Service mixes TCP and UDP, else one
+// rule with the ports listed (all ports beyond five).
+func bsRules(d *Desired, bsLink string) []*compute.ForwardingRule {
+	if len(d.Rules) == 2 {
+		return []*compute.ForwardingRule{{Name: d.Base + "-l3", IPProtocol: "L3_DEFAULT", AllPorts: true, NetworkTier: d.Rules[0].Tier,
+			LoadBalancingScheme: "EXTERNAL", BackendService: bsLink, Description: d.Description}}
+	}
+	var out []*compute.ForwardingRule
+	for _, r := range d.Rules {
+		fr := &compute.ForwardingRule{Name: r.Name, IPProtocol: r.Protocol, NetworkTier: r.Tier, LoadBalancingScheme: "EXTERNAL",
+			BackendService: bsLink, Description: d.Description}
+		if len(r.Ports) > maxListedPorts {
+			fr.AllPorts = true
+		} else {
+			for _, port := range r.Ports {
+				fr.Ports = append(fr.Ports, strconv.Itoa(port))
+			}
+		}
+		out = append(out, fr)
+	}
+	return out
+}
+
+// planBSRules compares the wanted rules with the owned observed ones.
+func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingRule, p Params, ip string) (del []string, ins []*compute.ForwardingRule, err error) {
+	have := map[string]*compute.ForwardingRule{}
+	for _, fr := range observed {
+		if p.Owner.Owns(fr.Name, fr.Description) {
+			have[fr.Name] = fr
+		}
+	}
+	wanted := map[string]bool{}
+	for _, w := range want {
+		wanted[w.Name] = true
+		fr := have[w.Name]
+		switch {
+		case fr == nil:
+			ins = append(ins, w)
+		case fr.IPProtocol != w.IPProtocol || fr.AllPorts != w.AllPorts || !slices.Equal(fr.Ports, w.Ports) || fr.BackendService != w.BackendService ||
+			fr.Target != "" || fr.NetworkTier != w.NetworkTier || (ip != "" && fr.IPAddress != ip):
+			del = append(del, fr.Name)
+			ins = append(ins, w)
+		}
+	}
+	for name := range have {
+		if !wanted[name] {
+			del = append(del, name)
+		}
+	}
+	sort.Strings(del)
+	return del, ins, nil
+}
+
+// ensureBackendService is Ensure for the backend-service backend.
+func ensureBackendService(ctx context.Context, api *computeclient.Client, p Params, d *Desired, o *Observed) (*v1.LoadBalancerStatus, error) {
+	zones := sortedZones(d.Groups)
+	obs, err := observeBS(ctx, api, p, d, zones)
+	if err != nil {
+		return nil, err
+	}
+	pl := &Plan{}
+	if err := planAddress(d, o, p, pl); err != nil {
+		return nil, err
+	}
+	pb, err := planBackendService(d, obs, p)
+	if err != nil {
+		return nil, err
+	}
+	// 1. Address, health check, the groups that are missing.
+	err = parallel(
+		func() error { return insertAddress(ctx, api, p, pl) },
+		func() error {
+			switch {
+			case pb.InsertHC != nil:
+				if err := api.InsertRegionHealthCheck(ctx, p.Region, pb.InsertHC); err != nil && !computeclient.IsConflict(err) {
+					return fmt.Errorf("insert health check %s: %w", pb.InsertHC.Name, err)
+				}
+			case pb.UpdateHC != nil:
+				if err := api.UpdateRegionHealthCheck(ctx, p.Region, pb.UpdateHC); err != nil {
+					return fmt.Errorf("update health check %s: %w", pb.UpdateHC.Name, err)
+				}
+			}
+			return nil
+		},
+		func() error {
+			var fns []func() error
+			for _, ig := range pb.InsertIGs {
+				zone := ig.Zone
+				ig.Zone = ""
+				fns = append(fns, func() error {
+					if err := api.InsertInstanceGroup(ctx, zone, ig); err != nil && !computeclient.IsConflict(err) {
+						return fmt.Errorf("insert instance group %s: %w", ig.Name, err)
+					}
+					return nil
+				})
+			}
+			return parallel(fns...)
+		})
+	if err != nil {
+		return nil, err
+	}
+	// 2. Firewalls, group membership, the backend service.
+	fwPlan := firewall.Diff(d.Firewalls(p, pl.IP), o.Firewalls, p.Owner, firewall.ForService(d.UID))
+	for _, c := range fwPlan.Conflicts {
+		return nil, &ServiceError{Reason: "NameCollision", Message: fmt.Sprintf("firewall rule %s: %s", c.Name, c.Reason)}
+	}
+	err = parallel(
+		func() error { return firewall.Apply(ctx, api, fwPlan) },
+		func() error { return applyMembership(ctx, api, p, pb) },
+		func() error {
+			switch {
+			case pb.InsertBS != nil:
+				if err := api.InsertRegionBackendService(ctx, p.Region, pb.InsertBS); err != nil && !computeclient.IsConflict(err) {
+					return fmt.Errorf("insert backend service %s: %w", pb.InsertBS.Name, err)
+				}
+			case pb.PatchBS != nil:
+				if err := api.PatchRegionBackendService(ctx, p.Region, pb.PatchBS); err != nil {
+					return fmt.Errorf("patch backend service %s: %w", pb.PatchBS.Name, err)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	// 3. Forwarding rules on the address, to the backend service.
+	del, ins, err := planBSRules(bsRules(d, pb.BSLink), o.Rules, p, pl.IP)
+	if err != nil {
+		return nil, err
+	}
+	pl.DeleteRules, pl.InsertRules = del, ins
+	if err := applyRules(ctx, api, p, pl); err != nil {
+		return nil, err
+	}
+	// 4. What this backend replaced: target pools, legacy checks.
+	var fns []func() error
+	for _, tp := range o.Pools {
+		if hasPrefixName(tp.Name, d.Base) && p.Owner.Owns(tp.Name, tp.Description) {
+			fns = append(fns, func() error {
+				if err := api.DeleteTargetPool(ctx, p.Region, tp.Name); err != nil && !computeclient.IsNotFound(err) {
+					return fmt.Errorf("delete target pool %s: %w", tp.Name, err)
+				}
+				return nil
+			})
+		}
+	}
+	if hc := o.OwnHealthCheck; hc != nil && p.Owner.Owns(hc.Name, hc.Description) {
+		fns = append(fns, func() error { return deleteHealthCheck(ctx, api, hc.Name) })
+	}
+	if pb.DeleteOwnRegionHC != "" {
+		fns = append(fns, func() error { return deleteRegionHealthCheck(ctx, api, p.Region, pb.DeleteOwnRegionHC) })
+	}
+	if pl.AddressName != d.Base && o.OwnedAddress != nil && p.Owner.Owns(o.OwnedAddress.Name, o.OwnedAddress.Description) {
+		name := o.OwnedAddress.Name
+		fns = append(fns, func() error {
+			if err := api.DeleteAddress(ctx, p.Region, name); err != nil && !computeclient.IsNotFound(err) {
+				return fmt.Errorf("release address %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: pl.IP, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}}, nil
+}
+
+func applyMembership(ctx context.Context, api *computeclient.Client, p Params, pb *planBS) error {
+	var fns []func() error
+	for zone, add := range pb.Add {
+		for _, batch := range batches(add) {
+			fns = append(fns, func() error {
+				err := api.AddInstanceGroupInstances(ctx, zone, InstanceGroupName(p.Owner, zone), batch)
+				// Another Service's reconcile may have added them a moment ago.
+				if err != nil && !strings.Contains(err.Error(), "memberAlreadyExists") {
+					return fmt.Errorf("add %d instances to instance group %s: %w", len(batch), InstanceGroupName(p.Owner, zone), err)
+				}
+				return nil
+			})
+		}
+	}
+	for zone, remove := range pb.Remove {
+		for _, batch := range batches(remove) {
+			fns = append(fns, func() error {
+				err := api.RemoveInstanceGroupInstances(ctx, zone, InstanceGroupName(p.Owner, zone), batch)
+				if err != nil && !strings.Contains(err.Error(), "memberNotFound") {
+					return fmt.Errorf("remove %d instances from instance group %s: %w", len(batch), InstanceGroupName(p.Owner, zone), err)
+				}
+				return nil
+			})
+		}
+	}
+	return parallel(fns...)
+}
+
+func deleteRegionHealthCheck(ctx context.Context, api *computeclient.Client, region, name string) error {
+	err := api.DeleteRegionHealthCheck(ctx, region, name)
+	if err == nil || computeclient.IsNotFound(err) || computeclient.IsInUse(err) {
+		return nil
+	}
+	return fmt.Errorf("delete health check %s: %w", name, err)
+}
+
+// deleteBackendService removes a Service's backend service (bs, as
+// observed; nil when it has none) and regional health checks, and the shared
+// groups once no backend service uses them. Without a backend service it only
+// reads: a health check left by a crash before the backend service existed
+// is deleted, nothing else is tried.
+func deleteBackendService(ctx context.Context, api *computeclient.Client, p Params, base string, bs *compute.BackendService) error {
+	if bs == nil {
+		hc, err := api.GetRegionHealthCheck(ctx, p.Region, base)
+		if computeclient.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if p.Owner.Owns(hc.Name, hc.Description) {
+			return deleteRegionHealthCheck(ctx, api, p.Region, base)
+		}
+		return nil
+	}
+	if !p.Owner.Owns(bs.Name, bs.Description) {
+		return nil
+	}
+	if err := api.DeleteRegionBackendService(ctx, p.Region, bs.Name); err != nil && !computeclient.IsNotFound(err) {
+		return fmt.Errorf("delete backend service %s: %w", bs.Name, err)
+	}
+	var fns []func() error
+	for _, hc := range bs.HealthChecks {
+		fns = append(fns, func() error { return deleteRegionHealthCheck(ctx, api, p.Region, lastSegment(hc)) })
+	}
+	for _, b := range bs.Backends {
+		parts := strings.Split(b.Group, "/")
+		if len(parts) < 4 {
+			continue
+		}
+		zone, name := parts[len(parts)-3], parts[len(parts)-1]
+		fns = append(fns, func() error {
+			// In use by another Service's backend service: it stays.
+			err := api.DeleteInstanceGroup(ctx, zone, name)
+			if err == nil || computeclient.IsNotFound(err) || computeclient.IsInUse(err) {
+				return nil
+			}
+			return fmt.Errorf("delete instance group %s: %w", name, err)
+		})
+	}
+	return parallel(fns...)
+}
+
+func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
