@@ -2,6 +2,7 @@ package gce
 
 import (
 	"context"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
@@ -22,7 +23,7 @@ func (c *Cloud) nlbParams(clusterName string) nlb.Params {
 	return nlb.Params{
 		Owner: ownership.ForCluster(clusterName), Project: c.project, Region: c.region, NetworkURL: c.networkURL,
 		NodeTags: c.cfg.NodeTags, HealthCheckRanges: c.cfg.LoadBalancer.HealthCheckSourceRanges,
-		DefaultBackend: c.cfg.LoadBalancer.Backend,
+		DefaultBackend: c.cfg.LoadBalancer.Backend, SubnetworkURL: c.subnetworkURL(),
 	}
 }
 
@@ -108,4 +109,23 @@ func hadExternal(svc *v1.Service, nodes []*v1.Node) bool {
 // the Service's base name, so that either mode's cleanup finds it.
 func NodeIPFirewallName(owner ownership.Cluster, uid string) string {
 	return nlb.BaseName(owner, uid) + "-nip"
+}
+
+// subnetworkURL is the link of the cluster's subnetwork ("" when the config
+// names none).
+func (c *Cloud) subnetworkURL() string {
+	name := c.cfg.SubnetworkName
+	switch {
+	case name == "":
+		return ""
+	case strings.Contains(name, "/"):
+		if r, ok := parseLink(name); ok {
+			return linkBase + r
+		}
+	}
+	project := c.project
+	if c.cfg.NetworkProjectID != "" {
+		project = c.cfg.NetworkProjectID
+	}
+	return linkBase + "projects/" + project + "/regions/" + c.region + "/subnetworks/" + name
 }

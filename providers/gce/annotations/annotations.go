@@ -173,3 +173,61 @@ func BackendOf(svc *v1.Service, def string) (string, error) {
 	}
 	return "", &Error{Annotation: Backend, Value: v, Problem: "is not a backend: use target-pool or backend-service"}
 }
+
+// Load balancer types.
+const (
+	TypeExternal = "external"
+	TypeInternal = "internal"
+)
+
+// The annotations that ask for an internal load balancer: this project's,
+// and the GCE ones, kept with their meaning.
+const (
+	LoadBalancerType       = Prefix + "load-balancer-type"
+	GKELoadBalancerType    = "networking.gke.io/load-balancer-type"
+	LegacyLoadBalancerType = "cloud.google.com/load-balancer-type"
+	InternalGlobalAccess   = "networking.gke.io/internal-load-balancer-allow-global-access"
+	InternalSubnet         = "networking.gke.io/internal-load-balancer-subnet"
+)
+
+// TypeOf is whether the Service asks for an internal load balancer.
+func TypeOf(svc *v1.Service) (string, error) {
+	for _, key := range []string{LoadBalancerType, GKELoadBalancerType, LegacyLoadBalancerType} {
+		v, ok := svc.Annotations[key]
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case TypeInternal:
+			return TypeInternal, nil
+		case TypeExternal:
+			return TypeExternal, nil
+		}
+		return "", &Error{Annotation: key, Value: v, Problem: "is not a load balancer type: use Internal or External"}
+	}
+	return TypeExternal, nil
+}
+
+// GlobalAccessOf is whether an internal load balancer is reachable from
+// every region of the VPC.
+func GlobalAccessOf(svc *v1.Service) (bool, error) {
+	v, ok := svc.Annotations[InternalGlobalAccess]
+	if !ok {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, &Error{Annotation: InternalGlobalAccess, Value: v, Problem: "is not true or false"}
+	}
+	return b, nil
+}
+
+// InternalSubnetOf is the subnetwork an internal load balancer's address
+// comes from ("" for the cluster's).
+func InternalSubnetOf(svc *v1.Service) (string, error) {
+	v := strings.TrimSpace(svc.Annotations[InternalSubnet])
+	if v != "" && !validName(v) {
+		return "", &Error{Annotation: InternalSubnet, Value: v, Problem: "is not a subnetwork name"}
+	}
+	return v, nil
+}

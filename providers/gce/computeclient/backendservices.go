@@ -2,6 +2,8 @@ package computeclient
 
 import (
 	"context"
+	"net/netip"
+	"strconv"
 
 	"google.golang.org/api/compute/v1"
 )
@@ -126,4 +128,36 @@ func (c *Client) DeleteRegionBackendService(ctx context.Context, region, name st
 	return c.Mutate(ctx, "regionBackendServices.delete", func(ctx context.Context, id string) (*compute.Operation, error) {
 		return c.svc.RegionBackendServices.Delete(c.project, region, name).RequestId(id).Context(ctx).Do()
 	})
+}
+
+// NetworkRanges lists the primary and secondary ranges of every subnetwork
+// of a network, in one aggregated list.
+func (c *Client) NetworkRanges(ctx context.Context, networkURL string) ([]netip.Prefix, error) {
+	subnets, err := listAll(ctx, c, "subnetworks.aggregatedList",
+		func(ctx context.Context, token string) (*compute.SubnetworkAggregatedList, error) {
+			return c.svc.Subnetworks.AggregatedList(c.project).Filter("network = " + strconv.Quote(networkURL)).PageToken(token).Context(ctx).Do()
+		},
+		func(p *compute.SubnetworkAggregatedList) ([]*compute.Subnetwork, string) {
+			var out []*compute.Subnetwork
+			for _, scoped := range p.Items {
+				out = append(out, scoped.Subnetworks...)
+			}
+			return out, p.NextPageToken
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, s := range subnets {
+		ranges := []string{s.IpCidrRange}
+		for _, r := range s.SecondaryIpRanges {
+			ranges = append(ranges, r.IpCidrRange)
+		}
+		for _, r := range ranges {
+			if p, err := netip.ParsePrefix(r); err == nil {
+				out = append(out, p.Masked())
+			}
+		}
+	}
+	return out, nil
 }

@@ -39,6 +39,14 @@ func Ensure(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 		return ensureBackendService(ctx, api, p, d, o)
 	}
 	log := klog.FromContext(ctx).WithValues("service", d.Service)
+	if pl.ReplaceAddress {
+		if err := replaceAddress(ctx, api, p, d, o); err != nil {
+			return nil, err
+		}
+		if pl, err = plan(d, o, p); err != nil {
+			return nil, err
+		}
+	}
 	// 1. The address and the health check.
 	err = parallel(
 		func() error { return insertAddress(ctx, api, p, pl) },

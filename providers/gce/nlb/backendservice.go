@@ -102,20 +102,23 @@ func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desi
 
 // planBS is the backend-service part of a plan.
 type planBS struct {
-	InsertHC          *compute.HealthCheck
-	UpdateHC          *compute.HealthCheck
-	HCLink            string
-	InsertIGs         []*compute.InstanceGroup // with their zone in Zone
-	Add               map[string][]string      // zone -> instances
-	Remove            map[string][]string
-	InsertBS          *compute.BackendService
-	PatchBS           *compute.BackendService
-	BSLink            string
+	InsertHC  *compute.HealthCheck
+	UpdateHC  *compute.HealthCheck
+	HCLink    string
+	InsertIGs []*compute.InstanceGroup // with their zone in Zone
+	Add       map[string][]string      // zone -> instances
+	Remove    map[string][]string
+	InsertBS  *compute.BackendService
+	PatchBS   *compute.BackendService
+	BSLink    string
+	// ReplaceBS: the backend service has the other scheme; it goes, with
+	// the rules that use it, before the new one is inserted.
+	ReplaceBS         bool
 	DeleteOwnRegionHC string
 }
 
 func (pb *planBS) empty() bool {
-	return pb.InsertHC == nil && pb.UpdateHC == nil && len(pb.InsertIGs) == 0 && len(pb.Add) == 0 &&
+	return !pb.ReplaceBS && pb.InsertHC == nil && pb.UpdateHC == nil && len(pb.InsertIGs) == 0 && len(pb.Add) == 0 &&
 		len(pb.Remove) == 0 && pb.InsertBS == nil && pb.PatchBS == nil && pb.DeleteOwnRegionHC == ""
 }
 
@@ -183,13 +186,16 @@ func planBackendService(d *Desired, o *observedBS, p Params) (*planBS, error) {
 		backends = append(backends, &compute.Backend{Group: igLink(p, zone), BalancingMode: "CONNECTION"})
 	}
 	pb.BSLink = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/backendServices/" + d.Base
-	wantBS := &compute.BackendService{Name: d.Base, LoadBalancingScheme: "EXTERNAL", Protocol: protocol, HealthChecks: []string{pb.HCLink},
+	wantBS := &compute.BackendService{Name: d.Base, LoadBalancingScheme: d.Scheme, Protocol: protocol, HealthChecks: []string{pb.HCLink},
 		Backends: backends, SessionAffinity: affinity, Description: d.Description}
 	switch bs := o.Service; {
 	case bs == nil:
 		pb.InsertBS = wantBS
 	case !p.Owner.Owns(bs.Name, bs.Description):
 		return nil, collision("backend service", bs.Name)
+	case bs.LoadBalancingScheme != d.Scheme:
+		// External to internal or back: the scheme cannot change in place.
+		pb.ReplaceBS, pb.InsertBS = true, wantBS
 	case bs.Protocol != protocol || !slices.Equal(bs.HealthChecks, wantBS.HealthChecks) || bs.SessionAffinity != affinity || !sameBackends(bs.Backends, backends):
 		patch := *wantBS
 		patch.Fingerprint = bs.Fingerprint
@@ -244,15 +250,23 @@ func sameBackends(a, b []*compute.Backend) bool {
 // bsRules are the forwarding rules of the backend-service backend: one
 // L3_DEFAULT rule on all ports when the Service mixes TCP and UDP, else one
 // rule with the ports listed (all ports beyond five).
-func bsRules(d *Desired, bsLink string) []*compute.ForwardingRule {
+func bsRules(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
+	rule := func(name, proto, tier string) *compute.ForwardingRule {
+		fr := &compute.ForwardingRule{Name: name, IPProtocol: proto, NetworkTier: tier, LoadBalancingScheme: d.Scheme,
+			BackendService: bsLink, Description: d.Description}
+		if d.Scheme == "INTERNAL" {
+			fr.Network, fr.Subnetwork, fr.AllowGlobalAccess = p.NetworkURL, d.Subnetwork, d.GlobalAccess
+		}
+		return fr
+	}
 	if len(d.Rules) == 2 {
-		return []*compute.ForwardingRule{{Name: d.Base + "-l3", IPProtocol: "L3_DEFAULT", AllPorts: true, NetworkTier: d.Rules[0].Tier,
-			LoadBalancingScheme: "EXTERNAL", BackendService: bsLink, Description: d.Description}}
+		fr := rule(d.Base+"-l3", "L3_DEFAULT", d.Rules[0].Tier)
+		fr.AllPorts = true
+		return []*compute.ForwardingRule{fr}
 	}
 	var out []*compute.ForwardingRule
 	for _, r := range d.Rules {
-		fr := &compute.ForwardingRule{Name: r.Name, IPProtocol: r.Protocol, NetworkTier: r.Tier, LoadBalancingScheme: "EXTERNAL",
-			BackendService: bsLink, Description: d.Description}
+		fr := rule(r.Name, r.Protocol, r.Tier)
 		if len(r.Ports) > maxListedPorts {
 			fr.AllPorts = true
 		} else {
@@ -281,7 +295,8 @@ func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingR
 		case fr == nil:
 			ins = append(ins, w)
 		case fr.IPProtocol != w.IPProtocol || fr.AllPorts != w.AllPorts || !slices.Equal(fr.Ports, w.Ports) || fr.BackendService != w.BackendService ||
-			fr.Target != "" || fr.NetworkTier != w.NetworkTier || (ip != "" && fr.IPAddress != ip):
+			fr.Target != "" || fr.LoadBalancingScheme != w.LoadBalancingScheme || (w.NetworkTier != "" && fr.NetworkTier != w.NetworkTier) ||
+			fr.AllowGlobalAccess != w.AllowGlobalAccess || (w.Subnetwork != "" && fr.Subnetwork != w.Subnetwork) || (ip != "" && fr.IPAddress != ip):
 			del = append(del, fr.Name)
 			ins = append(ins, w)
 		}
@@ -309,6 +324,25 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 	pb, err := planBackendService(d, obs, p)
 	if err != nil {
 		return nil, err
+	}
+	if pl.ReplaceAddress {
+		if err := replaceAddress(ctx, api, p, d, o); err != nil {
+			return nil, err
+		}
+	}
+	if pb.ReplaceBS {
+		if err := deleteRules(ctx, api, p, o); err != nil {
+			return nil, err
+		}
+		if err := api.DeleteRegionBackendService(ctx, p.Region, d.Base); err != nil && !computeclient.IsNotFound(err) {
+			return nil, fmt.Errorf("delete backend service %s: %w", d.Base, err)
+		}
+	}
+	if d.Scheme == "INTERNAL" && len(d.SourceRanges) == 0 {
+		// Clients of an internal load balancer: the VPC's own ranges.
+		if d.SourceRanges, err = api.NetworkRanges(ctx, p.NetworkURL); err != nil {
+			return nil, fmt.Errorf("read the ranges of network %s: %w", p.NetworkURL, err)
+		}
 	}
 	// 1. Address, health check, the groups that are missing.
 	err = parallel(
@@ -368,7 +402,7 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 		return nil, err
 	}
 	// 3. Forwarding rules on the address, to the backend service.
-	del, ins, err := planBSRules(bsRules(d, pb.BSLink), o.Rules, p, pl.IP)
+	del, ins, err := planBSRules(bsRules(d, p, pb.BSLink), o.Rules, p, pl.IP)
 	if err != nil {
 		return nil, err
 	}
@@ -407,6 +441,39 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 		return nil, err
 	}
 	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: pl.IP, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}}, nil
+}
+
+// replaceAddress removes the Service's rules and its owned address of the
+// other type, so the new one can be reserved under the same name.
+func replaceAddress(ctx context.Context, api *computeclient.Client, p Params, d *Desired, o *Observed) error {
+	if err := deleteRules(ctx, api, p, o); err != nil {
+		return err
+	}
+	if err := api.DeleteAddress(ctx, p.Region, d.Base); err != nil && !computeclient.IsNotFound(err) {
+		return fmt.Errorf("release address %s: %w", d.Base, err)
+	}
+	o.OwnedAddress, o.Address = nil, nil
+	return nil
+}
+
+// deleteRules deletes the Service's owned forwarding rules.
+func deleteRules(ctx context.Context, api *computeclient.Client, p Params, o *Observed) error {
+	var fns []func() error
+	for _, fr := range o.Rules {
+		if p.Owner.Owns(fr.Name, fr.Description) {
+			fns = append(fns, func() error {
+				if err := api.DeleteForwardingRule(ctx, p.Region, fr.Name); err != nil && !computeclient.IsNotFound(err) {
+					return fmt.Errorf("delete forwarding rule %s: %w", fr.Name, err)
+				}
+				return nil
+			})
+		}
+	}
+	if err := parallel(fns...); err != nil {
+		return err
+	}
+	o.Rules = nil
+	return nil
 }
 
 func applyMembership(ctx context.Context, api *computeclient.Client, p Params, pb *planBS) error {

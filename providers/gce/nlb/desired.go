@@ -33,6 +33,8 @@ type Params struct {
 	NetworkURL        string
 	NodeTags          []string
 	HealthCheckRanges []netip.Prefix
+	// SubnetworkURL is the cluster's subnetwork (internal load balancers).
+	SubnetworkURL string
 	// DefaultBackend is the backend of Services that do not choose one:
 	// BackendTargetPool or BackendService.
 	DefaultBackend string
@@ -110,6 +112,12 @@ type Desired struct {
 	Backend string
 	// Groups are the instances per zone, for the backend-service backend.
 	Groups map[string][]string
+	// Scheme is EXTERNAL or INTERNAL (an internal passthrough load balancer,
+	// always on a backend service).
+	Scheme       string
+	GlobalAccess bool
+	// Subnetwork of an internal load balancer's address and rules.
+	Subnetwork string
 }
 
 // BaseName is the name of a Service's resources: the cluster's prefix and
@@ -150,7 +158,7 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 			return nil, &annotations.Error{Annotation: "spec.loadBalancerIP", Value: d.Address.IP, Problem: "is not an IP address"}
 		}
 	}
-	if d.SourceRanges, err = annotations.SourceRangesOf(svc, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}); err != nil {
+	if d.SourceRanges, err = annotations.SourceRangesOf(svc, nil); err != nil {
 		return nil, err
 	}
 	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
@@ -171,6 +179,16 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	}
 	if d.Rules, err = forwardingRules(svc, base, tier); err != nil {
 		return nil, err
+	}
+	typ, err := annotations.TypeOf(svc)
+	if err != nil {
+		return nil, err
+	}
+	d.Scheme = "EXTERNAL"
+	if typ == annotations.TypeInternal {
+		if err := internal(svc, p, d); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -228,6 +246,35 @@ func instanceLinks(nodes []*v1.Node) []string {
 	return slices.Compact(out)
 }
 
+// internal makes the load balancer an internal one: a backend service, an
+// internal address from the subnetwork, no network tier.
+func internal(svc *v1.Service, p Params, d *Desired) error {
+	var err error
+	d.Scheme, d.Backend = "INTERNAL", BackendService
+	if d.GlobalAccess, err = annotations.GlobalAccessOf(svc); err != nil {
+		return err
+	}
+	subnet, err := annotations.InternalSubnetOf(svc)
+	if err != nil {
+		return err
+	}
+	d.Subnetwork = p.SubnetworkURL
+	if subnet != "" {
+		d.Subnetwork = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/subnetworks/" + subnet
+	}
+	if d.Subnetwork == "" {
+		return &ServiceError{Reason: "NoSubnetwork", Message: "an internal load balancer needs a subnetwork: set [global] subnetwork-name in the cloud config or the annotation " + annotations.InternalSubnet}
+	}
+	if d.Address.UserOwned {
+		return &ServiceError{Reason: "StaticAddressInternal", Message: "an internal load balancer takes its address from spec.loadBalancerIP (an internal IP of the subnetwork), not from " + annotations.StaticAddress}
+	}
+	d.Address.Tier = ""
+	for i := range d.Rules {
+		d.Rules[i].Tier = ""
+	}
+	return nil
+}
+
 // instancesByZone groups instance links by their zone.
 func instancesByZone(links []string) map[string][]string {
 	out := map[string][]string{}
@@ -256,6 +303,11 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 	var sources, hcSources []string
 	for _, s := range d.SourceRanges {
 		sources = append(sources, s.String())
+	}
+	if len(sources) == 0 {
+		// Clients from anywhere (external), or from the VPC (internal: the
+		// caller puts the VPC's ranges in d.SourceRanges).
+		sources = []string{"0.0.0.0/0"}
 	}
 	for _, s := range p.HealthCheckRanges {
 		hcSources = append(hcSources, s.String())

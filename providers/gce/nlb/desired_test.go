@@ -33,12 +33,12 @@ func TestDesire(t *testing.T) {
 			svc: newService("web"), nodes: nodesFor("us-central1-b", "n2", "n1"),
 			check: func(t *testing.T, d *Desired) {
 				want := &Desired{Service: "default/web", UID: string(svc.UID), Base: base, Description: d.Description,
-					Address:      Address{Name: base, Tier: "PREMIUM"},
-					HealthCheck:  shared,
-					Pool:         Pool{Name: base, SessionAffinity: "NONE", Instances: []string{"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n1", "https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n2"}},
-					Rules:        []ForwardingRule{{Name: base + "-tcp", Protocol: "TCP", PortRange: "80-80", Ports: []int{80}, Tier: "PREMIUM"}},
-					SourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
-					Backend:      BackendTargetPool,
+					Address:     Address{Name: base, Tier: "PREMIUM"},
+					HealthCheck: shared,
+					Pool:        Pool{Name: base, SessionAffinity: "NONE", Instances: []string{"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n1", "https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n2"}},
+					Rules:       []ForwardingRule{{Name: base + "-tcp", Protocol: "TCP", PortRange: "80-80", Ports: []int{80}, Tier: "PREMIUM"}},
+					Backend:     BackendTargetPool,
+					Scheme:      "EXTERNAL",
 					Groups: map[string][]string{"us-central1-b": {"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n1",
 						"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n2"}},
 				}

@@ -24,8 +24,12 @@ type Plan struct {
 	// IP is the load balancer's address when it is already known.
 	IP string
 	// AddressName is the address the forwarding rules use.
-	AddressName     string
-	InsertAddress   *compute.Address
+	AddressName   string
+	InsertAddress *compute.Address
+	// ReplaceAddress: the owned address is of the other type (the Service
+	// switched between external and internal); it goes, with the rules on
+	// it, before the new one is reserved.
+	ReplaceAddress  bool
 	InsertHC        *compute.HttpHealthCheck
 	UpdateHC        *compute.HttpHealthCheck
 	HealthCheck     string // the pool's health check link
@@ -48,7 +52,7 @@ type Plan struct {
 
 // Empty reports whether the plan makes no mutating call (firewalls aside).
 func (p *Plan) Empty() bool {
-	return p.InsertAddress == nil && p.InsertHC == nil && p.UpdateHC == nil && p.InsertPool == nil &&
+	return p.InsertAddress == nil && !p.ReplaceAddress && p.InsertHC == nil && p.UpdateHC == nil && p.InsertPool == nil &&
 		len(p.AddInstances) == 0 && len(p.RemoveInstances) == 0 && len(p.RemovePoolHC) == 0 && p.AddPoolHC == "" &&
 		len(p.DeleteRules) == 0 && len(p.InsertRules) == 0 && len(p.SetTarget) == 0 &&
 		len(p.DeletePools) == 0 && p.DeleteHC == "" && p.DeleteAddress == ""
@@ -108,7 +112,10 @@ func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
 			return err
 		}
 		pl.IP, pl.AddressName = a.Address, a.Name
-	case d.Address.IP != "" && (o.AddressByIP == nil || o.AddressByIP.Name != d.Base):
+	case d.Address.IP != "" && o.AddressByIP != nil && o.AddressByIP.Name != d.Base,
+		d.Address.IP != "" && o.AddressByIP == nil && d.Scheme != "INTERNAL":
+		// An internal IP may be any free one of the subnetwork: the project
+		// reserves it (the default case). An external one must be reserved.
 		a := o.AddressByIP
 		if a == nil {
 			return &ServiceError{Reason: "AddressNotReserved", Message: fmt.Sprintf(
@@ -121,15 +128,25 @@ func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
 	default:
 		pl.AddressName = d.Base
 		a := o.OwnedAddress
-		if a == nil {
-			pl.InsertAddress = &compute.Address{Name: d.Base, AddressType: "EXTERNAL", NetworkTier: d.Address.Tier,
+		want := &compute.Address{Name: d.Base, AddressType: "EXTERNAL", NetworkTier: d.Address.Tier,
+			Description: d.Description, Address: d.Address.IP}
+		if d.Scheme == "INTERNAL" {
+			want = &compute.Address{Name: d.Base, AddressType: "INTERNAL", Subnetwork: d.Subnetwork, Purpose: "GCE_ENDPOINT",
 				Description: d.Description, Address: d.Address.IP}
+		}
+		if a == nil {
+			pl.InsertAddress = want
 			return nil
 		}
 		if !owner.Owns(a.Name, a.Description) {
 			return collision("address", a.Name)
 		}
-		if a.NetworkTier != d.Address.Tier {
+		if typeOf(a) != want.AddressType || (d.Scheme == "INTERNAL" && a.Subnetwork != d.Subnetwork) {
+			// External to internal or back: a new address, a new IP.
+			pl.ReplaceAddress, pl.InsertAddress = true, want
+			return nil
+		}
+		if d.Scheme != "INTERNAL" && a.NetworkTier != d.Address.Tier {
 			return &ServiceError{Reason: "TierChange", Message: fmt.Sprintf(
 				"the load balancer's address %s is %s and the Service asks for %s: an address cannot change tier; delete and recreate the Service to change it",
 				a.Address, a.NetworkTier, d.Address.Tier)}
@@ -139,7 +156,20 @@ func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
 	return nil
 }
 
+func typeOf(a *compute.Address) string {
+	if a.AddressType == "" {
+		return "EXTERNAL"
+	}
+	return a.AddressType
+}
+
 func checkUserAddress(d *Desired, a *compute.Address) error {
+	if d.Scheme == "INTERNAL" {
+		if typeOf(a) != "INTERNAL" {
+			return &ServiceError{Reason: "AddressNotInternal", Message: fmt.Sprintf("the address %s (%s) is external: an internal load balancer needs an internal address", a.Name, a.Address)}
+		}
+		return nil
+	}
 	if a.AddressType == "INTERNAL" {
 		return &ServiceError{Reason: "AddressNotExternal", Message: fmt.Sprintf("the address %s (%s) is internal: an external load balancer needs an external address", a.Name, a.Address)}
 	}
