@@ -93,9 +93,9 @@ func classify(status int, reason, message string) Class {
 		return ClassQuota
 	case strings.Contains(r, "inusebyanotherresource") || strings.Contains(message, "is already being used by"):
 		return ClassInUse
-	case strings.Contains(r, "alreadyexists"):
+	case strings.Contains(r, "alreadyexists"): // alreadyExists, memberAlreadyExists
 		return ClassConflict
-	case strings.Contains(r, "notfound"):
+	case strings.Contains(r, "notfound"): // notFound, memberNotFound
 		return ClassNotFound
 	case strings.Contains(r, "conditionnotmet"):
 		return ClassPreconditionFailed

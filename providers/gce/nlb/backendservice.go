@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
@@ -38,7 +39,50 @@ type group struct {
 	zone    string
 	ig      *compute.InstanceGroup
 	members []string
+	// cached: known in sync (groupCache), not read this time.
+	cached bool
 }
+
+// groupCache remembers, per shared group, the members this process last saw
+// or made it have, so that the Services reconciled after a node change do
+// not each read every zone's group: a resync reads a group only when its
+// wanted members changed, or every groupCacheTTL (a group changed by hand is
+// repaired within it).
+var groupCache sync.Map // groupKey -> groupState
+
+// groupKey is a group of one API client (one cloud).
+type groupKey struct {
+	api  *computeclient.Client
+	link string
+}
+
+const groupCacheTTL = 10 * time.Minute
+
+type groupState struct {
+	members string // sorted links, joined
+	at      time.Time
+}
+
+func membersKey(links []string) string {
+	s := append([]string(nil), links...)
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func cachedInSync(api *computeclient.Client, link string, want []string) bool {
+	v, ok := groupCache.Load(groupKey{api, link})
+	if !ok {
+		return false
+	}
+	st := v.(groupState)
+	return st.members == membersKey(want) && time.Since(st.at) < groupCacheTTL
+}
+
+func rememberGroup(api *computeclient.Client, link string, members []string) {
+	groupCache.Store(groupKey{api, link}, groupState{members: membersKey(members), at: time.Now()})
+}
+
+func forgetGroup(api *computeclient.Client, link string) { groupCache.Delete(groupKey{api, link}) }
 
 // observedBS is what the backend-service backend reads beyond Observed.
 type observedBS struct {
@@ -75,6 +119,10 @@ func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desi
 		})
 	}
 	for _, zone := range zones {
+		if cachedInSync(api, igLink(p, zone), d.Groups[zone]) {
+			o.Groups[zone] = &group{zone: zone, members: d.Groups[zone], cached: true}
+			continue
+		}
 		fns = append(fns, func() error {
 			name := InstanceGroupName(p.Owner, zone)
 			ig, err := api.GetInstanceGroup(ctx, zone, name)
@@ -91,6 +139,9 @@ func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desi
 			mu.Lock()
 			o.Groups[zone] = &group{zone: zone, ig: ig, members: members}
 			mu.Unlock()
+			if p.Owner.Owns(ig.Name, ig.Description) && membersKey(members) == membersKey(d.Groups[zone]) {
+				rememberGroup(api, igLink(p, zone), members)
+			}
 			return nil
 		})
 	}
@@ -157,7 +208,7 @@ func planBackendService(d *Desired, o *observedBS, p Params) (*planBS, error) {
 			pb.Add[zone] = d.Groups[zone]
 			continue
 		}
-		if !p.Owner.Owns(g.ig.Name, g.ig.Description) {
+		if !g.cached && !p.Owner.Owns(g.ig.Name, g.ig.Description) {
 			return nil, collision("instance group", g.ig.Name)
 		}
 		add, remove := setDiff(d.Groups[zone], g.members)
@@ -170,7 +221,7 @@ func planBackendService(d *Desired, o *observedBS, p Params) (*planBS, error) {
 	}
 	// Zones the backend service used that have no node now: empty their group.
 	for zone, g := range o.Groups {
-		if _, ok := d.Groups[zone]; !ok && g != nil && len(g.members) > 0 && p.Owner.Owns(g.ig.Name, g.ig.Description) {
+		if _, ok := d.Groups[zone]; !ok && g != nil && !g.cached && len(g.members) > 0 && p.Owner.Owns(g.ig.Name, g.ig.Description) {
 			pb.Remove[zone] = g.members
 		}
 	}
@@ -310,10 +361,20 @@ func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingR
 	return del, ins, nil
 }
 
-// ensureBackendService is Ensure for the backend-service backend.
-func ensureBackendService(ctx context.Context, api *computeclient.Client, p Params, d *Desired, o *Observed) (*v1.LoadBalancerStatus, error) {
+// ensureBackendService is Ensure for the backend-service backend. When it
+// fails, what it remembered of the shared groups is forgotten, so the next
+// reconcile reads them (a group deleted by hand is found and recreated).
+func ensureBackendService(ctx context.Context, api *computeclient.Client, p Params, d *Desired, o *Observed) (status *v1.LoadBalancerStatus, err error) {
 	zones := sortedZones(d.Groups)
-	obs, err := observeBS(ctx, api, p, d, zones)
+	defer func() {
+		if err != nil {
+			for _, zone := range zones {
+				forgetGroup(api, igLink(p, zone))
+			}
+		}
+	}()
+	var obs *observedBS
+	obs, err = observeBS(ctx, api, p, d, zones)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +445,7 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 	}
 	err = parallel(
 		func() error { return firewall.Apply(ctx, api, fwPlan) },
-		func() error { return applyMembership(ctx, api, p, pb) },
+		func() error { return applyMembership(ctx, api, p, d, pb) },
 		func() error {
 			switch {
 			case pb.InsertBS != nil:
@@ -476,32 +537,69 @@ func deleteRules(ctx context.Context, api *computeclient.Client, p Params, o *Ob
 	return nil
 }
 
-func applyMembership(ctx context.Context, api *computeclient.Client, p Params, pb *planBS) error {
-	var fns []func() error
-	for zone, add := range pb.Add {
-		for _, batch := range batches(add) {
-			fns = append(fns, func() error {
-				err := api.AddInstanceGroupInstances(ctx, zone, InstanceGroupName(p.Owner, zone), batch)
-				// Another Service's reconcile may have added them a moment ago.
-				if err != nil && !strings.Contains(err.Error(), "memberAlreadyExists") {
-					return fmt.Errorf("add %d instances to instance group %s: %w", len(batch), InstanceGroupName(p.Owner, zone), err)
-				}
-				return nil
-			})
-		}
+// groupLocks serialise membership changes of one shared instance group in
+// this process: the Services reconciled at once all want the same change,
+// and the first one makes it.
+var groupLocks sync.Map // group link -> *sync.Mutex
+
+// applyMembership brings each zone's shared group to the desired members.
+// The plan only says whether a zone needs a change: under the group's lock,
+// the members are read again and the change recomputed, so that the
+// Services reconciled at once make it once. A change that still races with
+// another process (memberAlreadyExists, memberNotFound) is re-read and
+// retried.
+func applyMembership(ctx context.Context, api *computeclient.Client, p Params, d *Desired, pb *planBS) error {
+	zones := map[string]bool{}
+	for z := range pb.Add {
+		zones[z] = true
 	}
-	for zone, remove := range pb.Remove {
-		for _, batch := range batches(remove) {
-			fns = append(fns, func() error {
-				err := api.RemoveInstanceGroupInstances(ctx, zone, InstanceGroupName(p.Owner, zone), batch)
-				if err != nil && !strings.Contains(err.Error(), "memberNotFound") {
-					return fmt.Errorf("remove %d instances from instance group %s: %w", len(batch), InstanceGroupName(p.Owner, zone), err)
-				}
-				return nil
-			})
-		}
+	for z := range pb.Remove {
+		zones[z] = true
+	}
+	var fns []func() error
+	for zone := range zones {
+		fns = append(fns, func() error { return syncGroup(ctx, api, p, zone, d.Groups[zone]) })
 	}
 	return parallel(fns...)
+}
+
+func syncGroup(ctx context.Context, api *computeclient.Client, p Params, zone string, want []string) error {
+	name := InstanceGroupName(p.Owner, zone)
+	mu, _ := groupLocks.LoadOrStore(igLink(p, zone), &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var have []string
+		if have, err = api.ListInstanceGroupInstances(ctx, zone, name); err != nil {
+			return fmt.Errorf("list instance group %s: %w", name, err)
+		}
+		add, remove := setDiff(want, have)
+		if len(add) == 0 && len(remove) == 0 {
+			rememberGroup(api, igLink(p, zone), want)
+			return nil
+		}
+		err = nil
+		for _, batch := range batches(add) {
+			if e := api.AddInstanceGroupInstances(ctx, zone, name, batch); e != nil {
+				err = fmt.Errorf("add %d instances to instance group %s: %w", len(batch), name, e)
+			}
+		}
+		for _, batch := range batches(remove) {
+			if e := api.RemoveInstanceGroupInstances(ctx, zone, name, batch); e != nil {
+				err = fmt.Errorf("remove %d instances from instance group %s: %w", len(batch), name, e)
+			}
+		}
+		if err == nil {
+			rememberGroup(api, igLink(p, zone), want)
+			return nil
+		}
+		forgetGroup(api, igLink(p, zone))
+		if !(computeclient.IsConflict(err) || computeclient.IsNotFound(err)) {
+			return err
+		}
+	}
+	return err
 }
 
 func deleteRegionHealthCheck(ctx context.Context, api *computeclient.Client, region, name string) error {
@@ -550,6 +648,9 @@ func deleteBackendService(ctx context.Context, api *computeclient.Client, p Para
 		fns = append(fns, func() error {
 			// In use by another Service's backend service: it stays.
 			err := api.DeleteInstanceGroup(ctx, zone, name)
+			if err == nil {
+				forgetGroup(api, b.Group)
+			}
 			if err == nil || computeclient.IsNotFound(err) || computeclient.IsInUse(err) {
 				return nil
 			}
