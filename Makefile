@@ -16,7 +16,7 @@ build: ## Build every command into _output/bin.
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: test
-test: kube-binaries ## Run every test: unit, fake-gce (also with the race detector), and the e2e suite.
+test: kube-binaries tofu ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -race $(GOTESTFLAGS) ./test/fakegce/...
 
@@ -58,3 +58,16 @@ clean: ## Remove build output.
 .PHONY: kube-binaries
 kube-binaries: ## Build kube-apiserver, kube-proxy, kubectl and etcd into _output/bin (cached).
 	hack/build-kube-binaries.sh
+
+.PHONY: tofu
+tofu: ## Build OpenTofu into _output/bin/tofu (cached; the version is pinned in hack/tofu/go.mod).
+	hack/build-tofu.sh
+
+.PHONY: tf-fmt
+tf-fmt: tofu ## Rewrite deploy/terraform in tofu fmt's format.
+	TF_CLI_CONFIG_FILE=/dev/null $(BIN)/tofu fmt -recursive deploy/terraform
+
+.PHONY: tf-e2e
+tf-e2e: tofu $(if $(TF_PROVIDER_MIRROR),kube-binaries) ## deploy/terraform on fake-gce: apply, empty plan, nodes, a LoadBalancer, destroy (needs TF_PROVIDER_MIRROR, docs/terraform.md).
+	@[ -n "$${TF_PROVIDER_MIRROR:-}" ] || echo "tf-e2e: TF_PROVIDER_MIRROR is not set, so only the checks that need no provider run (docs/terraform.md: a provider mirror)"
+	$(GO) test $(GOTESTFLAGS) -count=1 -v ./test/tfe2e/
