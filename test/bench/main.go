@@ -115,7 +115,8 @@ type env struct {
 }
 
 func newEnv(latency time.Duration, nodeCount int, backend string) (*env, error) {
-	srv, err := fakegce.New(fakegce.Config{OpLatency: latency, MaxCalls: 10_000_000})
+	// 198.18.0.0/15 is the range set aside for benchmarks: room for every Service.
+	srv, err := fakegce.New(fakegce.Config{OpLatency: latency, MaxCalls: 10_000_000, ExternalIPRange: "198.18.0.0/15"})
 	if err != nil {
 		return nil, err
 	}
