@@ -33,6 +33,13 @@ func prepareAddress(t *tx, c *call, obj, old map[string]any) error {
 	setDefault(obj, "ipVersion", "IPV4")
 	obj["status"] = "RESERVED"
 	internal := str(obj, "addressType") == "INTERNAL"
+	if !internal && str(obj, "ipVersion") == "IPV6" {
+		// An external IPv6 address is a /96 of a dual-stack subnetwork.
+		setDefault(obj, "networkTier", "PREMIUM")
+		setDefault(obj, "ipv6EndpointType", "NETLB")
+		obj["prefixLength"] = num(96)
+		return externalIPv6(t, c, obj, "address")
+	}
 	if !internal {
 		setDefault(obj, "networkTier", "PREMIUM")
 		if str(obj, "subnetwork") != "" {
@@ -170,6 +177,9 @@ func prepareForwardingRule(t *tx, c *call, obj, old map[string]any) error {
 	}
 	if err := normalizePorts(obj); err != nil {
 		return err
+	}
+	if external && str(obj, "ipVersion") == "IPV6" {
+		return ipv6ForwardingRule(t, c, obj)
 	}
 	ip := str(obj, "IPAddress")
 	if ip != "" && !isIPLiteral(ip) {
@@ -337,5 +347,37 @@ func setTarget(t *tx, c *call) error {
 	obj["target"] = r.link()
 	obj["fingerprint"] = resourceFingerprint(obj)
 	t.put(c.coll, c.name, obj)
+	return nil
+}
+
+// ipv6ForwardingRule fills an external IPv6 forwarding rule: its address is
+// a reserved IPv6 address of the region (named or by IP) or a new /96 of
+// its subnetwork.
+func ipv6ForwardingRule(t *tx, c *call, obj map[string]any) error {
+	if str(obj, "target") != "" {
+		return invalidValue("resource.target", str(obj, "target"), "An IPv6 forwarding rule needs a backend service; target pools carry IPv4 only.")
+	}
+	ip := strings.TrimSuffix(str(obj, "IPAddress"), "/96")
+	if ip != "" && !isIPLiteral(ip) {
+		r, ok := parseRef(ip, c.def("addresses"))
+		var a map[string]any
+		if ok && r.Collection == "addresses" {
+			a = t.get(r.coll(), r.Name)
+		}
+		if a == nil {
+			return invalidValue("resource.IPAddress", ip, "The referenced address resource cannot be found.")
+		}
+		ip = str(a, "address")
+	}
+	obj["IPAddress"] = ip
+	if err := externalIPv6(t, c, obj, "IPAddress"); err != nil {
+		return err
+	}
+	if a := addressByIP(t, c.project, c.region, str(obj, "IPAddress")); a != nil {
+		if err := checkIPConflicts(t, c, obj, a, str(obj, "IPAddress")); err != nil {
+			return err
+		}
+		setAddressUser(t, a, str(obj, "selfLink"), true)
+	}
 	return nil
 }

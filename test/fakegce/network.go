@@ -155,7 +155,7 @@ func prepareSubnetwork(t *tx, c *call, obj, old map[string]any) error {
 			return invalid("Invalid value for field 'resource.network': a subnetwork cannot move to another network.")
 		}
 		subnetDefaults(obj)
-		return nil
+		return ipv6Defaults(obj)
 	}
 	for _, other := range t.listAll(c.project, "subnetworks") {
 		if str(other, "network") != str(obj, "network") || str(other, "selfLink") == str(obj, "selfLink") {
@@ -168,6 +168,9 @@ func prepareSubnetwork(t *tx, c *call, obj, old map[string]any) error {
 		}
 	}
 	subnetDefaults(obj)
+	if err := ipv6Defaults(obj); err != nil {
+		return err
+	}
 	netRef, _ := parseRef(str(obj, "network"), ref{})
 	network := copyObj(t.get(netRef.coll(), netRef.Name))
 	network["subnetworks"] = append(list(network, "subnetworks"), str(obj, "selfLink"))
