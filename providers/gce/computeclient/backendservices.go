@@ -2,8 +2,10 @@ package computeclient
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"google.golang.org/api/compute/v1"
 )
@@ -160,4 +162,16 @@ func (c *Client) NetworkRanges(ctx context.Context, networkURL string) ([]netip.
 		}
 	}
 	return out, nil
+}
+
+// GetSubnetwork reads a subnetwork by its link.
+func (c *Client) GetSubnetwork(ctx context.Context, link string) (*compute.Subnetwork, error) {
+	parts := strings.Split(link, "/")
+	if len(parts) < 4 {
+		return nil, fmt.Errorf("subnetwork %q is not a link", link)
+	}
+	region, name := parts[len(parts)-3], parts[len(parts)-1]
+	return Do(ctx, c, "subnetworks.get", func(ctx context.Context) (*compute.Subnetwork, error) {
+		return c.svc.Subnetworks.Get(c.project, region, name).Context(ctx).Do()
+	})
 }

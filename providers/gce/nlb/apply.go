@@ -182,7 +182,9 @@ func applyRules(ctx context.Context, api *computeclient.Client, p Params, pl *Pl
 	fns = nil
 	target := linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/targetPools/" + pl.PoolName
 	for _, fr := range pl.InsertRules {
-		fr.IPAddress = pl.IP
+		if fr.IPAddress == "" {
+			fr.IPAddress = pl.IP
+		}
 		fns = append(fns, func() error {
 			if err := api.InsertForwardingRule(ctx, p.Region, fr); err != nil && !computeclient.IsConflict(err) {
 				return fmt.Errorf("insert forwarding rule %s: %w", fr.Name, err)
@@ -299,6 +301,20 @@ func Delete(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 			fns = append(fns, func() error { return deleteHealthCheck(ctx, api, hc.Name) })
 		}
 	}
+	fns = append(fns, func() error {
+		// The IPv6 address of a dual-stack Service.
+		a, err := api.GetAddress(ctx, p.Region, IPv6AddressName(base))
+		if computeclient.IsNotFound(err) || (err == nil && !p.Owner.Owns(a.Name, a.Description)) {
+			return nil
+		}
+		if err == nil {
+			err = api.DeleteAddress(ctx, p.Region, a.Name)
+		}
+		if err != nil && !computeclient.IsNotFound(err) {
+			return fmt.Errorf("release address %s: %w", IPv6AddressName(base), err)
+		}
+		return nil
+	})
 	if a := o.OwnedAddress; a != nil && p.Owner.Owns(a.Name, a.Description) {
 		fns = append(fns, func() error {
 			if err := api.DeleteAddress(ctx, p.Region, a.Name); err != nil && !computeclient.IsNotFound(err) {

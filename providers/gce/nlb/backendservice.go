@@ -301,7 +301,25 @@ func sameBackends(a, b []*compute.Backend) bool {
 // bsRules are the forwarding rules of the backend-service backend: one
 // L3_DEFAULT rule on all ports when the Service mixes TCP and UDP, else one
 // rule with the ports listed (all ports beyond five).
-func bsRules(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
+func bsRules(d *Desired, p Params, bsLink, ip4, ip6 string) []*compute.ForwardingRule {
+	var out []*compute.ForwardingRule
+	if d.serves(v1.IPv4Protocol) || d.Scheme == "INTERNAL" {
+		for _, fr := range bsRulesOf(d, p, bsLink) {
+			fr.IPAddress = ip4
+			out = append(out, fr)
+		}
+	}
+	if d.serves(v1.IPv6Protocol) && d.Scheme != "INTERNAL" {
+		for _, fr := range bsRulesOf(d, p, bsLink) {
+			fr.Name += "-v6"
+			fr.IpVersion, fr.Subnetwork, fr.IPAddress = "IPV6", d.Subnetwork, ip6
+			out = append(out, fr)
+		}
+	}
+	return out
+}
+
+func bsRulesOf(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
 	rule := func(name, proto, tier string) *compute.ForwardingRule {
 		fr := &compute.ForwardingRule{Name: name, IPProtocol: proto, NetworkTier: tier, LoadBalancingScheme: d.Scheme,
 			BackendService: bsLink, Description: d.Description}
@@ -331,7 +349,7 @@ func bsRules(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
 }
 
 // planBSRules compares the wanted rules with the owned observed ones.
-func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingRule, p Params, ip string) (del []string, ins []*compute.ForwardingRule, err error) {
+func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingRule, p Params) (del []string, ins []*compute.ForwardingRule, err error) {
 	have := map[string]*compute.ForwardingRule{}
 	for _, fr := range observed {
 		if p.Owner.Owns(fr.Name, fr.Description) {
@@ -347,7 +365,8 @@ func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingR
 			ins = append(ins, w)
 		case fr.IPProtocol != w.IPProtocol || fr.AllPorts != w.AllPorts || !slices.Equal(fr.Ports, w.Ports) || fr.BackendService != w.BackendService ||
 			fr.Target != "" || fr.LoadBalancingScheme != w.LoadBalancingScheme || (w.NetworkTier != "" && fr.NetworkTier != w.NetworkTier) ||
-			fr.AllowGlobalAccess != w.AllowGlobalAccess || (w.Subnetwork != "" && fr.Subnetwork != w.Subnetwork) || (ip != "" && fr.IPAddress != ip):
+			fr.AllowGlobalAccess != w.AllowGlobalAccess || (w.Subnetwork != "" && fr.Subnetwork != w.Subnetwork) ||
+			(w.IPAddress != "" && strings.TrimSuffix(fr.IPAddress, "/96") != w.IPAddress):
 			del = append(del, fr.Name)
 			ins = append(ins, w)
 		}
@@ -405,9 +424,18 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 			return nil, fmt.Errorf("read the ranges of network %s: %w", p.NetworkURL, err)
 		}
 	}
+	v4 := d.serves(v1.IPv4Protocol) || d.Scheme == "INTERNAL"
+	v6, err := observeIPv6(ctx, api, p, d)
+	if err != nil {
+		return nil, err
+	}
+	if !v4 {
+		pl.InsertAddress = nil
+	}
 	// 1. Address, health check, the groups that are missing.
 	err = parallel(
 		func() error { return insertAddress(ctx, api, p, pl) },
+		func() error { return v6.ensure(ctx, api, p) },
 		func() error {
 			switch {
 			case pb.InsertHC != nil:
@@ -439,7 +467,14 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 		return nil, err
 	}
 	// 2. Firewalls, group membership, the backend service.
-	fwPlan := firewall.Diff(d.Firewalls(p, pl.IP), o.Firewalls, p.Owner, firewall.ForService(d.UID))
+	var rules []firewall.Rule
+	if v4 {
+		rules = d.Firewalls(p, pl.IP)
+	}
+	if v6.ip != "" {
+		rules = append(rules, d.FirewallsIPv6(p, v6.ip)...)
+	}
+	fwPlan := firewall.Diff(rules, o.Firewalls, p.Owner, firewall.ForService(d.UID))
 	for _, c := range fwPlan.Conflicts {
 		return nil, &ServiceError{Reason: "NameCollision", Message: fmt.Sprintf("firewall rule %s: %s", c.Name, c.Reason)}
 	}
@@ -463,7 +498,7 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 		return nil, err
 	}
 	// 3. Forwarding rules on the address, to the backend service.
-	del, ins, err := planBSRules(bsRules(d, p, pb.BSLink), o.Rules, p, pl.IP)
+	del, ins, err := planBSRules(bsRules(d, p, pb.BSLink, pl.IP, v6.ip), o.Rules, p)
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +524,15 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 	if pb.DeleteOwnRegionHC != "" {
 		fns = append(fns, func() error { return deleteRegionHealthCheck(ctx, api, p.Region, pb.DeleteOwnRegionHC) })
 	}
-	if pl.AddressName != d.Base && o.OwnedAddress != nil && p.Owner.Owns(o.OwnedAddress.Name, o.OwnedAddress.Description) {
+	if v6.release != "" {
+		fns = append(fns, func() error {
+			if err := api.DeleteAddress(ctx, p.Region, v6.release); err != nil && !computeclient.IsNotFound(err) {
+				return fmt.Errorf("release address %s: %w", v6.release, err)
+			}
+			return nil
+		})
+	}
+	if (!v4 || pl.AddressName != d.Base) && o.OwnedAddress != nil && p.Owner.Owns(o.OwnedAddress.Name, o.OwnedAddress.Description) {
 		name := o.OwnedAddress.Name
 		fns = append(fns, func() error {
 			if err := api.DeleteAddress(ctx, p.Region, name); err != nil && !computeclient.IsNotFound(err) {
@@ -501,7 +544,78 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: pl.IP, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}}, nil
+	var ingress []v1.LoadBalancerIngress
+	for _, f := range d.Families {
+		ip := pl.IP
+		if f == v1.IPv6Protocol && d.Scheme != "INTERNAL" {
+			ip = v6.ip
+		}
+		if ip != "" && (f == v1.IPv6Protocol || v4) {
+			ingress = append(ingress, v1.LoadBalancerIngress{IP: ip, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)})
+		}
+	}
+	return &v1.LoadBalancerStatus{Ingress: ingress}, nil
+}
+
+// ipv6State is the Service's external IPv6 address: the one it has, one to
+// reserve, or one to release when the Service no longer asks for IPv6.
+type ipv6State struct {
+	name    string
+	ip      string
+	insert  *compute.Address
+	release string
+}
+
+// IPv6AddressName is the Service's external IPv6 address.
+func IPv6AddressName(base string) string { return base + "-v6" }
+
+// observeIPv6 reads the Service's IPv6 address (always: a Service that
+// stopped asking for IPv6 still has one to release) and, when it asks for
+// IPv6, checks that the subnetwork has an external IPv6 range.
+func observeIPv6(ctx context.Context, api *computeclient.Client, p Params, d *Desired) (*ipv6State, error) {
+	st := &ipv6State{name: IPv6AddressName(d.Base)}
+	a, err := api.GetAddress(ctx, p.Region, st.name)
+	if err != nil && !computeclient.IsNotFound(err) {
+		return nil, err
+	}
+	want := d.serves(v1.IPv6Protocol) && d.Scheme != "INTERNAL"
+	switch {
+	case a != nil && !p.Owner.Owns(a.Name, a.Description):
+		if want {
+			return nil, collision("address", a.Name)
+		}
+	case a != nil && want:
+		st.ip = a.Address
+	case a != nil:
+		st.release = a.Name
+	case want:
+		sub, err := api.GetSubnetwork(ctx, d.Subnetwork)
+		if err != nil {
+			return nil, fmt.Errorf("read subnetwork %s: %w", d.Subnetwork, err)
+		}
+		if sub.ExternalIpv6Prefix == "" {
+			return nil, &ServiceError{Reason: "NoIPv6Range", Message: fmt.Sprintf(
+				"the subnetwork %s has no external IPv6 range: make it dual-stack (stackType IPV4_IPV6, ipv6AccessType EXTERNAL) or remove IPv6 from spec.ipFamilies", sub.Name)}
+		}
+		st.insert = &compute.Address{Name: st.name, AddressType: "EXTERNAL", IpVersion: "IPV6", Ipv6EndpointType: "NETLB",
+			NetworkTier: "PREMIUM", Subnetwork: d.Subnetwork, Description: d.Description}
+	}
+	return st, nil
+}
+
+func (st *ipv6State) ensure(ctx context.Context, api *computeclient.Client, p Params) error {
+	if st.insert == nil {
+		return nil
+	}
+	if err := api.InsertAddress(ctx, p.Region, st.insert); err != nil && !computeclient.IsConflict(err) {
+		return fmt.Errorf("reserve address %s: %w", st.name, err)
+	}
+	a, err := api.GetAddress(ctx, p.Region, st.name)
+	if err != nil {
+		return fmt.Errorf("read address %s: %w", st.name, err)
+	}
+	st.ip = a.Address
+	return nil
 }
 
 // replaceAddress removes the Service's rules and its owned address of the

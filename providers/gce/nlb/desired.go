@@ -116,9 +116,17 @@ type Desired struct {
 	// always on a backend service).
 	Scheme       string
 	GlobalAccess bool
-	// Subnetwork of an internal load balancer's address and rules.
+	// Subnetwork of an internal load balancer's address and rules, and of
+	// an external IPv6 address.
 	Subnetwork string
+	// Families are the IP families to serve, in the Service's order
+	// (spec.ipFamilies; IPv4 when it names none). IPv6 is served by a
+	// backend service only.
+	Families []v1.IPFamily
 }
+
+// serves reports whether the load balancer has an address of family f.
+func (d *Desired) serves(f v1.IPFamily) bool { return slices.Contains(d.Families, f) }
 
 // BaseName is the name of a Service's resources: the cluster's prefix and
 // the Service's UID.
@@ -179,6 +187,22 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	}
 	if d.Rules, err = forwardingRules(svc, base, tier); err != nil {
 		return nil, err
+	}
+	d.Families = svc.Spec.IPFamilies
+	if len(d.Families) == 0 {
+		d.Families = []v1.IPFamily{v1.IPv4Protocol}
+	}
+	if d.serves(v1.IPv6Protocol) {
+		if d.Backend != BackendService {
+			return nil, &ServiceError{Reason: "IPv6NeedsBackendService", Message: "an IPv6 load balancer needs the backend-service backend: annotate the Service with " + annotations.Backend + ": backend-service"}
+		}
+		if tier != annotations.TierPremium {
+			return nil, &ServiceError{Reason: "IPv6NeedsPremium", Message: "IPv6 load balancers are Premium tier only: remove " + annotations.NetworkTier}
+		}
+		if p.SubnetworkURL == "" {
+			return nil, &ServiceError{Reason: "NoSubnetwork", Message: "an IPv6 address comes from the cluster's subnetwork: set [global] subnetwork-name in the cloud config"}
+		}
+		d.Subnetwork = p.SubnetworkURL
 	}
 	typ, err := annotations.TypeOf(svc)
 	if err != nil {
@@ -302,7 +326,9 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 	}
 	var sources, hcSources []string
 	for _, s := range d.SourceRanges {
-		sources = append(sources, s.String())
+		if s.Addr().Is4() {
+			sources = append(sources, s.String())
+		}
 	}
 	if len(sources) == 0 {
 		// Clients from anywhere (external), or from the VPC (internal: the
@@ -326,4 +352,27 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 		rules[i] = firewall.Normalize(rules[i])
 	}
 	return rules
+}
+
+// ipv6HealthCheckRanges are where the cloud's health checkers come from over IPv6.
+var ipv6HealthCheckRanges = []string{"2600:2d00:1:1::/64", "2600:2d00:1:b029::/64"}
+
+// FirewallsIPv6 are the IPv6 twins of Firewalls: clients (the Service's IPv6
+// source ranges, else anywhere) to the /96 of the IPv6 forwarding rules, and
+// the health checkers' IPv6 ranges to the health-check port.
+func (d *Desired) FirewallsIPv6(p Params, ip string) []firewall.Rule {
+	v4 := d.Firewalls(p, "0.0.0.0")
+	var sources []string
+	for _, s := range d.SourceRanges {
+		if s.Addr().Is6() {
+			sources = append(sources, s.String())
+		}
+	}
+	if len(sources) == 0 {
+		sources = []string{"::/0"}
+	}
+	fw, hc := v4[0], v4[1]
+	fw.Name, fw.SourceRanges, fw.DestinationRanges = d.Base+"-fw6", sources, []string{ip + "/96"}
+	hc.Name, hc.SourceRanges = d.Base+"-hc6", ipv6HealthCheckRanges
+	return []firewall.Rule{firewall.Normalize(fw), firewall.Normalize(hc)}
 }

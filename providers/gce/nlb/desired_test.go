@@ -39,6 +39,7 @@ func TestDesire(t *testing.T) {
 					Rules:       []ForwardingRule{{Name: base + "-tcp", Protocol: "TCP", PortRange: "80-80", Ports: []int{80}, Tier: "PREMIUM"}},
 					Backend:     BackendTargetPool,
 					Scheme:      "EXTERNAL",
+					Families:    []v1.IPFamily{v1.IPv4Protocol},
 					Groups: map[string][]string{"us-central1-b": {"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n1",
 						"https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-b/instances/n2"}},
 				}

@@ -17,8 +17,13 @@ func ensure(t *testing.T, lc *lbCloud, svc *v1.Service, nodes []*v1.Node) string
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
-	if len(st.Ingress) != 1 || st.Ingress[0].IP == "" || st.Ingress[0].IPMode == nil || *st.Ingress[0].IPMode != v1.LoadBalancerIPModeVIP {
-		t.Fatalf("status = %+v, want one VIP ingress", st)
+	if len(st.Ingress) == 0 || len(st.Ingress) != len(svc.Spec.IPFamilies) && len(svc.Spec.IPFamilies) > 0 {
+		t.Fatalf("status = %+v, want an ingress per IP family", st)
+	}
+	for _, in := range st.Ingress {
+		if in.IP == "" || in.IPMode == nil || *in.IPMode != v1.LoadBalancerIPModeVIP {
+			t.Fatalf("status = %+v, want VIP ingresses", st)
+		}
 	}
 	return st.Ingress[0].IP
 }

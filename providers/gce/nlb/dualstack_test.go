@@ -1,0 +1,86 @@
+package nlb
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+)
+
+func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
+	if _, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
+		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
+	svc := newService("web", withAnnotation(annotations.Backend, BackendService))
+	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol}
+	nodes := nodesFor("us-central1-a", "node-1", "node-2")
+	st, err := Ensure(context.Background(), lc.api, lc.p, svc, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Ingress) != 2 || !netip.MustParseAddr(st.Ingress[0].IP).Is6() || !netip.MustParseAddr(st.Ingress[1].IP).Is4() {
+		t.Fatalf("status = %+v, want the IPv6 address then the IPv4 one (spec.ipFamilies order)", st.Ingress)
+	}
+	base := BaseName(lc.p.Owner, string(svc.UID))
+	fr, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp-v6").Do()
+	if err != nil || fr.IpVersion != "IPV6" || fr.IPAddress != st.Ingress[0].IP || fr.BackendService == "" {
+		t.Errorf("IPv6 rule = %+v, %v", fr, err)
+	}
+	for _, name := range []string{base + "-fw6", base + "-hc6"} {
+		if _, err := lc.Compute.Firewalls.Get(lc.Project, name).Do(); err != nil {
+			t.Errorf("firewall %s: %v", name, err)
+		}
+	}
+	resyncMakesNoWrites(t, lc, svc, nodes)
+
+	// Single-stack IPv4 again: the IPv6 rule, address and firewall rules go.
+	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol}
+	ensure(t, lc, svc, nodes)
+	if _, err := lc.Compute.Addresses.Get(lc.Project, "us-central1", IPv6AddressName(base)).Do(); err == nil {
+		t.Errorf("the IPv6 address was kept")
+	}
+	if _, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp-v6").Do(); err == nil {
+		t.Errorf("the IPv6 rule was kept")
+	}
+	resyncMakesNoWrites(t, lc, svc, nodes)
+	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+	ensure(t, lc, svc, nodes)
+	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+		t.Fatal(err)
+	}
+	if left := lc.owned(); len(left) != 0 {
+		t.Errorf("left after delete: %v", left)
+	}
+}
+
+func TestIPv6NeedsABackendServiceAndADualStackSubnetwork(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1")
+	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/default"
+	for _, tt := range []struct {
+		name    string
+		backend string
+		reason  string
+	}{
+		{name: "on a target pool", backend: BackendTargetPool, reason: "IPv6NeedsBackendService"},
+		{name: "on an IPv4-only subnetwork", backend: BackendService, reason: "NoIPv6Range"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := newService("web", withAnnotation(annotations.Backend, tt.backend))
+			svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+			_, err := Ensure(context.Background(), lc.api, lc.p, svc, nodesFor("us-central1-a", "node-1"))
+			var se *ServiceError
+			if !errors.As(err, &se) || se.Reason != tt.reason {
+				t.Errorf("err = %v, want %s", err, tt.reason)
+			}
+		})
+	}
+}
