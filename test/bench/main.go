@@ -44,9 +44,14 @@ func main() {
 	workers := flag.Int("workers", 10, "Services reconciled at once (the CCM's --concurrent-service-syncs)")
 	nodes := flag.Int("nodes", 6, "nodes (instances in three zones)")
 	out := flag.String("out", "", "also write the report to this file")
+	rssServices := flag.Int("rss-services", 0, "also measure the CCM's peak RSS with this many Services (needs the Kubernetes binaries; 0: skip)")
+	rssNodes := flag.Int("rss-nodes", 1000, "nodes for the RSS measurement")
 	flag.Parse()
 	var ns []int
 	for _, s := range strings.Split(*counts, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			fmt.Fprintf(os.Stderr, "bench: -services: %q is not a count\n", s)
@@ -63,7 +68,18 @@ func main() {
 			}
 		}
 	}
-	text := r.String()
+	text := ""
+	if len(ns) > 0 {
+		text = r.String()
+	}
+	if *rssServices > 0 {
+		mem, err := measureRSS(*rssServices, *rssNodes)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		text += mem
+	}
 	fmt.Print(text)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {

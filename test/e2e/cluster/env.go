@@ -177,3 +177,21 @@ func (c *CCM) LogContains(s string) bool {
 	}
 	return false
 }
+
+// PeakRSS is the CCM's peak resident memory so far (VmHWM), in bytes.
+func (c *CCM) PeakRSS() (int64, error) { return peakRSS(c.proc.cmd.Process.Pid) }
+
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
