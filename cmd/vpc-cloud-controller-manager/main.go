@@ -1,7 +1,8 @@
 // Command vpc-cloud-controller-manager is the cloud-controller-manager for
 // VPCs that speak the Compute Engine v1 API: the standard controllers of
 // k8s.io/cloud-provider (cloud-node, cloud-node-lifecycle, service, route)
-// running with the "gce" provider of this repository.
+// running with the "gce" provider of this repository, and the nodeip-service
+// controller of the nodeip load balancer mode.
 package main
 
 import (
@@ -29,12 +30,13 @@ func main() {
 	flags := cliflag.NamedFlagSets{}
 	settings := ccm.AddFlags(flags.FlagSet("vpc"))
 	command := app.NewCloudControllerManagerCommand(opts, ccm.CloudInitializer(settings, os.Stderr, os.Exit),
-		app.DefaultInitFuncConstructors, names.CCMControllerAliases(), flags, wait.NeverStop)
+		ccm.ControllerInitFuncConstructors(), names.CCMControllerAliases(), flags, wait.NeverStop)
 	command.Use = "vpc-cloud-controller-manager"
 	command.Long = `vpc-cloud-controller-manager runs the Kubernetes cloud controllers for a VPC
 that speaks the Compute Engine v1 API: it initialises nodes registered by
 --cloud-provider=external kubelets, deletes nodes whose instance is gone,
 taints shut-down ones, programs pod-CIDR routes and serves LoadBalancer
-Services. Run it with --cloud-provider=gce and --cloud-config=gce.conf.`
+Services (an external network load balancer, or the nodes' own addresses in
+nodeip mode). Run it with --cloud-provider=gce and --cloud-config=gce.conf.`
 	os.Exit(cli.Run(command))
 }

@@ -78,6 +78,15 @@ func TestCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("help lists the nodeip-service controller with the upstream ones", func(t *testing.T) {
+		out, _, _ := run(t, bin, "--help")
+		for _, name := range []string{"nodeip-service", "service-lb-controller", "cloud-node-controller"} {
+			if !strings.Contains(out, name) {
+				t.Errorf("--help does not list the controller %s", name)
+			}
+		}
+	})
+
 	t.Run("a bad cloud config stops it with one line naming the key", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", "[global]\nproject-id = fake-project\nregional = maybe\n")
 		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=0")

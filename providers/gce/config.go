@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"gopkg.in/gcfg.v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Config is the parsed and validated cloud config (gce.conf). It is read once
@@ -288,6 +289,9 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	}
 	if c.LoadBalancer.ReservedPorts, err = parsePortList(ports); err != nil {
 		return bad("load-balancer", "nodeip-reserved-ports", "%v", err)
+	}
+	if _, err := labels.Parse(lb.NodeSelector); err != nil {
+		return bad("load-balancer", "nodeip-node-selector", "%q is not a label selector such as pool=edge,zone!=us-central1-c", lb.NodeSelector)
 	}
 	c.LoadBalancer.NodeSelector = lb.NodeSelector
 	return nil

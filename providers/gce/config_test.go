@@ -32,6 +32,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "an unknown mode", file: "[load-balancer]\nmode = internal\n", want: `cloud config: [load-balancer] mode: "internal" is not a mode (want external or nodeip)`},
 		{name: "a bad health-check range", file: "[load-balancer]\nhealth-check-source-ranges = 35.191.0.0\n", want: `cloud config: [load-balancer] health-check-source-ranges: "35.191.0.0" is not a CIDR range such as 10.0.0.0/8`},
 		{name: "a bad address type", file: "[load-balancer]\nnodeip-address-type = Hostname\n", want: `cloud config: [load-balancer] nodeip-address-type: "Hostname" is not an address type (want InternalIP or ExternalIP)`},
+		{name: "a bad node selector", file: "[load-balancer]\nnodeip-node-selector = pool in edge\n", want: `cloud config: [load-balancer] nodeip-node-selector: "pool in edge" is not a label selector such as pool=edge,zone!=us-central1-c`},
 		{name: "a reversed port range", file: "[load-balancer]\nnodeip-reserved-ports = 22,2380-2379\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "2380-2379" is not a port or a port range such as 2379-2380`},
 	}
 	for _, tt := range tests {

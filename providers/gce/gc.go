@@ -24,12 +24,20 @@ func (c *Cloud) collectFirewallGarbage(client kubernetes.Interface, stop <-chan 
 	ctx := wait.ContextForChannel(stop)
 	log := klog.FromContext(ctx).WithName("firewall-gc")
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		live, err := liveServiceUIDs(ctx, client)
-		if err != nil {
-			log.Error(err, "Cannot list Services; skipping this collection")
-			return
-		}
-		deleted, err := firewall.CollectGarbage(ctx, c.api, c.owner, func(uid string) bool { return live[uid] })
+		// Services are listed after the firewall rules (on the first rule
+		// with a UID): a rule in the list was made after its Service
+		// existed, so a Service created meanwhile cannot lose its new rule.
+		// If the list fails, every rule is kept.
+		var live map[string]bool
+		var listErr error
+		deleted, err := firewall.CollectGarbage(ctx, c.api, c.owner, func(uid string) bool {
+			if live == nil && listErr == nil {
+				if live, listErr = liveServiceUIDs(ctx, client); listErr != nil {
+					log.Error(listErr, "Cannot list Services; keeping every rule this time")
+				}
+			}
+			return listErr != nil || live[uid]
+		})
 		if err != nil {
 			log.Error(err, "Firewall garbage collection failed")
 		}

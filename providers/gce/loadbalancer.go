@@ -10,6 +10,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
 
 // The LoadBalancer interface: a table of contents. A Service is served in
@@ -80,7 +81,9 @@ func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName strin
 // controller does the rest.
 func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
 	if hadExternal(svc, nodes) {
-		if err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc); err != nil {
+		err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
+		c.nodeIPRuleRemoved(svc) // nlb.Delete may have removed it: the controller puts it back
+		if err != nil {
 			return err
 		}
 	}
@@ -89,8 +92,13 @@ func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.S
 
 // hadExternal: the Service's status shows an address that is no node's,
 // so it comes from an external load balancer (the nodeip mode publishes
-// node addresses only).
+// node addresses only). A status the nodeip controller wrote has none: an
+// address of a node just deleted or excluded (which nodes no longer lists)
+// is still nodeip's until the controller takes it back.
 func hadExternal(svc *v1.Service, nodes []*v1.Node) bool {
+	if nodeip.PublishedStatus(svc) {
+		return false
+	}
 	nodeIPs := map[string]bool{}
 	for _, n := range nodes {
 		for _, a := range n.Status.Addresses {

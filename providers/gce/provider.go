@@ -44,6 +44,7 @@ type Cloud struct {
 	managedZones []string
 	networkURL   string
 	reporter     *serviceReporter
+	nodeIP       nodeIPHooks
 }
 
 var _ cloudprovider.Interface = (*Cloud)(nil)

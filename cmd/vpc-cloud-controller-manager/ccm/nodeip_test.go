@@ -1,0 +1,28 @@
+package ccm
+
+import (
+	"testing"
+
+	"k8s.io/cloud-provider/app"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
+)
+
+func TestTheNodeIPControllerIsRegisteredBesideTheUpstreamOnes(t *testing.T) {
+	got := ControllerInitFuncConstructors()
+	c, ok := got[nodeip.Name]
+	if !ok {
+		t.Fatalf("no %q among %d controllers", nodeip.Name, len(got))
+	}
+	if c.InitContext.ClientName != "nodeip-service-controller" || c.Constructor == nil {
+		t.Errorf("%s = client %q, constructor set %v; want client nodeip-service-controller and a constructor", nodeip.Name, c.InitContext.ClientName, c.Constructor != nil)
+	}
+	for name := range app.DefaultInitFuncConstructors {
+		if _, ok := got[name]; !ok {
+			t.Errorf("the upstream controller %s is missing", name)
+		}
+	}
+	if _, ok := app.DefaultInitFuncConstructors[nodeip.Name]; ok {
+		t.Errorf("the upstream map was changed in place")
+	}
+}

@@ -1,0 +1,120 @@
+package nodeip
+
+import (
+	"fmt"
+	"slices"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+)
+
+// Reasons of the LoadBalancerReady condition and of events.
+const (
+	ReasonPublished       = "NodeAddressesPublished"
+	ReasonAddressesChange = "NodeAddressesChanged"
+	ReasonNoEligibleNodes = "NoEligibleNodes"
+	ReasonInvalidSetting  = "InvalidServiceSetting"
+	ReasonReservedPort    = "ReservedPort"
+	ReasonPortConflict    = "PortConflict"
+	ReasonNameCollision   = "NameCollision"
+	ReasonQuotaExceeded   = "QuotaExceeded"
+)
+
+// problem is why a Service publishes nothing. Warn: the user must change
+// something, which a Warning event tells them.
+type problem struct {
+	Reason  string
+	Message string
+	Warn    bool
+}
+
+// candidate is a Service's answer before port conflicts with other
+// Services are looked at.
+type candidate struct {
+	ports    []protoPort
+	settings settings
+	targets  []target
+	problem  *problem
+	claim    claim
+}
+
+// candidateOf computes what the Service would publish on its own, from the
+// nodes and (for externalTrafficPolicy: Local) the nodes with a ready
+// endpoint of it. It is pure.
+func candidateOf(svc *v1.Service, nodes []nodeInfo, endpointNodes map[string]bool, d Defaults, defaultSelector labels.Selector) candidate {
+	c := candidate{ports: portsOf(svc)}
+	c.claim = claim{Service: svc.Namespace + "/" + svc.Name, UID: string(svc.UID), Created: svc.CreationTimestamp.Time}
+	s, err := settingsOf(svc, d, defaultSelector)
+	if err != nil {
+		c.problem = &problem{Reason: ReasonInvalidSetting, Message: err.Error(), Warn: true}
+		return c
+	}
+	c.settings = s
+	if p, r, ok := reservedPort(c.ports, d.ReservedPorts); ok {
+		c.problem = &problem{Reason: ReasonReservedPort, Warn: true, Message: fmt.Sprintf(
+			"port %s is reserved on the nodes (reserved range %s, [load-balancer] nodeip-reserved-ports); nothing is published and no firewall is opened: use another port", p, r)}
+		return c
+	}
+	c.targets = capTargets(string(svc.UID), candidateTargets(nodes, s, endpointNodes), s.maxNodes)
+	if len(c.targets) > 0 {
+		c.claim.Ports = c.ports
+		for _, t := range c.targets {
+			c.claim.Nodes = append(c.claim.Nodes, t.Node)
+		}
+	}
+	return c
+}
+
+// answer is what the controller publishes for a served Service.
+type answer struct {
+	// Targets are the nodes to publish, sorted by name; none when there is
+	// a problem.
+	Targets  []target
+	Families []v1.IPFamily
+	// Rule is the firewall rule; nil when nothing is published.
+	Rule    *firewall.Rule
+	Problem *problem
+	// Claim is the candidate's claim; Won says it holds it.
+	Claim claim
+	Won   bool
+}
+
+// decide completes a candidate with the port conflicts: competitors are the
+// claims of the Services older than this one that share a port with it,
+// directly or through each other. It is pure.
+func decide(svc *v1.Service, c candidate, competitors []claim, firewallName string, p ruleParams) answer {
+	a := answer{Families: c.settings.families, Claim: c.claim, Problem: c.problem}
+	if a.Problem != nil {
+		return a
+	}
+	if len(c.targets) == 0 {
+		msg := "No node is Ready, free of the exclude-from-external-load-balancers label and the autoscaler's deletion taint, and matched by the node selector; nothing is published."
+		if c.settings.local {
+			msg = "No eligible node hosts a ready endpoint of the Service (externalTrafficPolicy: Local); nothing is published."
+		}
+		a.Problem = &problem{Reason: ReasonNoEligibleNodes, Message: msg}
+		return a
+	}
+	if lost, ok := conflictOf(c.claim, competitors); ok {
+		a.Problem = &problem{Reason: ReasonPortConflict, Warn: true, Message: fmt.Sprintf(
+			"port %s is already published on node %s by Service %s, which is older; a node address and port can serve one Service only, so nothing is published: use another port or a node selector that does not overlap (this Service is published once %s no longer needs the port)",
+			lost.Port, lost.Node, lost.Winner, lost.Winner)}
+		return a
+	}
+	a.Won = true
+	a.Targets = c.targets
+	rule := desiredRule(svc, firewallName, c.ports, c.targets, c.settings.sourceRanges, p)
+	a.Rule = &rule
+	return a
+}
+
+// conflictOf is the port conflict the claim loses, if any.
+func conflictOf(me claim, competitors []claim) (portConflict, bool) {
+	if len(competitors) == 0 {
+		return portConflict{}, false
+	}
+	lost, ok := resolvePortConflicts(append(slices.Clone(competitors), me))[me.Service]
+	return lost, ok
+}

@@ -1,0 +1,259 @@
+package nodeip
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// statusLog records when each Service's status was patched.
+type statusLog struct {
+	mu    sync.Mutex
+	times map[string][]time.Time
+}
+
+func (l *statusLog) record(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.times[name] = append(l.times[name], time.Now())
+}
+
+// firstAfter is the first patch of name at or after t.
+func (l *statusLog) firstAfter(name string, t time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, at := range l.times[name] {
+		if !at.Before(t) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// since counts the patches of each Service at or after t.
+func (l *statusLog) since(t time.Time) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for name, times := range l.times {
+		for _, at := range times {
+			if !at.Before(t) {
+				out[name]++
+			}
+		}
+	}
+	return out
+}
+
+const (
+	benchNodes    = 100
+	benchServices = 1000
+)
+
+func benchNodeIP(i int) string { return fmt.Sprintf("10.1.%d.%d", i/200, i%200+1) }
+
+// benchCluster: 100 Ready nodes; 1,000 nodeip Services, each on its own
+// port; the odd ones have externalTrafficPolicy: Local with a ready
+// endpoint on three consecutive nodes.
+func benchCluster() []runtime.Object {
+	var objs []runtime.Object
+	for i := range benchNodes {
+		objs = append(objs, newNode(fmt.Sprintf("n%03d", i), internalIP(benchNodeIP(i))))
+	}
+	for i := range benchServices {
+		name := fmt.Sprintf("svc-%04d", i)
+		opts := []svcOpt{withPorts(int32(20000 + i)), createdAt(time.Duration(i) * time.Second)}
+		if i%2 == 1 {
+			opts = append(opts, local())
+			objs = append(objs, endpointSlice(name, name+"-1", localEndpoints(i, -1)))
+		}
+		objs = append(objs, newService(name, opts...))
+	}
+	return objs
+}
+
+// localEndpoints are the ready endpoints of Local Service i: nodes i, i+1
+// and i+2 (mod 100), but the one at position unready (0..2) is not ready.
+func localEndpoints(i, unready int) map[string]bool {
+	out := map[string]bool{}
+	for k := range 3 {
+		out[fmt.Sprintf("n%03d", (i+k)%benchNodes)] = k != unready
+	}
+	return out
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// waitPatched waits until every Service in names has a status patch at or
+// after its start time, and returns the delays.
+func waitPatched(b *testing.B, log *statusLog, starts map[string]time.Time) []time.Duration {
+	b.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	var out []time.Duration
+	pending := make([]string, 0, len(starts))
+	for n := range starts {
+		pending = append(pending, n)
+	}
+	sort.Strings(pending)
+	for len(pending) > 0 {
+		next := pending[:0]
+		for _, n := range pending {
+			if at, ok := log.firstAfter(n, starts[n]); ok {
+				out = append(out, at.Sub(starts[n]))
+			} else {
+				next = append(next, n)
+			}
+		}
+		pending = next
+		if len(pending) > 0 {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d Services never had their status patched, e.g. %s", len(pending), pending[0])
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return out
+}
+
+// BenchmarkReactionToNodeAndEndpointChanges measures, with 1,000 nodeip
+// Services and 100 nodes, the time from a change to the status patch of
+// every Service it affects:
+//
+//   - node-notready: a node turns NotReady (510 to 520 Services affected:
+//     the 500 with externalTrafficPolicy Cluster and the Local ones with an
+//     endpoint there); its address is unpublished;
+//   - node-ready: the node comes back; the firewall rules open to it first
+//     (one patch per Service through fake-gce), then it is published;
+//   - endpoint: 100 EndpointSlices, changed at once, each loses a ready
+//     endpoint on one node (one Service each).
+//
+// It reports p50 and p99 of each, and the status patches and firewall
+// writes per change against the Services whose answer changed.
+func BenchmarkReactionToNodeAndEndpointChanges(b *testing.B) {
+	log := &statusLog{times: map[string][]time.Time{}}
+	h := startHarness(b, benchCluster(), simpleClientset(), beforeStart(func(h *harness) {
+		h.client.PrependReactor("patch", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.GetSubresource() == "status" {
+				log.record(a.(k8stesting.PatchAction).GetName())
+			}
+			return false, nil, nil
+		})
+	}))
+	// Converge: every Service publishes its nodes.
+	h.eventually("every Service publishes", func() (bool, string) {
+		svcs, _ := h.ctrl.services.List(labels.Everything())
+		n := 0
+		for _, s := range svcs {
+			if len(s.Status.LoadBalancer.Ingress) > 0 {
+				n++
+			}
+		}
+		return n == benchServices, fmt.Sprintf("%d of %d", n, benchServices)
+	})
+
+	var notReady, ready, endpoint []time.Duration
+	var statusWrites, affected, fwWrites, strayWrites int
+	// settle waits for the firewall to follow a change to the affected
+	// Services (one rule write each), then counts the writes since since.
+	settle := func(since time.Time, fwBefore int, hit map[string]time.Time) {
+		h.eventually("the firewall rules follow", func() (bool, string) {
+			w := h.firewallWrites() - fwBefore
+			return w >= len(hit), fmt.Sprint(w)
+		})
+		for name, n := range log.since(since) {
+			statusWrites += n
+			if _, ok := hit[name]; !ok {
+				strayWrites += n
+			}
+		}
+		affected += len(hit)
+		fwWrites += h.firewallWrites() - fwBefore
+	}
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		h.cloud.Server.ResetCalls() // keeps counting the calls cheap
+		h.client.ClearActions()     // the fake keeps a copy of every request
+		b.StartTimer()
+		node := (round * 37) % benchNodes
+		nodeName := fmt.Sprintf("n%03d", node)
+		round++
+
+		for _, phase := range []struct {
+			status v1.ConditionStatus
+			into   *[]time.Duration
+		}{{v1.ConditionFalse, &notReady}, {v1.ConditionTrue, &ready}} {
+			fwBefore := h.firewallWrites()
+			t0 := time.Now()
+			h.updateNode(nodeName, func(n *v1.Node) { n.Status.Conditions[0].Status = phase.status })
+			// The Services the node carries: the Cluster ones, and the
+			// Local ones with an endpoint on it.
+			hit := map[string]time.Time{}
+			for i := range benchServices {
+				if i%2 == 0 || slices.Contains([]int{i % benchNodes, (i + 1) % benchNodes, (i + 2) % benchNodes}, node) {
+					hit[fmt.Sprintf("svc-%04d", i)] = t0
+				}
+			}
+			got := waitPatched(b, log, hit)
+			*phase.into = append(*phase.into, got...)
+			if testing.Verbose() {
+				b.Logf("round %d, node %s Ready=%s: %d Services, p50 %v, p99 %v", round, nodeName, phase.status, len(got), percentile(got, 0.5), percentile(got, 0.99))
+			}
+			settle(t0, fwBefore, hit)
+		}
+
+		// 100 Local Services each lose a ready endpoint, all at once.
+		hit := map[string]time.Time{}
+		indexes := map[string]int{}
+		fwBefore, t0 := h.firewallWrites(), time.Now()
+		for k := range 100 {
+			i := 2*((round*100+k)%(benchServices/2)) + 1
+			name := fmt.Sprintf("svc-%04d", i)
+			indexes[name] = i
+			hit[name] = time.Now()
+			h.updateSlice(endpointSlice(name, name+"-1", localEndpoints(i, round%3)))
+		}
+		endpoint = append(endpoint, waitPatched(b, log, hit)...)
+		settle(t0, fwBefore, hit)
+
+		// Put the endpoints back and let it settle (not measured).
+		b.StopTimer()
+		for name, i := range indexes {
+			h.updateSlice(endpointSlice(name, name+"-1", localEndpoints(i, -1)))
+		}
+		h.eventually("the endpoints' nodes are published again", func() (bool, string) {
+			for name := range indexes {
+				if svc, err := h.ctrl.services.Services("default").Get(name); err != nil || len(svc.Status.LoadBalancer.Ingress) != 3 {
+					return false, name
+				}
+			}
+			return true, ""
+		})
+		b.StartTimer()
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(notReady, 0.50)), "notready-p50-ms")
+	b.ReportMetric(ms(percentile(notReady, 0.99)), "notready-p99-ms")
+	b.ReportMetric(ms(percentile(ready, 0.50)), "ready-p50-ms")
+	b.ReportMetric(ms(percentile(ready, 0.99)), "ready-p99-ms")
+	b.ReportMetric(ms(percentile(endpoint, 0.50)), "endpoint-p50-ms")
+	b.ReportMetric(ms(percentile(endpoint, 0.99)), "endpoint-p99-ms")
+	b.ReportMetric(float64(statusWrites)/float64(affected), "status-writes/affected-svc")
+	b.ReportMetric(float64(strayWrites), "status-writes-to-unaffected-svcs")
+	b.ReportMetric(float64(fwWrites)/float64(affected), "firewall-writes/affected-svc")
+}

@@ -1,0 +1,429 @@
+package nodeip
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+)
+
+var abc = []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+
+func TestAServiceGetsTheReadyNodesAndAFirewallRule(t *testing.T) {
+	svc := newService("web", withPorts(80, 443))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+
+	got := h.service("web")
+	for _, e := range got.Status.LoadBalancer.Ingress {
+		if e.IPMode == nil || *e.IPMode != v1.LoadBalancerIPModeVIP {
+			t.Errorf("ingress %s: ipMode %v, want VIP", e.IP, e.IPMode)
+		}
+	}
+	if c := h.condition("web"); c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonPublished {
+		t.Errorf("condition = %+v, want True/%s", c, ReasonPublished)
+	}
+	fw := h.rule(svc)
+	if !slices.Equal(fw.SourceRanges, []string{"0.0.0.0/0"}) || !slices.Equal(fw.TargetTags, []string{"k8s-node"}) ||
+		len(fw.Allowed) != 1 || fw.Allowed[0].IPProtocol != "tcp" || !slices.Equal(fw.Allowed[0].Ports, []string{"80", "443"}) {
+		t.Errorf("rule = sources %v, targets %v, allowed %+v; want 0.0.0.0/0 to k8s-node on tcp 80 and 443", fw.SourceRanges, fw.TargetTags, fw.Allowed[0])
+	}
+	h.waitForEvent("web", v1.EventTypeNormal, ReasonAddressesChange, "none -> 10.0.0.1, 10.0.0.2, 10.0.0.3")
+}
+
+func TestANodeThatTurnsNotReadyIsUnpublishedAndComesBack(t *testing.T) {
+	svc := newService("web")
+	var violations func() []string
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
+	h.waitFor(svc, abc, abc)
+
+	h.updateNode("b", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
+	h.waitFor(svc, []string{"10.0.0.1", "10.0.0.3"}, []string{"10.0.0.1", "10.0.0.3"})
+	h.waitForEvent("web", v1.EventTypeNormal, ReasonAddressesChange, "10.0.0.1, 10.0.0.2, 10.0.0.3 -> 10.0.0.1, 10.0.0.3")
+
+	h.updateNode("b", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionTrue })
+	h.waitFor(svc, abc, abc)
+	for _, v := range violations() {
+		t.Error(v)
+	}
+}
+
+func TestADeletedNodeIsUnpublished(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	if err := h.client.CoreV1().Nodes().Delete(h.ctx, "c", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(svc, []string{"10.0.0.1", "10.0.0.2"}, []string{"10.0.0.1", "10.0.0.2"})
+}
+
+func TestANodeExcludedByLabelOrTaintIsUnpublished(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	h.updateNode("a", func(n *v1.Node) { n.Labels[v1.LabelNodeExcludeBalancers] = "true" })
+	h.updateNode("c", func(n *v1.Node) {
+		n.Spec.Taints = append(n.Spec.Taints, v1.Taint{Key: taintToBeDeleted, Effect: v1.TaintEffectNoSchedule})
+	})
+	h.waitFor(svc, []string{"10.0.0.2"}, []string{"10.0.0.2"})
+}
+
+func TestLocalTrafficPolicyFollowsReadyEndpoints(t *testing.T) {
+	svc := newService("web", local())
+	slice := endpointSlice("web", "web-1", map[string]bool{"a": true, "b": false})
+	var violations func() []string
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc, slice}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
+	defer func() {
+		for _, v := range violations() {
+			t.Error(v)
+		}
+	}()
+	h.waitFor(svc, []string{"10.0.0.1"}, []string{"10.0.0.1"})
+
+	slice = endpointSlice("web", "web-1", map[string]bool{"a": false, "b": true, "c": true})
+	if _, err := h.client.DiscoveryV1().EndpointSlices("default").Update(h.ctx, slice, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(svc, []string{"10.0.0.2", "10.0.0.3"}, []string{"10.0.0.2", "10.0.0.3"})
+
+	if err := h.client.DiscoveryV1().EndpointSlices("default").Delete(h.ctx, "web-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(svc, nil, nil)
+	h.eventually("the condition says no node hosts an endpoint", func() (bool, string) {
+		c := h.condition("web")
+		return c != nil && c.Reason == ReasonNoEligibleNodes && c.Status == metav1.ConditionFalse, fmt.Sprintf("%+v", c)
+	})
+}
+
+func TestAPortConflictGoesToTheOlderServiceAndTheNewerRecovers(t *testing.T) {
+	old := newService("old")
+	newer := newService("newer", createdAt(60e9), withPorts(80, 8080))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{old, newer}))
+	h.waitFor(old, abc, abc)
+	h.eventually("the newer Service reports the conflict, naming the older", func() (bool, string) {
+		c := h.condition("newer")
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == ReasonPortConflict &&
+			containsAll(c.Message, "TCP/80", "default/old"), fmt.Sprintf("%+v", c)
+	})
+	h.waitForEvent("newer", v1.EventTypeWarning, ReasonPortConflict, "by Service default/old")
+	if got := h.ingress("newer"); len(got) != 0 {
+		t.Errorf("the newer Service publishes %v, want nothing", got)
+	}
+	if fw := h.rule(newer); fw != nil {
+		t.Errorf("the newer Service has a firewall rule %s, want none", fw.Name)
+	}
+
+	if err := h.client.CoreV1().Services("default").Delete(h.ctx, "old", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(newer, abc, abc)
+	h.eventually("the deleted Service's rule is gone", func() (bool, string) { return h.rule(old) == nil, "still there" })
+	if c := h.condition("newer"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("condition after recovery = %+v, want True", c)
+	}
+}
+
+func TestAReservedPortIsRefused(t *testing.T) {
+	svc := newService("ssh", withPorts(22))
+	ok := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc, ok}))
+	h.waitFor(ok, abc, abc) // the controller is working
+	h.eventually("the condition names the reserved port", func() (bool, string) {
+		c := h.condition("ssh")
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == ReasonReservedPort && containsAll(c.Message, "TCP/22"), fmt.Sprintf("%+v", c)
+	})
+	h.waitForEvent("ssh", v1.EventTypeWarning, ReasonReservedPort, "port TCP/22 is reserved")
+	if got := h.ingress("ssh"); len(got) != 0 {
+		t.Errorf("publishes %v, want nothing", got)
+	}
+	if fw := h.rule(svc); fw != nil {
+		t.Errorf("a firewall rule %s exists, want none", fw.Name)
+	}
+}
+
+func TestSwitchingToExternalModeTakesBackTheAddressesAndTheRule(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	h.updateService("web", func(s *v1.Service) { s.Annotations[annotations.Mode] = annotations.ModeExternal })
+	h.waitFor(svc, nil, nil)
+}
+
+func TestTakingBackAddressesKeepsTheExternalLoadBalancers(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	// The switch and the upstream controller's write of the external
+	// load balancer's address land before the nodeip controller looks.
+	h.updateService("web", func(s *v1.Service) {
+		s.Annotations[annotations.Mode] = annotations.ModeExternal
+		s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, v1.LoadBalancerIngress{IP: "198.51.100.7"})
+	})
+	h.waitFor(svc, []string{"198.51.100.7"}, nil)
+}
+
+func TestAServiceThatStopsBeingALoadBalancerIsCleanedUp(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	h.updateService("web", func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeClusterIP })
+	h.waitFor(svc, nil, nil)
+	h.eventually("the LoadBalancerReady condition is removed", func() (bool, string) {
+		c := h.condition("web")
+		return c == nil, fmt.Sprintf("%+v", c)
+	})
+}
+
+func TestAClassServiceKeepsAFinalizerUntilItsRuleIsGone(t *testing.T) {
+	svc := newService("web", nodeIPClass())
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	if !slices.Contains(h.service("web").Finalizers, Finalizer) {
+		t.Fatalf("finalizers = %v, want %s", h.service("web").Finalizers, Finalizer)
+	}
+	// What the API server does on delete when a finalizer is present.
+	h.updateService("web", func(s *v1.Service) {
+		now := metav1.Now()
+		s.DeletionTimestamp = &now
+	})
+	h.eventually("the finalizer is removed", func() (bool, string) {
+		f := h.service("web").Finalizers
+		return !slices.Contains(f, Finalizer), fmt.Sprint(f)
+	})
+	if fw := h.rule(svc); fw != nil {
+		t.Errorf("the finalizer went before the rule %s", fw.Name)
+	}
+}
+
+func TestADeletedServiceLosesItsRule(t *testing.T) {
+	svc := newService("web")
+	other := newService("api", withPorts(8080))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc, other}))
+	h.waitFor(svc, abc, abc)
+	h.waitFor(other, abc, abc)
+	if err := h.client.CoreV1().Services("default").Delete(h.ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the deleted Service's rule is gone", func() (bool, string) { return h.rule(svc) == nil, "still there" })
+	if h.rule(other) == nil {
+		t.Errorf("the other Service's rule went too")
+	}
+}
+
+func TestExternalIPsArePublishedWithTheInternalOnesInTheRule(t *testing.T) {
+	svc := newService("web", annotated(annotations.NodeAddressType, "ExternalIP"))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}, abc)
+}
+
+func TestTheAddressCapPublishesAStableSubset(t *testing.T) {
+	svc := newService("web", annotated(annotations.MaxAddresses, "2"))
+	var nodes []runtime.Object
+	for i := range 6 {
+		nodes = append(nodes, newNode(fmt.Sprintf("n%d", i), internalIP(fmt.Sprintf("10.0.1.%d", i+1))))
+	}
+	h := startHarness(t, objects(nodes, []runtime.Object{svc}))
+	var first []string
+	h.eventually("two addresses are published", func() (bool, string) {
+		first = h.ingress("web")
+		return len(first) == 2, fmt.Sprint(first)
+	})
+	// Unrelated nodes leave: every node not chosen goes NotReady.
+	for i := range 6 {
+		ip := fmt.Sprintf("10.0.1.%d", i+1)
+		if !slices.Contains(first, ip) {
+			h.updateNode(fmt.Sprintf("n%d", i), func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
+		}
+	}
+	h.create(newNode("n9", internalIP("10.0.1.99")))
+	h.waitFor(svc, first, first)
+}
+
+func TestNothingIsWrittenWhenNothingChanged(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	h.eventually("the condition is set", func() (bool, string) { c := h.condition("web"); return c != nil, "none" })
+	writes := h.statusWrites()
+	h.cloud.Server.ResetCalls()
+
+	// A heartbeat, and a change that makes every Service be looked at again
+	// without changing any answer.
+	h.updateNode("a", func(n *v1.Node) { n.Status.Conditions[0].LastHeartbeatTime = metav1.Now() })
+	h.updateNode("b", func(n *v1.Node) { n.Labels["unrelated"] = "x" })
+	h.updateNode("c", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
+	h.waitFor(svc, []string{"10.0.0.1", "10.0.0.2"}, []string{"10.0.0.1", "10.0.0.2"})
+	if got := h.statusWrites() - writes; got != 1 {
+		t.Errorf("%d status writes, want 1 (for node c only)", got)
+	}
+	if got := h.firewallWrites(); got != 1 {
+		t.Errorf("%d firewall writes, want 1 (the patch for node c)", got)
+	}
+}
+
+func TestARuleChangedByHandIsPutBackOnResync(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	fw := h.rule(svc)
+	if _, err := h.cloud.Compute.Firewalls.Patch(h.cloud.Project, fw.Name, &compute.Firewall{SourceRanges: []string{"10.9.9.9/32"}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	h.ctrl.resync(h.ctx)
+	h.eventually("the rule is put back", func() (bool, string) {
+		got := h.rule(svc).SourceRanges
+		return slices.Equal(got, []string{"0.0.0.0/0"}), fmt.Sprint(got)
+	})
+}
+
+func TestAForeignRuleOfTheSameNameIsNeverTouched(t *testing.T) {
+	svc := newService("web")
+	foreign := &compute.Firewall{Name: testFirewallName(string(svc.UID)), Network: "global/networks/default", Description: "opened by hand",
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"9999"}}}}
+	h := startHarness(t, objects(threeNodes()))
+	if _, err := h.cloud.Compute.Firewalls.Insert(h.cloud.Project, foreign).Do(); err != nil {
+		t.Fatal(err)
+	}
+	h.create(svc)
+	h.eventually("the condition reports the name collision", func() (bool, string) {
+		c := h.condition("web")
+		return c != nil && c.Reason == ReasonNameCollision, fmt.Sprintf("%+v", c)
+	})
+	if got := h.ingress("web"); len(got) != 0 {
+		t.Errorf("publishes %v behind a rule it does not own", got)
+	}
+	if fw := h.rule(svc); fw.Description != "opened by hand" || fw.Allowed[0].Ports[0] != "9999" {
+		t.Errorf("the foreign rule changed: %+v", fw)
+	}
+}
+
+func TestServicesOfAnotherModeOrClassAreNotTouched(t *testing.T) {
+	class := "example.com/lb"
+	ext := newService("ext", withoutAnnotation(annotations.Mode))
+	ext.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "10.0.0.1"}} // even a node's address
+	other := newService("other", withoutAnnotation(annotations.Mode), func(s *v1.Service) { s.Spec.LoadBalancerClass = &class })
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{ext, other, svc}))
+	h.waitFor(svc, abc, abc)
+	for _, a := range h.client.Actions() {
+		if pa, ok := a.(interface{ GetName() string }); ok && a.GetVerb() == "patch" && pa.GetName() != "web" {
+			t.Errorf("patched %s", pa.GetName())
+		}
+	}
+	if got := h.ingress("ext"); !slices.Equal(got, []string{"10.0.0.1"}) {
+		t.Errorf("the external Service's status changed to %v", got)
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestARestartWithoutTheCloudsListNeverUnpublishes(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	if err := h.cloud.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.firewalls.list", Code: 503, Reason: "backendError"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.client.ClearActions()
+	h.restart()
+	h.updateNode("c", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
+	h.waitFor(svc, []string{"10.0.0.1", "10.0.0.2"}, []string{"10.0.0.1", "10.0.0.2"})
+	for _, a := range h.client.Actions() {
+		p, ok := a.(k8stesting.PatchAction)
+		if !ok || a.GetSubresource() != "status" {
+			continue
+		}
+		var ops []patchOp
+		if err := json.Unmarshal(p.GetPatch(), &ops); err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range ops {
+			if op.Op == "add" && op.Path == "/status/loadBalancer" && !strings.Contains(fmt.Sprint(op.Value), "10.0.0.1") {
+				t.Errorf("the restarted controller wrote %v before it knew the rule", op.Value)
+			}
+		}
+	}
+}
+
+func TestWritesTestTheResourceVersionTheyWereComputedFrom(t *testing.T) {
+	svc := newService("web", func(s *v1.Service) { s.ResourceVersion = "7" })
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	found := false
+	for _, a := range h.client.Actions() {
+		if p, ok := a.(k8stesting.PatchAction); ok && a.GetSubresource() == "status" {
+			var ops []patchOp
+			if err := json.Unmarshal(p.GetPatch(), &ops); err != nil {
+				t.Fatal(err)
+			}
+			if len(ops) < 2 || ops[0] != (patchOp{Op: "test", Path: "/metadata/uid", Value: string(svc.UID)}) ||
+				ops[1] != (patchOp{Op: "test", Path: "/metadata/resourceVersion", Value: "7"}) {
+				t.Errorf("status patch %s does not start by testing the UID and resourceVersion", p.GetPatch())
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no status patch")
+	}
+}
+
+func TestSwitchingFromExternalRemovesTheLoadBalancerBeforeItsAddress(t *testing.T) {
+	svc := newService("web")
+	svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "198.51.100.7"}}
+	svc.Status.Conditions = []metav1.Condition{{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: "Provisioned"}}
+	var mu sync.Mutex
+	var calls []string // the status at each call
+	var h *harness
+	h = startHarness(t, objects(threeNodes(), []runtime.Object{svc}), withDeps(func(d *Deps) {
+		d.ReleaseExternal = func(_ context.Context, s *v1.Service) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, fmt.Sprint(h.ingress(s.Name)))
+			return nil
+		}
+	}))
+	h.waitFor(svc, abc, abc)
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"[198.51.100.7]"}, calls); diff != "" {
+		t.Errorf("ReleaseExternal calls, by the status they saw (-want +got):\n%s", diff)
+	}
+}
+
+func TestARuleTheProviderRemovedIsPutBack(t *testing.T) {
+	svc := newService("web")
+	var notify func(string)
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}), withDeps(func(d *Deps) {
+		d.OnRuleRemoved = func(f func(string)) { notify = f }
+	}))
+	h.waitFor(svc, abc, abc)
+	name := testFirewallName(string(svc.UID))
+	if _, err := h.cloud.Compute.Firewalls.Delete(h.cloud.Project, name).Do(); err != nil {
+		t.Fatal(err)
+	}
+	notify(string(svc.UID))
+	h.waitFor(svc, abc, abc)
+}

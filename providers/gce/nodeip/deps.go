@@ -1,0 +1,89 @@
+package nodeip
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// Deps is what the controller needs from the cloud provider. The gce
+// provider fills it (gce.Cloud.NodeIPDeps), so that this package does not
+// import the provider.
+type Deps struct {
+	// Compute is the compute client; nodeip calls the API through it alone.
+	Compute *computeclient.Client
+	// Owner names and marks the cluster's cloud resources.
+	Owner ownership.Cluster
+	// Network is the full link of the nodes' VPC network.
+	Network string
+	// NodeTags are the nodes' network tags, the firewall rules' targets.
+	NodeTags []string
+	// FirewallName names the firewall rule of the Service with this UID. It
+	// is gce.NodeIPFirewallName, so that the external mode's cleanup, which
+	// removes every rule named after the Service, finds it too.
+	FirewallName func(serviceUID string) string
+	// Defaults are the cloud config's [load-balancer] settings.
+	Defaults Defaults
+
+	// ReleaseExternal removes the external load balancer a Service had
+	// before it switched to nodeip mode (nil: there is none to remove). The
+	// controller calls it before it takes the external address out of the
+	// status, which is the evidence the provider's own cleanup goes by.
+	// It may remove the Service's nodeip rule too; the controller then
+	// reads the rule again.
+	ReleaseExternal func(ctx context.Context, svc *v1.Service) error
+	// OnRuleRemoved registers a function the provider calls after it
+	// removed a served Service's nodeip rule itself (its external cleanup
+	// removes every rule named after the Service), so that the controller
+	// puts the rule back at once rather than at the next resync.
+	OnRuleRemoved func(notify func(serviceUID string))
+}
+
+// Defaults are the cloud config's settings for nodeip Services; Service
+// annotations override some of them.
+type Defaults struct {
+	// Mode is the mode of a Service that names none: annotations.ModeExternal
+	// or annotations.ModeNodeIP.
+	Mode string
+	// AddressType is the node address published: InternalIP or ExternalIP.
+	AddressType v1.NodeAddressType
+	// SourceRanges are where clients may come from when the Service says nothing.
+	SourceRanges []netip.Prefix
+	// ReservedPorts no nodeip Service may take.
+	ReservedPorts []PortRange
+	// NodeSelector is a label selector for the nodes published ("" for all).
+	NodeSelector string
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct{ From, To int32 }
+
+// Options tune the controller.
+type Options struct {
+	// StatusWorkers reconcile Service status in parallel (default 4).
+	StatusWorkers int
+	// FirewallWorkers apply firewall rules in parallel (default 4).
+	FirewallWorkers int
+	// ResyncInterval is how often the in-memory view of the controller's
+	// firewall rules is re-read with one list, so that a rule changed by
+	// hand is put back (default 10m).
+	ResyncInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.StatusWorkers <= 0 {
+		o.StatusWorkers = 4
+	}
+	if o.FirewallWorkers <= 0 {
+		o.FirewallWorkers = 4
+	}
+	if o.ResyncInterval <= 0 {
+		o.ResyncInterval = 10 * time.Minute
+	}
+	return o
+}

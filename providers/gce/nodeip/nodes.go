@@ -1,0 +1,169 @@
+package nodeip
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// taintToBeDeleted is the cluster autoscaler's taint on a node it is about
+// to remove; traffic sent to it would be cut off mid-connection.
+const taintToBeDeleted = "ToBeDeletedByClusterAutoscaler"
+
+// ineligibility says why a node may not carry any nodeip Service's traffic,
+// or "" when it may: it must be Ready, not being deleted, not excluded from
+// load balancers by label, and not about to be removed by the autoscaler.
+func ineligibility(n *v1.Node) string {
+	switch {
+	case n.DeletionTimestamp != nil:
+		return "being deleted"
+	case excludedByLabel(n):
+		return "labelled " + v1.LabelNodeExcludeBalancers
+	case hasTaint(n, taintToBeDeleted):
+		return "tainted " + taintToBeDeleted
+	case !isReady(n):
+		return "not Ready"
+	}
+	return ""
+}
+
+// excludedByLabel reads node.kubernetes.io/exclude-from-external-load-balancers
+// as the upstream service controller does: any value but one that parses as
+// false excludes the node.
+func excludedByLabel(n *v1.Node) bool {
+	v, ok := n.Labels[v1.LabelNodeExcludeBalancers]
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	return err != nil || b
+}
+
+func hasTaint(n *v1.Node, key string) bool {
+	return slices.ContainsFunc(n.Spec.Taints, func(t v1.Taint) bool { return t.Key == key })
+}
+
+func isReady(n *v1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == v1.NodeReady {
+			return c.Status == v1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// nodeInfo is what answers need from a node, read once per node change
+// rather than once per Service.
+type nodeInfo struct {
+	name     string
+	labels   labels.Set
+	eligible bool
+	// first are the node's first address of each type and IP family, in
+	// the order the kubelet and the cloud node controller reported them.
+	first map[addressKey]netip.Addr
+}
+
+type addressKey struct {
+	typ    v1.NodeAddressType
+	family v1.IPFamily
+}
+
+func nodeInfoOf(n *v1.Node) nodeInfo {
+	info := nodeInfo{name: n.Name, labels: labels.Set(n.Labels), eligible: ineligibility(n) == "", first: map[addressKey]netip.Addr{}}
+	for _, a := range n.Status.Addresses {
+		ip, err := netip.ParseAddr(strings.TrimSpace(a.Address))
+		if err != nil {
+			continue
+		}
+		ip = ip.Unmap()
+		k := addressKey{a.Type, familyOf(ip)}
+		if _, seen := info.first[k]; !seen {
+			info.first[k] = ip
+		}
+	}
+	return info
+}
+
+// nodeInfosOf reads the nodes, sorted by name.
+func nodeInfosOf(nodes []*v1.Node) []nodeInfo {
+	out := make([]nodeInfo, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, nodeInfoOf(n))
+	}
+	slices.SortFunc(out, func(a, b nodeInfo) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// target is a node a Service may publish: its addresses of the Service's
+// address type (at most one per IP family, in the Service's family order)
+// and its internal addresses of the same families, which the firewall
+// rule opens to.
+type target struct {
+	Node      string
+	Addresses []netip.Addr
+	Internal  []netip.Addr
+}
+
+// targetOf reads a node's addresses for a Service. A node without an
+// address of the type, or without an internal address (the firewall rule
+// could not name it), is no target.
+func targetOf(n nodeInfo, addressType v1.NodeAddressType, families []v1.IPFamily) (target, bool) {
+	t := target{Node: n.name}
+	for _, fam := range families {
+		if a, ok := n.first[addressKey{addressType, fam}]; ok {
+			t.Addresses = append(t.Addresses, a)
+		}
+		if a, ok := n.first[addressKey{v1.NodeInternalIP, fam}]; ok {
+			t.Internal = append(t.Internal, a)
+		}
+	}
+	return t, len(t.Addresses) > 0 && len(t.Internal) > 0
+}
+
+func familyOf(a netip.Addr) v1.IPFamily {
+	if a.Is4() {
+		return v1.IPv4Protocol
+	}
+	return v1.IPv6Protocol
+}
+
+// candidateTargets are the nodes a Service may publish before any cap:
+// eligible, matched by its selector and, for externalTrafficPolicy: Local,
+// hosting a ready endpoint of it. They keep the nodes' order (by name).
+func candidateTargets(nodes []nodeInfo, s settings, endpointNodes map[string]bool) []target {
+	var out []target
+	for _, n := range nodes {
+		if !n.eligible || (s.local && !endpointNodes[n.name]) || !s.selector.Matches(n.labels) {
+			continue
+		}
+		if t, ok := targetOf(n, s.addressType, s.families); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// readyEndpointNodes are the nodes that host a ready endpoint in the
+// slices. A missing ready condition means ready, as the EndpointSlice API
+// says consumers should read it; an endpoint without a node name cannot be
+// placed and is left out.
+func readyEndpointNodes(slices []*discoveryv1.EndpointSlice) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range slices {
+		for _, ep := range s.Endpoints {
+			if ep.NodeName == nil || *ep.NodeName == "" {
+				continue
+			}
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			out[*ep.NodeName] = true
+		}
+	}
+	return out
+}

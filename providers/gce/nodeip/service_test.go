@@ -1,0 +1,41 @@
+package nodeip
+
+import (
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+)
+
+func TestRoleOf(t *testing.T) {
+	other := "example.com/lb"
+	now := metav1.Now()
+	tests := []struct {
+		name        string
+		svc         *v1.Service
+		defaultMode string
+		want        role
+	}{
+		{"a Service annotated nodeip is served", newService("s"), annotations.ModeExternal, serve},
+		{"a Service of the nodeip class is served", newService("s", nodeIPClass()), annotations.ModeExternal, serve},
+		{"a Service without annotation is served when the default is nodeip",
+			newService("s", withoutAnnotation(annotations.Mode)), annotations.ModeNodeIP, serve},
+		{"a Service without annotation is released when the default is external",
+			newService("s", withoutAnnotation(annotations.Mode)), annotations.ModeExternal, release},
+		{"the external annotation opts a Service out of a nodeip default",
+			newService("s", annotated(annotations.Mode, annotations.ModeExternal)), annotations.ModeNodeIP, release},
+		{"a Service that stopped being a LoadBalancer is released", newService("s", typeClusterIP()), annotations.ModeNodeIP, release},
+		{"a Service being deleted is released", newService("s", func(s *v1.Service) { s.DeletionTimestamp = &now }), annotations.ModeNodeIP, release},
+		{"a Service of another class is someone else's", newService("s", func(s *v1.Service) { s.Spec.LoadBalancerClass = &other }), annotations.ModeNodeIP, ignore},
+		{"a Service with a bad mode annotation is left alone", newService("s", annotated(annotations.Mode, "nodeIP-please")), annotations.ModeNodeIP, ignore},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := roleOf(tt.svc, tt.defaultMode); got != tt.want {
+				t.Errorf("roleOf = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,298 @@
+package nodeip
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+)
+
+// syncStatus brings a Service's status (and, for the class, its finalizer)
+// to the controller's answer, and hands the firewall work to the firewall
+// queue. It publishes only targets that the firewall rule, as last
+// written, already admits; the firewall worker enqueues the Service again
+// once it has opened the rule to more.
+func (c *Controller) syncStatus(ctx context.Context, key string) error {
+	ns, name := splitKey(key)
+	svc, err := c.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil // onServiceDelete queued the rule's removal and the peers
+	}
+	if err != nil {
+		return err
+	}
+	svc = c.freshest(svc)
+	switch roleOf(svc, c.deps.Defaults.Mode) {
+	case ignore:
+		return nil
+	case release:
+		return c.release(ctx, svc)
+	}
+	if isNodeIPClass(svc) && !hasFinalizer(svc) {
+		if svc, err = c.setFinalizer(ctx, svc, true); err != nil {
+			return err
+		}
+	}
+	a := c.answerFor(svc)
+	c.noteClaim(key, a)
+	uid := string(svc.UID)
+	c.mu.Lock()
+	c.served[uid] = key
+	c.mu.Unlock()
+	if released, err := c.releaseExternal(ctx, svc); err != nil || released {
+		return err
+	}
+	observed, known := c.view.peek(c.deps.FirewallName(uid))
+	if !known {
+		// Without the rule, what the firewall admits is unknown: leave
+		// the status as it is; the firewall worker reads the rule and
+		// enqueues the Service again.
+		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
+		return nil
+	}
+	published := admittedTargets(a.Targets, observed.admitted())
+	if err := c.writeStatus(ctx, svc, ingressOf(published, a.Families), c.conditionFor(a, uid, len(published) < len(a.Targets)), false); err != nil {
+		return err
+	}
+	// After the status: a firewall worker that would close the rule to a
+	// node waits until the node's address is no longer published.
+	if !observed.inSync(a.Rule) {
+		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
+	}
+	return nil
+}
+
+// release takes back what the controller left on a Service it does not
+// serve (any more): the node addresses it published, its firewall rule and
+// its finalizer, in that order. It touches the status only of a Service it
+// served: one whose rule still exists (the rule goes after the addresses,
+// so it outlives them, across restarts too) or that this process served.
+// Another writer's status entries (the external load balancer's address
+// after a mode switch) are kept.
+func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
+	key, uid := serviceKey(svc), string(svc.UID)
+	c.dropClaim(key)
+	observed, err := c.view.get(ctx, c.deps.FirewallName(uid))
+	if err != nil {
+		return err
+	}
+	ruleLeft := observed != nil && observed.owned
+	c.mu.Lock()
+	_, served := c.served[uid]
+	c.mu.Unlock()
+	if svc.DeletionTimestamp == nil && (ruleLeft || served) {
+		var cond *conditionWant
+		if svc.Spec.Type != v1.ServiceTypeLoadBalancer {
+			cond = &conditionWant{remove: true}
+		}
+		// The upstream service controller may be writing the external load
+		// balancer's address right now: test the value replaced.
+		if err := c.writeStatus(ctx, svc, c.withoutNodeAddresses(svc.Status.LoadBalancer.Ingress, observed.admitted()), cond, true); err != nil {
+			return err
+		}
+	}
+	if ruleLeft {
+		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
+		return nil // the firewall worker enqueues the Service again when the rule is gone
+	}
+	if hasFinalizer(svc) {
+		if _, err := c.setFinalizer(ctx, svc, false); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	delete(c.served, uid)
+	delete(c.externalReleased, uid)
+	c.mu.Unlock()
+	return nil
+}
+
+// releaseExternal removes the external load balancer of a Service that
+// switched to nodeip mode, before the status loses its address (the
+// provider's own cleanup goes by that address, so taking it away first
+// could leave the load balancer behind). It reports whether it made calls:
+// the rule may have gone with the load balancer, so the view reads it again
+// and the Service is looked at once more.
+func (c *Controller) releaseExternal(ctx context.Context, svc *v1.Service) (bool, error) {
+	uid := string(svc.UID)
+	c.mu.Lock()
+	done := c.externalReleased[uid]
+	c.mu.Unlock()
+	if done || c.deps.ReleaseExternal == nil || !c.hasForeignAddress(svc) {
+		return false, nil
+	}
+	if err := c.deps.ReleaseExternal(ctx, svc); err != nil {
+		return false, fmt.Errorf("remove the external load balancer of service %s: %w", serviceKey(svc), err)
+	}
+	c.mu.Lock()
+	c.externalReleased[uid] = true
+	c.mu.Unlock()
+	c.view.forget(c.deps.FirewallName(uid))
+	c.firewallQueue.Add(firewallKey{Service: serviceKey(svc), UID: uid})
+	return true, nil
+}
+
+// hasForeignAddress: the status, not (yet) written by this controller, has
+// an address that is no node's and that the Service's rule does not admit:
+// an external load balancer's.
+func (c *Controller) hasForeignAddress(svc *v1.Service) bool {
+	if len(svc.Status.LoadBalancer.Ingress) == 0 || PublishedStatus(svc) {
+		return false
+	}
+	observed, _ := c.view.peek(c.deps.FirewallName(string(svc.UID)))
+	return len(c.withoutNodeAddresses(svc.Status.LoadBalancer.Ingress, observed.admitted())) > 0
+}
+
+// withoutNodeAddresses drops the ingress entries that are a node's address
+// or that the rule admits: the ones nodeip published.
+func (c *Controller) withoutNodeAddresses(in []v1.LoadBalancerIngress, admits map[netip.Addr]bool) []v1.LoadBalancerIngress {
+	ours := maps.Clone(admits)
+	if ours == nil {
+		ours = map[netip.Addr]bool{}
+	}
+	nodes, _ := c.nodes.List(labels.Everything())
+	for _, n := range nodes {
+		for _, a := range n.Status.Addresses {
+			if ip, err := netip.ParseAddr(a.Address); err == nil {
+				ours[ip.Unmap()] = true
+			}
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(in), func(e v1.LoadBalancerIngress) bool {
+		ip, err := netip.ParseAddr(e.IP)
+		return err == nil && ours[ip.Unmap()]
+	})
+}
+
+// answerFor computes the Service's answer from the listers.
+func (c *Controller) answerFor(svc *v1.Service) answer {
+	nodes := c.nodeInfos()
+	cand := c.candidateFor(svc, nodes)
+	var competitors []claim
+	if cand.problem == nil && len(cand.targets) > 0 {
+		competitors = c.olderCompetitors(cand, nodes)
+	}
+	return decide(svc, cand, competitors, c.deps.FirewallName(string(svc.UID)), c.rule)
+}
+
+func (c *Controller) candidateFor(svc *v1.Service, nodes []nodeInfo) candidate {
+	var endpointNodes map[string]bool
+	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
+		endpointNodes = readyEndpointNodes(c.slicesOf(svc))
+	}
+	return candidateOf(svc, nodes, endpointNodes, c.deps.Defaults, c.defaultSelector)
+}
+
+func (c *Controller) slicesOf(svc *v1.Service) []*discoveryv1.EndpointSlice {
+	objs, _ := c.slices.ByIndex(sliceServiceIndex, serviceKey(svc))
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// olderCompetitors are the claims of the served Services older than the
+// candidate that share a port with it, directly or through other such
+// Services: everything the oldest-first resolution needs to decide it.
+// Newer Services cannot take a port from it, so they are not read.
+func (c *Controller) olderCompetitors(me candidate, nodes []nodeInfo) []claim {
+	seen := map[string]bool{me.claim.Service: true}
+	done := map[protoPort]bool{}
+	queue := slices.Clone(me.ports)
+	var out []claim
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if done[p] {
+			continue
+		}
+		done[p] = true
+		objs, _ := c.serviceIndex.ByIndex(portIndex, p.String())
+		for _, o := range objs {
+			other := o.(*v1.Service)
+			k := serviceKey(other)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			oc := c.candidateFor(other, nodes)
+			if older(oc.claim, me.claim) >= 0 || len(oc.claim.Ports) == 0 {
+				continue
+			}
+			out = append(out, oc.claim)
+			queue = append(queue, oc.ports...)
+		}
+	}
+	return out
+}
+
+// noteClaim remembers the Service's claim; when it changed, the Services
+// sharing its ports (old or new) are looked at again.
+func (c *Controller) noteClaim(key string, a answer) {
+	sig := fmt.Sprint(a.Won, a.Claim.Ports, a.Claim.Nodes)
+	c.mu.Lock()
+	prev, had := c.claims[key]
+	c.claims[key] = claimMemo{signature: sig, ports: a.Claim.Ports}
+	c.mu.Unlock()
+	if !had || prev.signature != sig {
+		c.enqueuePeers(key, append(slices.Clone(prev.ports), a.Claim.Ports...))
+	}
+}
+
+func (c *Controller) dropClaim(key string) {
+	c.mu.Lock()
+	prev, had := c.claims[key]
+	delete(c.claims, key)
+	c.mu.Unlock()
+	if had {
+		c.enqueuePeers(key, prev.ports)
+	}
+}
+
+func rulesOf(r *firewall.Rule) []firewall.Rule {
+	if r == nil {
+		return nil
+	}
+	return []firewall.Rule{*r}
+}
+
+func firewallsOf(o *observedRule) []*compute.Firewall {
+	if o == nil {
+		return nil
+	}
+	return []*compute.Firewall{o.fw}
+}
+
+// conditionFor is the LoadBalancerReady condition for an answer, or nil to
+// leave it as it is: while the firewall is still opening to new targets,
+// the condition keeps saying what it said.
+func (c *Controller) conditionFor(a answer, uid string, pending bool) *conditionWant {
+	c.mu.Lock()
+	fwProblem := c.firewallProblems[uid]
+	c.mu.Unlock()
+	p := a.Problem
+	if p == nil {
+		p = fwProblem
+	}
+	switch {
+	case p != nil:
+		return &conditionWant{cond: metav1.Condition{Type: ConditionLoadBalancerReady, Status: metav1.ConditionFalse, Reason: p.Reason, Message: p.Message}, warn: p.Warn}
+	case pending:
+		return nil
+	}
+	return &conditionWant{cond: metav1.Condition{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: ReasonPublished,
+		Message: "The nodes' addresses are published and the firewall lets clients in; kube-proxy forwards them to the Service's endpoints."}}
+}

@@ -1,0 +1,91 @@
+package gce
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+)
+
+func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) {
+		c.NodeTags = []string{"k8s-node"}
+		c.LoadBalancer = LoadBalancerConfig{Mode: ModeNodeIP, NodeIPAddressType: "InternalIP",
+			NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ReservedPorts: []PortRange{{22, 22}}}
+	})
+	deps := tc.provider.NodeIPDeps(cluster)
+	svc := lbService(nil) // no mode annotation: the default, nodeip
+	want := NodeIPFirewallName(ownership.ForCluster(cluster), string(svc.UID))
+	if got := deps.FirewallName(string(svc.UID)); got != want {
+		t.Fatalf("the controller names the rule %s, the provider %s", got, want)
+	}
+	if nodeip.ConditionLoadBalancerReady != ConditionLoadBalancerReady {
+		t.Errorf("the controller's condition %q is not the provider's %q", nodeip.ConditionLoadBalancerReady, ConditionLoadBalancerReady)
+	}
+	if deps.Defaults.Mode != ModeNodeIP || deps.Defaults.ReservedPorts[0] != (nodeip.PortRange{From: 22, To: 22}) || deps.Network != tc.provider.networkURL {
+		t.Errorf("deps = %+v, want the cloud config's [load-balancer] values and network", deps)
+	}
+
+	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: v1.NodeStatus{
+		Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}},
+		Addresses:  []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "10.0.0.5"}}}}
+	client := fake.NewClientset(svc, node)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	ctrl, err := nodeip.New(client, factory.Core().V1().Services(), factory.Core().V1().Nodes(), factory.Discovery().V1().EndpointSlices(), deps, nodeip.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	factory.Start(ctx.Done())
+	go ctrl.Run(ctx)
+
+	waitUntil(t, "the nodeip controller publishes the node", func() bool {
+		got, err := client.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{})
+		return err == nil && len(got.Status.LoadBalancer.Ingress) == 1
+	})
+	if _, err := tc.Compute.Firewalls.Get(tc.Project, want).Do(); err != nil {
+		t.Fatalf("the published node's rule %s: %v", want, err)
+	}
+
+	// The upstream service controller's node sync after the node went
+	// away: the status still shows its address, which is no node's now.
+	published, err := client.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, published, nil); err != cloudprovider.ImplementedElsewhere {
+		t.Fatalf("EnsureLoadBalancer of a nodeip Service = %v, want ImplementedElsewhere", err)
+	}
+	if _, err := tc.Compute.Firewalls.Get(tc.Project, want).Do(); err != nil {
+		t.Errorf("a published address of a node that went away was taken for an external load balancer; the rule: %v", err)
+	}
+	// What the upstream service controller calls when the Service goes.
+	if err := tc.provider.EnsureLoadBalancerDeleted(ctx, cluster, svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Compute.Firewalls.Get(tc.Project, want).Do(); err == nil {
+		t.Errorf("EnsureLoadBalancerDeleted left the nodeip rule %s", want)
+	}
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+)
+
+func ingressIPs(name string) []string {
+	svc, err := getService(name)
+	if err != nil {
+		return nil
+	}
+	var ips []string
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IPMode == nil || *in.IPMode != v1.LoadBalancerIPModeVIP {
+			return nil
+		}
+		ips = append(ips, in.IP)
+	}
+	slices.Sort(ips)
+	return ips
+}
+
+func internalIP(t *testing.T, zone, name string) string {
+	t.Helper()
+	inst, err := s.cloud.Compute.Instances.Get(s.cloud.Project, zone, name).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst.NetworkInterfaces[0].NetworkIP
+}
+
+func TestNodeIPModePublishesReadyNodes(t *testing.T) {
+	ccm := startCCM(t, "ccm-nodeip")
+	startNode(t, "us-central1-a", "node-21")
+	k22 := startNode(t, "us-central1-b", "node-22")
+	eventually(t, convergeWithin, "nodes initialised", func() (bool, error) {
+		a, _ := initialised("node-21")()
+		b, _ := initialised("node-22")()
+		return a && b, nil
+	})
+	ip21, ip22 := internalIP(t, "us-central1-a", "node-21"), internalIP(t, "us-central1-b", "node-22")
+	svc := createService(t, "edge", map[string]string{"cloud-provider-vpc.io/load-balancer-mode": "nodeip"}, 8080)
+	both := []string{ip21, ip22}
+	slices.Sort(both)
+	eventually(t, convergeWithin, "both nodes' internal IPs published", func() (bool, error) {
+		return slices.Equal(ingressIPs("edge"), both), nil
+	})
+	rule := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(svc.UID))
+	eventually(t, convergeWithin, "the firewall rule admits both nodes", func() (bool, error) {
+		fw, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
+		return err == nil && len(fw.DestinationRanges) == 2 && fw.Allowed[0].Ports[0] == "8080", err
+	})
+	// node-22 stops: its address leaves the list and the rule.
+	if err := k22.Stop(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "only node-21 published", func() (bool, error) {
+		return slices.Equal(ingressIPs("edge"), []string{ip21}), nil
+	})
+	eventually(t, convergeWithin, "the rule follows", func() (bool, error) {
+		fw, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
+		return err == nil && slices.Equal(fw.DestinationRanges, []string{ip21 + "/32"}), err
+	})
+	// A Service asking for SSH's port is refused.
+	createService(t, "ssh", map[string]string{"cloud-provider-vpc.io/load-balancer-mode": "nodeip"}, 22)
+	eventually(t, convergeWithin, "a reserved port is refused with a condition", func() (bool, error) {
+		svc, err := getService("ssh")
+		if err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(svc.Status.Conditions, gce.ConditionLoadBalancerReady)
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "22") && len(svc.Status.LoadBalancer.Ingress) == 0, nil
+	})
+	// Deleting the Service removes its rule.
+	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "edge", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "the Service and its rule are gone", func() (bool, error) {
+		_, err := getService("edge")
+		_, fwErr := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
+		return apierrors.IsNotFound(err) && fwErr != nil, nil
+	})
+	noForbiddenCalls(t, ccm)
+}
+
+func TestANodeIPClassServiceIsCleanedUpThroughItsFinalizer(t *testing.T) {
+	ccm := startCCM(t, "ccm-nodeip-class")
+	startNode(t, "us-central1-c", "node-23")
+	eventually(t, convergeWithin, "node-23 initialised", initialised("node-23"))
+	class := "cloud-provider-vpc.io/nodeip"
+	svc := &v1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "classy"},
+		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, LoadBalancerClass: &class, Selector: map[string]string{"app": "classy"},
+			Ports: []v1.ServicePort{{Name: "http", Port: 8443, Protocol: v1.ProtocolTCP}}},
+	}
+	created, err := s.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "the class Service is published with a finalizer", func() (bool, error) {
+		got, err := getService("classy")
+		return err == nil && len(got.Status.LoadBalancer.Ingress) > 0 && len(got.Finalizers) > 0, err
+	})
+	rule := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(created.UID))
+	if _, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do(); err != nil {
+		t.Fatalf("firewall rule %s: %v", rule, err)
+	}
+	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "classy", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "the rule removed before the Service goes", func() (bool, error) {
+		_, err := getService("classy")
+		_, fwErr := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
+		return apierrors.IsNotFound(err) && fwErr != nil, nil
+	})
+	noForbiddenCalls(t, ccm)
+}
