@@ -253,9 +253,9 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 		return bad("load-balancer", "mode", "%q is not a mode (want external or nodeip)", lb.Mode)
 	}
 	switch strings.ToLower(lb.Backend) {
-	case "", "target-pool":
+	case "target-pool":
 		c.LoadBalancer.Backend = "target-pool"
-	case "backend-service":
+	case "", "backend-service":
 		c.LoadBalancer.Backend = "backend-service"
 	default:
 		return bad("load-balancer", "backend", "%q is not a backend (want target-pool or backend-service)", lb.Backend)

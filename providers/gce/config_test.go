@@ -53,7 +53,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 
 func TestParseConfigReadsGoodFiles(t *testing.T) {
 	defaults := LoadBalancerConfig{
-		Mode: ModeExternal, Backend: "target-pool",
+		Mode: ModeExternal, Backend: "backend-service",
 		HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("130.211.0.0/22"),
 			netip.MustParsePrefix("209.85.152.0/22"), netip.MustParsePrefix("209.85.204.0/22")},
 		NodeIPAddressType:  "InternalIP",
@@ -90,14 +90,14 @@ burst = 10
 max-retries = 0
 [load-balancer]
 mode = NodeIP
-backend = backend-service
+backend = target-pool
 health-check-source-ranges = 10.0.0.0/8, 192.168.0.1/16
 nodeip-address-type = ExternalIP
 nodeip-source-ranges = 203.0.113.0/24
 nodeip-reserved-ports = 22
 nodeip-node-selector = role=edge
 `, want: Config{API: APIConfig{QPS: 5.5, Burst: 10, MaxRetries: 0}, LoadBalancer: LoadBalancerConfig{
-			Mode: ModeNodeIP, Backend: "backend-service",
+			Mode: ModeNodeIP, Backend: "target-pool",
 			HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")},
 			NodeIPAddressType:       "ExternalIP", NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 			ReservedPorts: []PortRange{{22, 22}}, NodeSelector: "role=edge"}}},

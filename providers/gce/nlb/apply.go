@@ -31,6 +31,11 @@ func Ensure(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 	if err != nil {
 		return nil, err
 	}
+	if !d.BackendChosen && d.Backend == BackendService && d.Scheme != "INTERNAL" && hasOwnedPool(p, d, o) {
+		// The default backend is for new Services: an existing one keeps its
+		// target pool until it asks for a backend service.
+		d.Backend = BackendTargetPool
+	}
 	pl, err := plan(d, o, p)
 	if err != nil {
 		return nil, err
@@ -340,4 +345,13 @@ func Status(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 		}
 	}
 	return nil, false, nil
+}
+
+func hasOwnedPool(p Params, d *Desired, o *Observed) bool {
+	for _, tp := range o.Pools {
+		if hasPrefixName(tp.Name, d.Base) && p.Owner.Owns(tp.Name, tp.Description) {
+			return true
+		}
+	}
+	return false
 }

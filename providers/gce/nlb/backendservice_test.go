@@ -89,3 +89,21 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 		t.Errorf("left after both deletes: %v", left)
 	}
 }
+
+func TestTheDefaultBackendAppliesToNewServicesOnly(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1")
+	nodes := nodesFor("us-central1-a", "node-1")
+	old := newService("old")
+	lc.p.DefaultBackend = BackendTargetPool
+	ensure(t, lc, old, nodes)
+	lc.p.DefaultBackend = BackendService
+	resyncMakesNoWrites(t, lc, old, nodes)
+	if _, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(old.UID))).Do(); err == nil {
+		t.Errorf("an existing Service moved to the new default backend")
+	}
+	fresh := newService("fresh-service")
+	ensure(t, lc, fresh, nodes)
+	if _, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(fresh.UID))).Do(); err != nil {
+		t.Errorf("a new Service did not get the default backend: %v", err)
+	}
+}

@@ -110,6 +110,10 @@ type Desired struct {
 	SourceRanges []netip.Prefix
 	// Backend is BackendTargetPool or BackendService.
 	Backend string
+	// BackendChosen: the Service names its backend. When it does not, the
+	// default applies to new Services only: one that has a target pool
+	// keeps it (see Ensure).
+	BackendChosen bool
 	// Groups are the instances per zone, for the backend-service backend.
 	Groups map[string][]string
 	// Scheme is EXTERNAL or INTERNAL (an internal passthrough load balancer,
@@ -182,6 +186,7 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	if d.Backend, err = annotations.BackendOf(svc, p.DefaultBackend); err != nil {
 		return nil, err
 	}
+	_, d.BackendChosen = svc.Annotations[annotations.Backend]
 	if svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
 		d.Pool.SessionAffinity = "CLIENT_IP"
 	}
