@@ -10,7 +10,7 @@ import (
 )
 
 // The VPC every e2e test and local-up use: network "vpc", subnetwork "nodes"
-// (10.0.0.0/24 in us-central1), instances tagged "k8s-node".
+(10.0.0.0/20 in us-central1), instances tagged "k8s-node".
 const (
 	NetworkName    = "default"
 	SubnetworkName = "nodes"
@@ -28,7 +28,7 @@ func (f *FakeGCE) EnsureVPC(ctx context.Context) error {
 	}
 	if _, err := f.Compute.Subnetworks.Get(f.Project, Region, SubnetworkName).Context(ctx).Do(); isNotFound(err) {
 		op, err := f.Compute.Subnetworks.Insert(f.Project, Region, &compute.Subnetwork{Name: SubnetworkName,
-			Network: "global/networks/" + NetworkName, IpCidrRange: "10.0.0.0/24"}).Context(ctx).Do()
+			Network: "global/networks/" + NetworkName, IpCidrRange: "10.0.0.0/20"}).Context(ctx).Do()
 		if err := f.wait(ctx, op, err); err != nil {
 			return fmt.Errorf("insert subnetwork: %w", err)
 		}
