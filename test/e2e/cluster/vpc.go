@@ -9,8 +9,8 @@ import (
 	"google.golang.org/api/googleapi"
 )
 
-// The VPC every e2e test and local-up use: network "vpc", subnetwork "nodes"
-(10.0.0.0/20 in us-central1), instances tagged "k8s-node".
+// The VPC every e2e test and local-up use: network "default", subnetwork
+// "nodes" (10.0.0.0/20 in us-central1), instances tagged "k8s-node".
 const (
 	NetworkName    = "default"
 	SubnetworkName = "nodes"
