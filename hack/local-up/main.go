@@ -270,7 +270,7 @@ func summarize(ctx context.Context, cp *cluster.ControlPlane, cloud *cluster.Fak
 }
 
 // demoServices are one LoadBalancer Service per mode.
-var demoServices = []struct{ name, mode string }{{"demo-external", "external"}}
+var demoServices = []struct{ name, mode string }{{"demo-external", "external"}, {"demo-nodeip", "nodeip"}}
 
 func ensureDemoServices(ctx context.Context, cp *cluster.ControlPlane) error {
 	for _, d := range demoServices {
@@ -313,7 +313,11 @@ func listLoadBalancerResources(ctx context.Context, cloud *cluster.FakeGCE, w *t
 		return err
 	}
 	for _, x := range frs.Items {
-		fmt.Fprintf(w, "  forwarding rule\t%s\t%s %s:%s -> %s\n", x.Name, x.IPProtocol, x.IPAddress, x.PortRange, lastPart(x.Target))
+		target, ports := x.Target, x.PortRange
+		if x.BackendService != "" {
+			target, ports = x.BackendService, strings.Join(x.Ports, ",")
+		}
+		fmt.Fprintf(w, "  forwarding rule\t%s\t%s %s:%s -> %s\n", x.Name, x.IPProtocol, x.IPAddress, ports, lastPart(target))
 	}
 	tps, err := cloud.Compute.TargetPools.List(p, r).Context(ctx).Do()
 	if err != nil {
@@ -321,6 +325,31 @@ func listLoadBalancerResources(ctx context.Context, cloud *cluster.FakeGCE, w *t
 	}
 	for _, x := range tps.Items {
 		fmt.Fprintf(w, "  target pool\t%s\t%d instances\n", x.Name, len(x.Instances))
+	}
+	bss, err := cloud.Compute.RegionBackendServices.List(p, r).Context(ctx).Do()
+	if err != nil {
+		return err
+	}
+	for _, x := range bss.Items {
+		fmt.Fprintf(w, "  backend service\t%s\t%s, %d zone groups\n", x.Name, x.LoadBalancingScheme, len(x.Backends))
+	}
+	igs, err := cloud.Compute.InstanceGroups.AggregatedList(p).Context(ctx).Do()
+	if err != nil {
+		return err
+	}
+	for _, scoped := range igs.Items {
+		for _, x := range scoped.InstanceGroups {
+			fmt.Fprintf(w, "  instance group\t%s\t%d instances\n", x.Name, x.Size)
+		}
+	}
+	rhcs, err := cloud.Compute.RegionHealthChecks.List(p, r).Context(ctx).Do()
+	if err != nil {
+		return err
+	}
+	for _, x := range rhcs.Items {
+		if x.HttpHealthCheck != nil {
+			fmt.Fprintf(w, "  health check\t%s\t:%d%s\n", x.Name, x.HttpHealthCheck.Port, x.HttpHealthCheck.RequestPath)
+		}
 	}
 	as, err := cloud.Compute.Addresses.List(p, r).Context(ctx).Do()
 	if err != nil {
