@@ -11,6 +11,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
@@ -105,6 +106,9 @@ func measureRSS(services, nodes int) (string, error) {
 	if err := parallelN(services, 16, func(i int) error {
 		svc := service(i)
 		svc.Namespace, svc.UID = "default", ""
+		// 5,000 Services would exhaust the node-port range; a passthrough
+		// load balancer delivers to the Service's IP and port, not a node port.
+		svc.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
 		_, err := cp.Admin.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
 		return err
 	}); err != nil {
