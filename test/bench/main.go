@@ -46,6 +46,7 @@ func main() {
 	out := flag.String("out", "", "also write the report to this file")
 	rssServices := flag.Int("rss-services", 0, "also measure the CCM's peak RSS with this many Services (needs the Kubernetes binaries; 0: skip)")
 	rssNodes := flag.Int("rss-nodes", 1000, "nodes for the RSS measurement")
+	memLimit := flag.String("rss-gomemlimit", "", "GOMEMLIMIT for the CCM in the RSS measurement (e.g. 150MiB; empty: none)")
 	flag.Parse()
 	var ns []int
 	for _, s := range strings.Split(*counts, ",") {
@@ -73,7 +74,7 @@ func main() {
 		text = r.String()
 	}
 	if *rssServices > 0 {
-		mem, err := measureRSS(*rssServices, *rssNodes)
+		mem, err := measureRSS(*rssServices, *rssNodes, *memLimit)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)

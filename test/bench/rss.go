@@ -20,7 +20,7 @@ import (
 // measureRSS runs the CCM binary against the e2e control plane and fake-gce
 // with many nodes and Services (backend-service backend) and reports its
 // peak resident memory once every Service has its address.
-func measureRSS(services, nodes int) (string, error) {
+func measureRSS(services, nodes int, memLimit string) (string, error) {
 	ctx := context.Background()
 	repo, err := cluster.RepoRoot()
 	if err != nil {
@@ -95,7 +95,11 @@ func measureRSS(services, nodes int) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	ccm, err := cluster.StartCCM(ctx, dir, filepath.Join(bin, "vpc-cloud-controller-manager"), "ccm", kubeconfig, confPath, "bench",
+	var env []string
+	if memLimit != "" {
+		env = []string{"GOMEMLIMIT=" + memLimit}
+	}
+	ccm, err := cluster.StartCCMWithEnv(ctx, dir, filepath.Join(bin, "vpc-cloud-controller-manager"), "ccm", kubeconfig, confPath, "bench", env,
 		"--concurrent-service-syncs=10", "--kube-api-qps=200", "--kube-api-burst=400", "--v=1")
 	if err != nil {
 		return "", err
@@ -138,8 +142,12 @@ func measureRSS(services, nodes int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("\n## Memory\n\nThe CCM binary (`--concurrent-service-syncs=10 --kube-api-qps=200 --kube-api-burst=400`, backend-service backend, `[compute-api] qps = 2000`) against the e2e control plane and fake-gce (operations at once), with %d nodes and %d LoadBalancer Services: all Services had their address after %s; peak RSS (VmHWM) %.0f MiB.\n",
-		nodes, services, time.Since(start).Round(time.Second), float64(rss)/(1<<20)), nil
+	limit := ""
+	if memLimit != "" {
+		limit = ", `GOMEMLIMIT=" + memLimit + "`"
+	}
+	return fmt.Sprintf("\n## Memory\n\nThe CCM binary (`--concurrent-service-syncs=10 --kube-api-qps=200 --kube-api-burst=400`, backend-service backend, `[compute-api] qps = 2000`%s) against the e2e control plane and fake-gce (operations at once), with %d nodes and %d LoadBalancer Services: all Services had their address after %s; peak RSS (VmHWM) %.0f MiB.\n",
+		limit, nodes, services, time.Since(start).Round(time.Second), float64(rss)/(1<<20)), nil
 }
 
 func parallelN(n, workers int, f func(i int) error) error {

@@ -123,6 +123,11 @@ type CCM struct {
 // StartCCM runs the CCM binary with the standard flags for this control
 // plane and the given extra ones, and waits for its /healthz.
 func StartCCM(ctx context.Context, dir, bin, name, kubeconfig, cloudConfig, clusterName string, extra ...string) (*CCM, error) {
+	return StartCCMWithEnv(ctx, dir, bin, name, kubeconfig, cloudConfig, clusterName, nil, extra...)
+}
+
+// StartCCMWithEnv is StartCCM with extra environment variables (NAME=value).
+func StartCCMWithEnv(ctx context.Context, dir, bin, name, kubeconfig, cloudConfig, clusterName string, env []string, extra ...string) (*CCM, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -137,7 +142,7 @@ func StartCCM(ctx context.Context, dir, bin, name, kubeconfig, cloudConfig, clus
 		"--node-monitor-period=1s", "--v=2",
 	}
 	args = append(args, extra...)
-	proc, err := startProcess(dir, name, bin, args, nil)
+	proc, err := startProcess(dir, name, bin, args, env)
 	if err != nil {
 		return nil, err
 	}
