@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +141,11 @@ func measureRSS(services, nodes int, memLimit string) (string, error) {
 		}
 		time.Sleep(10 * time.Second)
 	}
+	if path := os.Getenv("BENCH_HEAP_PROFILE"); path != "" {
+		if err := saveHeapProfile(strings.TrimSuffix(ccm.HealthzURL, "/healthz")+"/debug/pprof/heap", path); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+		}
+	}
 	rss, err := ccm.PeakRSS()
 	if err != nil {
 		return "", err
@@ -176,4 +184,24 @@ func parallelN(n, workers int, f func(i int) error) error {
 	close(jobs)
 	wg.Wait()
 	return first
+}
+
+// saveHeapProfile fetches the CCM's heap profile as the cluster admin.
+func saveHeapProfile(url, path string) error {
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+cluster.AdminToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
