@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -158,32 +157,10 @@ func measureRSS(services, nodes int, memLimit string) (string, error) {
 		limit, nodes, services, time.Since(start).Round(time.Second), float64(rss)/(1<<20)), nil
 }
 
+// parallelN runs f for 0..n-1 with the given number of workers.
 func parallelN(n, workers int, f func(i int) error) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	jobs := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	return first
+	_, err := each(n, workers, f)
+	return err
 }
 
 // saveHeapProfile fetches the CCM's heap profile as the cluster admin.

@@ -269,21 +269,10 @@ func Delete(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 	if err != nil {
 		return err
 	}
-	var fns []func() error
-	for _, fr := range o.Rules {
-		if p.Owner.Owns(fr.Name, fr.Description) {
-			fns = append(fns, func() error {
-				if err := api.DeleteForwardingRule(ctx, p.Region, fr.Name); err != nil && !computeclient.IsNotFound(err) {
-					return fmt.Errorf("delete forwarding rule %s: %w", fr.Name, err)
-				}
-				return nil
-			})
-		}
-	}
-	if err := parallel(fns...); err != nil {
+	if err := deleteRules(ctx, api, p, o); err != nil {
 		return err
 	}
-	fns = nil
+	var fns []func() error
 	for _, tp := range o.Pools {
 		if hasPrefixName(tp.Name, base) && p.Owner.Owns(tp.Name, tp.Description) {
 			fns = append(fns, func() error {
