@@ -67,6 +67,22 @@ func clusterResources(t *testing.T) []string {
 	for _, x := range hcs.Items {
 		out = append(out, "httpHealthCheck/"+x.Name)
 	}
+	bss, _ := s.cloud.Compute.RegionBackendServices.List(p, r).Do()
+	for _, x := range bss.Items {
+		out = append(out, "backendService/"+x.Name)
+	}
+	rhcs, _ := s.cloud.Compute.RegionHealthChecks.List(p, r).Do()
+	for _, x := range rhcs.Items {
+		out = append(out, "healthCheck/"+x.Name)
+	}
+	igs, _ := s.cloud.Compute.InstanceGroups.AggregatedList(p).Do()
+	if igs != nil {
+		for _, scoped := range igs.Items {
+			for _, x := range scoped.InstanceGroups {
+				out = append(out, "instanceGroup/"+x.Name)
+			}
+		}
+	}
 	var ours []string
 	for _, name := range out {
 		if strings.Contains(name, "/"+prefix) {
@@ -85,7 +101,9 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 		b, _ := initialised("node-12")()
 		return a && b, nil
 	})
-	createService(t, "web", nil, 80, 443)
+	web := createService(t, "web", nil, 80, 443)
+	base := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(web.UID))
+	base = strings.TrimSuffix(base, "-nip")
 	var ip string
 	eventually(t, convergeWithin, "the Service gets an external IP", func() (bool, error) {
 		svc, err := getService("web")
@@ -96,13 +114,14 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 		ip = in.IP
 		return in.IPMode != nil && *in.IPMode == v1.LoadBalancerIPModeVIP, nil
 	})
+	// The default backend: a backend service on the shared instance groups.
 	frs, err := s.cloud.Compute.ForwardingRules.List(s.cloud.Project, "us-central1").Filter("IPAddress = \"" + ip + "\"").Do()
-	if err != nil || len(frs.Items) != 1 || frs.Items[0].PortRange != "80-443" {
+	if err != nil || len(frs.Items) != 1 || strings.Join(frs.Items[0].Ports, ",") != "80,443" || frs.Items[0].BackendService == "" {
 		t.Fatalf("forwarding rules on %s: %+v, %v", ip, frs, err)
 	}
-	pool, err := s.cloud.Compute.TargetPools.Get(s.cloud.Project, "us-central1", lastSegment(frs.Items[0].Target)).Do()
-	if err != nil || len(pool.Instances) < 2 {
-		t.Errorf("target pool: %+v, %v", pool, err)
+	bs, err := s.cloud.Compute.RegionBackendServices.Get(s.cloud.Project, "us-central1", lastSegment(frs.Items[0].BackendService)).Do()
+	if err != nil || len(bs.Backends) < 2 {
+		t.Errorf("backend service: %+v, %v; want a group in each of the nodes' zones", bs, err)
 	}
 	eventually(t, convergeWithin, "the LoadBalancerReady condition is True", func() (bool, error) {
 		svc, err := getService("web")
@@ -114,11 +133,13 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 	}
 	eventually(t, convergeWithin, "the Service and its cloud resources are gone", func() (bool, error) {
 		_, err := getService("web")
-		return apierrors.IsNotFound(err) && len(clusterResources(t)) <= 1, err // the shared health check may stay for other Services
+		for _, r := range clusterResources(t) {
+			if strings.Contains(r, base) {
+				return false, fmt.Errorf("%s is still there", r)
+			}
+		}
+		return apierrors.IsNotFound(err), err
 	})
-	if left := clusterResources(t); len(left) > 0 && !(len(left) == 1 && strings.Contains(left[0], "-hc-kube-proxy")) {
-		t.Errorf("leaked after delete: %v", left)
-	}
 	noForbiddenCalls(t, ccm)
 }
 
