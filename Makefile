@@ -29,8 +29,12 @@ local-up: ## Run a fake cloud and a local control plane with the CCM; Ctrl-C sto
 	hack/local-up.sh
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures.
-	$(GO) test -run '^$$' -bench . -benchmem ./test/fakegce/...
+bench: ## Run the Go benchmarks (fake-gce, external load balancers, nodeip) and print their figures.
+	$(GO) test -run '^$$' -bench . -benchmem ./test/fakegce/... ./providers/gce/nlb/ ./providers/gce/nodeip/
+
+.PHONY: bench-scale
+bench-scale: kube-binaries ## Measure load balancers at scale with 1 s operations and the CCM's memory; writes docs/benchmarks.md (about an hour).
+	$(GO) run ./test/bench -op-latency 1s -services 1,100,1000 -rss-services 5000 -rss-nodes 1000 -out docs/benchmarks.md
 
 .PHONY: fuzz
 fuzz: ## Fuzz the fake's filter parser and request decoding for a minute each.
