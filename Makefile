@@ -33,8 +33,8 @@ bench: ## Run the Go benchmarks (fake-gce, external load balancers, nodeip) and 
 	$(GO) test -run '^$$' -bench . -benchmem ./test/fakegce/... ./providers/gce/nlb/ ./providers/gce/nodeip/
 
 .PHONY: bench-scale
-bench-scale: kube-binaries ## Measure load balancers at scale with 1 s operations and the CCM's memory; writes docs/benchmarks.md (about an hour).
-	$(GO) run ./test/bench -op-latency 1s -services 1,100,1000 -rss-services 5000 -rss-nodes 1000 -out docs/benchmarks.md
+bench-scale: kube-binaries ## Measure load balancers at scale (1 s operations) and the CCM's memory into _output/benchmarks.md (about an hour; docs/benchmarks.md has the last figures).
+	$(GO) run ./test/bench -op-latency 1s -services 1,100,1000 -rss-services 5000 -rss-nodes 1000 -out _output/benchmarks.md
 
 .PHONY: fuzz
 fuzz: ## Fuzz the fake's filter parser and request decoding for a minute each.
