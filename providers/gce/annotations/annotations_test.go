@@ -104,7 +104,9 @@ func TestScalarAnnotations(t *testing.T) {
 		{name: "a cap of zero is refused", get: func() (any, error) { return MaxAddressesOf(svc(map[string]string{MaxAddresses: "0"})) },
 			wantErr: `cloud-provider-vpc.io/max-addresses: "0" is not a whole number of at least 1`},
 		{name: "the backend default", get: func() (any, error) { return BackendOf(svc(nil), "backend-service") }, want: "backend-service"},
-		{name: "a backend chosen by the Service", get: func() (any, error) { return BackendOf(svc(map[string]string{Backend: "Target-Pool"}), "backend-service") }, want: "target-pool"},
+		{name: "a backend chosen by the Service", get: func() (any, error) {
+			return BackendOf(svc(map[string]string{Backend: "Target-Pool"}), "backend-service")
+		}, want: "target-pool"},
 		{name: "an unknown backend", get: func() (any, error) { return BackendOf(svc(map[string]string{Backend: "pool"}), "") },
 			wantErr: `cloud-provider-vpc.io/backend: "pool" is not a backend: use target-pool or backend-service`},
 		{name: "the GKE internal annotation", get: func() (any, error) { return TypeOf(svc(map[string]string{GKELoadBalancerType: "Internal"})) }, want: TypeInternal},
