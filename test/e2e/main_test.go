@@ -135,15 +135,7 @@ func startCCM(t *testing.T, name string, extra ...string) *cluster.CCM {
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(200 * time.Millisecond)
+	if err := cluster.Until(timeout, what, cond); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s: not within %s (last error: %v)", what, timeout, lastErr)
 }

@@ -15,11 +15,10 @@ import (
 const maxPageSize = 500
 
 type listParams struct {
-	filter  *filter.Filter
-	max     int
-	offset  int
-	byTime  bool
-	rawArgs string
+	filter *filter.Filter
+	max    int
+	offset int
+	byTime bool
 }
 
 func parseListParams(c *call) (*listParams, error) {

@@ -314,15 +314,7 @@ func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 // eventually polls cond until it holds or convergeWithin passes.
 func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(convergeWithin)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(200 * time.Millisecond)
+	if err := cluster.Until(convergeWithin, what, cond); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s: not within %s (last error: %v)", what, convergeWithin, lastErr)
 }

@@ -92,8 +92,9 @@ type observedBS struct {
 	Groups      map[string]*group
 }
 
-func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desired, zones []string) (*observedBS, error) {
-	o := &observedBS{Groups: map[string]*group{}}
+// The backend service itself was read by observe (bs); it is not read again.
+func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desired, zones []string, bs *compute.BackendService) (*observedBS, error) {
+	o := &observedBS{Groups: map[string]*group{}, Service: bs}
 	var mu sync.Mutex
 	var fns []func() error
 	nf := func(err error) error {
@@ -105,10 +106,6 @@ func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desi
 	fns = append(fns,
 		func() (err error) {
 			o.RegionHC, err = api.GetRegionHealthCheck(ctx, p.Region, d.HealthCheck.Name)
-			return nf(err)
-		},
-		func() (err error) {
-			o.Service, err = api.GetRegionBackendService(ctx, p.Region, d.Base)
 			return nf(err)
 		},
 	)
@@ -166,11 +163,6 @@ type planBS struct {
 	// the rules that use it, before the new one is inserted.
 	ReplaceBS         bool
 	DeleteOwnRegionHC string
-}
-
-func (pb *planBS) empty() bool {
-	return !pb.ReplaceBS && pb.InsertHC == nil && pb.UpdateHC == nil && len(pb.InsertIGs) == 0 && len(pb.Add) == 0 &&
-		len(pb.Remove) == 0 && pb.InsertBS == nil && pb.PatchBS == nil && pb.DeleteOwnRegionHC == ""
 }
 
 func igLink(p Params, zone string) string {
@@ -393,7 +385,7 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 		}
 	}()
 	var obs *observedBS
-	obs, err = observeBS(ctx, api, p, d, zones)
+	obs, err = observeBS(ctx, api, p, d, zones, o.BackendService)
 	if err != nil {
 		return nil, err
 	}

@@ -126,9 +126,6 @@ func families(f ...v1.IPFamily) svcOpt { return func(s *v1.Service) { s.Spec.IPF
 func createdAt(d time.Duration) svcOpt {
 	return func(s *v1.Service) { s.CreationTimestamp = metav1.NewTime(epoch.Add(d)) }
 }
-func sourceRanges(r ...string) svcOpt {
-	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
-}
 
 // nodeIPClass makes it a Service of the nodeip class, without the annotation.
 func nodeIPClass() svcOpt {

@@ -65,14 +65,6 @@ func (o *observedRule) admitted() map[netip.Addr]bool {
 	return o.admits
 }
 
-// firewall is the API object (nil for no rule).
-func (o *observedRule) firewall() *compute.Firewall {
-	if o == nil {
-		return nil
-	}
-	return o.fw
-}
-
 func (v *firewallView) observe(fw *compute.Firewall) *observedRule {
 	if fw == nil {
 		return nil

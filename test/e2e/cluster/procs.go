@@ -146,3 +146,21 @@ func waitFor(ctx context.Context, p *process, what string, check func() error) e
 		}
 	}
 }
+
+// Until polls cond every 200 ms until it holds, and fails with what and
+// cond's last error once timeout has passed.
+func Until(timeout time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not within %s (last error: %v)", what, timeout, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
