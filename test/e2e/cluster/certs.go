@@ -22,16 +22,17 @@ type pki struct {
 	SAKey, SAPub                    string
 }
 
-// ensurePKI writes a CA, a serving certificate for 127.0.0.1 and a
-// service-account key pair under dir/pki, keeping files that already exist
-// (so a resumed local-up keeps its tokens valid).
-func ensurePKI(dir string) (*pki, error) {
+// ensurePKI writes a CA, a serving certificate for 127.0.0.1 (and
+// servingIP, when it is another address) and a service-account key pair
+// under dir/pki, keeping files that already exist and whose serving
+// certificate covers servingIP (so a resumed local-up keeps its tokens valid).
+func ensurePKI(dir string, servingIP net.IP) (*pki, error) {
 	d := filepath.Join(dir, "pki")
 	p := &pki{
 		CACert: filepath.Join(d, "ca.crt"), ServingCert: filepath.Join(d, "apiserver.crt"), ServingKey: filepath.Join(d, "apiserver.key"),
 		SAKey: filepath.Join(d, "sa.key"), SAPub: filepath.Join(d, "sa.pub"),
 	}
-	if allExist(p.CACert, p.ServingCert, p.ServingKey, p.SAKey, p.SAPub) {
+	if allExist(p.CACert, p.ServingCert, p.ServingKey, p.SAKey, p.SAPub) && certCovers(p.ServingCert, servingIP) {
 		return p, nil
 	}
 	if err := os.MkdirAll(d, 0o700); err != nil {
@@ -60,7 +61,7 @@ func ensurePKI(dir string) (*pki, error) {
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		IPAddresses: servingIPs(servingIP),
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 	}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
@@ -98,4 +99,37 @@ func allExist(paths ...string) bool {
 		}
 	}
 	return true
+}
+
+// servingIPs are the addresses the API server's certificate names: loopback,
+// the kubernetes Service's ClusterIP, and the bind address when it is
+// neither.
+func servingIPs(bind net.IP) []net.IP {
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}
+	for _, ip := range ips {
+		if bind == nil || ip.Equal(bind) {
+			return ips
+		}
+	}
+	return append(ips, bind)
+}
+
+// certCovers reports whether the PEM certificate at path names ip (or ip is nil).
+func certCovers(path string, ip net.IP) bool {
+	if ip == nil {
+		return true
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return false
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false
+	}
+	return cert.VerifyHostname(ip.String()) == nil
 }

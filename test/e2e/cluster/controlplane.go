@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,7 @@ func NodeToken(name string) string { return "e2e-kubelet-" + name }
 // ControlPlane is etcd and kube-apiserver.
 type ControlPlane struct {
 	Dir       string
-	Host      string // https://127.0.0.1:PORT
+	Host      string // https://BIND-ADDRESS:PORT
 	CAFile    string
 	etcd      *process
 	apiserver *process
@@ -42,6 +43,12 @@ type ControlPlaneOptions struct {
 	Dir                             string
 	BinDir                          string
 	EtcdPort, EtcdPeerPort, APIPort int
+	// BindAddress is where kube-apiserver listens and what it advertises
+	// (empty: 127.0.0.1). The packet lab sets its management bridge's
+	// address, so that processes in the lab's network namespaces reach it;
+	// the address must exist when the control plane starts. etcd stays on
+	// 127.0.0.1.
+	BindAddress string
 }
 
 // StartControlPlane starts etcd and kube-apiserver (RBAC, Node authorizer,
@@ -56,12 +63,19 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 			}
 		}
 	}
-	pk, err := ensurePKI(o.Dir)
+	if o.BindAddress == "" {
+		o.BindAddress = "127.0.0.1"
+	}
+	bindIP := net.ParseIP(o.BindAddress)
+	if bindIP == nil || bindIP.To4() == nil {
+		return nil, fmt.Errorf("control plane bind address %q: not an IPv4 address", o.BindAddress)
+	}
+	pk, err := ensurePKI(o.Dir, bindIP)
 	if err != nil {
 		return nil, err
 	}
 	cp := &ControlPlane{Dir: o.Dir, CAFile: pk.CACert, etcdPort: o.EtcdPort, apiPort: o.APIPort,
-		Host: fmt.Sprintf("https://127.0.0.1:%d", o.APIPort)}
+		Host: fmt.Sprintf("https://%s:%d", o.BindAddress, o.APIPort)}
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", o.EtcdPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", o.EtcdPeerPort)
 	cp.etcd, err = startProcess(o.Dir, "etcd", filepath.Join(o.BinDir, "etcd"), []string{
@@ -80,7 +94,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	}
 	cp.apiserver, err = startProcess(o.Dir, "kube-apiserver", filepath.Join(o.BinDir, "kube-apiserver"), []string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", o.APIPort), "--advertise-address=127.0.0.1",
+		"--bind-address=" + o.BindAddress, fmt.Sprintf("--secure-port=%d", o.APIPort), "--advertise-address=" + o.BindAddress,
 		"--endpoint-reconciler-type=none",
 		"--tls-cert-file=" + pk.ServingCert, "--tls-private-key-file=" + pk.ServingKey, "--client-ca-file=" + pk.CACert,
 		"--cert-dir=" + filepath.Join(o.Dir, "apiserver-certs"),

@@ -7,5 +7,6 @@
 //
 // Every process it starts is stopped by Stop, also on failure; each writes
 // its log to a file under the working directory, which is kept for a failed
-// test. It listens only on 127.0.0.1.
+// test. It listens only on 127.0.0.1, but for kube-apiserver when
+// ControlPlaneOptions.BindAddress names another address.
 package cluster

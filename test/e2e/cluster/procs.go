@@ -164,3 +164,33 @@ func Until(timeout time.Duration, what string, cond func() (bool, error)) error 
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Process is a child process run the way this package runs its own (own
+// process group, killed with the test, output in dir/logs/NAME.log), for
+// harnesses that start other binaries, such as the packet lab's kube-proxies.
+type Process struct{ p *process }
+
+// StartProcess runs bin with args (and env, NAME=value, added to this
+// process's environment), its output appended to dir/logs/name.log.
+func StartProcess(dir, name, bin string, args, env []string) (*Process, error) {
+	p, err := startProcess(dir, name, bin, args, env)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{p: p}, nil
+}
+
+// WaitReady polls check until it returns nil, and fails early, with the
+// tail of the log, when the process exits.
+func (p *Process) WaitReady(ctx context.Context, check func() error) error {
+	return waitFor(ctx, p.p, p.p.name, check)
+}
+
+// Stop sends SIGTERM to the process group, then SIGKILL after grace.
+func (p *Process) Stop(grace time.Duration) { p.p.stop(grace) }
+
+// Running reports whether the process has not exited.
+func (p *Process) Running() bool { return p.p.running() }
+
+// LogPath is the process's log file.
+func (p *Process) LogPath() string { return p.p.logPath }
