@@ -259,12 +259,6 @@ func prepareFirewall(t *tx, c *call, obj, old map[string]any) error {
 	if len(list(obj, "targetTags")) > 0 && len(list(obj, "targetServiceAccounts")) > 0 {
 		return invalid("Invalid value for field 'resource.targetTags': target tags and target service accounts cannot be used together.")
 	}
-	if !egress && len(list(obj, "sourceRanges")) == 0 && len(list(obj, "sourceTags")) == 0 && len(list(obj, "sourceServiceAccounts")) == 0 {
-		obj["sourceRanges"] = []any{"0.0.0.0/0"}
-	}
-	if egress && len(list(obj, "destinationRanges")) == 0 {
-		obj["destinationRanges"] = []any{"0.0.0.0/0"}
-	}
 	for _, k := range []string{"sourceRanges", "destinationRanges"} {
 		for i, r := range strList(obj, k) {
 			if _, err := parseCIDR(fmt.Sprintf("resource.%s[%d]", k, i), r); err != nil {
@@ -274,6 +268,21 @@ func prepareFirewall(t *tx, c *call, obj, old map[string]any) error {
 			}
 		}
 	}
+	if err := checkFirewallFamilies(obj); err != nil {
+		return err
+	}
+	// The default range is of the family of the ranges the rule names, so
+	// that a rule of IPv6 destinations stays of one family.
+	anywhere := "0.0.0.0/0"
+	if rangesFamily(obj) == 6 {
+		anywhere = "::/0"
+	}
+	if !egress && len(list(obj, "sourceRanges")) == 0 && len(list(obj, "sourceTags")) == 0 && len(list(obj, "sourceServiceAccounts")) == 0 {
+		obj["sourceRanges"] = []any{anywhere}
+	}
+	if egress && len(list(obj, "destinationRanges")) == 0 {
+		obj["destinationRanges"] = []any{anywhere}
+	}
 	for _, k := range []string{"sourceTags", "targetTags"} {
 		for i, tag := range strList(obj, k) {
 			if !validName(tag) {
@@ -282,6 +291,55 @@ func prepareFirewall(t *tx, c *call, obj, old map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// checkFirewallFamilies refuses a rule whose source and destination ranges
+// mix IPv4 and IPv6, as the compute API does: a rule is of one IP family,
+// and a dual-stack service needs a rule per family. The first range of
+// the other family than the rule's first range is named.
+func checkFirewallFamilies(obj map[string]any) error {
+	first := 0
+	for _, k := range []string{"sourceRanges", "destinationRanges"} {
+		for i, r := range strList(obj, k) {
+			fam := rangeFamily(r)
+			switch {
+			case fam == 0:
+			case first == 0:
+				first = fam
+			case fam != first:
+				return invalidValue(fmt.Sprintf("resource.%s[%d]", k, i), r, "IPv4 and IPv6 ranges cannot be mixed in one firewall rule.")
+			}
+		}
+	}
+	return nil
+}
+
+// rangesFamily is the IP family (4 or 6) of a rule's first source or
+// destination range, or 0 when it names none.
+func rangesFamily(obj map[string]any) int {
+	for _, k := range []string{"sourceRanges", "destinationRanges"} {
+		for _, r := range strList(obj, k) {
+			if fam := rangeFamily(r); fam != 0 {
+				return fam
+			}
+		}
+	}
+	return 0
+}
+
+// rangeFamily is 4 or 6 for a CIDR range or an address, 0 for neither.
+func rangeFamily(r string) int {
+	a, err := netip.ParseAddr(r)
+	if p, perr := netip.ParsePrefix(r); perr == nil {
+		a, err = p.Addr(), nil
+	}
+	switch {
+	case err != nil:
+		return 0
+	case a.Is4():
+		return 4
+	}
+	return 6
 }
 
 func checkFirewallRule(at string, rule map[string]any) error {
