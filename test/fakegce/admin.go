@@ -103,6 +103,8 @@ func (s *Server) State() map[string]json.RawMessage {
 }
 
 func (s *Server) registerAdmin() {
+	s.mux.HandleFunc("GET /admin/v1/generation", s.serveGeneration)
+	s.registerHealthAdmin()
 	s.mux.HandleFunc("GET /admin/v1/calls", func(w http.ResponseWriter, r *http.Request) {
 		calls, dropped := s.calls.snapshot()
 		if calls == nil {

@@ -108,13 +108,17 @@ func indexOf(l []string, s string) int {
 	return -1
 }
 
-// instanceHealth is what the fake reports for a backend: a running instance
-// is healthy (no packets are sent; the packet lab probes for real).
-func instanceHealth(inst map[string]any) string {
-	if inst != nil && str(inst, "status") == "RUNNING" {
-		return "HEALTHY"
+// instanceHealth is what the fake reports for a backend checked by checks:
+// what the packet lab's prober reported (PUT /admin/v1/health) when it did,
+// else a running instance is healthy (the fake itself sends no packets).
+func (s *Server) instanceHealth(checks []string, inst map[string]any) string {
+	if inst == nil || str(inst, "status") != "RUNNING" {
+		return "UNHEALTHY"
 	}
-	return "UNHEALTHY"
+	if st := s.health.state(checks, str(inst, "selfLink")); st != "" {
+		return st
+	}
+	return "HEALTHY"
 }
 
 func targetPoolHealth(c *call) (any, error) {
@@ -130,14 +134,15 @@ func targetPoolHealth(c *call) (any, error) {
 		return nil, invalidValue("instance", str(c.body, "instance"), "The instance is not a member of the target pool.")
 	}
 	inst := t.get(r.coll(), r.Name)
+	state := c.s.instanceHealth(strList(pool, "healthChecks"), inst)
 	var statuses []any
 	for _, fr := range t.listAll(c.project, "forwardingRules") {
 		if str(fr, "target") == str(pool, "selfLink") {
-			statuses = append(statuses, map[string]any{"instance": r.link(), "ipAddress": str(fr, "IPAddress"), "healthState": instanceHealth(inst)})
+			statuses = append(statuses, map[string]any{"instance": r.link(), "ipAddress": str(fr, "IPAddress"), "healthState": state})
 		}
 	}
 	if statuses == nil {
-		statuses = []any{map[string]any{"instance": r.link(), "healthState": instanceHealth(inst)}}
+		statuses = []any{map[string]any{"instance": r.link(), "healthState": state}}
 	}
 	return map[string]any{"kind": "compute#targetPoolInstanceHealth", "healthStatus": statuses}, nil
 }
@@ -304,7 +309,7 @@ func backendServiceHealth(c *call) (any, error) {
 	for _, m := range strList(group, "__members") {
 		mr, _ := parseRef(m, ref{})
 		inst := t.get(mr.coll(), mr.Name)
-		st := map[string]any{"instance": m, "healthState": instanceHealth(inst)}
+		st := map[string]any{"instance": m, "healthState": c.s.instanceHealth(strList(bs, "healthChecks"), inst)}
 		if nic := firstNIC(inst); nic != nil {
 			st["ipAddress"] = str(nic, "networkIP")
 		}

@@ -110,3 +110,12 @@ func wireTypeErrors(rt *router, p *schemaProp, v any, at string) []string {
 	}
 	return nil
 }
+
+// SetGenerationWaitLimit shortens how long GET /admin/v1/generation waits for
+// a change; it returns a function that restores the limit. Tests that call it
+// must not run in parallel with others.
+func SetGenerationWaitLimit(d time.Duration) (restore func()) {
+	old := generationWaitLimit
+	generationWaitLimit = d
+	return func() { generationWaitLimit = old }
+}

@@ -132,6 +132,7 @@ type Server struct {
 	ops    *opRunner
 	mux    *http.ServeMux
 	m      *serverMetrics
+	health reportedHealth
 	rngMu  sync.Mutex
 	rng    *rand.Rand
 }

@@ -54,16 +54,18 @@ type store struct {
 	seq      uint64 // ids handed out so far
 	seed     uint64
 	log      *stateLog
+	gen      generation
 }
 
 func newStore(seed uint64) *store {
-	return &store{colls: map[string]map[string]*entry{}, requests: map[string]string{}, seed: seed}
+	return &store{colls: map[string]map[string]*entry{}, requests: map[string]string{}, seed: seed, gen: newGeneration()}
 }
 
 // clear forgets every resource (admin reset). Callers hold mu.
 func (s *store) clear() {
 	s.colls = map[string]map[string]*entry{}
 	s.requests = map[string]string{}
+	s.gen.bump()
 }
 
 // requestKey is the requests index key of a requestId in the project of coll.
@@ -231,7 +233,12 @@ func (t *tx) commit() error {
 	return nil
 }
 
+// apply makes writes visible: every committed change, and every change
+// replayed from the state file, passes here, so here the generation moves.
 func (s *store) apply(ws []*write) {
+	if len(ws) > 0 {
+		defer s.gen.bump()
+	}
 	for _, w := range ws {
 		var old map[string]any
 		if e := s.colls[w.coll][w.name]; e != nil {

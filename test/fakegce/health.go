@@ -1,0 +1,108 @@
+package fakegce
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+)
+
+// HealthReport is one probe result a data plane reports through
+// PUT /admin/v1/health: the state of one instance by one health check.
+type HealthReport struct {
+	HealthCheck string `json:"healthCheck"` // link or path of an httpHealthCheck or healthCheck
+	Instance    string `json:"instance"`    // link or path of the instance
+	HealthState string `json:"healthState"` // HEALTHY or UNHEALTHY
+}
+
+// reportedHealth holds the probe results of the packet lab's data plane, by
+// health check path and instance path. When a result is there,
+// targetPools.getHealth and backendServices.getHealth answer it instead of
+// the default (a running instance is healthy). It is not part of the
+// persisted state: the prober reports again after a restart.
+type reportedHealth struct {
+	mu     sync.RWMutex
+	states map[[2]string]string
+}
+
+// state returns the reported state of instance by one of checks, or "".
+func (h *reportedHealth) state(checks []string, instance string) string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ir, ok := parseRef(instance, ref{})
+	if !ok {
+		return ""
+	}
+	for _, c := range checks {
+		if cr, ok := parseRef(c, ref{}); ok {
+			if s := h.states[[2]string{cr.path(), ir.path()}]; s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+func (h *reportedHealth) replace(reports []HealthReport) error {
+	states := map[[2]string]string{}
+	for i, r := range reports {
+		cr, ok1 := parseRef(r.HealthCheck, ref{})
+		ir, ok2 := parseRef(r.Instance, ref{})
+		switch {
+		case !ok1:
+			return fmt.Errorf("health[%d].healthCheck %q: not a resource link", i, r.HealthCheck)
+		case !ok2:
+			return fmt.Errorf("health[%d].instance %q: not a resource link", i, r.Instance)
+		case r.HealthState != "HEALTHY" && r.HealthState != "UNHEALTHY":
+			return fmt.Errorf("health[%d].healthState %q: want HEALTHY or UNHEALTHY", i, r.HealthState)
+		}
+		states[[2]string{cr.path(), ir.path()}] = r.HealthState
+	}
+	h.mu.Lock()
+	h.states = states
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *reportedHealth) list() []HealthReport {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := []HealthReport{}
+	for k, s := range h.states {
+		out = append(out, HealthReport{HealthCheck: linkBase + k[0], Instance: linkBase + k[1], HealthState: s})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].HealthCheck != out[j].HealthCheck {
+			return out[i].HealthCheck < out[j].HealthCheck
+		}
+		return out[i].Instance < out[j].Instance
+	})
+	return out
+}
+
+// SetHealth replaces the reported probe results (for in-process tests).
+func (s *Server) SetHealth(reports []HealthReport) error { return s.health.replace(reports) }
+
+func (s *Server) registerHealthAdmin() {
+	s.mux.HandleFunc("GET /admin/v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"health": s.health.list()})
+	})
+	s.mux.HandleFunc("PUT /admin/v1/health", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Health []HealthReport `json:"health"`
+		}
+		dec := json.NewDecoder(io.LimitReader(r.Body, 4<<20))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&body)
+		if err == nil {
+			err = s.health.replace(body.Health)
+		}
+		if err != nil {
+			writeError(w, invalid("Health reports: %v", err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
