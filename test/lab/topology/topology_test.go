@@ -1,0 +1,205 @@
+package topology_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
+)
+
+// These tests build real namespaces: they need root. Their management
+// subnets stay clear of the lab suite's (192.0.2.0/24's low half), which may
+// run at the same time.
+var (
+	testMgmt  = netip.MustParsePrefix("192.0.2.128/27")
+	crashMgmt = netip.MustParsePrefix("192.0.2.160/27")
+)
+
+func requireLab(t *testing.T) {
+	t.Helper()
+	if err := topology.Available(); err != nil {
+		t.Skipf("skipping the packet lab: %v", err)
+	}
+}
+
+func twoNodes() []topology.NodeSpec {
+	return []topology.NodeSpec{
+		{Name: "node-1", InternalIP: netip.MustParseAddr("10.128.0.11"), PodCIDR: netip.MustParsePrefix("10.64.1.0/24")},
+		{Name: "node-2", InternalIP: netip.MustParseAddr("10.128.0.12"), PodCIDR: netip.MustParsePrefix("10.64.2.0/24")},
+	}
+}
+
+// serveEcho runs an echo server in ns on addr until the test ends.
+func serveEcho(t *testing.T, ns, addr, name string) {
+	t.Helper()
+	l, err := topology.Listen(ns, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := topology.ServeEcho(l, name)
+	t.Cleanup(func() { srv.Close() })
+}
+
+func mustAsk(t *testing.T, ns string, src netip.Addr, addr string) topology.Echo {
+	t.Helper()
+	e, err := topology.Ask(context.Background(), ns, src, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestUpBuildsTheContractsLinksAndDownLeavesNothing(t *testing.T) {
+	requireLab(t)
+	lab, err := topology.Up(topology.Config{Nodes: twoNodes(), MgmtSubnet: testMgmt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	downed := false
+	t.Cleanup(func() {
+		if !downed {
+			lab.Down()
+		}
+	})
+	n1, n2 := lab.Node("node-1"), lab.Node("node-2")
+	pod, err := lab.AddPod(n1, "node-1-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := netip.MustParseAddr("10.64.1.11"); pod.IP != want {
+		t.Errorf("first pod of node-1 has %s, want %s", pod.IP, want)
+	}
+
+	t.Run("a node reaches its own pod over the pod's veth", func(t *testing.T) {
+		e := mustAsk(t, n1.NS, netip.Addr{}, net.JoinHostPort(pod.IP.String(), "8080"))
+		if e.Pod != "node-1-a" || e.SourceAddr() != netip.MustParseAddr("10.64.1.1") {
+			t.Errorf("answer %+v, want pod node-1-a seeing the node's pod gateway 10.64.1.1", e)
+		}
+	})
+	t.Run("every node reaches the VPC router from its internal address", func(t *testing.T) {
+		serveEcho(t, lab.VPC, "10.128.0.1:9000", "vpc")
+		for _, n := range []*topology.Node{n1, n2} {
+			e := mustAsk(t, n.NS, netip.Addr{}, "10.128.0.1:9000")
+			if e.SourceAddr() != n.InternalIP {
+				t.Errorf("%s reached the router as %s, want %s", n.Name, e.Source, n.InternalIP)
+			}
+		}
+	})
+	t.Run("the VPC router reaches every node on its i-N link", func(t *testing.T) {
+		for _, n := range []*topology.Node{n1, n2} {
+			serveEcho(t, n.NS, net.JoinHostPort(n.InternalIP.String(), "9001"), n.Name)
+			e := mustAsk(t, lab.VPC, netip.Addr{}, net.JoinHostPort(n.InternalIP.String(), "9001"))
+			if e.Pod != n.Name || e.SourceAddr() != topology.Gateway {
+				t.Errorf("router asked %s and got %+v, want %s seeing %s", n.InternalIP, e, n.Name, topology.Gateway)
+			}
+		}
+	})
+	t.Run("the client reaches the router from each of its addresses", func(t *testing.T) {
+		serveEcho(t, lab.VPC, "198.51.100.1:9000", "vpc-client-side")
+		second := netip.MustParsePrefix("198.51.100.20/24")
+		if err := lab.AddClientAddress(second); err != nil {
+			t.Fatal(err)
+		}
+		for _, src := range []netip.Addr{topology.ClientAddr.Addr(), second.Addr()} {
+			if e := mustAsk(t, lab.Client, src, "198.51.100.1:9000"); e.SourceAddr() != src {
+				t.Errorf("client from %s arrived as %s", src, e.Source)
+			}
+		}
+	})
+	t.Run("nodes and the host meet on the management bridge", func(t *testing.T) {
+		host, err := net.Listen("tcp", net.JoinHostPort(lab.MgmtAddr.String(), "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := topology.ServeEcho(host, "host")
+		defer srv.Close()
+		e := mustAsk(t, n2.NS, netip.Addr{}, host.Addr().String())
+		if e.SourceAddr() != n2.MgmtIP {
+			t.Errorf("node-2 reached the host as %s, want %s", e.Source, n2.MgmtIP)
+		}
+	})
+	t.Run("pods have no route beyond the lab", func(t *testing.T) {
+		// A node's only way out is the VPC router, which has no route to
+		// 10.64.2.0/24 until the data plane adds the cloud's routes.
+		_, err := topology.Ask(context.Background(), n1.NS, netip.Addr{}, "10.64.2.11:8080")
+		if err == nil {
+			t.Error("node-1 reached node-2's pod range with no cloud route")
+		}
+	})
+
+	// The subtests' listeners are closed by now, so nothing holds the
+	// namespaces.
+	downed = true
+	if err := lab.Down(); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := topology.Remains(lab.Prefix); err != nil || len(rest) > 0 {
+		t.Errorf("after Down: %v remain (%v)", rest, err)
+	}
+}
+
+// TestCleanLeftoversRemovesWhatAKilledRunLeft kills a test process (this
+// binary again) while its lab is up, as a crash would, and expects the next
+// CleanLeftovers to remove all it made.
+func TestCleanLeftoversRemovesWhatAKilledRunLeft(t *testing.T) {
+	if os.Getenv("TOPOLOGY_CRASH_CHILD") == "1" {
+		crashChild()
+		return
+	}
+	requireLab(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCleanLeftoversRemovesWhatAKilledRunLeft$")
+	cmd.Env = append(os.Environ(), "TOPOLOGY_CRASH_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	prefix := ""
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "lab up: "); ok {
+			prefix = p
+			break
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if prefix == "" {
+		t.Fatal("the child process did not bring its lab up")
+	}
+	if rest, _ := topology.Remains(prefix); len(rest) == 0 {
+		t.Fatalf("the killed run left nothing behind to clean; the test proves nothing")
+	}
+	if err := topology.CleanLeftovers(); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := topology.Remains(prefix); err != nil || len(rest) > 0 {
+		t.Errorf("after CleanLeftovers: %v remain (%v)", rest, err)
+	}
+}
+
+// crashChild brings a lab up, says its prefix, and waits to be killed.
+func crashChild() {
+	lab, err := topology.Up(topology.Config{Nodes: twoNodes(), MgmtSubnet: crashMgmt})
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	if _, err := lab.AddPod(lab.Node("node-2"), "node-2-a"); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("lab up: " + lab.Prefix + "\n")
+	time.Sleep(time.Minute)
+	os.Exit(1)
+}
