@@ -8,8 +8,9 @@
 // Every name it makes starts with a per-run prefix that encodes the owning
 // test process (PrefixFor), so a later run can find and remove what a crashed
 // one left behind (CleanLeftovers). It never touches a namespace or link
-// without such a prefix, never adds a route to the host namespace other than
-// the management bridge's own subnet, and it programs no VPC behaviour: NAT,
+// without such a prefix, adds no route to the host namespace but the
+// management bridge's own subnet, and refuses a subnet that overlaps a route
+// the host already has; it programs no VPC behaviour: NAT,
 // load balancing and firewalls in the vpc namespace are the data plane's
 // (test/lab/dataplane).
 package topology

@@ -221,3 +221,27 @@ func unmountNamespace(ns string) error {
 	}
 	return nil
 }
+
+// overlappingRoutes lists n's routes, in every table, whose destination
+// overlaps p; the default route does not count.
+func (n *netNS) overlappingRoutes(p netip.Prefix) ([]string, error) {
+	routes, err := n.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes in %s: %w", n, err)
+	}
+	var out []string
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		dst, ok := netip.AddrFromSlice(r.Dst.IP)
+		ones, _ := r.Dst.Mask.Size()
+		if !ok || ones == 0 {
+			continue
+		}
+		if netip.PrefixFrom(dst.Unmap(), ones).Overlaps(p) {
+			out = append(out, r.String())
+		}
+	}
+	return out, nil
+}

@@ -20,9 +20,12 @@ var (
 	// ClientAddr is the client's first address.
 	ClientAddr = netip.MustParsePrefix("198.51.100.10/24")
 	// DefaultMgmtSubnet is the management link: the host bridge has its
-	// first address (192.0.2.1, where kube-apiserver listens), node N has
-	// the (10+N)th.
-	DefaultMgmtSubnet = netip.MustParsePrefix("192.0.2.0/24")
+	// first address (198.18.0.1, where kube-apiserver listens), node N has
+	// the (10+N)th. It lives in the host namespace, so it must be a range
+	// the machine itself does not use: the benchmarking range (RFC 2544)
+	// rather than a documentation range, which a machine's own network may
+	// be numbered from. Up refuses a subnet that overlaps a host route.
+	DefaultMgmtSubnet = netip.MustParsePrefix("198.18.0.0/24")
 	// PodPort is where every pod's echo server listens.
 	PodPort = 8080
 )
@@ -41,8 +44,8 @@ type Config struct {
 	// Nodes are node 1, 2, ... in order (at most 9).
 	Nodes []NodeSpec
 	// MgmtSubnet is the management link's subnet (empty:
-	// DefaultMgmtSubnet). Two labs alive at once need subnets that do not
-	// overlap, since the bridges share the host namespace.
+	// DefaultMgmtSubnet). It must not overlap any route of the host
+	// namespace, including another running lab's bridge.
 	MgmtSubnet netip.Prefix
 }
 
@@ -144,6 +147,15 @@ func (l *Lab) build() error {
 		return err
 	}
 	defer host.close()
+	// The bridge's subnet becomes a host route: never shadow one the
+	// machine (or another lab) relies on.
+	clash, err := host.overlappingRoutes(l.mgmt)
+	if err != nil {
+		return err
+	}
+	if len(clash) > 0 {
+		return fmt.Errorf("management subnet %s overlaps the host's routes %v: choose another Config.MgmtSubnet", l.mgmt, clash)
+	}
 	names := []string{l.VPC, l.Client}
 	for _, n := range l.Nodes {
 		names = append(names, n.NS)

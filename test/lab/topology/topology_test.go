@@ -15,11 +15,11 @@ import (
 )
 
 // These tests build real namespaces: they need root. Their management
-// subnets stay clear of the lab suite's (192.0.2.0/24's low half), which may
-// run at the same time.
+// subnets stay clear of the lab suite's (topology.DefaultMgmtSubnet), which
+// may run at the same time.
 var (
-	testMgmt  = netip.MustParsePrefix("192.0.2.128/27")
-	crashMgmt = netip.MustParsePrefix("192.0.2.160/27")
+	testMgmt  = netip.MustParsePrefix("198.18.1.0/24")
+	crashMgmt = netip.MustParsePrefix("198.18.2.0/24")
 )
 
 func requireLab(t *testing.T) {
@@ -202,4 +202,17 @@ func crashChild() {
 	os.Stdout.WriteString("lab up: " + lab.Prefix + "\n")
 	time.Sleep(time.Minute)
 	os.Exit(1)
+}
+
+// TestUpRefusesAManagementSubnetTheHostRoutes: the bridge's subnet would
+// shadow the machine's own route (here loopback's, which every host has).
+func TestUpRefusesAManagementSubnetTheHostRoutes(t *testing.T) {
+	requireLab(t)
+	_, err := topology.Up(topology.Config{Nodes: twoNodes(), MgmtSubnet: netip.MustParsePrefix("127.200.0.0/24")})
+	if err == nil || !strings.Contains(err.Error(), "overlaps the host's routes") {
+		t.Fatalf("Up with a management subnet inside 127.0.0.0/8: %v, want a refusal", err)
+	}
+	if rest, err := topology.Remains(topology.PrefixFor(os.Getpid())); err != nil || len(rest) > 0 {
+		t.Errorf("a refused Up left %v (%v)", rest, err)
+	}
 }
