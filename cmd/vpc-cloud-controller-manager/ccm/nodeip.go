@@ -8,27 +8,55 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/cloud-provider/app"
 	"k8s.io/cloud-provider/app/config"
+	"k8s.io/cloud-provider/names"
 	genericcontrollermanager "k8s.io/controller-manager/app"
 	"k8s.io/controller-manager/controller"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller"
 )
 
 // NodeIPClientName is the identity the nodeip controller's Kubernetes
 // client uses (its service account with --use-service-account-credentials).
 const NodeIPClientName = "nodeip-service-controller"
 
-// ControllerInitFuncConstructors are the upstream cloud controllers plus
-// the nodeip controller, so that --controllers and leader election cover
-// it like the others.
+// ControllerInitFuncConstructors are the upstream cloud controllers, with
+// this project's LoadBalancer Service controller in the place of upstream's
+// (same name, same client identity, same flags), plus the nodeip
+// controller, so that --controllers and leader election cover them like the
+// others.
 func ControllerInitFuncConstructors() map[string]app.ControllerInitFuncConstructor {
 	out := maps.Clone(app.DefaultInitFuncConstructors)
+	upstream := out[names.ServiceLBController]
+	out[names.ServiceLBController] = app.ControllerInitFuncConstructor{
+		InitContext: upstream.InitContext,
+		Constructor: startServiceController,
+	}
 	out[nodeip.Name] = app.ControllerInitFuncConstructor{
 		InitContext: app.ControllerInitContext{ClientName: NodeIPClientName},
 		Constructor: startNodeIPController,
 	}
 	return out
+}
+
+// startServiceController builds the LoadBalancer Service controller on the
+// shared informers, with upstream's --concurrent-service-syncs.
+func startServiceController(initContext app.ControllerInitContext, cfg *config.CompletedConfig, cloud cloudprovider.Interface) app.InitFunc {
+	return func(ctx context.Context, _ genericcontrollermanager.ControllerContext) (controller.Interface, bool, error) {
+		client, err := cfg.ClientBuilder.Client(initContext.ClientName)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", names.ServiceLBController, err)
+		}
+		informers := cfg.SharedInformers
+		c, err := servicecontroller.New(cloud, client, informers.Core().V1().Services(), informers.Core().V1().Nodes(),
+			cfg.ComponentConfig.KubeCloudShared.ClusterName)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", names.ServiceLBController, err)
+		}
+		go c.Run(ctx, int(cfg.ComponentConfig.ServiceController.ConcurrentServiceSyncs))
+		return nil, true, nil
+	}
 }
 
 // startNodeIPController builds the nodeip controller on the informers the

@@ -1,9 +1,11 @@
 package ccm
 
 import (
+	"reflect"
 	"testing"
 
 	"k8s.io/cloud-provider/app"
+	"k8s.io/cloud-provider/names"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
@@ -24,5 +26,18 @@ func TestTheNodeIPControllerIsRegisteredBesideTheUpstreamOnes(t *testing.T) {
 	}
 	if _, ok := app.DefaultInitFuncConstructors[nodeip.Name]; ok {
 		t.Errorf("the upstream map was changed in place")
+	}
+}
+
+func TestTheServiceControllerIsThisProjects(t *testing.T) {
+	got, ok := ControllerInitFuncConstructors()[names.ServiceLBController]
+	if !ok {
+		t.Fatalf("%s is not registered", names.ServiceLBController)
+	}
+	if reflect.ValueOf(got.Constructor).Pointer() != reflect.ValueOf(startServiceController).Pointer() {
+		t.Errorf("%s starts upstream's controller, want this project's", names.ServiceLBController)
+	}
+	if want := app.DefaultInitFuncConstructors[names.ServiceLBController].InitContext; got.InitContext != want {
+		t.Errorf("client identity %+v, want upstream's %+v", got.InitContext, want)
 	}
 }

@@ -1,0 +1,308 @@
+package servicecontroller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	v1core "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	cloudprovider "k8s.io/cloud-provider"
+	"k8s.io/klog/v2"
+)
+
+// nodeSetKey is the node queue's only key: every node event asks for the
+// same thing, one look at the node set, so bursts coalesce.
+const nodeSetKey = "node-set"
+
+// Controller reconciles LoadBalancer Services through a
+// cloudprovider.LoadBalancer.
+type Controller struct {
+	balancer    cloudprovider.LoadBalancer
+	clusterName string
+	client      kubernetes.Interface
+	services    corelisters.ServiceLister
+	nodes       corelisters.NodeLister
+	synced      []cache.InformerSynced
+	queue       workqueue.TypedRateLimitingInterface[string]
+	nodeQueue   workqueue.TypedRateLimitingInterface[string]
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
+
+	mu sync.Mutex
+	// synced records each Service's last successful reconcile.
+	records map[string]lastSync
+	// gone holds the last state of handled Services that left the cache
+	// without the cleanup finalizer, until their load balancer is deleted.
+	gone map[string]*v1.Service
+	// nodeSet is the eligible nodes, sorted, and their fingerprint.
+	nodeSet     []*v1.Node
+	nodeSetHash uint64
+}
+
+// lastSync is what a Service's last successful reconcile saw and wrote.
+type lastSync struct {
+	uid   types.UID
+	spec  uint64
+	nodes uint64
+	// status is the status.loadBalancer the controller last wrote (or found
+	// right); elsewhere means the provider said another controller
+	// implements the Service, which then owns its status.
+	status    v1.LoadBalancerStatus
+	elsewhere bool
+	// stale asks for a full ensure on the next reconcile (a periodic
+	// resync, or a failed update), without the events of a new request.
+	stale bool
+}
+
+// New builds the controller on the given informers.
+func New(cloud cloudprovider.Interface, client kubernetes.Interface, services coreinformers.ServiceInformer,
+	nodes coreinformers.NodeInformer, clusterName string) (*Controller, error) {
+	balancer, ok := cloud.LoadBalancer()
+	if !ok {
+		return nil, fmt.Errorf("the cloud provider %s has no load balancers", cloud.ProviderName())
+	}
+	registerMetrics()
+	broadcaster := record.NewBroadcaster()
+	c := &Controller{
+		balancer:    balancer,
+		clusterName: clusterName,
+		client:      client,
+		services:    services.Lister(),
+		nodes:       nodes.Lister(),
+		synced:      []cache.InformerSynced{services.Informer().HasSynced, nodes.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "service-lb"}),
+		nodeQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "service-lb-nodes"}),
+		broadcaster: broadcaster,
+		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "service-controller"}),
+		records:     map[string]lastSync{},
+		gone:        map[string]*v1.Service{},
+	}
+	if _, err := services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.serviceAdded,
+		UpdateFunc: c.serviceUpdated,
+		DeleteFunc: c.serviceDeleted,
+	}); err != nil {
+		return nil, fmt.Errorf("watch Services: %w", err)
+	}
+	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { c.nodeQueue.Add(nodeSetKey) },
+		UpdateFunc: func(old, cur any) {
+			o, ok1 := old.(*v1.Node)
+			n, ok2 := cur.(*v1.Node)
+			if ok1 && ok2 && nodeChangeMatters(o, n) {
+				c.nodeQueue.Add(nodeSetKey)
+			}
+		},
+		DeleteFunc: func(any) { c.nodeQueue.Add(nodeSetKey) },
+	}); err != nil {
+		return nil, fmt.Errorf("watch Nodes: %w", err)
+	}
+	return c, nil
+}
+
+// Run reconciles with the given number of workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	defer c.nodeQueue.ShutDown()
+	logger := klog.FromContext(ctx)
+	c.broadcaster.StartStructuredLogging(3)
+	c.broadcaster.StartRecordingToSink(&v1core.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	defer c.broadcaster.Shutdown()
+
+	logger.Info("Starting the LoadBalancer Service controller", "workers", workers)
+	defer logger.Info("Stopped the LoadBalancer Service controller")
+	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
+		return
+	}
+	// The node set is known before the first Service is reconciled, so
+	// that the first ensure already has it.
+	c.refreshNodeSet(ctx)
+	for range max(workers, 1) {
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			for c.processService(ctx) {
+			}
+		}, time.Second)
+	}
+	go wait.UntilWithContext(ctx, func(ctx context.Context) {
+		for c.processNodeSet(ctx) {
+		}
+	}, time.Second)
+	<-ctx.Done()
+}
+
+func (c *Controller) serviceAdded(obj any) {
+	if svc, ok := obj.(*v1.Service); ok && handled(svc) {
+		c.enqueue(svc)
+	}
+}
+
+func (c *Controller) serviceUpdated(old, cur any) {
+	o, ok1 := old.(*v1.Service)
+	n, ok2 := cur.(*v1.Service)
+	if !ok1 || !ok2 || !(handled(o) || handled(n)) {
+		return
+	}
+	if o.ResourceVersion != "" && o.ResourceVersion == n.ResourceVersion {
+		// The informer's periodic resync (an API server always changes
+		// the resource version on a write): re-ensure, so that a load
+		// balancer changed behind the controller's back is repaired.
+		c.markStale(cache.MetaObjectToName(n).String())
+	}
+	c.enqueue(n)
+}
+
+func (c *Controller) serviceDeleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	svc, ok := obj.(*v1.Service)
+	if !ok {
+		return
+	}
+	key := cache.MetaObjectToName(svc).String()
+	c.mu.Lock()
+	_, known := c.records[key]
+	if known && wantsLoadBalancer(svc) {
+		c.gone[key] = svc
+	}
+	c.mu.Unlock()
+	if known {
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) enqueue(svc *v1.Service) {
+	c.queue.Add(cache.MetaObjectToName(svc).String())
+}
+
+// markStale asks for a full ensure on the Service's next reconcile; it
+// queues nothing itself, so a failing Service keeps its backoff.
+func (c *Controller) markStale(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.records[key]; ok {
+		r.stale = true
+		c.records[key] = r
+	}
+}
+
+func (c *Controller) processService(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.syncService(ctx, key); err != nil {
+		utilruntime.HandleErrorWithContext(ctx, err, "Reconciling a LoadBalancer Service failed; retrying with backoff", "service", key)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) processNodeSet(ctx context.Context) bool {
+	key, quit := c.nodeQueue.Get()
+	if quit {
+		return false
+	}
+	defer c.nodeQueue.Done(key)
+	c.refreshNodeSet(ctx)
+	c.nodeQueue.Forget(key)
+	return true
+}
+
+// refreshNodeSet recomputes the eligible nodes and, when their fingerprint
+// changed, queues every Service whose load balancer was built for another
+// set. The queue, not this function, calls the provider: a Service is then
+// never reconciled by two goroutines at once.
+func (c *Controller) refreshNodeSet(ctx context.Context) {
+	all, err := c.nodes.List(labels.Everything())
+	if err != nil {
+		utilruntime.HandleErrorWithContext(ctx, err, "Listing nodes from the cache failed")
+		return
+	}
+	set := eligibleNodes(all)
+	hash := nodeSetFingerprint(set)
+	c.mu.Lock()
+	changed := hash != c.nodeSetHash || c.nodeSet == nil
+	c.nodeSet, c.nodeSetHash = set, hash
+	var behind []string
+	if changed {
+		for key, r := range c.records {
+			if r.nodes != hash {
+				behind = append(behind, key)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if !changed {
+		return
+	}
+	nodeSyncs.WithLabelValues("node_set").Inc()
+	nodeSyncs.WithLabelValues("service").Add(float64(len(behind)))
+	klog.FromContext(ctx).V(2).Info("The load balancers' node set changed", "nodes", len(set), "services", len(behind))
+	for _, key := range behind {
+		c.queue.Add(key)
+	}
+}
+
+// currentNodeSet returns the eligible nodes (shared, never modified) and
+// their fingerprint.
+func (c *Controller) currentNodeSet() ([]*v1.Node, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodeSet, c.nodeSetHash
+}
+
+func (c *Controller) lookup(key string) (lastSync, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.records[key]
+	return r, ok
+}
+
+// remember records a successful reconcile. If the node set changed while
+// the provider worked, the Service was built for an older set and
+// refreshNodeSet, which ran meanwhile, may not have queued it: queue it now.
+func (c *Controller) remember(key string, r lastSync) {
+	c.mu.Lock()
+	c.records[key] = r
+	behind := r.nodes != c.nodeSetHash
+	c.mu.Unlock()
+	if behind {
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.records, key)
+	delete(c.gone, key)
+}
+
+// takeGone returns the last state of a Service that left the cache.
+func (c *Controller) takeGone(key string) *v1.Service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone[key]
+}
