@@ -1,0 +1,164 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"google.golang.org/api/compute/v1"
+)
+
+// kubeProxyHealthPort is kube-proxy's health server: it answers 200 on
+// /healthz while kube-proxy runs, and 503 once its node is being deleted
+// or tainted by the autoscaler (KEP-3836). The external load balancer of
+// an externalTrafficPolicy Cluster Service checks it.
+const kubeProxyHealthPort = 10256
+
+// healthProbeSource is where the trace sends health checks from: an
+// address of 35.191.0.0/16, the range GCE's checkers share between target
+// pools' legacy checks and backend services' checks.
+var healthProbeSource = netip.MustParseAddr("35.191.0.1")
+
+// healthCheck is the check of a load balancer's backends.
+type healthCheck struct {
+	name string
+	port int64
+	// none: a target pool without a check, whose instances GCE counts as
+	// healthy.
+	none bool
+}
+
+// backendsOf reads a forwarding rule's backends: a target pool's
+// instances, or the members of a backend service's instance groups, and
+// their health check.
+func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, healthCheck, error) {
+	c := tr.in.Cloud
+	switch {
+	case fr.Target != "":
+		i := slices.IndexFunc(c.TargetPools, func(tp *compute.TargetPool) bool {
+			return sameLink(tp.SelfLink, fr.Target) || tp.Name == lastSegment(fr.Target)
+		})
+		if i < 0 {
+			return "", nil, healthCheck{}, fmt.Errorf("forwarding rule %s sends to target pool %s, which does not exist", fr.Name, lastSegment(fr.Target))
+		}
+		tp := c.TargetPools[i]
+		check := healthCheck{none: true}
+		if len(tp.HealthChecks) > 0 {
+			name := lastSegment(tp.HealthChecks[0])
+			check = healthCheck{name: name}
+			for _, hc := range c.HTTPHealthChecks {
+				if hc.Name == name {
+					check.port = hc.Port
+				}
+			}
+		}
+		return "target pool " + tp.Name, slices.Clone(tp.Instances), check, nil
+	case fr.BackendService != "":
+		i := slices.IndexFunc(c.BackendServices, func(bs *compute.BackendService) bool {
+			return sameLink(bs.SelfLink, fr.BackendService) || bs.Name == lastSegment(fr.BackendService)
+		})
+		if i < 0 {
+			return "", nil, healthCheck{}, fmt.Errorf("forwarding rule %s sends to backend service %s, which does not exist", fr.Name, lastSegment(fr.BackendService))
+		}
+		bs := c.BackendServices[i]
+		var members []string
+		for _, b := range bs.Backends {
+			for link, ms := range c.GroupMembers {
+				if b != nil && sameLink(link, b.Group) {
+					members = append(members, ms...)
+				}
+			}
+		}
+		slices.Sort(members)
+		check := healthCheck{}
+		if len(bs.HealthChecks) > 0 {
+			check.name = lastSegment(bs.HealthChecks[0])
+			for _, hc := range c.HealthChecks {
+				if hc.Name == check.name || sameLink(hc.SelfLink, bs.HealthChecks[0]) {
+					check.port = checkPort(hc)
+				}
+			}
+		}
+		return "backend service " + bs.Name, slices.Compact(members), check, nil
+	}
+	return "", nil, healthCheck{}, fmt.Errorf("forwarding rule %s has neither a target pool nor a backend service", fr.Name)
+}
+
+func checkPort(hc *compute.HealthCheck) int64 {
+	switch {
+	case hc.HttpHealthCheck != nil:
+		return hc.HttpHealthCheck.Port
+	case hc.TcpHealthCheck != nil:
+		return hc.TcpHealthCheck.Port
+	case hc.HttpsHealthCheck != nil:
+		return hc.HttpsHealthCheck.Port
+	}
+	return 0
+}
+
+// count is "1 ready endpoint", "2 ready endpoints".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// health predicts each backend's health, sorted by node name.
+func (tr *tracer) health(members []string, check healthCheck) []Backend {
+	var out []Backend
+	for _, link := range members {
+		inst := instanceByLink(tr.in.Cloud.Instances, link)
+		b := Backend{Instance: link}
+		var node string
+		if inst != nil {
+			if n := tr.nodeOfInstance(inst); n != nil {
+				node = n.Name
+			}
+		}
+		b.Node = node
+		b.Healthy, b.Reason = tr.backendHealth(inst, node, check)
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b Backend) int {
+		return strings.Compare(a.Node+"/"+a.Instance, b.Node+"/"+b.Instance)
+	})
+	return out
+}
+
+// backendHealth: the instance runs, the firewall lets the checkers in, and
+// what answers on the check's port says 200.
+func (tr *tracer) backendHealth(inst *compute.Instance, node string, check healthCheck) (bool, string) {
+	switch {
+	case inst == nil:
+		return false, "the instance does not exist"
+	case inst.Status != "" && inst.Status != "RUNNING":
+		return false, "the instance is " + inst.Status
+	case check.none:
+		return true, "the target pool has no health check: GCE counts every instance healthy"
+	case check.port == 0:
+		return false, fmt.Sprintf("health check %s does not exist", check.name)
+	}
+	probe := Packet{Protocol: "tcp", Src: healthProbeSource, Dst: netip.AddrPortFrom(internalAddress(inst, healthProbeSource), uint16(check.port))}
+	if v := EvaluateIngress(tr.in.Cloud.Firewalls, probe, inst, nil); !v.Allowed {
+		return false, fmt.Sprintf("the firewall blocks health checks from %s on tcp:%d (%s)", healthProbeSource, check.port, v)
+	}
+	if node == "" {
+		return false, fmt.Sprintf("no node runs on the instance: nothing answers health check %s on port %d", check.name, check.port)
+	}
+	n := tr.nodes[node]
+	switch {
+	case int32(check.port) == tr.svc.Spec.HealthCheckNodePort && check.port != 0:
+		if k := len(tr.localEndpoints(node)); k > 0 {
+			return true, fmt.Sprintf("kube-proxy answers 200 on :%d/healthz: %s on %s", check.port, count(k, "ready endpoint"), node)
+		}
+		return false, fmt.Sprintf("no ready endpoint on %s: kube-proxy answers 503 on :%d/healthz (externalTrafficPolicy Local)", node, check.port)
+	case check.port == kubeProxyHealthPort:
+		if n.DeletionTimestamp != nil || hasTaint(n, taintToBeDeleted) {
+			return false, fmt.Sprintf("%s is being deleted: kube-proxy answers 503 on :%d/healthz", node, kubeProxyHealthPort)
+		}
+		return true, fmt.Sprintf("kube-proxy answers 200 on :%d/healthz", kubeProxyHealthPort)
+	}
+	return true, fmt.Sprintf("port %d is neither kube-proxy's nor the Service's health check node port: assumed healthy", check.port)
+}

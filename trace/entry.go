@@ -1,0 +1,167 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+)
+
+// entryKind says why a packet enters an instance, which decides how a
+// firewall drop is explained.
+type entryKind int
+
+const (
+	// clientEntry: the client's packet, after the forwarding rule or NAT.
+	clientEntry entryKind = iota
+	// podEntry: a packet masqueraded by another node, on its way to a pod.
+	podEntry
+)
+
+// enter passes the packet through the VPC firewall into an instance.
+func (tr *tracer) enter(inst, source *compute.Instance, node string, kind entryKind) bool {
+	pkt := Packet{Protocol: tr.protocol, Src: tr.flow.Src.Addr(), Dst: tr.flow.Dst}
+	v := EvaluateIngress(tr.in.Cloud.Firewalls, pkt, inst, source)
+	if v.Allowed {
+		tr.step(compFirewall, node, "allowed", v.String(), tr.flow)
+		return true
+	}
+	var reason string
+	var fix []string
+	if kind == clientEntry {
+		reason, fix = tr.clientDenied(v, pkt, inst, node)
+	} else {
+		reason, fix = tr.podDenied(v, pkt, inst, source, node)
+	}
+	tr.stopToward(node, compFirewall, Dropped, v.String(), reason, fix...)
+	return false
+}
+
+// clientDenied explains a client's packet the firewall drops: which rule,
+// or, when none applies, what keeps the Service's own rules from applying
+// and what is wrong with the node.
+func (tr *tracer) clientDenied(v FirewallVerdict, pkt Packet, inst *compute.Instance, node string) (string, []string) {
+	where := fmt.Sprintf("%s (%s)", node, strings.Join(instanceFacts(inst, pkt.Dst.Addr()), ", "))
+	if v.Rule != nil {
+		return fmt.Sprintf("firewall rule %s (priority %d) denies %s on %s", v.Rule.Name, v.Rule.Priority, packetText(pkt), where),
+			[]string{fmt.Sprintf("remove or narrow rule %s, or allow the Service's clients with a rule of a priority number lower than %d", v.Rule.Name, v.Rule.Priority)}
+	}
+	parts := []string{fmt.Sprintf("no firewall rule allows %s on %s", packetText(pkt), where)}
+	var fix []string
+	own := 0
+	for _, fw := range tr.in.Cloud.Firewalls {
+		if !hasBase(fw.Name, tr.base) || isHealthCheckRule(fw.Name, tr.base) {
+			continue
+		}
+		own++
+		misses := firewallMisses(fw, pkt, inst, nil)
+		if len(misses) == 0 {
+			continue
+		}
+		parts = append(parts, "the Service's rule "+fw.Name+" "+missTexts(misses))
+		fix = append(fix, tr.fixesFor(fw, misses, inst)...)
+	}
+	if own == 0 {
+		parts = append(parts, "the Service has no firewall rule for its clients ("+tr.clientRuleName()+")"+tr.conditionText())
+		fix = append(fix, "see the Service's events and its "+conditionLoadBalancerReady+" condition: the CCM has not opened the firewall")
+	}
+	if n := tr.nodes[node]; n != nil {
+		if problems := nodeProblems(n); len(problems) > 0 {
+			parts = append(parts, node+" is "+strings.Join(problems, ", "))
+		}
+	}
+	return strings.Join(parts, "; "), dedupe(fix)
+}
+
+// fixesFor says what to change for each criterion a Service rule misses.
+func (tr *tracer) fixesFor(fw *compute.Firewall, misses []miss, inst *compute.Instance) []string {
+	var fix []string
+	for _, m := range misses {
+		switch m.kind {
+		case missSource:
+			fix = append(fix, fmt.Sprintf("add the client's range (for example %s/%d) to spec.loadBalancerSourceRanges", tr.flow.Src.Addr(), tr.flow.Src.Addr().BitLen()))
+		case missDestination:
+			if tr.mode == annotations.ModeNodeIP {
+				fix = append(fix, tr.unpublishedFix()...)
+			} else {
+				fix = append(fix, "the rule's destination is not the load balancer's address: the CCM corrects it on its next reconcile")
+			}
+		case missTarget:
+			fix = append(fix, fmt.Sprintf("give instance %s the node tag the rule targets (%s), or set [global] node-tags to the nodes' tags", inst.Name, strings.Join(fw.TargetTags, ", ")))
+		case missDisabled:
+			fix = append(fix, "enable rule "+fw.Name)
+		default:
+			fix = append(fix, fmt.Sprintf("rule %s does not match the Service: the CCM puts it back on its next reconcile (see the Service's events)", fw.Name))
+		}
+	}
+	return fix
+}
+
+// podDenied explains a masqueraded packet the firewall drops on its way
+// to a pod of another node.
+func (tr *tracer) podDenied(v FirewallVerdict, pkt Packet, inst, source *compute.Instance, node string) (string, []string) {
+	from := pkt.Src.String()
+	if source != nil {
+		from += " (" + source.Name + ")"
+	}
+	what := fmt.Sprintf("%s:%d from %s to pod address %s on %s (%s)", tr.protocol, pkt.Dst.Port(), from, pkt.Dst.Addr(), node, strings.Join(instanceFacts(inst, pkt.Dst.Addr()), ", "))
+	reason := "no firewall rule allows " + what
+	if v.Rule != nil {
+		reason = fmt.Sprintf("firewall rule %s (priority %d) denies %s", v.Rule.Name, v.Rule.Priority, what)
+	}
+	reason += ": kube-proxy masqueraded the packet to the node's address to cross nodes"
+	tags := "the nodes' tags"
+	if source != nil && len(tagsOf(source)) > 0 {
+		tags = "source tags " + strings.Join(tagsOf(source), ", ")
+	}
+	return reason, []string{
+		fmt.Sprintf("let the nodes reach the pods: a firewall rule from the nodes (%s, or their subnetwork's range) to the pod CIDRs on %s:%d", tags, tr.protocol, pkt.Dst.Port()),
+		"or set externalTrafficPolicy: Local, which keeps each packet on the node that receives it",
+	}
+}
+
+// clientRuleName is the rule the CCM creates for the Service's clients of
+// the client's IP family (providers/gce/nlb and providers/gce/nodeip).
+func (tr *tracer) clientRuleName() string {
+	v6 := ""
+	if !tr.t.Client.Addr().Is4() {
+		v6 = "6"
+	}
+	if tr.mode == annotations.ModeNodeIP {
+		return tr.base + "-nip" + v6
+	}
+	return tr.base + "-fw" + v6
+}
+
+// isHealthCheckRule: the rules that let the health checkers in.
+func isHealthCheckRule(name, base string) bool { return name == base+"-hc" || name == base+"-hc6" }
+
+// instanceFacts are "10.128.0.3", "tags k8s-node"; the address is left
+// out when it is the packet's destination, which the text names already.
+func instanceFacts(inst *compute.Instance, dst netip.Addr) []string {
+	var out []string
+	if nic := primaryInterface(inst); nic != nil && nic.NetworkIP != "" && nic.NetworkIP != dst.String() {
+		out = append(out, nic.NetworkIP)
+	}
+	if tags := tagsOf(inst); len(tags) > 0 {
+		out = append(out, "tags "+strings.Join(tags, ", "))
+	} else {
+		out = append(out, "no tags")
+	}
+	return out
+}
+
+func dedupe(ss []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

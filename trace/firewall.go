@@ -1,0 +1,282 @@
+package trace
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/api/compute/v1"
+)
+
+// Packet is what the VPC's ingress firewall looks at: the first packet of a
+// new flow as it enters an instance, after the VPC's NAT.
+type Packet struct {
+	// Protocol is tcp, udp, icmp, ... or an IP protocol number.
+	Protocol string
+	Src      netip.Addr
+	// Dst is the destination address and port (port 0 for protocols
+	// without ports).
+	Dst netip.AddrPort
+}
+
+// FirewallVerdict is the firewall's answer for a packet.
+type FirewallVerdict struct {
+	Allowed bool
+	// Rule is the rule that decided; nil when none applies and the implied
+	// deny-ingress rule (priority 65535) drops the packet.
+	Rule *compute.Firewall
+}
+
+// impliedDenyPriority is the priority of the implied rules every VPC has:
+// deny all ingress, allow all egress. They cannot be removed, only
+// overridden by rules of a higher precedence (a lower number).
+const impliedDenyPriority = 65535
+
+// String says what decided: "allowed by NAME (priority N)".
+func (v FirewallVerdict) String() string {
+	if v.Rule == nil {
+		return fmt.Sprintf("denied by the implied deny-ingress rule (priority %d)", impliedDenyPriority)
+	}
+	verb := "denied"
+	if v.Allowed {
+		verb = "allowed"
+	}
+	return fmt.Sprintf("%s by %s (priority %d)", verb, v.Rule.Name, v.Rule.Priority)
+}
+
+// EvaluateIngress decides whether the VPC firewall lets a new flow into the
+// target instance, as the compute API reference describes firewall rules:
+//
+//   - only enabled INGRESS rules (an empty direction is INGRESS) of the
+//     target's network (its first network interface) count;
+//   - a rule applies when the target has one of its targetTags or
+//     targetServiceAccounts (neither set: every instance), the source is in
+//     its sourceRanges or is an instance with one of its sourceTags or
+//     sourceServiceAccounts (none of the three set: 0.0.0.0/0), the
+//     destination is in its destinationRanges (when set), and one of its
+//     allowed or denied entries names the protocol ("all" names every one)
+//     and the port (an entry without ports covers all of them);
+//   - of the rules that apply, the one with the lowest priority number
+//     decides, and at equal priority a deny rule wins over an allow rule;
+//   - none applies: the implied rule denies.
+//
+// source is the instance the packet comes from, or nil. Source tags and
+// service accounts match only a packet whose source address is that
+// instance's primary internal address (IPv4 or IPv6), not an alias range
+// and not an address it NATs or forwards for others.
+//
+// A priority of 0 is taken as 0 (the highest precedence), as the API
+// reports it; the Go client cannot send 0, so a rule written through it
+// gets the default 1000.
+func EvaluateIngress(rules []*compute.Firewall, pkt Packet, target, source *compute.Instance) FirewallVerdict {
+	for _, fw := range byPrecedence(rules) {
+		if appliesTo(fw, pkt, target, source) {
+			return FirewallVerdict{Allowed: len(fw.Allowed) > 0, Rule: fw}
+		}
+	}
+	return FirewallVerdict{}
+}
+
+// byPrecedence orders rules as the firewall consults them: by priority,
+// deny before allow at equal priority, then by name so that the rule a
+// verdict names does not depend on the order of a list.
+func byPrecedence(rules []*compute.Firewall) []*compute.Firewall {
+	out := slices.Clone(rules)
+	slices.SortStableFunc(out, func(a, b *compute.Firewall) int {
+		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+			return c
+		}
+		if ad, bd := isDeny(a), isDeny(b); ad != bd {
+			if ad {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+func isDeny(fw *compute.Firewall) bool { return len(fw.Denied) > 0 }
+
+// appliesTo reports whether a rule decides for the packet.
+func appliesTo(fw *compute.Firewall, pkt Packet, target, source *compute.Instance) bool {
+	return fw != nil && !fw.Disabled && isIngress(fw) && onNetworkOf(fw, target) && targets(fw, target) &&
+		fromSource(fw, pkt.Src, source) && toDestination(fw, pkt.Dst.Addr()) && coversProtocolPort(fw, pkt)
+}
+
+func isIngress(fw *compute.Firewall) bool {
+	return fw.Direction == "" || strings.EqualFold(fw.Direction, "INGRESS")
+}
+
+func onNetworkOf(fw *compute.Firewall, target *compute.Instance) bool {
+	nic := primaryInterface(target)
+	return nic != nil && sameLink(fw.Network, nic.Network)
+}
+
+// targets: targetTags or targetServiceAccounts name the instance, or the
+// rule names neither and applies to every instance of the network.
+func targets(fw *compute.Firewall, target *compute.Instance) bool {
+	if len(fw.TargetTags) == 0 && len(fw.TargetServiceAccounts) == 0 {
+		return true
+	}
+	return overlaps(fw.TargetTags, tagsOf(target)) || overlaps(fw.TargetServiceAccounts, serviceAccountsOf(target))
+}
+
+// fromSource: the source address is in sourceRanges, or the packet comes
+// from the primary address of an instance named by sourceTags or
+// sourceServiceAccounts. A rule with none of the three has the API's
+// default source, 0.0.0.0/0.
+func fromSource(fw *compute.Firewall, src netip.Addr, source *compute.Instance) bool {
+	ranges := fw.SourceRanges
+	if len(ranges) == 0 && len(fw.SourceTags) == 0 && len(fw.SourceServiceAccounts) == 0 {
+		ranges = []string{"0.0.0.0/0"}
+	}
+	if inRanges(src, ranges) {
+		return true
+	}
+	if source == nil || !isPrimaryAddress(source, src) {
+		return false
+	}
+	return overlaps(fw.SourceTags, tagsOf(source)) || overlaps(fw.SourceServiceAccounts, serviceAccountsOf(source))
+}
+
+func toDestination(fw *compute.Firewall, dst netip.Addr) bool {
+	return len(fw.DestinationRanges) == 0 || inRanges(dst, fw.DestinationRanges)
+}
+
+// coversProtocolPort: one of the rule's entries (allowed or denied) names
+// the packet's protocol and port.
+func coversProtocolPort(fw *compute.Firewall, pkt Packet) bool {
+	for _, e := range entriesOf(fw) {
+		if entryCovers(e.protocol, e.ports, pkt) {
+			return true
+		}
+	}
+	return false
+}
+
+type entry struct {
+	protocol string
+	ports    []string
+}
+
+func entriesOf(fw *compute.Firewall) []entry {
+	var out []entry
+	for _, a := range fw.Allowed {
+		if a != nil {
+			out = append(out, entry{a.IPProtocol, a.Ports})
+		}
+	}
+	for _, d := range fw.Denied {
+		if d != nil {
+			out = append(out, entry{d.IPProtocol, d.Ports})
+		}
+	}
+	return out
+}
+
+func entryCovers(protocol string, ports []string, pkt Packet) bool {
+	if strings.EqualFold(protocol, "all") {
+		return true
+	}
+	want, ok := protocolNumber(pkt.Protocol)
+	if got, gok := protocolNumber(protocol); !ok || !gok || got != want {
+		return false
+	}
+	if len(ports) == 0 || !hasPorts(want) {
+		return true
+	}
+	port := int(pkt.Dst.Port())
+	for _, p := range ports {
+		lo, hi, ok := portRange(p)
+		if ok && lo <= port && port <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// protocolNumbers are the protocol names the firewall API accepts.
+var protocolNumbers = map[string]int{"icmp": 1, "ipip": 4, "tcp": 6, "udp": 17, "esp": 50, "ah": 51, "sctp": 132}
+
+func protocolNumber(p string) (int, bool) {
+	p = strings.ToLower(strings.TrimSpace(p))
+	if n, ok := protocolNumbers[p]; ok {
+		return n, true
+	}
+	n, err := strconv.Atoi(p)
+	return n, err == nil && n >= 0 && n <= 255
+}
+
+// hasPorts: the protocols whose entries may list ports.
+func hasPorts(proto int) bool { return proto == 6 || proto == 17 || proto == 132 }
+
+// portRange reads "80" or "8000-8080".
+func portRange(s string) (lo, hi int, ok bool) {
+	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	lo, err := strconv.Atoi(a)
+	if err != nil {
+		return 0, 0, false
+	}
+	if !isRange {
+		return lo, lo, true
+	}
+	hi, err = strconv.Atoi(b)
+	return lo, hi, err == nil && lo <= hi
+}
+
+// inRanges: addr is in one of the CIDR ranges (a bare address is a host
+// range). Ranges of the other IP family never match.
+func inRanges(addr netip.Addr, ranges []string) bool {
+	addr = addr.Unmap()
+	for _, r := range ranges {
+		if p, ok := parseRange(r); ok && p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseRange(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func tagsOf(inst *compute.Instance) []string {
+	if inst == nil || inst.Tags == nil {
+		return nil
+	}
+	return inst.Tags.Items
+}
+
+func serviceAccountsOf(inst *compute.Instance) []string {
+	if inst == nil {
+		return nil
+	}
+	var out []string
+	for _, sa := range inst.ServiceAccounts {
+		if sa != nil {
+			out = append(out, sa.Email)
+		}
+	}
+	return out
+}

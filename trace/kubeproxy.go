@@ -1,0 +1,172 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+)
+
+// kubeProxy is what kube-proxy on the node does with the packet, as its
+// iptables and nftables modes program a load balancer address (ipMode
+// VIP): it checks spec.loadBalancerSourceRanges, DNATs to an endpoint
+// (with Local, one on this node), and, with Cluster, marks the packet for
+// masquerade whatever node the endpoint is on ("masquerade traffic for
+// external destinations"), so that the reply comes back through this node.
+func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
+	if !tr.intercepts(node) {
+		return nil, false
+	}
+	if ranges := tr.svc.Spec.LoadBalancerSourceRanges; len(ranges) > 0 && !inRanges(tr.flow.Src.Addr(), ranges) {
+		tr.stop(compDNAT, Dropped, "source not allowed",
+			fmt.Sprintf("kube-proxy on %s drops it: %s is not in spec.loadBalancerSourceRanges (%s)", node.Name, tr.flow.Src.Addr(), strings.Join(ranges, ", ")),
+			fmt.Sprintf("add the client's range (%s/%d) to spec.loadBalancerSourceRanges", tr.flow.Src.Addr(), tr.flow.Src.Addr().BitLen()))
+		return nil, false
+	}
+	all := tr.clusterEndpoints()
+	if len(all) == 0 {
+		tr.stop(compDNAT, Rejected, "no endpoints",
+			fmt.Sprintf("the Service has no ready endpoint for port %s: kube-proxy on %s rejects new connections (ICMP port unreachable)", portName(tr.port), node.Name),
+			fmt.Sprintf("make the pods the Service selects ready (kubectl get endpointslices -n %s -l %s=%s)", tr.svc.Namespace, "kubernetes.io/service-name", tr.svc.Name))
+		return nil, false
+	}
+	candidates := all
+	if tr.local {
+		candidates = tr.localEndpoints(node.Name)
+		if len(candidates) == 0 {
+			tr.stop(compDNAT, Dropped, "no local endpoint",
+				fmt.Sprintf("externalTrafficPolicy Local and %s has no ready endpoint: kube-proxy drops (the Service's endpoints run on %s)", node.Name, endpointNodes(all)),
+				tr.localFix(node)...)
+			return nil, false
+		}
+	}
+	tr.t.Endpoints = publicEndpoints(candidates)
+	ep := candidates[0]
+	tr.t.Endpoint = &ep.Endpoint
+	if len(candidates) > 1 {
+		var names []string
+		for _, c := range candidates {
+			names = append(names, c.name())
+		}
+		tr.note("kube-proxy picks an endpoint at random among %s for each new connection; the trace follows %s, the first by name.", strings.Join(names, ", "), ep.name())
+	}
+	where := ""
+	if ep.Node != "" {
+		where = " on " + ep.Node
+	}
+	after := tr.flow
+	after.Dst = ep.Address
+	tr.step(compDNAT, node.Name, "rewritten", fmt.Sprintf("Service %s port %d -> endpoint %s (%s)%s", tr.t.Service, tr.port.Port, ep.name(), ep.Address, where), after)
+	if tr.local {
+		tr.note("externalTrafficPolicy Local: the pod sees the client's own address %s.", tr.flow.Src.Addr())
+		return &ep, true
+	}
+	masq := tr.masqueradeAddress(node, &ep)
+	after = tr.flow
+	after.Src = netip.AddrPortFrom(masq, tr.flow.Src.Port())
+	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through %s: source %s -> %s (the port is kept unless another flow uses it)",
+		node.Name, tr.flow.Src.Addr(), masq), after)
+	return &ep, true
+}
+
+// intercepts: kube-proxy has a rule for the destination, an address of
+// the Service's status.loadBalancer.ingress in ipMode VIP. Otherwise the
+// node itself gets the packet (its own address) or has no use for it.
+func (tr *tracer) intercepts(node *v1.Node) bool {
+	dst := tr.flow.Dst.Addr()
+	for _, in := range tr.svc.Status.LoadBalancer.Ingress {
+		a, err := netip.ParseAddr(in.IP)
+		if err != nil || a.Unmap() != dst {
+			continue
+		}
+		if in.IPMode != nil && *in.IPMode == v1.LoadBalancerIPModeProxy {
+			tr.stop(compDNAT, Dropped, "ipMode Proxy", fmt.Sprintf("%s is in status.loadBalancer.ingress with ipMode Proxy: kube-proxy leaves it to the load balancer and %s does not own it", dst, node.Name))
+			return false
+		}
+		return true
+	}
+	ownAddress := false
+	for _, a := range node.Status.Addresses {
+		ownAddress = ownAddress || a.Address == dst.String()
+	}
+	if inst := instanceOfNode(tr.in.Cloud.Instances, node); isPrimaryAddress(inst, dst) {
+		ownAddress = true
+	}
+	if ownAddress && tr.entryNAT != nil && slices.Contains(tr.ingressAddresses(), tr.t.Destination.Addr()) {
+		tr.stop(compDNAT, Rejected, "no kube-proxy rule",
+			fmt.Sprintf("the VPC's 1:1 NAT delivered %s as %s, and kube-proxy has rules for the Service's published addresses only (%s), not for %s: %s itself receives the packet (a TCP reset, unless a process on %s listens on port %d)",
+				tr.t.Destination.Addr(), dst, joinAddrs(tr.ingressAddresses()), dst, node.Name, node.Name, tr.flow.Dst.Port()),
+			"publish the nodes' InternalIP (annotation "+annotations.NodeAddressType+": InternalIP, the default): clients still connect to a node's external address, and the NAT turns it into the internal address kube-proxy then serves")
+		return false
+	}
+	if ownAddress {
+		tr.stop(compDNAT, Rejected, "no kube-proxy rule",
+			fmt.Sprintf("kube-proxy has no rule for %s: it is not in the Service's status.loadBalancer.ingress. %s itself receives it (a TCP reset, unless a process on %s listens on port %d)", tr.flow.Dst, node.Name, node.Name, tr.flow.Dst.Port()),
+			tr.unpublishedFix()...)
+		return false
+	}
+	tr.stop(compDNAT, Dropped, "no kube-proxy rule",
+		fmt.Sprintf("kube-proxy has no rule for %s: it is not in the Service's status.loadBalancer.ingress, and %s does not own the address", tr.flow.Dst, node.Name),
+		"wait for the CCM to write the load balancer's address into the Service's status; see its events")
+	return false
+}
+
+// masqueradeAddress is the source kube-proxy's masquerade gives the
+// packet: the node's address on the link it leaves by. Toward a pod of
+// this node, the node's address on its pod links (the first address of
+// its pod CIDR); toward another node, its internal address.
+func (tr *tracer) masqueradeAddress(node *v1.Node, ep *endpoint) netip.Addr {
+	if ep.Node == node.Name {
+		if gw := podGateway(node, ep.Address.Addr()); gw.IsValid() {
+			return gw
+		}
+	}
+	if a := nodeAddress(node, v1.NodeInternalIP, ep.Address.Addr()); a.IsValid() {
+		return a
+	}
+	return internalAddress(instanceOfNode(tr.in.Cloud.Instances, node), ep.Address.Addr())
+}
+
+// localFix says how a Local Service's traffic avoids nodes without endpoints.
+func (tr *tracer) localFix(node *v1.Node) []string {
+	var fix []string
+	if tr.mode == annotations.ModeNodeIP {
+		fix = append(fix, "connect to a published address: the CCM publishes only nodes with a ready endpoint of a Local Service")
+	} else {
+		fix = append(fix, fmt.Sprintf("nothing to change while another node has an endpoint: the load balancer's health check (port %d) keeps new flows away from %s", tr.svc.Spec.HealthCheckNodePort, node.Name))
+	}
+	return append(fix, "or set externalTrafficPolicy: Cluster, which sends to every endpoint (the pod then sees a node's address, not the client's)")
+}
+
+// unpublishedFix: the client should use a published address.
+func (tr *tracer) unpublishedFix() []string {
+	published := tr.ingressAddresses()
+	if len(published) == 0 {
+		return []string{"the Service publishes no address: see its events and its " + conditionLoadBalancerReady + " condition"}
+	}
+	return []string{"connect to a published address: " + joinAddrs(published)}
+}
+
+func endpointNodes(eps []endpoint) string {
+	var nodes []string
+	for _, e := range eps {
+		if e.Node != "" && !slices.Contains(nodes, e.Node) {
+			nodes = append(nodes, e.Node)
+		}
+	}
+	if len(nodes) == 0 {
+		return "no known node"
+	}
+	return strings.Join(nodes, ", ")
+}
+
+func portName(p v1.ServicePort) string {
+	if p.Name != "" {
+		return fmt.Sprintf("%s (%d)", p.Name, p.Port)
+	}
+	return fmt.Sprint(p.Port)
+}

@@ -1,0 +1,66 @@
+package trace
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/ with the output of this run")
+
+// goldenScenarios are traced into every output format; docs/trace.md
+// shows their diagrams.
+var goldenScenarios = []struct {
+	name string
+	in   func() Input
+}{
+	{"external-cluster-cross-node", func() Input { return newLab().input(toNode("node-3")) }},
+	{"nodeip-through-nat", func() Input { return newLab(withNodeIP(v1.NodeInternalIP, 1, 2)).input(to("203.0.113.3")) }},
+	{"nodeip-unpublished-node", func() Input {
+		return newLab(withNodeIP(v1.NodeInternalIP, 1), withNotReady(2)).input(toNode("node-2"))
+	}},
+}
+
+func TestOutputFormats(t *testing.T) {
+	formats := []struct {
+		ext   string
+		write func(io.Writer, *Trace) error
+	}{
+		{".txt", WriteText},
+		{".json", WriteJSON},
+		{".mmd", WriteMermaid},
+	}
+	for _, sc := range goldenScenarios {
+		tr, err := Run(sc.in())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range formats {
+			t.Run(sc.name+f.ext, func(t *testing.T) {
+				var got bytes.Buffer
+				if err := f.write(&got, tr); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join("testdata", sc.name+f.ext)
+				if *update {
+					if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (go test ./trace -update writes it)", err)
+				}
+				if diff := cmp.Diff(string(want), got.String()); diff != "" {
+					t.Errorf("%s differs (-want +got); go test ./trace -update rewrites it:\n%s", path, diff)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package trace
+
+import "net/netip"
+
+// The JSON form of a Trace is part of the command's interface
+// (kubectl vpc trace -o json, documented in docs/trace.md): field names
+// only ever get added.
+
+// Trace is the predicted path of one packet and of its reply.
+type Trace struct {
+	// Service is namespace/name.
+	Service string `json:"service"`
+	// Mode is external or nodeip.
+	Mode string `json:"mode"`
+	// ExternalTrafficPolicy is Cluster or Local.
+	ExternalTrafficPolicy string `json:"externalTrafficPolicy"`
+	Port                  Port   `json:"port"`
+	// Client is where the packet comes from; Destination the address the
+	// client connects to.
+	Client      netip.AddrPort `json:"client"`
+	Destination netip.AddrPort `json:"destination"`
+	// Node is the node the packet enters ("" when it reaches none).
+	Node string `json:"node,omitempty"`
+	// Endpoint is the endpoint traced, one of Endpoints.
+	Endpoint *Endpoint `json:"endpoint,omitempty"`
+	Hops     []Hop     `json:"hops"`
+	// Reply is the way back, when the packet is delivered.
+	Reply []Hop `json:"reply,omitempty"`
+	// Outcome is delivered, dropped or rejected.
+	Outcome string `json:"outcome"`
+	Drop    *Drop  `json:"drop,omitempty"`
+	// Backends are the load balancer's backends (external mode).
+	Backends []Backend `json:"backends,omitempty"`
+	// Endpoints are the endpoints kube-proxy on Node picks from at random.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// Notes say what the trace chose and what else could happen.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Outcomes.
+const (
+	Delivered = "delivered"
+	Dropped   = "dropped"
+	Rejected  = "rejected"
+)
+
+// Port is the Service port traced.
+type Port struct {
+	Name     string `json:"name,omitempty"`
+	Protocol string `json:"protocol"`
+	Port     int32  `json:"port"`
+}
+
+// Hop is one step of the packet.
+type Hop struct {
+	// N numbers the hops from 1, in each direction.
+	N int `json:"n"`
+	// Component is what acts on the packet: client, VPC NAT, VPC firewall,
+	// forwarding rule, kube-proxy DNAT, kube-proxy SNAT (masquerade),
+	// kube-proxy conntrack, node route, pod.
+	Component string `json:"component"`
+	// At is where the packet is (Client, VPC, a node's name, pod), Next
+	// where it goes after this hop.
+	At   string `json:"at"`
+	Next string `json:"next"`
+	// Before and After are the packet's addresses; they differ when the
+	// hop rewrites them.
+	Before Flow `json:"before"`
+	After  Flow `json:"after"`
+	// Verdict is sent, forwarded, allowed, rewritten, routed, delivered,
+	// received, dropped or rejected.
+	Verdict string `json:"verdict"`
+	// Description says what happens, naming the resource that decides.
+	Description string `json:"description"`
+}
+
+// Rewrites reports whether the hop changes the packet's addresses.
+func (h Hop) Rewrites() bool { return h.Before != h.After }
+
+// Flow is a packet's protocol and addresses.
+type Flow struct {
+	Protocol string         `json:"protocol"`
+	Src      netip.AddrPort `json:"src"`
+	Dst      netip.AddrPort `json:"dst"`
+}
+
+// String is "SRC -> DST" ("?" for an address not known yet).
+func (f Flow) String() string { return addrPortText(f.Src) + " -> " + addrPortText(f.Dst) }
+
+func addrPortText(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return "?"
+	}
+	return a.String()
+}
+
+// Drop says where the packet is lost, why, and what to change.
+type Drop struct {
+	// Hop is the number of the hop that drops it.
+	Hop       int      `json:"hop"`
+	Component string   `json:"component"`
+	At        string   `json:"at"`
+	Reason    string   `json:"reason"`
+	Fix       []string `json:"fix,omitempty"`
+}
+
+// Backend is one backend instance of the load balancer and its health as
+// the trace predicts it.
+type Backend struct {
+	Node     string `json:"node,omitempty"`
+	Instance string `json:"instance"`
+	Healthy  bool   `json:"healthy"`
+	Reason   string `json:"reason"`
+}
+
+// Endpoint is a Service endpoint as kube-proxy uses it.
+type Endpoint struct {
+	Pod     string         `json:"pod,omitempty"`
+	Node    string         `json:"node,omitempty"`
+	Address netip.AddrPort `json:"address"`
+}

@@ -1,0 +1,213 @@
+package trace
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/api/compute/v1"
+)
+
+// throughVPC carries the packet from the client to an instance: through a
+// forwarding rule (passthrough: the destination stays), the 1:1 NAT of an
+// instance's external address, or straight to an internal address.
+func (tr *tracer) throughVPC() (*compute.Instance, bool) {
+	dst := tr.flow.Dst
+	if fr := tr.forwardingRuleFor(dst); fr != nil {
+		return tr.loadBalance(fr)
+	}
+	for _, inst := range tr.in.Cloud.Instances {
+		if nat := natAddress(inst); nat.IsValid() && nat == dst.Addr() {
+			internal := internalAddress(inst, dst.Addr())
+			after := tr.flow
+			after.Dst = netip.AddrPortFrom(internal, dst.Port())
+			tr.entryNAT = inst
+			tr.step(compNAT, atVPC, "rewritten", fmt.Sprintf("%s is the external address of instance %s (accessConfigs[0].natIP): the 1:1 NAT rewrites the destination to its internal address %s",
+				nat, inst.Name, internal), after)
+			return inst, true
+		}
+		if ownsAddress(inst, dst.Addr()) || externalIPv6(inst) == dst.Addr() {
+			return inst, true
+		}
+	}
+	for _, fr := range tr.in.Cloud.ForwardingRules {
+		if a, ok := ruleAddress(fr); ok && ruleCoversAddress(fr, a, dst.Addr()) {
+			tr.stop(compForwarding, Dropped, "no rule for the port",
+				fmt.Sprintf("forwarding rule %s on %s carries %s only; nothing in the VPC takes %s:%d", fr.Name, a, ruleTraffic(fr), tr.protocol, dst.Port()),
+				"the forwarding rule is out of date or the port is wrong: compare the Service's ports with the rule; the CCM recreates it on its next reconcile")
+			return nil, false
+		}
+	}
+	tr.stop(compNAT, Dropped, "no such address in the VPC",
+		fmt.Sprintf("%s is no forwarding rule's address, no instance's external address and no instance's internal address: the VPC has nowhere to send it", dst.Addr()),
+		"check the Service's status.loadBalancer.ingress: the address may be stale")
+	return nil, false
+}
+
+// forwardingRuleFor is the forwarding rule that takes a packet: its
+// address, protocol and port.
+func (tr *tracer) forwardingRuleFor(dst netip.AddrPort) *compute.ForwardingRule {
+	var match []*compute.ForwardingRule
+	for _, fr := range tr.in.Cloud.ForwardingRules {
+		a, ok := ruleAddress(fr)
+		if ok && ruleCoversAddress(fr, a, dst.Addr()) && ruleCarries(fr, tr.protocol, int(dst.Port())) {
+			match = append(match, fr)
+		}
+	}
+	slices.SortFunc(match, func(a, b *compute.ForwardingRule) int { return strings.Compare(a.Name, b.Name) })
+	if len(match) == 0 {
+		return nil
+	}
+	return match[0]
+}
+
+// ruleAddress is a forwarding rule's IP (an IPv6 rule holds the first
+// address of its /96).
+func ruleAddress(fr *compute.ForwardingRule) (netip.Addr, bool) {
+	s := fr.IPAddress
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	a, err := netip.ParseAddr(s)
+	return a.Unmap(), err == nil
+}
+
+// ruleCoversAddress: an IPv4 rule takes its address; an external IPv6 rule
+// takes its whole /96.
+func ruleCoversAddress(fr *compute.ForwardingRule, a, dst netip.Addr) bool {
+	if a.Is4() {
+		return a == dst
+	}
+	p, err := a.Prefix(96)
+	return err == nil && p.Contains(dst)
+}
+
+// ruleCarries: the rule's protocol (L3_DEFAULT carries all) and ports
+// (allPorts, the ports listed, the port range; none: all ports).
+func ruleCarries(fr *compute.ForwardingRule, protocol string, port int) bool {
+	proto := strings.ToLower(fr.IPProtocol)
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "l3_default" && proto != protocol {
+		return false
+	}
+	switch {
+	case fr.AllPorts:
+		return true
+	case len(fr.Ports) > 0:
+		for _, p := range fr.Ports {
+			if lo, hi, ok := portRange(p); ok && lo <= port && port <= hi {
+				return true
+			}
+		}
+		return false
+	case fr.PortRange != "":
+		lo, hi, ok := portRange(fr.PortRange)
+		return ok && lo <= port && port <= hi
+	}
+	return true
+}
+
+// ruleTraffic is "TCP 80-80" or "TCP 80,443" or "L3_DEFAULT all ports".
+func ruleTraffic(fr *compute.ForwardingRule) string {
+	proto := fr.IPProtocol
+	if proto == "" {
+		proto = "TCP"
+	}
+	switch {
+	case fr.AllPorts:
+		return proto + " on all ports"
+	case len(fr.Ports) > 0:
+		return proto + " " + strings.Join(fr.Ports, ",")
+	case fr.PortRange != "":
+		return proto + " " + fr.PortRange
+	}
+	return proto + " on all ports"
+}
+
+// loadBalance picks the backend a passthrough forwarding rule delivers to:
+// GCE hashes each new flow to one healthy backend (all of them when none
+// is healthy) and keeps it for the flow's life.
+func (tr *tracer) loadBalance(fr *compute.ForwardingRule) (*compute.Instance, bool) {
+	pool, members, check, err := tr.backendsOf(fr)
+	if err != nil {
+		tr.stop(compForwarding, Dropped, "no backends", err.Error(), "the CCM recreates missing resources on its next reconcile: see the Service's events")
+		return nil, false
+	}
+	backends := tr.health(members, check)
+	tr.t.Backends = backends
+	if len(backends) == 0 {
+		tr.stop(compForwarding, Dropped, "no backends", fmt.Sprintf("%s has no instances: forwarding rule %s has nowhere to send the packet", pool, fr.Name),
+			"check that the nodes have providerIDs and are not excluded from load balancers")
+		return nil, false
+	}
+	var healthy []Backend
+	for _, b := range backends {
+		if b.Healthy {
+			healthy = append(healthy, b)
+		}
+	}
+	candidates := healthy
+	if len(healthy) == 0 {
+		candidates = backends
+		tr.note("No backend of %s is healthy: GCE then spreads new flows over all of them.", pool)
+	}
+	chosen := candidates[0]
+	if tr.in.ToNode != "" {
+		i := slices.IndexFunc(backends, func(b Backend) bool { return b.Node == tr.in.ToNode })
+		if i < 0 {
+			tr.stop(compForwarding, Dropped, "not a backend", fmt.Sprintf("node %s is not a backend of %s (its backends: %s): forwarding rule %s never sends it a packet",
+				tr.in.ToNode, pool, backendNames(backends), fr.Name))
+			return nil, false
+		}
+		chosen = backends[i]
+		if !slices.Contains(candidates, chosen) {
+			tr.note("%s fails its health check (%s): GCE sends it new flows only while no backend is healthy. The trace follows the packet there anyway.", chosen.Node, chosen.Reason)
+		}
+	} else if len(candidates) > 1 {
+		tr.note("GCE picks one of %s for each new flow (a hash of its 5-tuple) and keeps it for the flow's life; the trace follows %s (--to-node chooses another).",
+			backendNames(candidates), chosen.Node)
+	}
+	inst := instanceByLink(tr.in.Cloud.Instances, chosen.Instance)
+	tr.passthrough = fr
+	tr.step(compForwarding, atVPC, "forwarded", fmt.Sprintf("%s (%s) sends it to %s, instance %s (%s); passthrough: the destination stays %s",
+		fr.Name, ruleTraffic(fr), pool, lastSegment(chosen.Instance), internalAddress(inst, tr.flow.Dst.Addr()), tr.flow.Dst.Addr()), tr.flow)
+	return inst, true
+}
+
+func backendNames(bs []Backend) string {
+	var names []string
+	for _, b := range bs {
+		names = append(names, cmp.Or(b.Node, lastSegment(b.Instance)))
+	}
+	return strings.Join(names, ", ")
+}
+
+// externalIPv6 is the instance's external IPv6 address: GCE delivers it to
+// the instance as it is, without NAT.
+func externalIPv6(inst *compute.Instance) netip.Addr {
+	nic := primaryInterface(inst)
+	if nic == nil {
+		return netip.Addr{}
+	}
+	for _, ac := range nic.Ipv6AccessConfigs {
+		if ac == nil {
+			continue
+		}
+		s := ac.ExternalIpv6
+		if i := strings.IndexByte(s, '/'); i >= 0 {
+			s = s[:i]
+		}
+		if a, err := netip.ParseAddr(s); err == nil {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// portText is "tcp:80".
+func (tr *tracer) portText(port uint16) string { return tr.protocol + ":" + strconv.Itoa(int(port)) }
