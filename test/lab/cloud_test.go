@@ -1,0 +1,122 @@
+package lab_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
+)
+
+// The lab's cloud, as the lab contract has it.
+const (
+	network         = "default"
+	subnetwork      = "nodes"
+	region          = "us-central1"
+	nodesRange      = "10.128.0.0/20"
+	clusterCIDR     = "10.64.0.0/16"
+	externalIPRange = "203.0.113.0/24"
+	clusterName     = "lab"
+	nodeTag         = "k8s-node"
+)
+
+// zones hold node-1, node-2 and node-3 in turn.
+var zones = []string{"us-central1-a", "us-central1-b", "us-central1-c"}
+
+// internalIP of node N is 10.128.0.(10+N); its pod CIDR is 10.64.N.0/24.
+func internalIP(n int) netip.Addr { return netip.AddrFrom4([4]byte{10, 128, 0, byte(10 + n)}) }
+func podCIDR(n int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 64, byte(n), 0}), 24)
+}
+
+// createVPC makes the network, the nodes' subnetwork, a firewall rule that
+// lets nodes and pods talk to each other (what a cluster's terraform adds),
+// and the instances node-1..3, and returns them as the topology's nodes.
+func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
+	c, project := e.cloud.Compute, e.cloud.Project
+	op, err := c.Networks.Insert(project, &compute.Network{Name: network, AutoCreateSubnetworks: false,
+		// Custom mode: without it the client omits false and the API makes an
+		// auto-mode network, whose us-central1 subnetwork takes 10.128.0.0/20.
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Context(ctx).Do()
+	if err := e.cloud.Wait(ctx, op, err); err != nil {
+		return nil, fmt.Errorf("insert network %s: %w", network, err)
+	}
+	op, err = c.Subnetworks.Insert(project, region, &compute.Subnetwork{Name: subnetwork, Network: "global/networks/" + network,
+		IpCidrRange: nodesRange}).Context(ctx).Do()
+	if err := e.cloud.Wait(ctx, op, err); err != nil {
+		return nil, fmt.Errorf("insert subnetwork %s: %w", subnetwork, err)
+	}
+	op, err = c.Firewalls.Insert(project, &compute.Firewall{Name: "lab-allow-internal", Network: "global/networks/" + network,
+		Direction: "INGRESS", Priority: 1000, SourceRanges: []string{nodesRange, clusterCIDR},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Context(ctx).Do()
+	if err := e.cloud.Wait(ctx, op, err); err != nil {
+		return nil, fmt.Errorf("insert firewall lab-allow-internal: %w", err)
+	}
+	var specs []topology.NodeSpec
+	for i := 1; i <= nodeCount; i++ {
+		name, zone := fmt.Sprintf("node-%d", i), zones[(i-1)%len(zones)]
+		op, err := c.Instances.Insert(project, zone, &compute.Instance{
+			Name: name, MachineType: "zones/" + zone + "/machineTypes/e2-standard-4", CanIpForward: true,
+			Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
+				InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+			NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: "regions/" + region + "/subnetworks/" + subnetwork,
+				NetworkIP:     internalIP(i).String(),
+				AccessConfigs: []*compute.AccessConfig{{Name: "External NAT", Type: "ONE_TO_ONE_NAT"}}}},
+			Tags: &compute.Tags{Items: []string{nodeTag}},
+		}).Context(ctx).Do()
+		if err := e.cloud.Wait(ctx, op, err); err != nil {
+			return nil, fmt.Errorf("insert instance %s: %w", name, err)
+		}
+		specs = append(specs, topology.NodeSpec{Name: name, InternalIP: internalIP(i), PodCIDR: podCIDR(i)})
+	}
+	return specs, nil
+}
+
+// natIP is an instance's external address, from fake-gce.
+func natIP(ctx context.Context, name string) (string, error) {
+	for _, zone := range zones {
+		inst, err := e.cloud.Compute.Instances.Get(e.cloud.Project, zone, name).Context(ctx).Do()
+		if err != nil {
+			continue
+		}
+		return inst.NetworkInterfaces[0].AccessConfigs[0].NatIP, nil
+	}
+	return "", fmt.Errorf("instance %s not found", name)
+}
+
+// setPodCIDR sets a Node's pod CIDR, as kube-controller-manager's node IPAM
+// would (this control plane runs none).
+func setPodCIDR(ctx context.Context, cp *cluster.ControlPlane, name string, cidr netip.Prefix) error {
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"podCIDR": cidr.String(), "podCIDRs": []string{cidr.String()}}})
+	if _, err := cp.Admin.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("set pod CIDR of node %s: %w", name, err)
+	}
+	return nil
+}
+
+// initialised reports whether the CCM has initialised the node: a
+// providerID, its InternalIP, and no uninitialized taint.
+func initialised(ctx context.Context, cp *cluster.ControlPlane, name string) (bool, error) {
+	n, err := cp.Admin.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Key == cluster.UninitializedTaint {
+			return false, fmt.Errorf("node %s still has the uninitialized taint", name)
+		}
+	}
+	for _, a := range n.Status.Addresses {
+		if a.Type == v1.NodeInternalIP && n.Spec.ProviderID != "" {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("node %s has no InternalIP or providerID yet", name)
+}
