@@ -24,6 +24,11 @@ test: kube-binaries tofu ## Run every test: unit, fake-gce (also with the race d
 e2e: kube-binaries ## Run the end-to-end suite alone (real etcd and kube-apiserver, fake-gce, the CCM binary).
 	$(GO) test $(GOTESTFLAGS) -count=1 -v ./test/e2e/
 
+.PHONY: lab
+lab: kube-binaries ## Run the packet lab (as root): namespaces, real kube-proxy, the fake VPC's data plane (docs/lab.md); installs iptables, nftables, conntrack first.
+	test/lab/install-deps.sh
+	$(GO) test $(GOTESTFLAGS) -count=1 -v ./test/lab/...
+
 .PHONY: local-up
 local-up: ## Run a fake cloud and a local control plane with the CCM; Ctrl-C stops it (see hack/local-up.sh).
 	hack/local-up.sh
