@@ -1,0 +1,150 @@
+package dataplane
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"google.golang.org/api/compute/v1"
+)
+
+// backendSet is what stands behind a forwarding rule: its instances and the
+// health checks that judge them.
+type backendSet struct {
+	instances []*instance
+	checks    []string // health check paths
+}
+
+// passthroughRules returns the regional external IPv4 forwarding rules with
+// what stands behind each. Other schemes (internal, managed proxies) are not
+// passthrough load balancers of the external kind, and are left out.
+func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []backendSet) {
+	pools := map[string]*compute.TargetPool{}
+	for _, p := range s.TargetPools {
+		pools[resourcePath(p.SelfLink)] = p
+	}
+	services := map[string]*compute.BackendService{}
+	for _, b := range s.BackendServices {
+		services[resourcePath(b.SelfLink)] = b
+	}
+	var rules []*compute.ForwardingRule
+	var sets []backendSet
+	for _, fr := range s.ForwardingRules {
+		if scheme := fr.LoadBalancingScheme; scheme != "" && scheme != "EXTERNAL" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(fr.IPAddress); err != nil || !ip.Is4() {
+			continue
+		}
+		var set backendSet
+		var members []string
+		switch {
+		case fr.BackendService != "":
+			bs := services[resourcePath(fr.BackendService)]
+			if bs == nil {
+				continue
+			}
+			for _, b := range bs.Backends {
+				members = append(members, s.InstanceGroups[resourcePath(b.Group)]...)
+			}
+			set.checks = paths(bs.HealthChecks)
+		case strings.Contains(fr.Target, "/targetPools/"):
+			pool := pools[resourcePath(fr.Target)]
+			if pool == nil {
+				continue
+			}
+			members = pool.Instances
+			set.checks = paths(pool.HealthChecks)
+		default:
+			continue
+		}
+		seen := map[string]bool{}
+		for _, m := range members {
+			if in := idx.byPath[resourcePath(m)]; in != nil && !seen[in.path] {
+				seen[in.path] = true
+				set.instances = append(set.instances, in)
+			}
+		}
+		slices.SortFunc(set.instances, func(a, b *instance) int { return a.internal.Compare(b.internal) })
+		rules = append(rules, fr)
+		sets = append(sets, set)
+	}
+	return rules, sets
+}
+
+func paths(links []string) []string {
+	out := make([]string, len(links))
+	for i, l := range links {
+		out[i] = resourcePath(l)
+	}
+	return out
+}
+
+func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []ForwardingRule {
+	probed := map[HealthKey]bool{}
+	for _, p := range probes {
+		probed[HealthKey{p.Check, p.Instance}] = true
+	}
+	rules, sets := passthroughRules(s, idx)
+	var out []ForwardingRule
+	for i, fr := range rules {
+		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress)}
+		p, ok := parseProtocol(fr.IPProtocol)
+		if fr.IPProtocol == "" {
+			p, ok = 6, true // the API's default is TCP
+		}
+		if !ok {
+			continue
+		}
+		r.Protocol = p
+		if p.hasPorts() && !fr.AllPorts {
+			specs := fr.Ports
+			if len(specs) == 0 && fr.PortRange != "" {
+				specs = []string{fr.PortRange}
+			}
+			if r.Ports, ok = parsePorts(specs); !ok {
+				continue
+			}
+		}
+		for _, in := range sets[i].instances {
+			r.Backends = append(r.Backends, Backend{Instance: in.path, IP: in.internal,
+				Healthy: backendHealthy(s.Health, probed, sets[i].checks, in.path)})
+		}
+		r.Serving = serving(r.Backends)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b ForwardingRule) int { return cmp.Or(a.IP.Compare(b.IP), cmp.Compare(a.Name, b.Name)) })
+	return out
+}
+
+// backendHealthy reports whether an instance passes every check that probes
+// it. A check with no result yet fails; a backend no check can probe (no
+// health check, or one without a port to probe) is healthy, as GCE treats a
+// target pool without a health check.
+func backendHealthy(health map[HealthKey]bool, probed map[HealthKey]bool, checks []string, inst string) bool {
+	for _, c := range checks {
+		k := HealthKey{c, inst}
+		if probed[k] && !health[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// serving is the backends that get new flows: the healthy ones, or all of
+// them when none is healthy (GCE then spreads new connections over every
+// backend rather than dropping them).
+func serving(backends []Backend) []netip.Addr {
+	var healthy, all []netip.Addr
+	for _, b := range backends {
+		all = append(all, b.IP)
+		if b.Healthy {
+			healthy = append(healthy, b.IP)
+		}
+	}
+	if len(healthy) > 0 {
+		return healthy
+	}
+	return all
+}

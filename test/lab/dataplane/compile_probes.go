@@ -1,0 +1,117 @@
+package dataplane
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"google.golang.org/api/compute/v1"
+)
+
+// Checker addresses: GCE probes from documented ranges, which the VPC
+// firewall must allow. Legacy HTTP health checks (of target pools) come from
+// 209.85.152.0/22, 209.85.204.0/22 and 35.191.0.0/16; the health checks of
+// backend services from 35.191.0.0/16 and 130.211.0.0/22. The data plane puts
+// these two addresses on a dummy interface of the vpc namespace.
+var (
+	LegacyCheckerSource = netip.MustParseAddr("209.85.152.1")
+	CheckerSource       = netip.MustParseAddr("35.191.0.1")
+)
+
+// compileProbes lists one probe per (health check, backend instance) of every
+// passthrough forwarding rule.
+func compileProbes(s State, idx instanceIndex) []Probe {
+	legacy := map[string]*compute.HttpHealthCheck{}
+	for _, hc := range s.HTTPHealthChecks {
+		legacy[resourcePath(hc.SelfLink)] = hc
+	}
+	checks := map[string]*compute.HealthCheck{}
+	for _, hc := range s.HealthChecks {
+		checks[resourcePath(hc.SelfLink)] = hc
+	}
+	seen := map[HealthKey]bool{}
+	var out []Probe
+	_, sets := passthroughRules(s, idx)
+	for _, set := range sets {
+		for _, c := range set.checks {
+			for _, in := range set.instances {
+				k := HealthKey{c, in.path}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				var p Probe
+				var ok bool
+				if hc := legacy[c]; hc != nil {
+					p, ok = legacyProbe(hc), true
+				} else if hc := checks[c]; hc != nil {
+					p, ok = healthCheckProbe(hc)
+				}
+				if !ok || p.Target.Port() == 0 {
+					continue
+				}
+				p.Check, p.Instance = c, in.path
+				p.Target = netip.AddrPortFrom(in.internal, p.Target.Port())
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Probe) int { return cmp.Or(cmp.Compare(a.Check, b.Check), a.Target.Compare(b.Target)) })
+	return out
+}
+
+// legacyProbe is an httpHealthCheck (of a target pool): an HTTP GET.
+func legacyProbe(hc *compute.HttpHealthCheck) Probe {
+	p := Probe{Source: LegacyCheckerSource, HTTPPath: cmp.Or(hc.RequestPath, "/"), Host: hc.Host,
+		Target: netip.AddrPortFrom(netip.Addr{}, port(cmp.Or(hc.Port, 80)))}
+	setTiming(&p, hc.CheckIntervalSec, hc.TimeoutSec, hc.HealthyThreshold, hc.UnhealthyThreshold)
+	return p
+}
+
+// healthCheckProbe is a healthCheck (of a backend service). HTTP checks GET
+// their path; every other type is probed by a TCP connect to its port, which
+// is what a lab server can answer. A check that names no port (portName, or
+// USE_SERVING_PORT) is not probed.
+func healthCheckProbe(hc *compute.HealthCheck) (Probe, bool) {
+	p := Probe{Source: CheckerSource}
+	var n int64
+	switch {
+	case hc.HttpHealthCheck != nil && hc.Type == "HTTP":
+		n, p.HTTPPath, p.Host = hc.HttpHealthCheck.Port, cmp.Or(hc.HttpHealthCheck.RequestPath, "/"), hc.HttpHealthCheck.Host
+	case hc.TcpHealthCheck != nil:
+		n = hc.TcpHealthCheck.Port
+	case hc.HttpHealthCheck != nil:
+		n = hc.HttpHealthCheck.Port
+	case hc.HttpsHealthCheck != nil:
+		n = hc.HttpsHealthCheck.Port
+	case hc.Http2HealthCheck != nil:
+		n = hc.Http2HealthCheck.Port
+	case hc.SslHealthCheck != nil:
+		n = hc.SslHealthCheck.Port
+	case hc.GrpcHealthCheck != nil:
+		n = hc.GrpcHealthCheck.Port
+	}
+	if n < 1 || n > 65535 {
+		return Probe{}, false
+	}
+	p.Target = netip.AddrPortFrom(netip.Addr{}, port(n))
+	setTiming(&p, hc.CheckIntervalSec, hc.TimeoutSec, hc.HealthyThreshold, hc.UnhealthyThreshold)
+	return p, true
+}
+
+func port(n int64) uint16 {
+	if n < 0 || n > 65535 {
+		return 0
+	}
+	return uint16(n)
+}
+
+// setTiming fills interval, timeout and thresholds, with the API's defaults
+// (5 s, 5 s, 2 and 2) for unset ones.
+func setTiming(p *Probe, interval, timeout, healthy, unhealthy int64) {
+	p.Interval = time.Duration(cmp.Or(interval, 5)) * time.Second
+	p.Timeout = min(time.Duration(cmp.Or(timeout, 5))*time.Second, p.Interval)
+	p.HealthyThreshold = int(cmp.Or(healthy, 2))
+	p.UnhealthyThreshold = int(cmp.Or(unhealthy, 2))
+}
