@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"golang.org/x/oauth2/google"
+	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// cloudSettings are what the trace needs to know about the cloud: from the
+// CCM's cloud config (--cloud-config), overridden by flags.
+type cloudSettings struct {
+	cfg      *gce.Config
+	project  string
+	region   string
+	endpoint string
+}
+
+// cloudSettingsOf reads the cloud config, if any, and applies the flags.
+func cloudSettingsOf(o *Options) (*cloudSettings, error) {
+	cfg := &gce.Config{}
+	if o.CloudConfig != "" {
+		f, err := os.Open(o.CloudConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--cloud-config: %w", err)
+		}
+		defer f.Close()
+		if cfg, err = gce.ParseConfig(f); err != nil {
+			return nil, fmt.Errorf("--cloud-config %s: %w", o.CloudConfig, err)
+		}
+	}
+	s := &cloudSettings{cfg: cfg, project: cfg.ProjectID, region: regionOfZone(cfg.LocalZone), endpoint: cfg.APIEndpoint}
+	if o.Project != "" {
+		s.project = o.Project
+	}
+	if o.Region != "" {
+		s.region = o.Region
+	}
+	if o.ComputeEndpoint != "" {
+		s.endpoint = o.ComputeEndpoint
+	}
+	switch {
+	case s.project == "":
+		return nil, fmt.Errorf("no project: set --project, or [global] project-id in the file of --cloud-config")
+	case s.region == "":
+		return nil, fmt.Errorf("no region: set --region, or [global] local-zone in the file of --cloud-config")
+	}
+	return s, nil
+}
+
+// computeClient is the compute API client of the settings. A local
+// endpoint (--compute-endpoint, or a cloud config with token-url = nil)
+// takes no credentials; otherwise the Application Default Credentials.
+func (s *cloudSettings) computeClient(ctx context.Context, o *Options) (*computeclient.Client, error) {
+	var httpClient *http.Client
+	if o.ComputeEndpoint == "" && s.cfg.TokenURL != "nil" {
+		c, err := google.DefaultClient(ctx, compute.ComputeReadonlyScope)
+		if err != nil {
+			return nil, fmt.Errorf("compute API credentials (Application Default Credentials; --compute-endpoint for a local endpoint such as fake-gce): %w", err)
+		}
+		httpClient = c
+	}
+	return computeclient.New(ctx, computeclient.Config{Project: s.project, Endpoint: s.endpoint, HTTPClient: httpClient,
+		QPS: 50, Burst: 50, MaxRetries: 2, UserAgent: "kubectl-vpc"})
+}
+
+// regionOfZone is us-central1 for us-central1-a.
+func regionOfZone(zone string) string {
+	if i := strings.LastIndexByte(zone, '-'); i > 0 {
+		return zone[:i]
+	}
+	return ""
+}
