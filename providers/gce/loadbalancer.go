@@ -113,10 +113,17 @@ func hadExternal(svc *v1.Service, nodes []*v1.Node) bool {
 	return false
 }
 
-// NodeIPFirewallName is the firewall rule of a nodeip Service. It shares
-// the Service's base name, so that either mode's cleanup finds it.
+// NodeIPFirewallName is the IPv4 firewall rule of a nodeip Service. It
+// shares the Service's base name, so that either mode's cleanup finds it.
 func NodeIPFirewallName(owner ownership.Cluster, uid string) string {
 	return nlb.BaseName(owner, uid) + "-nip"
+}
+
+// NodeIPFirewallNameIPv6 is the IPv6 firewall rule of a nodeip Service (a
+// rule is of one IP family). At most 60 characters, as the base name is at
+// most 55.
+func NodeIPFirewallNameIPv6(owner ownership.Cluster, uid string) string {
+	return nlb.BaseName(owner, uid) + "-nip6"
 }
 
 // subnetworkURL is the link of the cluster's subnetwork ("" when the config

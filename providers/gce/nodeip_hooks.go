@@ -19,7 +19,7 @@ type nodeIPHooks struct {
 }
 
 // nodeIPRuleRemoved tells the nodeip controller that the provider removed
-// the Service's nodeip rule (nlb.Delete removes every rule named after the
+// the Service's nodeip rules (nlb.Delete removes every rule named after the
 // Service).
 func (c *Cloud) nodeIPRuleRemoved(svc *v1.Service) {
 	c.nodeIP.mu.Lock()
@@ -31,8 +31,8 @@ func (c *Cloud) nodeIPRuleRemoved(svc *v1.Service) {
 }
 
 // NodeIPDeps is what the nodeip controller needs from the provider: the
-// compute client, the network and node tags, the firewall rule's name (the
-// one the external mode's cleanup also removes), the [load-balancer]
+// compute client, the network and node tags, the firewall rules' names (the
+// ones the external mode's cleanup also removes), the [load-balancer]
 // defaults, and the external mode's cleanup for a Service that switched.
 // clusterName is --cluster-name, which scopes ownership.
 func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
@@ -43,11 +43,12 @@ func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 		reserved = append(reserved, nodeip.PortRange{From: int32(r.From), To: int32(r.To)})
 	}
 	return nodeip.Deps{
-		Compute:      c.api,
-		Owner:        owner,
-		Network:      c.networkURL,
-		NodeTags:     c.cfg.NodeTags,
-		FirewallName: func(uid string) string { return NodeIPFirewallName(owner, uid) },
+		Compute:          c.api,
+		Owner:            owner,
+		Network:          c.networkURL,
+		NodeTags:         c.cfg.NodeTags,
+		FirewallName:     func(uid string) string { return NodeIPFirewallName(owner, uid) },
+		FirewallNameIPv6: func(uid string) string { return NodeIPFirewallNameIPv6(owner, uid) },
 		Defaults: nodeip.Defaults{
 			Mode:          lb.Mode,
 			AddressType:   v1.NodeAddressType(lb.NodeIPAddressType),

@@ -73,8 +73,9 @@ type answer struct {
 	// a problem.
 	Targets  []target
 	Families []v1.IPFamily
-	// Rule is the firewall rule; nil when nothing is published.
-	Rule    *firewall.Rule
+	// Rules are the firewall rules, one per IP family published; none
+	// when nothing is published.
+	Rules   []firewall.Rule
 	Problem *problem
 	// Claim is the candidate's claim; Won says it holds it.
 	Claim claim
@@ -84,7 +85,7 @@ type answer struct {
 // decide completes a candidate with the port conflicts: competitors are the
 // claims of the Services older than this one that share a port with it,
 // directly or through each other. It is pure.
-func decide(svc *v1.Service, c candidate, competitors []claim, firewallName string, p ruleParams) answer {
+func decide(svc *v1.Service, c candidate, competitors []claim, names ruleNames, p ruleParams) answer {
 	a := answer{Families: c.settings.families, Claim: c.claim, Problem: c.problem}
 	if a.Problem != nil {
 		return a
@@ -105,8 +106,7 @@ func decide(svc *v1.Service, c candidate, competitors []claim, firewallName stri
 	}
 	a.Won = true
 	a.Targets = c.targets
-	rule := desiredRule(svc, firewallName, c.ports, c.targets, c.settings.sourceRanges, p)
-	a.Rule = &rule
+	a.Rules = desiredRules(svc, names, c.ports, c.targets, c.settings.sources, p)
 	return a
 }
 

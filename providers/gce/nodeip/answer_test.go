@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func decideFor(svc *v1.Service, nodes []*v1.Node, d Defaults, others ...*v1.Serv
 			competitors = append(competitors, oc.claim)
 		}
 	}
-	return decide(svc, c, competitors, testFirewallName(string(svc.UID)), ruleParams{Owner: testOwner, Network: testNetwork})
+	return decide(svc, c, competitors, testRuleNames(string(svc.UID)), ruleParams{Owner: testOwner, Network: testNetwork})
 }
 
 func TestDecide(t *testing.T) {
@@ -64,6 +65,21 @@ func TestDecide(t *testing.T) {
 		{
 			name: "a bad address type is refused, naming the annotation", svc: newService("web", annotated(annotations.NodeAddressType, "Hostname")),
 			wantReason: ReasonInvalidSetting, wantMessage: "use InternalIP or ExternalIP",
+		},
+		{
+			name:       "an IPv6 Service whose source ranges are all IPv4 is refused, naming the field",
+			svc:        newService("web", families(v1.IPv6Protocol), sourceRanges("203.0.113.0/24")),
+			wantReason: ReasonInvalidSetting, wantMessage: `spec.loadBalancerSourceRanges: "203.0.113.0/24" has no range of the Service's IP families (IPv6)`,
+		},
+		{
+			name:       "an IPv4 Service whose annotated source ranges are all IPv6 is refused, naming the annotation",
+			svc:        newService("web", annotated(annotations.SourceRanges, "2001:db8::/32")),
+			wantReason: ReasonInvalidSetting, wantMessage: annotations.SourceRanges,
+		},
+		{
+			name: "an IPv6 Service under a default narrowed to IPv4 ranges is refused, naming the cloud config key",
+			svc:  newService("web", families(v1.IPv6Protocol)), defaults: func(d *Defaults) { d.SourceRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
+			wantReason: ReasonInvalidSetting, wantMessage: "[load-balancer] nodeip-source-ranges",
 		},
 		{
 			name: "a reserved port is refused, naming the port", svc: newService("web", withPorts(80, 6443)),
@@ -120,8 +136,8 @@ func TestDecide(t *testing.T) {
 			if gotReason != tt.wantReason {
 				t.Errorf("reason = %q, want %q", gotReason, tt.wantReason)
 			}
-			if (a.Rule != nil) != tt.wantRule {
-				t.Errorf("rule = %v, want a rule: %v", a.Rule, tt.wantRule)
+			if (len(a.Rules) > 0) != tt.wantRule {
+				t.Errorf("rules = %v, want a rule: %v", a.Rules, tt.wantRule)
 			}
 		})
 	}

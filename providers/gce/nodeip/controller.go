@@ -37,9 +37,10 @@ const (
 )
 
 // Controller publishes node addresses for nodeip Services and keeps their
-// firewall rules. It has two work queues keyed by Service: status (cheap,
-// Kubernetes only) and firewall (calls the cloud), so that a slow cloud
-// delays the opening of firewalls but never the taking back of addresses.
+// firewall rules (one per IP family). It has two work queues keyed by
+// Service: status (cheap, Kubernetes only) and firewall (calls the cloud),
+// so that a slow cloud delays the opening of firewalls but never the
+// taking back of addresses.
 type Controller struct {
 	client          kubernetes.Interface
 	deps            Deps
@@ -82,9 +83,9 @@ type Controller struct {
 	externalReleased map[string]bool
 }
 
-// firewallKey names the rule of one Service: by UID as well as by key, so
-// that the rule of a deleted Service is removed even when a new Service of
-// the same name exists.
+// firewallKey names the rules of one Service: by UID as well as by key, so
+// that the rules of a deleted Service are removed even when a new Service
+// of the same name exists.
 type firewallKey struct {
 	Service string // namespace/name
 	UID     string
@@ -103,7 +104,7 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 	if err != nil {
 		return nil, fmt.Errorf("cloud config: [load-balancer] nodeip-node-selector: %q is not a label selector: %w", deps.Defaults.NodeSelector, err)
 	}
-	if deps.Compute == nil || deps.FirewallName == nil || deps.Owner.Name() == "" {
+	if deps.Compute == nil || deps.FirewallName == nil || deps.FirewallNameIPv6 == nil || deps.Owner.Name() == "" {
 		return nil, fmt.Errorf("nodeip controller: incomplete dependencies (compute client, firewall naming and owner are required)")
 	}
 	broadcaster := record.NewBroadcaster()
@@ -156,10 +157,12 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 	return c, nil
 }
 
-// ruleRemovedElsewhere: the provider removed the rule of a Service; the
-// view no longer knows it, and a served Service gets it back.
+// ruleRemovedElsewhere: the provider removed the rules of a Service; the
+// view no longer knows them, and a served Service gets them back.
 func (c *Controller) ruleRemovedElsewhere(uid string) {
-	c.view.forget(c.deps.FirewallName(uid))
+	for _, name := range c.ruleNames(uid).all() {
+		c.view.forget(name)
+	}
 	c.mu.Lock()
 	key, ok := c.served[uid]
 	c.mu.Unlock()
@@ -232,15 +235,25 @@ func work[T comparable](ctx context.Context, q workqueue.TypedRateLimitingInterf
 	}
 }
 
-// isOurRule: the rule carries the cluster's marker and the name this
-// controller gives the rule of the Service in its description.
+// isOurRule: the rule carries the cluster's marker and one of the names
+// this controller gives the rules of the Service in its description.
 func (c *Controller) isOurRule(fw *compute.Firewall) bool {
 	if !c.deps.Owner.Owns(fw.Name, fw.Description) {
 		return false
 	}
 	keys, _ := ownership.Parse(fw.Description)
 	uid := keys[ownership.ServiceUIDKey]
-	return uid != "" && c.deps.FirewallName(uid) == fw.Name
+	if uid == "" {
+		return false
+	}
+	names := c.ruleNames(uid)
+	return fw.Name == names.IPv4 || fw.Name == names.IPv6
+}
+
+// ruleNames are the names of the firewall rules of the Service with this
+// UID.
+func (c *Controller) ruleNames(uid string) ruleNames {
+	return ruleNames{IPv4: c.deps.FirewallName(uid), IPv6: c.deps.FirewallNameIPv6(uid)}
 }
 
 // nodeSnapshot is the nodes, read for answers, as of a count of changes.

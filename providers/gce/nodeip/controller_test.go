@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
@@ -426,4 +427,127 @@ func TestARuleTheProviderRemovedIsPutBack(t *testing.T) {
 	}
 	notify(string(svc.UID))
 	h.waitFor(svc, abc, abc)
+}
+
+// dualStackNodes are Ready nodes a and b with an IPv4 and an IPv6
+// internal address, and c with an IPv4 one only.
+func dualStackNodes() []runtime.Object {
+	return []runtime.Object{
+		newNode("a", internalIP("10.0.0.1"), internalIP("fd00::1")),
+		newNode("b", internalIP("10.0.0.2"), internalIP("fd00::2")),
+		newNode("c", internalIP("10.0.0.3")),
+	}
+}
+
+// waitForRules waits until the Service's IPv4 and IPv6 rules have these
+// sources and destinations (nil: no rule of the family).
+func (h *harness) waitForRules(svc *v1.Service, want4, want6 *firewallRanges) {
+	h.t.Helper()
+	for _, fam := range []struct {
+		name string
+		get  func(*v1.Service) *compute.Firewall
+		want *firewallRanges
+	}{{"IPv4", h.rule, want4}, {"IPv6", h.ruleIPv6, want6}} {
+		h.eventually(fmt.Sprintf("the %s rule of %s is %+v", fam.name, svc.Name, fam.want), func() (bool, string) {
+			fw := fam.get(svc)
+			if fw == nil {
+				return fam.want == nil, "no rule"
+			}
+			got := firewallRanges{Sources: fw.SourceRanges, Destinations: fw.DestinationRanges}
+			return fam.want != nil && cmp.Equal(*fam.want, got), fmt.Sprintf("%+v", got)
+		})
+	}
+}
+
+type firewallRanges struct{ Sources, Destinations []string }
+
+func TestADualStackServiceGetsARulePerFamilyAndLosesBothWhenDeleted(t *testing.T) {
+	svc := newService("web", families(v1.IPv4Protocol, v1.IPv6Protocol), sourceRanges("203.0.113.0/24", "2001:db8::/32"))
+	other := newService("api", withPorts(8080), families(v1.IPv4Protocol, v1.IPv6Protocol))
+	var violations func() []string
+	h := startHarness(t, objects(dualStackNodes(), []runtime.Object{svc, other}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
+	all := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::1", "fd00::2"}
+	h.eventually("web publishes both families", func() (bool, string) { got := h.ingress("web"); return slices.Equal(got, all), fmt.Sprint(got) })
+	h.waitForRules(svc,
+		&firewallRanges{Sources: []string{"203.0.113.0/24"}, Destinations: []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"}},
+		&firewallRanges{Sources: []string{"2001:db8::/32"}, Destinations: []string{"fd00::1/128", "fd00::2/128"}})
+	// Without source ranges, each family is open to its whole space.
+	h.waitForRules(other,
+		&firewallRanges{Sources: []string{"0.0.0.0/0"}, Destinations: []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"}},
+		&firewallRanges{Sources: []string{"::/0"}, Destinations: []string{"fd00::1/128", "fd00::2/128"}})
+	if c := h.condition("web"); c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonPublished {
+		t.Errorf("condition = %+v, want True/%s", c, ReasonPublished)
+	}
+
+	// A node going NotReady closes both rules to it, after its addresses
+	// are taken back.
+	h.updateNode("a", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
+	h.eventually("web takes back node a", func() (bool, string) {
+		got := h.ingress("web")
+		return slices.Equal(got, []string{"10.0.0.2", "10.0.0.3", "fd00::2"}), fmt.Sprint(got)
+	})
+	h.waitForRules(svc,
+		&firewallRanges{Sources: []string{"203.0.113.0/24"}, Destinations: []string{"10.0.0.2/32", "10.0.0.3/32"}},
+		&firewallRanges{Sources: []string{"2001:db8::/32"}, Destinations: []string{"fd00::2/128"}})
+
+	if err := h.client.CoreV1().Services("default").Delete(h.ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitForRules(svc, nil, nil)
+	if h.rule(other) == nil || h.ruleIPv6(other) == nil {
+		t.Errorf("the other Service's rules went too")
+	}
+	for _, v := range violations() {
+		t.Error(v)
+	}
+}
+
+func TestADualStackServiceWithIPv4SourceRangesOnlyHasNoIPv6Rule(t *testing.T) {
+	svc := newService("web", families(v1.IPv4Protocol, v1.IPv6Protocol), sourceRanges("203.0.113.0/24"))
+	var violations func() []string
+	h := startHarness(t, objects(dualStackNodes(), []runtime.Object{svc}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
+	v4 := &firewallRanges{Sources: []string{"203.0.113.0/24"}, Destinations: []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"}}
+	h.waitFor(svc, abc, abc)
+	h.waitForRules(svc, v4, nil)
+	if c := h.condition("web"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("condition = %+v, want True: IPv4 ranges only are no error", c)
+	}
+
+	// An IPv6 range opens the IPv6 rule and publishes the IPv6 addresses.
+	h.updateService("web", func(s *v1.Service) {
+		s.Spec.LoadBalancerSourceRanges = append(s.Spec.LoadBalancerSourceRanges, "2001:db8::/32")
+	})
+	h.waitForRules(svc, v4, &firewallRanges{Sources: []string{"2001:db8::/32"}, Destinations: []string{"fd00::1/128", "fd00::2/128"}})
+	h.eventually("web publishes both families", func() (bool, string) {
+		got := h.ingress("web")
+		return slices.Equal(got, append(slices.Clone(abc), "fd00::1", "fd00::2")), fmt.Sprint(got)
+	})
+
+	// Taking it away again deletes the IPv6 rule, after the IPv6
+	// addresses are taken back.
+	h.updateService("web", func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = []string{"203.0.113.0/24"} })
+	h.waitForRules(svc, v4, nil)
+	h.eventually("web publishes IPv4 only", func() (bool, string) { got := h.ingress("web"); return slices.Equal(got, abc), fmt.Sprint(got) })
+	for _, v := range violations() {
+		t.Error(v)
+	}
+}
+
+// A Service deleted while no CCM ran leaves both of its rules; the
+// provider's garbage collection, which goes by the Service UID in a rule's
+// description, removes both.
+func TestGarbageCollectionRemovesBothRulesOfAVanishedService(t *testing.T) {
+	svc := newService("web", families(v1.IPv4Protocol, v1.IPv6Protocol))
+	h := startHarness(t, objects(dualStackNodes(), []runtime.Object{svc}))
+	h.eventually("both rules exist", func() (bool, string) { return h.rule(svc) != nil && h.ruleIPv6(svc) != nil, "not yet" })
+	h.stop()
+	h.stop = func() {}
+	deleted, err := firewall.CollectGarbage(context.Background(), h.api, testOwner, func(uid string) bool { return uid != string(svc.UID) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{testFirewallName(string(svc.UID)), testFirewallNameIPv6(string(svc.UID))}
+	if diff := cmp.Diff(want, deleted); diff != "" {
+		t.Errorf("collected (-want +got):\n%s", diff)
+	}
 }

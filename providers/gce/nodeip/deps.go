@@ -23,10 +23,14 @@ type Deps struct {
 	Network string
 	// NodeTags are the nodes' network tags, the firewall rules' targets.
 	NodeTags []string
-	// FirewallName names the firewall rule of the Service with this UID. It
-	// is gce.NodeIPFirewallName, so that the external mode's cleanup, which
-	// removes every rule named after the Service, finds it too.
-	FirewallName func(serviceUID string) string
+	// FirewallName names the IPv4 firewall rule of the Service with this
+	// UID, and FirewallNameIPv6 its IPv6 rule: the compute API refuses a
+	// rule that mixes the families, so a dual-stack Service has two. They
+	// are gce.NodeIPFirewallName and gce.NodeIPFirewallNameIPv6, so that
+	// the external mode's cleanup, which removes every rule named after
+	// the Service, finds them too.
+	FirewallName     func(serviceUID string) string
+	FirewallNameIPv6 func(serviceUID string) string
 	// Defaults are the cloud config's [load-balancer] settings.
 	Defaults Defaults
 
@@ -34,13 +38,13 @@ type Deps struct {
 	// before it switched to nodeip mode (nil: there is none to remove). The
 	// controller calls it before it takes the external address out of the
 	// status, which is the evidence the provider's own cleanup goes by.
-	// It may remove the Service's nodeip rule too; the controller then
-	// reads the rule again.
+	// It may remove the Service's nodeip rules too; the controller then
+	// reads them again.
 	ReleaseExternal func(ctx context.Context, svc *v1.Service) error
 	// OnRuleRemoved registers a function the provider calls after it
-	// removed a served Service's nodeip rule itself (its external cleanup
+	// removed a served Service's nodeip rules itself (its external cleanup
 	// removes every rule named after the Service), so that the controller
-	// puts the rule back at once rather than at the next resync.
+	// puts them back at once rather than at the next resync.
 	OnRuleRemoved func(notify func(serviceUID string))
 }
 

@@ -1,6 +1,8 @@
 // Package nodeip is the nodeip mode of LoadBalancer Services: no cloud load
-// balancer, but the nodes' own addresses in status.loadBalancer and a VPC
-// firewall rule that lets clients reach them on the Service's ports.
+// balancer, but the nodes' own addresses in status.loadBalancer and VPC
+// firewall rules that let clients reach them on the Service's ports: one
+// per IP family, as the compute API refuses a rule that mixes IPv4 and
+// IPv6 ranges.
 // kube-proxy programs every status.loadBalancer.ingress IP (ipMode VIP) and
 // DNATs nodeIP:port to the Service's endpoints.
 //
@@ -11,7 +13,7 @@
 // Service's EndpointSlices and the Services that share its ports (answer.go
 // and the files it calls); the controller observes, computes that answer,
 // and writes only what differs: a JSON patch of status.loadBalancer that
-// tests the resourceVersion it was computed from, and the firewall rule
+// tests the resourceVersion it was computed from, and the firewall rules
 // through firewall.Diff and firewall.Apply against an in-memory view of
 // its rules, so that a reconcile that changes nothing calls no API.
 //

@@ -38,6 +38,14 @@ func testFirewallName(uid string) string {
 	return testOwner.ResourceName("lb", strings.ReplaceAll(uid, "-", "")) + "-nip"
 }
 
+func testFirewallNameIPv6(uid string) string {
+	return testOwner.ResourceName("lb", strings.ReplaceAll(uid, "-", "")) + "-nip6"
+}
+
+func testRuleNames(uid string) ruleNames {
+	return ruleNames{IPv4: testFirewallName(uid), IPv6: testFirewallNameIPv6(uid)}
+}
+
 type nodeOpt func(*v1.Node)
 
 // newNode is a Ready node with no address; add them with options.
@@ -123,6 +131,9 @@ func local() svcOpt {
 	return func(s *v1.Service) { s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal }
 }
 func families(f ...v1.IPFamily) svcOpt { return func(s *v1.Service) { s.Spec.IPFamilies = f } }
+func sourceRanges(r ...string) svcOpt {
+	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
+}
 func createdAt(d time.Duration) svcOpt {
 	return func(s *v1.Service) { s.CreationTimestamp = metav1.NewTime(epoch.Add(d)) }
 }

@@ -44,7 +44,7 @@ func (c *Controller) onServiceDelete(obj any) {
 	delete(c.served, string(svc.UID))
 	delete(c.externalReleased, string(svc.UID))
 	c.mu.Unlock()
-	if r, known := c.view.peek(c.deps.FirewallName(string(svc.UID))); !known || r != nil {
+	if r, known := c.view.peekAll(c.ruleNames(string(svc.UID)).all()); !known || r.exists() {
 		c.firewallQueue.Add(firewallKey{Service: key, UID: string(svc.UID)})
 	}
 	c.enqueuePeers(key, append(memo.ports, portsOf(svc)...))
@@ -152,8 +152,8 @@ func (c *Controller) interesting(svc *v1.Service) bool {
 	if hasFinalizer(svc) {
 		return true
 	}
-	r, known := c.view.peek(c.deps.FirewallName(string(svc.UID)))
-	return !known || r != nil
+	r, known := c.view.peekAll(c.ruleNames(string(svc.UID)).all())
+	return !known || r.exists()
 }
 
 // servicePorts indexes served Services by protocol and port.

@@ -85,7 +85,7 @@ func startHarness(t testing.TB, objs []runtime.Object, opts ...harnessOpt) *harn
 	}
 	cfg := harnessConfig{
 		deps: Deps{Compute: api, Owner: testOwner, Network: testNetwork, NodeTags: []string{"k8s-node"},
-			FirewallName: testFirewallName, Defaults: testDefaults()},
+			FirewallName: testFirewallName, FirewallNameIPv6: testFirewallNameIPv6, Defaults: testDefaults()},
 		options: Options{ResyncInterval: time.Hour},
 	}
 	for _, o := range opts {
@@ -166,9 +166,18 @@ func (h *harness) ingress(name string) []string {
 	return ips(h.service(name).Status.LoadBalancer.Ingress)
 }
 
-// rule is the Service's firewall rule in fake-gce, or nil.
+// rule is the Service's (IPv4) firewall rule in fake-gce, or nil.
 func (h *harness) rule(svc *v1.Service) *compute.Firewall {
-	fw, err := h.cloud.Compute.Firewalls.Get(h.cloud.Project, testFirewallName(string(svc.UID))).Do()
+	return h.firewall(testFirewallName(string(svc.UID)))
+}
+
+// ruleIPv6 is the Service's IPv6 firewall rule in fake-gce, or nil.
+func (h *harness) ruleIPv6(svc *v1.Service) *compute.Firewall {
+	return h.firewall(testFirewallNameIPv6(string(svc.UID)))
+}
+
+func (h *harness) firewall(name string) *compute.Firewall {
+	fw, err := h.cloud.Compute.Firewalls.Get(h.cloud.Project, name).Do()
 	if err != nil {
 		if computeclient.IsNotFound(err) {
 			return nil
@@ -313,7 +322,7 @@ func objects(groups ...[]runtime.Object) []runtime.Object {
 }
 
 // checkFirewallOrder (a hook to run before start) records, at every status patch, the addresses the
-// Service publishes before and after it that the firewall rule does not
+// Service publishes before and after it that the firewall rules do not
 // admit at that moment: the firewall must open before an address is
 // published, and close only after it is taken back. It returns the
 // violations seen so far.
@@ -342,9 +351,12 @@ func (h *harness) checkFirewallOrder() func() []string {
 			}
 		}
 		open := map[string]bool{}
-		if fw := h.rule(svc); fw != nil {
+		for _, fw := range []*compute.Firewall{h.rule(svc), h.ruleIPv6(svc)} {
+			if fw == nil {
+				continue
+			}
 			for _, r := range fw.DestinationRanges {
-				open[strings.TrimSuffix(r, "/32")] = true
+				open[strings.TrimSuffix(strings.TrimSuffix(r, "/32"), "/128")] = true
 			}
 		}
 		for _, ip := range published {

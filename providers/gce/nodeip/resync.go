@@ -17,8 +17,8 @@ import (
 // collectFirewallGarbage, at start and every ten minutes, in the leader),
 // with firewall.CollectGarbage and a Service counted as live whatever its
 // mode. That is the only safe reading of "live" there, since the external
-// mode's rules carry the Service UID too; the rule of a Service that left
-// nodeip mode is removed by the Service's own reconcile (release).
+// mode's rules carry the Service UID too; the rules of a Service that left
+// nodeip mode are removed by the Service's own reconcile (release).
 func (c *Controller) resync(ctx context.Context) {
 	changed, err := c.view.refresh(ctx)
 	if err != nil {

@@ -20,40 +20,70 @@ type ruleParams struct {
 	NodeTags []string
 }
 
-// desiredRule is the VPC firewall rule of a Service: exactly its protocols
-// and ports, from its source ranges, to the targets' internal addresses
-// (the 1:1 NAT of an external address happens before the firewall, so the
-// internal address is the destination either way), on instances with the
-// node tags. The description carries the cluster's marker and the Service's
-// UID, so that firewall.CollectGarbage removes it once the Service is gone.
-func desiredRule(svc *v1.Service, name string, ports []protoPort, targets []target, sourceRanges []netip.Prefix, p ruleParams) firewall.Rule {
-	r := firewall.Rule{
-		Name:        name,
-		Network:     p.Network,
-		Direction:   firewall.Ingress,
-		Priority:    firewall.DefaultPriority,
-		TargetTags:  p.NodeTags,
-		Description: p.Owner.Description(map[string]string{ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID)}),
+// ruleNames are the names of a Service's firewall rules, one per IP family.
+type ruleNames struct{ IPv4, IPv6 string }
+
+// of is the name of the rule of family f.
+func (n ruleNames) of(f v1.IPFamily) string {
+	if f == v1.IPv6Protocol {
+		return n.IPv6
 	}
-	for _, s := range sourceRanges {
-		r.SourceRanges = append(r.SourceRanges, s.String())
+	return n.IPv4
+}
+
+// all are both names, IPv4 first.
+func (n ruleNames) all() []string { return []string{n.IPv4, n.IPv6} }
+
+// desiredRules are the VPC firewall rules of a Service, one per IP family
+// (the compute API refuses a rule that mixes IPv4 and IPv6 ranges), IPv4
+// first: exactly its protocols and ports, from its source ranges of the
+// family, to the targets' internal addresses of the family (the 1:1 NAT of
+// an external address happens before the firewall, so the internal address
+// is the destination either way), on instances with the node tags. A family
+// without destinations or without sources has no rule. The description
+// carries the cluster's marker and the Service's UID, so that
+// firewall.CollectGarbage removes both once the Service is gone. It is
+// pure.
+func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets []target, sources map[v1.IPFamily][]netip.Prefix, p ruleParams) []firewall.Rule {
+	var out []firewall.Rule
+	for _, fam := range ruleFamilies {
+		// The destinations are put in Normalize's order here (by
+		// address; every range is a single address): with a hundred
+		// nodes, parsing them back from strings would be most of a
+		// reconcile.
+		var dests []netip.Addr
+		for _, t := range targets {
+			for _, a := range t.Internal {
+				if familyOf(a) == fam {
+					dests = append(dests, a)
+				}
+			}
+		}
+		if len(dests) == 0 || len(sources[fam]) == 0 {
+			continue
+		}
+		r := firewall.Rule{
+			Name:        names.of(fam),
+			Network:     p.Network,
+			Direction:   firewall.Ingress,
+			Priority:    firewall.DefaultPriority,
+			TargetTags:  p.NodeTags,
+			Description: p.Owner.Description(map[string]string{ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID)}),
+		}
+		for _, s := range sources[fam] {
+			r.SourceRanges = append(r.SourceRanges, s.String())
+		}
+		for _, pp := range ports {
+			r.Allowed = append(r.Allowed, firewall.Allow{Protocol: strings.ToLower(string(pp.Protocol)), Ports: []string{strconv.Itoa(int(pp.Port))}})
+		}
+		r = firewall.Normalize(r)
+		slices.SortFunc(dests, netip.Addr.Compare)
+		for _, a := range slices.Compact(dests) {
+			r.DestinationRanges = append(r.DestinationRanges, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+		out = append(out, r)
 	}
-	for _, pp := range ports {
-		r.Allowed = append(r.Allowed, firewall.Allow{Protocol: strings.ToLower(string(pp.Protocol)), Ports: []string{strconv.Itoa(int(pp.Port))}})
-	}
-	r = firewall.Normalize(r)
-	// The destinations are put in Normalize's order here (by address,
-	// IPv4 first; every range is a single address): with a hundred nodes,
-	// parsing them back from strings would be most of a reconcile.
-	var dests []netip.Addr
-	for _, t := range targets {
-		dests = append(dests, t.Internal...)
-	}
-	slices.SortFunc(dests, netip.Addr.Compare)
-	for _, a := range slices.Compact(dests) {
-		r.DestinationRanges = append(r.DestinationRanges, netip.PrefixFrom(a, a.BitLen()).String())
-	}
-	return r
+	return out
 }
 
 // admitted are the internal addresses an observed rule lets traffic to: the
@@ -80,8 +110,8 @@ func admitted(fw *compute.Firewall, owner ownership.Cluster) map[netip.Addr]bool
 	return out
 }
 
-// admittedTargets are the targets whose every internal address the rule
-// admits, in order.
+// admittedTargets are the targets whose every internal address the rules
+// admit, in order.
 func admittedTargets(targets []target, ok map[netip.Addr]bool) []target {
 	var out []target
 	for _, t := range targets {

@@ -56,13 +56,175 @@ func TestDesiredRule(t *testing.T) {
 			for _, r := range tt.ranges {
 				ranges = append(ranges, netip.MustParsePrefix(r))
 			}
-			got := desiredRule(tt.svc, testFirewallName(string(tt.svc.UID)), portsOf(tt.svc), tt.targets, ranges, p)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("rule (-want +got):\n%s", diff)
+			got := desiredRules(tt.svc, testRuleNames(string(tt.svc.UID)), portsOf(tt.svc), tt.targets, sourcesByFamily(ranges, true), p)
+			if diff := cmp.Diff([]firewall.Rule{tt.want}, got); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
 			}
-			plan := firewall.Diff([]firewall.Rule{got}, nil, testOwner, firewall.ForService(string(tt.svc.UID)))
+			plan := firewall.Diff(got, nil, testOwner, firewall.ForService(string(tt.svc.UID)))
 			if len(plan.Conflicts) > 0 {
 				t.Errorf("the firewall package would not own the rule: %v", plan.Conflicts)
+			}
+		})
+	}
+}
+
+// TestDesiredRulesByFamily follows a Service through the pure pipeline
+// (settings, targets, decide) to its rules and published addresses: the
+// compute API refuses a rule that mixes IPv4 and IPv6, so each family the
+// Service is published in has a rule of its own.
+func TestDesiredRulesByFamily(t *testing.T) {
+	nodes := []*v1.Node{
+		newNode("a", internalIP("10.0.0.1"), internalIP("fd00::1")),
+		newNode("b", internalIP("10.0.0.2"), internalIP("fd00::2")),
+		newNode("c", internalIP("10.0.0.3")), // no IPv6 address
+	}
+	rule := func(svc *v1.Service, name string, sources, dests []string) firewall.Rule {
+		return firewall.Rule{
+			Name: name, Network: testNetwork, Direction: firewall.Ingress, Priority: 1000,
+			SourceRanges: sources, DestinationRanges: dests,
+			Allowed: []firewall.Allow{{Protocol: "tcp", Ports: []string{"80"}}},
+			Description: testOwner.Description(map[string]string{ownership.ServiceKey: "default/" + svc.Name,
+				ownership.ServiceUIDKey: string(svc.UID)}),
+		}
+	}
+	v4, v6, dual := v1.IPv4Protocol, v1.IPv6Protocol, []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+	tests := []struct {
+		name          string
+		svc           *v1.Service
+		defaults      []string // the cloud config's nodeip-source-ranges
+		wantRules     func(svc *v1.Service) []firewall.Rule
+		wantPublished []string
+	}{
+		{
+			name:     "an IPv4 Service has one rule, from anywhere in IPv4 by default, to the nodes' IPv4 addresses",
+			svc:      newService("v4", families(v4)),
+			defaults: []string{"0.0.0.0/0"},
+			wantRules: func(svc *v1.Service) []firewall.Rule {
+				return []firewall.Rule{rule(svc, testFirewallName(string(svc.UID)), []string{"0.0.0.0/0"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"})}
+			},
+			wantPublished: []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"},
+		},
+		{
+			name:     "an IPv6 Service has one rule, named -nip6, from anywhere in IPv6 by default, to the nodes' IPv6 addresses",
+			svc:      newService("v6", families(v6)),
+			defaults: []string{"0.0.0.0/0"},
+			wantRules: func(svc *v1.Service) []firewall.Rule {
+				return []firewall.Rule{rule(svc, testFirewallNameIPv6(string(svc.UID)), []string{"::/0"}, []string{"fd00::1/128", "fd00::2/128"})}
+			},
+			wantPublished: []string{"fd00::1", "fd00::2"},
+		},
+		{
+			name:     "a dual-stack Service has a rule per family, neither mixing the families",
+			svc:      newService("dual", families(dual...)),
+			defaults: []string{"0.0.0.0/0"},
+			wantRules: func(svc *v1.Service) []firewall.Rule {
+				return []firewall.Rule{
+					rule(svc, testFirewallName(string(svc.UID)), []string{"0.0.0.0/0"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"}),
+					rule(svc, testFirewallNameIPv6(string(svc.UID)), []string{"::/0"}, []string{"fd00::1/128", "fd00::2/128"}),
+				}
+			},
+			wantPublished: []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::1", "fd00::2"},
+		},
+		{
+			name:     "a dual-stack Service's source ranges go to the rule of their family",
+			svc:      newService("dual", families(dual...), sourceRanges("2001:db8::/32", "203.0.113.0/24")),
+			defaults: []string{"0.0.0.0/0"},
+			wantRules: func(svc *v1.Service) []firewall.Rule {
+				return []firewall.Rule{
+					rule(svc, testFirewallName(string(svc.UID)), []string{"203.0.113.0/24"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"}),
+					rule(svc, testFirewallNameIPv6(string(svc.UID)), []string{"2001:db8::/32"}, []string{"fd00::1/128", "fd00::2/128"}),
+				}
+			},
+			wantPublished: []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::1", "fd00::2"},
+		},
+		{
+			name:     "a dual-stack Service with IPv4 source ranges only has no IPv6 rule and publishes no IPv6 address",
+			svc:      newService("dual", families(dual...), sourceRanges("203.0.113.0/24")),
+			defaults: []string{"0.0.0.0/0"},
+			wantRules: func(svc *v1.Service) []firewall.Rule {
+				return []firewall.Rule{rule(svc, testFirewallName(string(svc.UID)), []string{"203.0.113.0/24"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"})}
+			},
+			wantPublished: []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"},
+		},
+		{
+			name:     "a dual-stack Service with a default narrowed to IPv4 ranges has no IPv6 rule",
+			svc:      newService("dual", families(dual...)),
+			defaults: []string{"10.0.0.0/8"},
+			wantRules: func(svc *v1.Service) []firewall.Rule {
+				return []firewall.Rule{rule(svc, testFirewallName(string(svc.UID)), []string{"10.0.0.0/8"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"})}
+			},
+			wantPublished: []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testDefaults()
+			d.SourceRanges = nil
+			for _, r := range tt.defaults {
+				d.SourceRanges = append(d.SourceRanges, netip.MustParsePrefix(r))
+			}
+			a := decideFor(tt.svc, nodes, d)
+			if a.Problem != nil {
+				t.Fatalf("problem: %+v", a.Problem)
+			}
+			if diff := cmp.Diff(tt.wantRules(tt.svc), a.Rules); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantPublished, ips(ingressOf(a.Targets, a.Families))); diff != "" {
+				t.Errorf("published (-want +got):\n%s", diff)
+			}
+			if plan := firewall.Diff(a.Rules, nil, testOwner, firewall.ForService(string(tt.svc.UID))); len(plan.Conflicts) > 0 {
+				t.Errorf("the firewall package would not own the rules: %v", plan.Conflicts)
+			}
+			for _, r := range a.Rules {
+				if len(r.Name) > 63 {
+					t.Errorf("rule name %s is longer than 63 characters", r.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestSourcesByFamily(t *testing.T) {
+	tests := []struct {
+		name        string
+		ranges      []string
+		fromService bool
+		wantIPv4    []string
+		wantIPv6    []string
+	}{
+		{name: "the Service's ranges are split by family", ranges: []string{"203.0.113.0/24", "2001:db8::/32", "198.51.100.0/24"}, fromService: true,
+			wantIPv4: []string{"203.0.113.0/24", "198.51.100.0/24"}, wantIPv6: []string{"2001:db8::/32"}},
+		{name: "the Service's ranges of one family leave the other without sources, even anywhere",
+			ranges: []string{"0.0.0.0/0"}, fromService: true, wantIPv4: []string{"0.0.0.0/0"}},
+		{name: "a default of anywhere in IPv4 is anywhere in IPv6 too",
+			ranges: []string{"0.0.0.0/0"}, wantIPv4: []string{"0.0.0.0/0"}, wantIPv6: []string{"::/0"}},
+		{name: "a default of anywhere in IPv6 is anywhere in IPv4 too",
+			ranges: []string{"::/0"}, wantIPv4: []string{"0.0.0.0/0"}, wantIPv6: []string{"::/0"}},
+		{name: "a default narrowed to IPv4 ranges leaves IPv6 without sources",
+			ranges: []string{"10.0.0.0/8"}, wantIPv4: []string{"10.0.0.0/8"}},
+		{name: "a default with ranges of both families is split",
+			ranges: []string{"10.0.0.0/8", "fd00::/8"}, wantIPv4: []string{"10.0.0.0/8"}, wantIPv6: []string{"fd00::/8"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ranges []netip.Prefix
+			for _, r := range tt.ranges {
+				ranges = append(ranges, netip.MustParsePrefix(r))
+			}
+			got := sourcesByFamily(ranges, tt.fromService)
+			str := func(ps []netip.Prefix) []string {
+				var out []string
+				for _, p := range ps {
+					out = append(out, p.String())
+				}
+				return out
+			}
+			if diff := cmp.Diff(tt.wantIPv4, str(got[v1.IPv4Protocol])); diff != "" {
+				t.Errorf("IPv4 sources (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantIPv6, str(got[v1.IPv6Protocol])); diff != "" {
+				t.Errorf("IPv6 sources (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -11,11 +11,11 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
-// Finalizer keeps a Service of the nodeip class until its firewall rule is
+// Finalizer keeps a Service of the nodeip class until its firewall rules are
 // gone. The upstream service controller ignores Services with a class, so
 // this controller manages it; class-less Services in nodeip mode carry the
 // upstream finalizer instead, whose cleanup (EnsureLoadBalancerDeleted)
-// removes the rule.
+// removes the rules.
 const Finalizer = annotations.Prefix + "nodeip-cleanup"
 
 // ConditionLoadBalancerReady is the Service condition the provider reports
@@ -28,11 +28,11 @@ type role int
 const (
 	// ignore: another class's Service, or one whose mode cannot be told.
 	ignore role = iota
-	// serve: publish node addresses and keep the firewall rule.
+	// serve: publish node addresses and keep the firewall rules.
 	serve
 	// release: not (or no longer) served: external mode, not type
 	// LoadBalancer, or being deleted. Whatever this controller left on it
-	// (node addresses, the firewall rule, the finalizer) is taken back.
+	// (node addresses, the firewall rules, the finalizer) is taken back.
 	release
 )
 
@@ -68,12 +68,15 @@ func hasFinalizer(svc *v1.Service) bool { return slices.Contains(svc.Finalizers,
 // settings are a Service's choices, read from its spec and annotations with
 // the cloud config's defaults.
 type settings struct {
-	selector     labels.Selector
-	addressType  v1.NodeAddressType
-	maxNodes     int // 0: no cap
-	sourceRanges []netip.Prefix
-	families     []v1.IPFamily
-	local        bool // externalTrafficPolicy: Local
+	selector    labels.Selector
+	addressType v1.NodeAddressType
+	maxNodes    int // 0: no cap
+	// sources are where clients may come from, by IP family.
+	sources map[v1.IPFamily][]netip.Prefix
+	// families are the Service's IP families (spec.ipFamilies) that
+	// clients may come from: the ones published.
+	families []v1.IPFamily
+	local    bool // externalTrafficPolicy: Local
 }
 
 // settingsOf reads the Service's settings. A bad value is an
@@ -111,7 +114,16 @@ func settingsOf(svc *v1.Service, d Defaults, defaultSelector labels.Selector) (s
 	if s.maxNodes, err = annotations.MaxAddressesOf(svc); err != nil {
 		return settings{}, err
 	}
-	if s.sourceRanges, err = annotations.SourceRangesOf(svc, d.SourceRanges); err != nil {
+	ranges, err := annotations.SourceRangesOf(svc, nil)
+	if err != nil {
+		return settings{}, err
+	}
+	fromService := len(ranges) > 0
+	if !fromService {
+		ranges = d.SourceRanges
+	}
+	s.sources = sourcesByFamily(ranges, fromService)
+	if s.families, err = servedFamilies(svc, s.families, s.sources, fromService); err != nil {
 		return settings{}, err
 	}
 	return s, nil

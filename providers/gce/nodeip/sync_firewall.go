@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,14 +17,14 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
-// syncFirewall brings the firewall rule of one Service UID to the desired
-// one: the answer's rule while the Service with that UID is served, no
-// rule otherwise. It reads the rule from the view (no call when the view
-// knows it) and makes calls only when firewall.Diff says so. Closing the
-// rule to a node waits until the Service's status no longer publishes the
-// node's address.
+// syncFirewall brings the firewall rules of one Service UID (one per IP
+// family) to the desired ones: the answer's rules while the Service with
+// that UID is served, no rule otherwise. It reads the rules from the view
+// (no call when the view knows them) and makes calls only when
+// firewall.Diff says so. Closing a rule to a node waits until the
+// Service's status no longer publishes the node's address.
 func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
-	name := c.deps.FirewallName(k.UID)
+	names := c.ruleNames(k.UID).all()
 	var desired []firewall.Rule
 	ns, n := splitKey(k.Service)
 	svc, err := c.services.Services(ns).Get(n)
@@ -40,38 +41,36 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 		case ignore:
 			return nil
 		case serve:
-			desired = rulesOf(c.answerFor(svc).Rule)
+			desired = c.answerFor(svc).Rules
 		}
 	}
-	_, wasKnown := c.view.peek(name)
-	observed, err := c.view.get(ctx, name)
+	_, wasKnown := c.view.peekAll(names)
+	observed, err := c.view.getAll(ctx, names)
 	if err != nil {
 		return err
 	}
 	if !wasKnown && svc != nil {
-		c.statusQueue.Add(k.Service) // it waited for the rule to be read
+		c.statusQueue.Add(k.Service) // it waited for the rules to be read
 	}
-	plan := firewall.Diff(desired, firewallsOf(observed), c.deps.Owner, firewall.ForService(k.UID))
+	plan := firewall.Diff(desired, observed.firewalls(), c.deps.Owner, firewall.ForService(k.UID))
 	if plan.Empty() {
 		c.setFirewallProblem(k, nil)
 		return nil
 	}
 	if svc != nil && svc.DeletionTimestamp == nil && c.stillPublished(svc, observed, desired) {
 		// The status worker takes the address back first (the change
-		// that closes the rule reached it too); look again shortly.
+		// that closes the rules reached it too); look again shortly.
 		return errAddressStillPublished
 	}
 	if err := firewall.Apply(ctx, c.deps.Compute, plan); err != nil {
-		c.view.forget(name)
+		for _, name := range names {
+			c.view.forget(name)
+		}
 		c.setFirewallProblem(k, firewallProblem(err))
 		return fmt.Errorf("firewall of service %s: %w", k.Service, err)
 	}
-	if len(desired) > 0 {
-		c.view.set(name, desired[0].Firewall())
-	} else {
-		c.view.set(name, nil)
-	}
-	klog.FromContext(ctx).V(2).Info("Firewall rule changed", "service", k.Service, "firewall", name,
+	c.noteApplied(names, desired, plan)
+	klog.FromContext(ctx).V(2).Info("Firewall rules changed", "service", k.Service, "firewalls", names,
 		"inserts", len(plan.Inserts), "patches", len(plan.Patches), "deletes", len(plan.Deletes))
 	c.setFirewallProblem(k, nil)
 	if svc != nil {
@@ -82,33 +81,51 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 
 // errAddressStillPublished puts a firewall change off, with the queue's
 // backoff, until the status no longer publishes what it would close.
-var errAddressStillPublished = errors.New("waiting for the status to stop publishing the nodes the rule closes to")
+var errAddressStillPublished = errors.New("waiting for the status to stop publishing the nodes the rules close to")
+
+// noteApplied records in the view what an applied plan left under each
+// name: the desired rule, nothing where the plan deleted one, and
+// otherwise what was there (a rule of another owner, which Diff leaves
+// alone).
+func (c *Controller) noteApplied(names []string, desired []firewall.Rule, plan firewall.Plan) {
+	for _, name := range names {
+		i := slices.IndexFunc(desired, func(r firewall.Rule) bool { return r.Name == name })
+		switch {
+		case i >= 0:
+			c.view.set(name, desired[i].Firewall())
+		case slices.Contains(plan.Deletes, name):
+			c.view.set(name, nil)
+		}
+	}
+}
 
 // stillPublished: the Service's status publishes an address of a node that
-// the change would close the rule to.
-func (c *Controller) stillPublished(svc *v1.Service, observed *observedRule, desired []firewall.Rule) bool {
+// the change would close the rules to.
+func (c *Controller) stillPublished(svc *v1.Service, observed serviceRules, desired []firewall.Rule) bool {
 	closing := maps.Clone(observed.admitted())
-	if len(desired) > 0 {
-		for a := range admitted(desired[0].Firewall(), c.deps.Owner) {
+	for _, d := range desired {
+		for a := range admitted(d.Firewall(), c.deps.Owner) {
 			delete(closing, a)
 		}
 	}
 	if len(closing) == 0 {
 		return false
 	}
-	// The addresses of the nodes being closed: the internal ones, and any
-	// other address of those nodes (ExternalIP mode).
+	// The addresses being closed: the internal ones, and the other
+	// addresses (ExternalIP mode) of those nodes in the families closed to
+	// them; a node closed in one family only keeps its other family's.
 	addrs := map[netip.Addr]bool{}
 	for a := range closing {
 		addrs[a] = true
 	}
 	nodes, _ := c.nodes.List(labels.Everything())
 	for _, n := range nodes {
-		if !hasAddressIn(n, v1.NodeInternalIP, closing) {
+		closed := familiesClosed(n, closing)
+		if len(closed) == 0 {
 			continue
 		}
 		for _, na := range n.Status.Addresses {
-			if a, err := netip.ParseAddr(na.Address); err == nil {
+			if a, err := netip.ParseAddr(na.Address); err == nil && closed[familyOf(a.Unmap())] {
 				addrs[a.Unmap()] = true
 			}
 		}
@@ -121,14 +138,19 @@ func (c *Controller) stillPublished(svc *v1.Service, observed *observedRule, des
 	return false
 }
 
-// hasAddressIn: the node has an address of the type in set.
-func hasAddressIn(n *v1.Node, typ v1.NodeAddressType, set map[netip.Addr]bool) bool {
+// familiesClosed are the IP families of the node's internal addresses in
+// closing.
+func familiesClosed(n *v1.Node, closing map[netip.Addr]bool) map[v1.IPFamily]bool {
+	var out map[v1.IPFamily]bool
 	for _, a := range n.Status.Addresses {
-		if ip, err := netip.ParseAddr(a.Address); err == nil && a.Type == typ && set[ip.Unmap()] {
-			return true
+		if ip, err := netip.ParseAddr(a.Address); err == nil && a.Type == v1.NodeInternalIP && closing[ip.Unmap()] {
+			if out == nil {
+				out = map[v1.IPFamily]bool{}
+			}
+			out[familyOf(ip.Unmap())] = true
 		}
 	}
-	return false
+	return out
 }
 
 // firewallProblem is a firewall error the user must fix, or nil for one a

@@ -7,26 +7,23 @@ import (
 	"net/netip"
 	"slices"
 
-	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 )
 
 // syncStatus brings a Service's status (and, for the class, its finalizer)
 // to the controller's answer, and hands the firewall work to the firewall
-// queue. It publishes only targets that the firewall rule, as last
-// written, already admits; the firewall worker enqueues the Service again
-// once it has opened the rule to more.
+// queue. It publishes only targets that the firewall rules, as last
+// written, already admit; the firewall worker enqueues the Service again
+// once it has opened the rules to more.
 func (c *Controller) syncStatus(ctx context.Context, key string) error {
 	ns, name := splitKey(key)
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return nil // onServiceDelete queued the rule's removal and the peers
+		return nil // onServiceDelete queued the rules' removal and the peers
 	}
 	if err != nil {
 		return err
@@ -52,10 +49,11 @@ func (c *Controller) syncStatus(ctx context.Context, key string) error {
 	if released, err := c.releaseExternal(ctx, svc); err != nil || released {
 		return err
 	}
-	observed, known := c.view.peek(c.deps.FirewallName(uid))
+	names := c.ruleNames(uid).all()
+	observed, known := c.view.peekAll(names)
 	if !known {
-		// Without the rule, what the firewall admits is unknown: leave
-		// the status as it is; the firewall worker reads the rule and
+		// Without the rules, what the firewall admits is unknown: leave
+		// the status as it is; the firewall worker reads the rules and
 		// enqueues the Service again.
 		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
 		return nil
@@ -64,29 +62,29 @@ func (c *Controller) syncStatus(ctx context.Context, key string) error {
 	if err := c.writeStatus(ctx, svc, ingressOf(published, a.Families), c.conditionFor(a, uid, len(published) < len(a.Targets)), false); err != nil {
 		return err
 	}
-	// After the status: a firewall worker that would close the rule to a
+	// After the status: a firewall worker that would close a rule to a
 	// node waits until the node's address is no longer published.
-	if !observed.inSync(a.Rule) {
+	if !observed.inSync(names, a.Rules) {
 		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
 	}
 	return nil
 }
 
 // release takes back what the controller left on a Service it does not
-// serve (any more): the node addresses it published, its firewall rule and
+// serve (any more): the node addresses it published, its firewall rules and
 // its finalizer, in that order. It touches the status only of a Service it
-// served: one whose rule still exists (the rule goes after the addresses,
-// so it outlives them, across restarts too) or that this process served.
+// served: one with a rule left (the rules go after the addresses, so they
+// outlive them, across restarts too) or that this process served.
 // Another writer's status entries (the external load balancer's address
 // after a mode switch) are kept.
 func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
 	key, uid := serviceKey(svc), string(svc.UID)
 	c.dropClaim(key)
-	observed, err := c.view.get(ctx, c.deps.FirewallName(uid))
+	observed, err := c.view.getAll(ctx, c.ruleNames(uid).all())
 	if err != nil {
 		return err
 	}
-	ruleLeft := observed != nil && observed.owned
+	ruleLeft := observed.owned()
 	c.mu.Lock()
 	_, served := c.served[uid]
 	c.mu.Unlock()
@@ -103,7 +101,7 @@ func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
 	}
 	if ruleLeft {
 		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
-		return nil // the firewall worker enqueues the Service again when the rule is gone
+		return nil // the firewall worker enqueues the Service again when the rules are gone
 	}
 	if hasFinalizer(svc) {
 		if _, err := c.setFinalizer(ctx, svc, false); err != nil {
@@ -121,8 +119,8 @@ func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
 // switched to nodeip mode, before the status loses its address (the
 // provider's own cleanup goes by that address, so taking it away first
 // could leave the load balancer behind). It reports whether it made calls:
-// the rule may have gone with the load balancer, so the view reads it again
-// and the Service is looked at once more.
+// the rules may have gone with the load balancer, so the view reads them
+// again and the Service is looked at once more.
 func (c *Controller) releaseExternal(ctx context.Context, svc *v1.Service) (bool, error) {
 	uid := string(svc.UID)
 	c.mu.Lock()
@@ -137,24 +135,26 @@ func (c *Controller) releaseExternal(ctx context.Context, svc *v1.Service) (bool
 	c.mu.Lock()
 	c.externalReleased[uid] = true
 	c.mu.Unlock()
-	c.view.forget(c.deps.FirewallName(uid))
+	for _, name := range c.ruleNames(uid).all() {
+		c.view.forget(name)
+	}
 	c.firewallQueue.Add(firewallKey{Service: serviceKey(svc), UID: uid})
 	return true, nil
 }
 
 // hasForeignAddress: the status, not (yet) written by this controller, has
-// an address that is no node's and that the Service's rule does not admit:
+// an address that is no node's and that the Service's rules do not admit:
 // an external load balancer's.
 func (c *Controller) hasForeignAddress(svc *v1.Service) bool {
 	if len(svc.Status.LoadBalancer.Ingress) == 0 || PublishedStatus(svc) {
 		return false
 	}
-	observed, _ := c.view.peek(c.deps.FirewallName(string(svc.UID)))
+	observed, _ := c.view.peekAll(c.ruleNames(string(svc.UID)).all())
 	return len(c.withoutNodeAddresses(svc.Status.LoadBalancer.Ingress, observed.admitted())) > 0
 }
 
 // withoutNodeAddresses drops the ingress entries that are a node's address
-// or that the rule admits: the ones nodeip published.
+// or that the rules admit: the ones nodeip published.
 func (c *Controller) withoutNodeAddresses(in []v1.LoadBalancerIngress, admits map[netip.Addr]bool) []v1.LoadBalancerIngress {
 	ours := maps.Clone(admits)
 	if ours == nil {
@@ -182,7 +182,7 @@ func (c *Controller) answerFor(svc *v1.Service) answer {
 	if cand.problem == nil && len(cand.targets) > 0 {
 		competitors = c.olderCompetitors(cand, nodes)
 	}
-	return decide(svc, cand, competitors, c.deps.FirewallName(string(svc.UID)), c.rule)
+	return decide(svc, cand, competitors, c.ruleNames(string(svc.UID)), c.rule)
 }
 
 func (c *Controller) candidateFor(svc *v1.Service, nodes []nodeInfo) candidate {
@@ -260,20 +260,6 @@ func (c *Controller) dropClaim(key string) {
 	if had {
 		c.enqueuePeers(key, prev.ports)
 	}
-}
-
-func rulesOf(r *firewall.Rule) []firewall.Rule {
-	if r == nil {
-		return nil
-	}
-	return []firewall.Rule{*r}
-}
-
-func firewallsOf(o *observedRule) []*compute.Firewall {
-	if o == nil {
-		return nil
-	}
-	return []*compute.Firewall{o.fw}
 }
 
 // conditionFor is the LoadBalancerReady condition for an answer, or nil to

@@ -3,6 +3,7 @@ package nodeip
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -95,6 +96,69 @@ func (o *observedRule) inSync(desired *firewall.Rule) bool {
 		slices.EqualFunc(d.Allowed, n.Allowed, func(a, b firewall.Allow) bool { return a.Protocol == b.Protocol && slices.Equal(a.Ports, b.Ports) })
 }
 
+// serviceRules are a Service's rules as the view last saw them, one entry
+// per name in the order asked for (nil: no such rule).
+type serviceRules []*observedRule
+
+// exists: some rule of the Service exists, ours or not.
+func (s serviceRules) exists() bool {
+	return slices.ContainsFunc(s, func(o *observedRule) bool { return o != nil })
+}
+
+// owned: some rule of the Service carries the cluster's marker.
+func (s serviceRules) owned() bool {
+	return slices.ContainsFunc(s, func(o *observedRule) bool { return o != nil && o.owned })
+}
+
+// admitted are the addresses the rules admit together. The map may be a
+// rule's own: callers must not change it.
+func (s serviceRules) admitted() map[netip.Addr]bool {
+	var out map[netip.Addr]bool
+	shared := false
+	for _, o := range s {
+		a := o.admitted()
+		switch {
+		case len(a) == 0:
+		case out == nil:
+			out, shared = a, true
+		default:
+			if shared {
+				out, shared = maps.Clone(out), false
+			}
+			maps.Copy(out, a)
+		}
+	}
+	return out
+}
+
+// firewalls are the rules that exist.
+func (s serviceRules) firewalls() []*compute.Firewall {
+	var out []*compute.Firewall
+	for _, o := range s {
+		if o != nil {
+			out = append(out, o.fw)
+		}
+	}
+	return out
+}
+
+// inSync reports, cheaply, that a reconcile of the rules named would make
+// no call (see observedRule.inSync): s holds the rules of names, in order.
+func (s serviceRules) inSync(names []string, desired []firewall.Rule) bool {
+	for i, name := range names {
+		var d *firewall.Rule
+		for j := range desired {
+			if desired[j].Name == name {
+				d = &desired[j]
+			}
+		}
+		if !s[i].inSync(d) {
+			return false
+		}
+	}
+	return true
+}
+
 // sameNetworkLink compares network links by their "projects/..." part, so
 // that the API's full link equals one built with another base URL.
 func sameNetworkLink(a, b string) bool {
@@ -124,6 +188,31 @@ func (v *firewallView) peek(name string) (rule *observedRule, known bool) {
 		return nil, true
 	}
 	return nil, false
+}
+
+// peekAll is peek of each name; known is false when the view cannot say
+// for one of them.
+func (v *firewallView) peekAll(names []string) (rules serviceRules, known bool) {
+	rules, known = make(serviceRules, len(names)), true
+	for i, name := range names {
+		var ok bool
+		rules[i], ok = v.peek(name)
+		known = known && ok
+	}
+	return rules, known
+}
+
+// getAll is get of each name.
+func (v *firewallView) getAll(ctx context.Context, names []string) (serviceRules, error) {
+	rules := make(serviceRules, len(names))
+	for i, name := range names {
+		r, err := v.get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		rules[i] = r
+	}
+	return rules, nil
 }
 
 // get returns the rule, reading it from the API when the view cannot say.
