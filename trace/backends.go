@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -15,15 +16,21 @@ import (
 // an externalTrafficPolicy Cluster Service checks it.
 const kubeProxyHealthPort = 10256
 
-// healthProbeSource is where the trace sends health checks from: an
-// address of 35.191.0.0/16, the range GCE's checkers share between target
-// pools' legacy checks and backend services' checks.
-var healthProbeSource = netip.MustParseAddr("35.191.0.1")
+// Where the trace sends health checks from, as the packet lab's data plane
+// does: an address of the checkers' ranges of each kind. Legacy HTTP checks
+// of target pools come from 209.85.152.0/22, 209.85.204.0/22 and
+// 35.191.0.0/16, the checks of backend services from 35.191.0.0/16 and
+// 130.211.0.0/22.
+var (
+	legacyProbeSource = netip.MustParseAddr("209.85.152.1")
+	probeSource       = netip.MustParseAddr("35.191.0.1")
+)
 
 // healthCheck is the check of a load balancer's backends.
 type healthCheck struct {
-	name string
-	port int64
+	name   string
+	port   int64
+	source netip.Addr
 	// none: a target pool without a check, whose instances GCE counts as
 	// healthy.
 	none bool
@@ -46,10 +53,10 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, heal
 		check := healthCheck{none: true}
 		if len(tp.HealthChecks) > 0 {
 			name := lastSegment(tp.HealthChecks[0])
-			check = healthCheck{name: name}
+			check = healthCheck{name: name, source: legacyProbeSource}
 			for _, hc := range c.HTTPHealthChecks {
 				if hc.Name == name {
-					check.port = hc.Port
+					check.port = cmp.Or(hc.Port, 80) // the API's default port
 				}
 			}
 		}
@@ -71,7 +78,7 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, heal
 			}
 		}
 		slices.Sort(members)
-		check := healthCheck{}
+		check := healthCheck{source: probeSource}
 		if len(bs.HealthChecks) > 0 {
 			check.name = lastSegment(bs.HealthChecks[0])
 			for _, hc := range c.HealthChecks {
@@ -140,9 +147,9 @@ func (tr *tracer) backendHealth(inst *compute.Instance, node string, check healt
 	case check.port == 0:
 		return false, fmt.Sprintf("health check %s does not exist", check.name)
 	}
-	probe := Packet{Protocol: "tcp", Src: healthProbeSource, Dst: netip.AddrPortFrom(internalAddress(inst, healthProbeSource), uint16(check.port))}
+	probe := Packet{Protocol: "tcp", Src: check.source, Dst: netip.AddrPortFrom(internalAddress(inst, check.source), uint16(check.port))}
 	if v := EvaluateIngress(tr.in.Cloud.Firewalls, probe, inst, nil); !v.Allowed {
-		return false, fmt.Sprintf("the firewall blocks health checks from %s on tcp:%d (%s)", healthProbeSource, check.port, v)
+		return false, fmt.Sprintf("the firewall blocks health checks from %s on tcp:%d (%s)", check.source, check.port, v)
 	}
 	if node == "" {
 		return false, fmt.Sprintf("no node runs on the instance: nothing answers health check %s on port %d", check.name, check.port)

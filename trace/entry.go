@@ -21,9 +21,12 @@ const (
 	podEntry
 )
 
-// enter passes the packet through the VPC firewall into an instance.
-func (tr *tracer) enter(inst, source *compute.Instance, node string, kind entryKind) bool {
+// enter passes the packet through the VPC firewall into an instance. The
+// instance whose primary address the packet comes from, if any, is its
+// source for source tags.
+func (tr *tracer) enter(inst *compute.Instance, node string, kind entryKind) bool {
 	pkt := Packet{Protocol: tr.protocol, Src: tr.flow.Src.Addr(), Dst: tr.flow.Dst}
+	source := tr.instanceWithPrimary(pkt.Src)
 	v := EvaluateIngress(tr.in.Cloud.Firewalls, pkt, inst, source)
 	if v.Allowed {
 		tr.step(compFirewall, node, "allowed", v.String(), tr.flow)

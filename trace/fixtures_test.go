@@ -55,6 +55,7 @@ type labOpt func(*lab)
 // one that lets the nodes reach each other's pods.
 func newLab(opts ...labOpt) *lab {
 	l := &lab{mode: annotations.ModeExternal}
+	l.cloud.NetworkRanges = []netip.Prefix{netip.MustParsePrefix("10.128.0.0/20")}
 	for i := 1; i <= 3; i++ {
 		l.nodes = append(l.nodes, labNode(i))
 		l.cloud.Instances = append(l.cloud.Instances, labInstance(i))

@@ -63,6 +63,11 @@ type Cloud struct {
 	HTTPHealthChecks []*compute.HttpHealthCheck
 	HealthChecks     []*compute.HealthCheck
 	Routes           []*compute.Route
+	// NetworkRanges are the VPC's subnetwork ranges (primary and
+	// secondary). A client in one of them, or at an instance's address, is
+	// inside the VPC and reaches internal addresses; a client outside
+	// reaches only external ones: forwarding rules and instances' natIPs.
+	NetworkRanges []netip.Prefix
 }
 
 // Settings are the cluster's: what the CCM's flags and cloud config say.

@@ -21,7 +21,7 @@ var goldenScenarios = []struct {
 	in   func() Input
 }{
 	{"external-cluster-cross-node", func() Input { return newLab().input(toNode("node-3")) }},
-	{"nodeip-through-nat", func() Input { return newLab(withNodeIP(v1.NodeInternalIP, 1, 2)).input(to("203.0.113.3")) }},
+	{"nodeip-internal-ip", func() Input { return newLab(withNodeIP(v1.NodeInternalIP, 1, 2)).input(toNode("node-2")) }},
 	{"nodeip-unpublished-node", func() Input {
 		return newLab(withNodeIP(v1.NodeInternalIP, 1), withNotReady(2)).input(toNode("node-2"))
 	}},

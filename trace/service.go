@@ -134,10 +134,7 @@ func (tr *tracer) nodeIPDestination(published []netip.Addr, fam v1.IPFamily) (ne
 			tr.note("%s's address %s is not published in status.loadBalancer.ingress%s; the client uses it anyway.", n.Name, a, reason)
 			tr.toldProblems = len(why) > 0
 		}
-		if slices.Contains(published, a) {
-			tr.noteOutsideClients(n, typ, a)
-		}
-		return a, fmt.Sprintf("the client connects to %s's %s %s", n.Name, typ, a), true
+		return tr.throughExternal(n, typ, a)
 	}
 	if len(published) == 0 {
 		tr.stop(compClient, Dropped, "no address to connect to",
@@ -148,27 +145,27 @@ func (tr *tracer) nodeIPDestination(published []netip.Addr, fam v1.IPFamily) (ne
 	if len(published) > 1 {
 		tr.note("The Service publishes %s; a client may use any of them. The trace uses the first (--to-node chooses another).", joinAddrs(published))
 	}
-	owner := ""
 	for _, n := range tr.in.Nodes {
 		if nodeAddress(n, typ, published[0]) == published[0] {
-			owner = n.Name + "'s " + string(typ) + " "
-			tr.noteOutsideClients(n, typ, published[0])
+			return tr.throughExternal(n, typ, published[0])
 		}
 	}
-	return published[0], fmt.Sprintf("the client connects to %s%s (status.loadBalancer.ingress)", owner, published[0]), true
+	return published[0], fmt.Sprintf("the client connects to %s (status.loadBalancer.ingress)", published[0]), true
 }
 
-// noteOutsideClients: a published internal address is reachable from the
-// VPC (and what is connected to it); from outside, clients use the node's
-// external address, which the 1:1 NAT turns into the published one.
-func (tr *tracer) noteOutsideClients(n *v1.Node, typ v1.NodeAddressType, a netip.Addr) {
-	if typ != v1.NodeInternalIP {
-		return
+// throughExternal is the address a client uses to reach node n's address a
+// of type typ: a itself, unless a is internal and the client is outside
+// the VPC, which routes internal addresses only inside it. Such a client
+// uses the node's external address, which the 1:1 NAT turns into a: the
+// reason the nodeip mode publishes internal addresses by default.
+func (tr *tracer) throughExternal(n *v1.Node, typ v1.NodeAddressType, a netip.Addr) (netip.Addr, string, bool) {
+	inst := instanceOfNode(tr.in.Cloud.Instances, n)
+	if nat := natAddress(inst); !tr.inside && isPrimaryAddress(inst, a) && nat.IsValid() {
+		tr.note("%s is outside the VPC, which routes %s's internal address %s only inside it: the client uses %s's external address %s, which the 1:1 NAT turns into %s.",
+			tr.t.Client.Addr(), n.Name, a, n.Name, nat, a)
+		return nat, fmt.Sprintf("the client connects to %s's external address %s, for its %s %s", n.Name, nat, typ, a), true
 	}
-	if nat := natAddress(instanceOfNode(tr.in.Cloud.Instances, n)); nat.IsValid() && a.Is4() {
-		tr.note("%s is an internal address: clients outside the VPC connect to %s's external address %s instead, which the 1:1 NAT turns into %s, the address kube-proxy serves.",
-			a, n.Name, nat, a)
-	}
+	return a, fmt.Sprintf("the client connects to %s's %s %s", n.Name, typ, a), true
 }
 
 // addressType is the node address a nodeip Service publishes.

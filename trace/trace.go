@@ -32,6 +32,7 @@ const (
 	compSNAT       = "kube-proxy SNAT (masquerade)"
 	compConntrack  = "kube-proxy conntrack"
 	compRoute      = "node route"
+	compVPCRoute   = "VPC routing"
 	compPod        = "pod"
 )
 
@@ -79,6 +80,8 @@ type tracer struct {
 
 	// toldProblems: a note already says what is wrong with the node.
 	toldProblems bool
+	// inside: the client is inside the VPC (see Cloud.NetworkRanges).
+	inside bool
 }
 
 func newTracer(in Input) (*tracer, error) {
@@ -117,6 +120,7 @@ func newTracer(in Input) (*tracer, error) {
 	for _, n := range in.Nodes {
 		tr.nodes[n.Name] = n
 	}
+	tr.inside = tr.insideVPC(from.Addr())
 	if in.ToNode != "" && tr.nodes[in.ToNode] == nil {
 		return nil, fmt.Errorf("trace: there is no node %q", in.ToNode)
 	}
@@ -157,7 +161,7 @@ func (tr *tracer) forward() {
 	if problems := nodeProblems(node); len(problems) > 0 && !tr.toldProblems {
 		tr.note("%s is %s.", node.Name, strings.Join(problems, ", "))
 	}
-	if !tr.enter(inst, nil, node.Name, clientEntry) {
+	if !tr.enter(inst, node.Name, clientEntry) {
 		return
 	}
 	tr.seen = tr.flow
@@ -174,7 +178,7 @@ func (tr *tracer) forward() {
 		}
 		tr.crossed = target
 		at = tr.nodes[ep.Node]
-		if !tr.enter(target, inst, ep.Node, podEntry) {
+		if !tr.enter(target, ep.Node, podEntry) {
 			return
 		}
 	}

@@ -17,6 +17,12 @@ import (
 func (tr *tracer) throughVPC() (*compute.Instance, bool) {
 	dst := tr.flow.Dst
 	if fr := tr.forwardingRuleFor(dst); fr != nil {
+		if strings.EqualFold(fr.LoadBalancingScheme, "INTERNAL") && !tr.inside {
+			tr.stop(compVPCRoute, Dropped, "internal load balancer",
+				fmt.Sprintf("%s is the address of internal forwarding rule %s, which the VPC serves to clients inside it only: %s is outside the VPC", dst.Addr(), fr.Name, tr.flow.Src.Addr()),
+				"trace a client inside the VPC (--from an address of its subnetworks), or make the load balancer external")
+			return nil, false
+		}
 		return tr.loadBalance(fr)
 	}
 	for _, inst := range tr.in.Cloud.Instances {
@@ -29,7 +35,16 @@ func (tr *tracer) throughVPC() (*compute.Instance, bool) {
 				nat, inst.Name, internal), after)
 			return inst, true
 		}
-		if ownsAddress(inst, dst.Addr()) || externalIPv6(inst) == dst.Addr() {
+		if externalIPv6(inst) == dst.Addr() {
+			return inst, true
+		}
+		if ownsAddress(inst, dst.Addr()) {
+			if !tr.inside {
+				tr.stop(compVPCRoute, Dropped, "internal address",
+					fmt.Sprintf("%s is instance %s's internal address, which the VPC routes only for clients inside it: %s is outside the VPC", dst.Addr(), inst.Name, tr.flow.Src.Addr()),
+					tr.outsideFix(inst)...)
+				return nil, false
+			}
 			return inst, true
 		}
 	}
@@ -41,10 +56,44 @@ func (tr *tracer) throughVPC() (*compute.Instance, bool) {
 			return nil, false
 		}
 	}
-	tr.stop(compNAT, Dropped, "no such address in the VPC",
+	tr.stop(compVPCRoute, Dropped, "no such address in the VPC",
 		fmt.Sprintf("%s is no forwarding rule's address, no instance's external address and no instance's internal address: the VPC has nowhere to send it", dst.Addr()),
 		"check the Service's status.loadBalancer.ingress: the address may be stale")
 	return nil, false
+}
+
+// insideVPC: a is in the VPC's ranges or is an instance's address.
+func (tr *tracer) insideVPC(a netip.Addr) bool {
+	for _, p := range tr.in.Cloud.NetworkRanges {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	for _, inst := range tr.in.Cloud.Instances {
+		if ownsAddress(inst, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// instanceWithPrimary is the instance whose primary internal address is a.
+func (tr *tracer) instanceWithPrimary(a netip.Addr) *compute.Instance {
+	for _, inst := range tr.in.Cloud.Instances {
+		if isPrimaryAddress(inst, a) {
+			return inst
+		}
+	}
+	return nil
+}
+
+// outsideFix says how a client outside the VPC reaches an instance.
+func (tr *tracer) outsideFix(inst *compute.Instance) []string {
+	var fix []string
+	if nat := natAddress(inst); nat.IsValid() {
+		fix = append(fix, fmt.Sprintf("connect to %s's external address %s (--to %s): the 1:1 NAT turns it into the internal one", inst.Name, nat, nat))
+	}
+	return append(fix, "or trace a client inside the VPC (--from an address of its subnetworks)")
 }
 
 // forwardingRuleFor is the forwarding rule that takes a packet: its

@@ -232,7 +232,12 @@ func TestRunExplainsANodeipDropFromTheComputeEndpoint(t *testing.T) {
 	got := run(t, Options{ComputeEndpoint: c.fc.Endpoint, Project: c.fc.Project, Region: "us-central1", ToNode: "node-2", ClusterName: clusterName},
 		c.clientset(svc, slice))
 
-	want := &trace.Drop{Hop: 2, Component: "VPC firewall", At: "node-2",
+	// The client is outside the VPC (network default's ranges, which
+	// observe reads): it reaches node-2 through its external address.
+	if len(got.Hops) < 2 || got.Hops[1].Component != "VPC NAT" || got.Hops[1].After.Dst.Addr().String() != node2 {
+		t.Errorf("hops %v, want the 1:1 NAT of node-2's external address to %s second", hops(got), node2)
+	}
+	want := &trace.Drop{Hop: 3, Component: "VPC firewall", At: "node-2",
 		Reason: "no firewall rule allows tcp:80 from 198.51.100.10 to " + node2 + " on node-2 (tags k8s-node); the Service's rule " + rule + " lists destination " + published + " only; node-2 is not Ready",
 		Fix:    []string{"connect to a published address: " + published}}
 	if diff := cmp.Diff(want, got.Drop); diff != "" {

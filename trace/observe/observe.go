@@ -1,9 +1,9 @@
 // Package observe reads what a trace (package trace) looks at: the Service,
 // its EndpointSlices and the nodes from the Kubernetes API; from the
 // compute API the nodes' instances, the project's firewall rules and
-// routes, the region's forwarding rules, and the target pools, backend
+// routes, the region's forwarding rules, the target pools, backend
 // services, instance groups and health checks behind the forwarding rules
-// of the Service.
+// of the Service, and the ranges of the nodes' network.
 //
 // It only reads: it never writes to either API. Every compute call goes
 // through computeclient.
@@ -109,7 +109,29 @@ func (r Reader) readCloud(ctx context.Context, in *trace.Input, also []netip.Add
 		return err
 	}
 	c.GroupMembers = lb.groups
-	return r.readInstances(ctx, in, lb.members)
+	if err := r.readInstances(ctx, in, lb.members); err != nil {
+		return err
+	}
+	return r.readNetworkRanges(ctx, in)
+}
+
+// readNetworkRanges reads the ranges of the nodes' network (that of the
+// first instance's first interface), which tell clients inside the VPC
+// from clients outside.
+func (r Reader) readNetworkRanges(ctx context.Context, in *trace.Input) error {
+	for _, inst := range in.Cloud.Instances {
+		if len(inst.NetworkInterfaces) == 0 || inst.NetworkInterfaces[0].Network == "" {
+			continue
+		}
+		network := inst.NetworkInterfaces[0].Network
+		ranges, err := r.Compute.NetworkRanges(ctx, network)
+		if err != nil {
+			return fmt.Errorf("read the ranges of network %s: %w", lastSegment(network), err)
+		}
+		in.Cloud.NetworkRanges = ranges
+		return nil
+	}
+	return nil
 }
 
 // servicesRules are the forwarding rules a trace of the Service may go
