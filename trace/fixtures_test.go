@@ -272,6 +272,14 @@ func withTargetPool() labOpt {
 	}
 }
 
+// withoutPodRoutes: the VPC has only its default route to the internet.
+func withoutPodRoutes() labOpt {
+	return func(l *lab) {
+		l.cloud.Routes = []*compute.Route{{Name: "default-route-internet", Network: testNetwork, DestRange: "0.0.0.0/0", Priority: 1000,
+			NextHopGateway: linkBase + "global/gateways/default-internet-gateway"}}
+	}
+}
+
 func withFirewall(fw *compute.Firewall) labOpt {
 	return func(l *lab) { l.cloud.Firewalls = append(l.cloud.Firewalls, fw) }
 }

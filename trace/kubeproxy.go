@@ -148,7 +148,19 @@ func (tr *tracer) unpublishedFix() []string {
 	if len(published) == 0 {
 		return []string{"the Service publishes no address: see its events and its " + conditionLoadBalancerReady + " condition"}
 	}
-	return []string{"connect to a published address: " + joinAddrs(published)}
+	fix := "connect to a published address: " + joinAddrs(published)
+	if !tr.inside {
+		var via []string
+		for _, a := range published {
+			if inst := tr.instanceWithPrimary(a); inst != nil && natAddress(inst).IsValid() {
+				via = append(via, fmt.Sprintf("%s through %s", a, natAddress(inst)))
+			}
+		}
+		if len(via) > 0 {
+			fix += " (from outside the VPC: " + strings.Join(via, ", ") + ")"
+		}
+	}
+	return []string{fix}
 }
 
 func endpointNodes(eps []endpoint) string {

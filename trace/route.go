@@ -25,25 +25,33 @@ func (tr *tracer) crossNodes(from *v1.Node, fromInst *compute.Instance, ep *endp
 		}
 	}
 	r := bestRoute(tr.in.Cloud.Routes, fromInst, dst)
-	if r == nil {
-		cidr := ""
-		if n := tr.nodes[ep.Node]; n != nil {
-			cidr = " (" + ep.Node + "'s pod CIDR " + strings.Join(podCIDRs(n), ", ") + ")"
-		}
-		tr.stopToward(atVPC, compRoute, Dropped, "no route",
-			fmt.Sprintf("no VPC route covers %s%s: the VPC drops the packet %s sends it", dst, cidr, from.Name),
-			"the CCM's route controller creates a route for each node's pod CIDR (--configure-cloud-routes, with --allocate-node-cidrs): see its logs")
-		return nil, false
+	hop := (*compute.Instance)(nil)
+	if r != nil {
+		hop = routeNextHop(tr.in.Cloud.Instances, r)
 	}
-	hop := routeNextHop(tr.in.Cloud.Instances, r)
 	if hop == nil {
-		tr.stopToward(atVPC, compRoute, Dropped, "route leaves the nodes",
-			fmt.Sprintf("route %s sends %s to %s, which is no instance: the packet never reaches %s", r.Name, r.DestRange, routeTarget(r), ep.Node),
-			fmt.Sprintf("route %s should send %s to %s's instance", r.Name, r.DestRange, ep.Node))
+		why, fix := tr.missingPodRoute(ep)
+		reason := fmt.Sprintf("no VPC route covers %s: the VPC drops the packet %s sends it (%s)", dst, from.Name, why)
+		if r != nil {
+			reason = fmt.Sprintf("the VPC's best route for %s is %s (%s to %s), which leads out of the VPC, not to %s (%s)", dst, r.Name, r.DestRange, routeTarget(r), ep.Node, why)
+		}
+		tr.stopToward(atVPC, compRoute, Dropped, "no route to the pod", reason, fix)
 		return nil, false
 	}
 	tr.step(compRoute, atVPC, "routed", fmt.Sprintf("%s sends it to the VPC (its default route); route %s sends %s to instance %s", from.Name, r.Name, r.DestRange, hop.Name), tr.flow)
 	return tr.onEndpointNode(hop, target, ep, "route "+r.Name)
+}
+
+// missingPodRoute says why no route leads to an endpoint's node, and what
+// to change.
+func (tr *tracer) missingPodRoute(ep *endpoint) (string, string) {
+	n := tr.nodes[ep.Node]
+	if n == nil || len(podCIDRs(n)) == 0 {
+		return ep.Node + " has no pod CIDR",
+			"give the nodes pod CIDRs (kube-controller-manager --allocate-node-cidrs) and let the CCM route them (--configure-cloud-routes)"
+	}
+	return fmt.Sprintf("%s's pod CIDR %s has no route", ep.Node, strings.Join(podCIDRs(n), ", ")),
+		"the CCM's route controller creates a route for each node's pod CIDR (--configure-cloud-routes): see its logs"
 }
 
 // onEndpointNode checks that the VPC delivers to the endpoint's node.
@@ -125,5 +133,5 @@ func podCIDRs(n *v1.Node) []string {
 	if n.Spec.PodCIDR != "" {
 		return []string{n.Spec.PodCIDR}
 	}
-	return []string{"(none)"}
+	return nil
 }

@@ -341,7 +341,7 @@ func TestRun(t *testing.T) {
 				Drop: &Drop{Hop: 3, Component: "VPC firewall", At: "node-2",
 					Reason: "no firewall rule allows tcp:80 from 198.51.100.10 to 10.128.0.3 on node-2 (tags k8s-node); the Service's rule " + webBase + "-nip lists destination 10.128.0.2 only; node-2 is not Ready",
 					Fix: []string{
-						"connect to a published address: 10.128.0.2",
+						"connect to a published address: 10.128.0.2 (from outside the VPC: 10.128.0.2 through 203.0.113.2)",
 					}},
 				Notes: []string{
 					"node-2's address 10.128.0.3 is not published in status.loadBalancer.ingress (node-2 is not Ready); the client uses it anyway.",
@@ -404,6 +404,29 @@ func TestRun(t *testing.T) {
 					Fix: []string{
 						"let the nodes reach the pods: a firewall rule from the nodes (source tags k8s-node, or their subnetwork's range) to the pod CIDRs on tcp:8080",
 						"or set externalTrafficPolicy: Local, which keeps each packet on the node that receives it",
+					}},
+				Notes: []string{
+					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",
+				},
+			},
+		},
+		{
+			name: "Cluster across nodes without a route for the pod CIDR: the default route leads out of the VPC",
+			in:   newLab(withoutPodRoutes()).input(toNode("node-3")),
+			want: summary{
+				Node: "node-3", Endpoint: "web-a 10.64.1.3:8080", Outcome: Dropped,
+				Hops: []string{
+					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+					"VPC firewall VPC->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+					"kube-proxy DNAT node-3->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-3->node-3: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.128.0.4:40000 -> 10.64.1.3:8080 rewritten",
+					"node route node-3->VPC: 10.128.0.4:40000 -> 10.64.1.3:8080 dropped",
+				},
+				Drop: &Drop{Hop: 6, Component: "node route", At: "VPC",
+					Reason: "the VPC's best route for 10.64.1.3 is default-route-internet (0.0.0.0/0 to default-internet-gateway), which leads out of the VPC, not to node-1 (node-1's pod CIDR 10.64.1.0/24 has no route)",
+					Fix: []string{
+						"the CCM's route controller creates a route for each node's pod CIDR (--configure-cloud-routes): see its logs",
 					}},
 				Notes: []string{
 					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",

@@ -239,7 +239,7 @@ func TestRunExplainsANodeipDropFromTheComputeEndpoint(t *testing.T) {
 	}
 	want := &trace.Drop{Hop: 3, Component: "VPC firewall", At: "node-2",
 		Reason: "no firewall rule allows tcp:80 from 198.51.100.10 to " + node2 + " on node-2 (tags k8s-node); the Service's rule " + rule + " lists destination " + published + " only; node-2 is not Ready",
-		Fix:    []string{"connect to a published address: " + published}}
+		Fix:    []string{"connect to a published address: " + published + " (from outside the VPC: " + published + " through " + c.nodes[0].Status.Addresses[1].Address + ")"}}
 	if diff := cmp.Diff(want, got.Drop); diff != "" {
 		t.Errorf("drop (-want +got):\n%s", diff)
 	}
