@@ -64,3 +64,21 @@ func TestOutputFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsShowTheGoldenOutput keeps docs/trace.md's examples what the
+// command prints: its diagrams and its drop are golden files verbatim.
+func TestDocsShowTheGoldenOutput(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "trace.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, golden := range []string{"external-cluster-cross-node.mmd", "nodeip-internal-ip.mmd", "nodeip-unpublished-node.txt"} {
+		want, err := os.ReadFile(filepath.Join("testdata", golden))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, want) {
+			t.Errorf("docs/trace.md does not show testdata/%s as it is: copy it there", golden)
+		}
+	}
+}
