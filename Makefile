@@ -39,7 +39,7 @@ bench: ## Run the Go benchmarks (fake-gce, external load balancers, nodeip) and 
 
 .PHONY: bench-scale
 bench-scale: kube-binaries ## Measure load balancers at scale (1 s operations) and the CCM's memory into _output/benchmarks.md (about an hour; docs/benchmarks.md has the last figures).
-	$(GO) run ./test/bench -op-latency 1s -services 1,100,1000 -rss-services 5000 -rss-nodes 1000 -out _output/benchmarks.md
+	$(GO) run ./test/bench -op-latency 1s -services 1,100,1000 -ccm-services 1,100,1000 -rss-services 5000 -rss-nodes 1000 -out _output/benchmarks.md
 
 .PHONY: fuzz
 fuzz: ## Fuzz the fake's filter parser and request decoding for a minute each.

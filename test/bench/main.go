@@ -10,6 +10,10 @@
 //   - API requests and wall time to absorb one node added and one removed,
 //     with the largest Service count, per backend.
 //
+//   - with -ccm-services, the whole CCM binary against the e2e control plane:
+//     time from Service creation to status per mode and backend;
+//   - with -rss-services, the CCM's peak RSS with many Services and nodes.
+//
 // Usage: go run ./test/bench -op-latency 1s -services 1,100,1000 -out docs/benchmarks.md
 package main
 
@@ -47,19 +51,11 @@ func main() {
 	rssServices := flag.Int("rss-services", 0, "also measure the CCM's peak RSS with this many Services (needs the Kubernetes binaries; 0: skip)")
 	rssNodes := flag.Int("rss-nodes", 1000, "nodes for the RSS measurement")
 	memLimit := flag.String("rss-gomemlimit", "", "GOMEMLIMIT for the CCM in the RSS measurement (e.g. 150MiB; empty: none)")
+	ccmCounts := flag.String("ccm-services", "", "comma-separated Service counts for the whole CCM's status latency per mode, with -op-latency (needs the Kubernetes binaries; empty: skip)")
+	ccmNodes := flag.Int("ccm-nodes", 10, "nodes for the whole-CCM runs")
 	flag.Parse()
-	var ns []int
-	for _, s := range strings.Split(*counts, ",") {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "bench: -services: %q is not a count\n", s)
-			os.Exit(2)
-		}
-		ns = append(ns, n)
-	}
+	ns := parseCounts("services", *counts)
+	cs := parseCounts("ccm-services", *ccmCounts)
 	r := &report{latency: *latency, workers: *workers, nodes: *nodes}
 	for _, backend := range []string{nlb.BackendTargetPool, nlb.BackendService} {
 		for _, n := range ns {
@@ -73,13 +69,29 @@ func main() {
 	if len(ns) > 0 {
 		text = r.String()
 	}
+	var rows []ccmResult
+	for _, mode := range []ccmRun{{mode: "external", backend: nlb.BackendService}, {mode: "external", backend: nlb.BackendTargetPool}, {mode: "nodeip", backend: nlb.BackendService}} {
+		for _, n := range cs {
+			mode.services, mode.nodes, mode.opLatency = n, *ccmNodes, *latency
+			res, err := runCCM(mode)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+			rows = append(rows, res)
+		}
+	}
+	if len(rows) > 0 {
+		text += ccmText(rows)
+	}
 	if *rssServices > 0 {
-		mem, err := measureRSS(*rssServices, *rssNodes, *memLimit)
+		res, err := runCCM(ccmRun{services: *rssServices, nodes: *rssNodes, mode: "external", backend: nlb.BackendService,
+			memLimit: *memLimit, heapProfile: os.Getenv("BENCH_HEAP_PROFILE")})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
-		text += mem
+		text += memoryText(res)
 	}
 	fmt.Print(text)
 	if *out != "" {
@@ -88,6 +100,23 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// parseCounts reads a comma-separated list of positive counts.
+func parseCounts(flagName, list string) []int {
+	var ns []int
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -%s: %q is not a count\n", flagName, s)
+			os.Exit(2)
+		}
+		ns = append(ns, n)
+	}
+	return ns
 }
 
 type counts struct{ reads, writes, waits int }

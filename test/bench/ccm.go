@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+)
+
+// ccmRun is one run of the whole CCM binary against the e2e control plane
+// and the fake-gce binary: nodes registered first, then Services created at
+// once, timed from each creation request to the address seen by a watch.
+type ccmRun struct {
+	services, nodes int
+	// mode is "external" or "nodeip"; backend the external backend.
+	mode, backend string
+	opLatency     time.Duration
+	memLimit      string
+	heapProfile   string
+}
+
+type ccmResult struct {
+	run      ccmRun
+	total    time.Duration
+	p50, p99 time.Duration
+	rss      int64
+}
+
+func (r ccmRun) label() string {
+	if r.mode == "nodeip" {
+		return "nodeip"
+	}
+	return "external, " + r.backend
+}
+
+// runCCM starts a control plane, fake-gce and the CCM, registers the nodes
+// (Ready, with the instances' addresses, as kubelets would), creates the
+// Services and waits until each has its address.
+func runCCM(r ccmRun) (ccmResult, error) {
+	ctx := context.Background()
+	res := ccmResult{run: r}
+	repo, err := cluster.RepoRoot()
+	if err != nil {
+		return res, err
+	}
+	kubeBin := filepath.Join(repo, "_output", "bin")
+	if err := cluster.KubeBinaries(kubeBin); err != nil {
+		return res, err
+	}
+	dir, err := os.MkdirTemp("", "cpv-bench-ccm-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bin")
+	if err := cluster.BuildTree(ctx, repo, bin); err != nil {
+		return res, err
+	}
+	cloud, err := cluster.StartFakeGCE(ctx, dir, filepath.Join(bin, "fake-gce"), 0,
+		"--zones=us-central1-a,us-central1-b,us-central1-c", "--external-ip-range=198.18.0.0/15",
+		"--op-latency="+r.opLatency.String())
+	if err != nil {
+		return res, err
+	}
+	defer cloud.Stop()
+	if err := cloud.EnsureVPC(ctx); err != nil {
+		return res, err
+	}
+	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: dir, BinDir: kubeBin})
+	if err != nil {
+		return res, err
+	}
+	defer cp.Stop()
+	objs, err := deploy.Render(filepath.Join(repo, "deploy", "overlays", "fake-gce"))
+	if err != nil {
+		return res, err
+	}
+	if err := cp.Apply(ctx, objs); err != nil {
+		return res, err
+	}
+	token, err := cp.ServiceAccountToken(ctx, "kube-system", "cloud-controller-manager")
+	if err != nil {
+		return res, err
+	}
+	kubeconfig := filepath.Join(dir, "ccm.kubeconfig")
+	if err := cp.WriteKubeconfig(kubeconfig, "ccm", token); err != nil {
+		return res, err
+	}
+	conf, err := cluster.CloudConfig(objs, cloud.Endpoint)
+	if err != nil {
+		return res, err
+	}
+	conf = strings.Replace(conf, "[load-balancer]", "[load-balancer]\nbackend = "+r.backend, 1)
+	// The default client-side limit (20 requests/s) would make this a
+	// measure of the limit: a create takes 20 to 40 requests.
+	conf = strings.Replace(conf, "[compute-api]", "[compute-api]\nqps = 2000\nburst = 2000", 1)
+	confPath := filepath.Join(dir, "gce.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %s: creating %d instances and nodes\n", r.label(), r.nodes)
+	if err := parallelN(r.nodes, 16, func(i int) error {
+		zone := zoneOf(i)
+		name := fmt.Sprintf("node-%d", i+1)
+		inst, err := cloud.EnsureInstance(ctx, zone, name)
+		if err != nil {
+			return err
+		}
+		_, err = cp.Admin.CoreV1().Nodes().Create(ctx, benchNode(name, zone, inst), metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return res, err
+	}
+	var env []string
+	if r.memLimit != "" {
+		env = []string{"GOMEMLIMIT=" + r.memLimit}
+	}
+	ccm, err := cluster.StartCCMWithEnv(ctx, dir, filepath.Join(bin, "vpc-cloud-controller-manager"), "ccm", kubeconfig, confPath, "bench", env,
+		"--concurrent-service-syncs=10", "--kube-api-qps=200", "--kube-api-burst=400", "--v=1")
+	if err != nil {
+		return res, err
+	}
+	defer ccm.Stop()
+	fmt.Fprintf(os.Stderr, "bench: %s: creating %d Services\n", r.label(), r.services)
+	lat, err := watchStatusLatency(ctx, cp, r.services)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	if err := parallelN(r.services, 16, func(i int) error {
+		svc := ccmService(i, r.mode)
+		lat.created(svc.Name)
+		_, err := cp.Admin.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return res, err
+	}
+	for {
+		ready := lat.ready()
+		if ready >= r.services {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s: %d of %d Services have their address (%s)\n", r.label(), ready, r.services, time.Since(start).Round(time.Second))
+		if !ccm.Running() {
+			return res, fmt.Errorf("the CCM exited; see %s", ccm.LogPath())
+		}
+		time.Sleep(min(10*time.Second, time.Duration(r.services)*50*time.Millisecond+100*time.Millisecond))
+	}
+	res.total = time.Since(start)
+	res.p50, res.p99 = lat.percentiles()
+	if r.heapProfile != "" {
+		if err := saveHeapProfile(strings.TrimSuffix(ccm.HealthzURL, "/healthz")+"/debug/pprof/heap", r.heapProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+		}
+	}
+	if res.rss, err = ccm.PeakRSS(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// benchNode is a node as a kubelet registers it once the CCM has
+// initialised it: Ready, with its provider ID and the instance's addresses.
+func benchNode(name, zone string, inst *compute.Instance) *v1.Node {
+	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
+		Spec: v1.NodeSpec{ProviderID: "gce://fake-project/" + zone + "/" + name},
+		Status: v1.NodeStatus{Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: metav1.Now()}},
+			Addresses: []v1.NodeAddress{{Type: v1.NodeHostName, Address: name}}}}
+	if nics := inst.NetworkInterfaces; len(nics) > 0 {
+		n.Status.Addresses = append(n.Status.Addresses, v1.NodeAddress{Type: v1.NodeInternalIP, Address: nics[0].NetworkIP})
+		if acs := nics[0].AccessConfigs; len(acs) > 0 && acs[0].NatIP != "" {
+			n.Status.Addresses = append(n.Status.Addresses, v1.NodeAddress{Type: v1.NodeExternalIP, Address: acs[0].NatIP})
+		}
+	}
+	return n
+}
+
+// ccmService is the i-th Service of a run. Each nodeip Service has a port
+// of its own: two on one port would conflict on every node.
+func ccmService(i int, mode string) *v1.Service {
+	svc := service(i)
+	svc.Namespace, svc.UID = "default", ""
+	// 5,000 Services would exhaust the node-port range; a passthrough
+	// load balancer delivers to the Service's IP and port, not a node port.
+	svc.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
+	if mode == "nodeip" {
+		svc.Annotations = map[string]string{annotations.Mode: "nodeip"}
+		svc.Spec.Ports[0].Port = int32(20000 + i)
+	}
+	return svc
+}
+
+// memoryText is the report's memory section.
+func memoryText(res ccmResult) string {
+	limit := ""
+	if res.run.memLimit != "" {
+		limit = ", `GOMEMLIMIT=" + res.run.memLimit + "`"
+	}
+	return fmt.Sprintf("\n## Memory\n\nThe CCM binary (`--concurrent-service-syncs=10 --kube-api-qps=200 --kube-api-burst=400`, backend-service backend, `[compute-api] qps = 2000`%s) against the e2e control plane and fake-gce (operations at once), with %d nodes and %d LoadBalancer Services created at once: all Services had their address after %s (from its creation to a Service's address, seen by a watch: p50 %s, p99 %s); peak RSS (VmHWM) %.0f MiB.\n",
+		limit, res.run.nodes, res.run.services, res.total.Round(time.Second), res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond), float64(res.rss)/(1<<20))
+}
+
+// ccmText is the report's section on the whole CCM's status latency.
+func ccmText(rows []ccmResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## The whole CCM\n\nThe CCM binary against the e2e control plane and the fake-gce binary (operations take %s), %d Ready nodes, Services created at once, each timed from its creation request to its address as a watch on the API server sees it (`--concurrent-service-syncs=10 --kube-api-qps=200`).\n\n",
+		rows[0].run.opLatency, rows[0].run.nodes)
+	fmt.Fprintln(&b, "| mode | Services | time to status p50 | p99 | all ready after | CCM peak RSS |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.0f MiB |\n", r.run.label(), r.run.services,
+			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.total.Round(time.Millisecond), float64(r.rss)/(1<<20))
+	}
+	return b.String()
+}
+
+// parallelN runs f for 0..n-1 with the given number of workers.
+func parallelN(n, workers int, f func(i int) error) error {
+	_, err := each(n, workers, f)
+	return err
+}
+
+// saveHeapProfile fetches the CCM's heap profile as the cluster admin.
+func saveHeapProfile(url, path string) error {
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+cluster.AdminToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
