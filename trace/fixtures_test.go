@@ -280,6 +280,15 @@ func withoutPodRoutes() labOpt {
 	}
 }
 
+// withoutNodeNames: the endpoints do not say which node they run on.
+func withoutNodeNames() labOpt {
+	return func(l *lab) {
+		for i := range l.slices[0].Endpoints {
+			l.slices[0].Endpoints[i].NodeName = nil
+		}
+	}
+}
+
 func withFirewall(fw *compute.Firewall) labOpt {
 	return func(l *lab) { l.cloud.Firewalls = append(l.cloud.Firewalls, fw) }
 }

@@ -120,7 +120,7 @@ func (tr *tracer) intercepts(node *v1.Node) bool {
 // this node, the node's address on its pod links (the first address of
 // its pod CIDR); toward another node, its internal address.
 func (tr *tracer) masqueradeAddress(node *v1.Node, ep *endpoint) netip.Addr {
-	if ep.Node == node.Name {
+	if tr.endpointNode(ep) == node.Name {
 		if gw := podGateway(node, ep.Address.Addr()); gw.IsValid() {
 			return gw
 		}

@@ -29,10 +29,7 @@ func (tr *tracer) reply() {
 	tr.hops = &tr.t.Reply
 	ep := tr.endpoint
 	entry := tr.entry.Name
-	epNode := entry
-	if tr.crossed != nil {
-		epNode = ep.Node
-	}
+	epNode := tr.endpointAt
 	tr.at = atPod
 	tr.flow = Flow{Protocol: tr.flow.Protocol, Src: tr.flow.Dst, Dst: tr.flow.Src}
 	tr.step(compPod, epNode, "sent", fmt.Sprintf("pod %s answers from %s", ep.name(), ep.Address), tr.flow)

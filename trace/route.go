@@ -15,13 +15,16 @@ import (
 // node of its endpoint: out of the node by its default route to the VPC,
 // then by the VPC route that covers the pod's address (the CCM's route of
 // the node's pod CIDR), or straight to an instance that owns the address.
-func (tr *tracer) crossNodes(from *v1.Node, fromInst *compute.Instance, ep *endpoint) (*compute.Instance, bool) {
+//
+// where is the endpoint's node, "" when it is not known: then the route
+// alone says where the packet goes.
+func (tr *tracer) crossNodes(from *v1.Node, fromInst *compute.Instance, ep *endpoint, where string) (*compute.Instance, bool) {
 	dst := ep.Address.Addr()
-	target := instanceOfNode(tr.in.Cloud.Instances, tr.nodes[ep.Node])
+	target := instanceOfNode(tr.in.Cloud.Instances, tr.nodes[where])
 	for _, inst := range tr.in.Cloud.Instances {
 		if ownsAddress(inst, dst) {
 			tr.step(compRoute, atVPC, "routed", fmt.Sprintf("%s sends it to the VPC (its default route), which delivers %s to instance %s", from.Name, dst, inst.Name), tr.flow)
-			return tr.onEndpointNode(inst, target, ep, "the VPC")
+			return tr.onEndpointNode(inst, target, ep, where, "the VPC")
 		}
 	}
 	r := bestRoute(tr.in.Cloud.Routes, fromInst, dst)
@@ -30,35 +33,39 @@ func (tr *tracer) crossNodes(from *v1.Node, fromInst *compute.Instance, ep *endp
 		hop = routeNextHop(tr.in.Cloud.Instances, r)
 	}
 	if hop == nil {
-		why, fix := tr.missingPodRoute(ep)
+		why, fix := tr.missingPodRoute(where)
 		reason := fmt.Sprintf("no VPC route covers %s: the VPC drops the packet %s sends it (%s)", dst, from.Name, why)
 		if r != nil {
-			reason = fmt.Sprintf("the VPC's best route for %s is %s (%s to %s), which leads out of the VPC, not to %s (%s)", dst, r.Name, r.DestRange, routeTarget(r), ep.Node, why)
+			reason = fmt.Sprintf("the VPC's best route for %s is %s (%s to %s), which leads out of the VPC, not to %s (%s)", dst, r.Name, r.DestRange, routeTarget(r), cmp.Or(where, "a node"), why)
 		}
 		tr.stopToward(atVPC, compRoute, Dropped, "no route to the pod", reason, fix)
 		return nil, false
 	}
 	tr.step(compRoute, atVPC, "routed", fmt.Sprintf("%s sends it to the VPC (its default route); route %s sends %s to instance %s", from.Name, r.Name, r.DestRange, hop.Name), tr.flow)
-	return tr.onEndpointNode(hop, target, ep, "route "+r.Name)
+	return tr.onEndpointNode(hop, target, ep, where, "route "+r.Name)
 }
 
 // missingPodRoute says why no route leads to an endpoint's node, and what
 // to change.
-func (tr *tracer) missingPodRoute(ep *endpoint) (string, string) {
-	n := tr.nodes[ep.Node]
-	if n == nil || len(podCIDRs(n)) == 0 {
-		return ep.Node + " has no pod CIDR",
+func (tr *tracer) missingPodRoute(where string) (string, string) {
+	n := tr.nodes[where]
+	switch {
+	case n == nil:
+		return "no node's pod CIDR holds the address",
+			"give the nodes pod CIDRs (kube-controller-manager --allocate-node-cidrs) and let the CCM route them (--configure-cloud-routes)"
+	case len(podCIDRs(n)) == 0:
+		return where + " has no pod CIDR",
 			"give the nodes pod CIDRs (kube-controller-manager --allocate-node-cidrs) and let the CCM route them (--configure-cloud-routes)"
 	}
-	return fmt.Sprintf("%s's pod CIDR %s has no route", ep.Node, strings.Join(podCIDRs(n), ", ")),
+	return fmt.Sprintf("%s's pod CIDR %s has no route", where, strings.Join(podCIDRs(n), ", ")),
 		"the CCM's route controller creates a route for each node's pod CIDR (--configure-cloud-routes): see its logs"
 }
 
 // onEndpointNode checks that the VPC delivers to the endpoint's node.
-func (tr *tracer) onEndpointNode(hop, target *compute.Instance, ep *endpoint, by string) (*compute.Instance, bool) {
+func (tr *tracer) onEndpointNode(hop, target *compute.Instance, ep *endpoint, where, by string) (*compute.Instance, bool) {
 	if target != nil && hop != target {
 		tr.stopToward(hop.Name, compRoute, Dropped, "wrong node",
-			fmt.Sprintf("%s delivers %s to instance %s, but endpoint %s runs on %s (instance %s)", by, ep.Address.Addr(), hop.Name, ep.name(), ep.Node, target.Name),
+			fmt.Sprintf("%s delivers %s to instance %s, but endpoint %s runs on %s (instance %s)", by, ep.Address.Addr(), hop.Name, ep.name(), where, target.Name),
 			"the route is stale: the CCM's route controller replaces it; check the nodes' spec.podCIDRs")
 		return nil, false
 	}

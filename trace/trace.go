@@ -77,6 +77,7 @@ type tracer struct {
 	seen        Flow                    // the packet as kube-proxy on the entry node saw it
 	endpoint    *endpoint               // the endpoint it reached
 	crossed     *compute.Instance       // the endpoint's instance, when it is another node's
+	endpointAt  string                  // the endpoint's node (or instance) name
 
 	// toldProblems: a note already says what is wrong with the node.
 	toldProblems bool
@@ -170,19 +171,36 @@ func (tr *tracer) forward() {
 		return
 	}
 	tr.endpoint = ep
-	at := node
-	if ep.Node != "" && ep.Node != node.Name {
-		target, ok := tr.crossNodes(node, inst, ep)
+	tr.endpointAt = node.Name
+	if where := tr.endpointNode(ep); where != node.Name {
+		target, ok := tr.crossNodes(node, inst, ep, where)
 		if !ok {
 			return
 		}
 		tr.crossed = target
-		at = tr.nodes[ep.Node]
-		if !tr.enter(target, ep.Node, podEntry) {
+		tr.endpointAt = target.Name
+		if n := tr.nodeOfInstance(target); n != nil {
+			tr.endpointAt = n.Name
+		}
+		if !tr.enter(target, tr.endpointAt, podEntry) {
 			return
 		}
 	}
-	tr.deliver(at, ep)
+	tr.deliver(ep)
+}
+
+// endpointNode is the node an endpoint runs on: its nodeName, else the
+// node whose pod CIDR holds its address ("" when none does).
+func (tr *tracer) endpointNode(ep *endpoint) string {
+	if ep.Node != "" {
+		return ep.Node
+	}
+	for _, n := range tr.in.Nodes {
+		if podGateway(n, ep.Address.Addr()).IsValid() {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // step records a hop: the packet, now at tr.at, becomes after and moves on
@@ -213,14 +231,17 @@ func (tr *tracer) note(format string, args ...any) {
 }
 
 // deliver hands the packet to the pod.
-func (tr *tracer) deliver(node *v1.Node, ep *endpoint) {
-	tr.at = node.Name
+func (tr *tracer) deliver(ep *endpoint) {
+	tr.at = tr.endpointAt
 	tr.step(compPod, atPod, "delivered", fmt.Sprintf("pod %s receives it on %s", ep.name(), ep.Address), tr.flow)
 	tr.t.Outcome = Delivered
 }
 
 // nodeOfInstance is the node that runs on the instance.
 func (tr *tracer) nodeOfInstance(inst *compute.Instance) *v1.Node {
+	if inst == nil {
+		return nil
+	}
 	for _, n := range tr.in.Nodes {
 		if instanceOfNode(tr.in.Cloud.Instances, n) == inst {
 			return n

@@ -434,6 +434,34 @@ func TestRun(t *testing.T) {
 			},
 		},
 		{
+			name: "an endpoint without a node name is on the node whose pod CIDR holds its address",
+			in:   newLab(withoutNodeNames()).input(toNode("node-3")),
+			want: summary{
+				Node: "node-3", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+					"VPC firewall VPC->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+					"kube-proxy DNAT node-3->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-3->node-3: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.128.0.4:40000 -> 10.64.1.3:8080 rewritten",
+					"node route node-3->VPC: 10.128.0.4:40000 -> 10.64.1.3:8080 routed",
+					"VPC firewall VPC->node-1: 10.128.0.4:40000 -> 10.64.1.3:8080 allowed",
+					"pod node-1->pod: 10.128.0.4:40000 -> 10.64.1.3:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.64.1.3:8080 -> 10.128.0.4:40000 sent",
+					"node route node-1->VPC: 10.64.1.3:8080 -> 10.128.0.4:40000 routed",
+					"VPC firewall VPC->node-3: 10.64.1.3:8080 -> 10.128.0.4:40000 allowed",
+					"kube-proxy conntrack node-3->node-3: 10.64.1.3:8080 -> 10.128.0.4:40000 => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
+					"node route node-3->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
+					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
+				},
+				Notes: []string{
+					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",
+				},
+			},
+		},
+		{
 			name: "a dual-stack Service is traced over IPv4 by default",
 			in:   newLab(withDualStack()).input(),
 			want: summary{
@@ -547,5 +575,55 @@ func TestRunTracesAPortByNameOrNumber(t *testing.T) {
 		if want := (Port{Name: "metrics", Protocol: "TCP", Port: 9090}); got.Port != want {
 			t.Errorf("Run(port %q) traced port %+v, want %+v", p, got.Port, want)
 		}
+	}
+}
+
+func TestRunAnswersForSparseInput(t *testing.T) {
+	tests := []struct {
+		name        string
+		in          Input
+		wantOutcome string
+		wantReason  string
+	}{
+		{
+			name:        "no cloud objects at all: the published address goes nowhere",
+			in:          Input{Service: newLab().svc, Nodes: newLab().nodes},
+			wantOutcome: Dropped,
+			wantReason:  "203.0.113.10 is no forwarding rule's address, no instance's external address and no instance's internal address: the VPC has nowhere to send it",
+		},
+		{
+			name: "the only backend's instance is gone",
+			in: func() Input {
+				l := newLab()
+				l.cloud.Instances = nil
+				return l.input(toNode("node-1"))
+			}(),
+			wantOutcome: Dropped,
+			wantReason:  "backend service " + webBase + " lists instance node-1, which does not exist: the packet " + webBase + "-tcp sends there is lost",
+		},
+		{
+			name: "nodes without instances: the backends are no nodes",
+			in: func() Input {
+				l := newLab()
+				for _, n := range l.nodes {
+					n.Spec.ProviderID = ""
+					n.Name = "other-" + n.Name
+				}
+				return l.input()
+			}(),
+			wantOutcome: Dropped,
+			wantReason:  "instance node-1 is no node of the cluster (no node has its providerID or name): nothing there handles the Service",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Run(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Outcome != tc.wantOutcome || got.Drop == nil || got.Drop.Reason != tc.wantReason {
+				t.Errorf("Run = %s, %+v; want %s: %s", got.Outcome, got.Drop, tc.wantOutcome, tc.wantReason)
+			}
+		})
 	}
 }

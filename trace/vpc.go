@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/api/compute/v1"
@@ -207,7 +206,7 @@ func (tr *tracer) loadBalance(fr *compute.ForwardingRule) (*compute.Instance, bo
 	}
 	chosen := candidates[0]
 	if tr.in.ToNode != "" {
-		i := slices.IndexFunc(backends, func(b Backend) bool { return b.Node == tr.in.ToNode })
+		i := slices.IndexFunc(backends, func(b Backend) bool { return tr.isBackendOf(b, tr.in.ToNode) })
 		if i < 0 {
 			tr.stop(compForwarding, Dropped, "not a backend", fmt.Sprintf("node %s is not a backend of %s (its backends: %s): forwarding rule %s never sends it a packet",
 				tr.in.ToNode, pool, backendNames(backends), fr.Name))
@@ -222,10 +221,28 @@ func (tr *tracer) loadBalance(fr *compute.ForwardingRule) (*compute.Instance, bo
 			backendNames(candidates), chosen.Node)
 	}
 	inst := instanceByLink(tr.in.Cloud.Instances, chosen.Instance)
+	if inst == nil {
+		tr.stop(compForwarding, Dropped, "backend gone", fmt.Sprintf("%s lists instance %s, which does not exist: the packet %s sends there is lost", pool, lastSegment(chosen.Instance), fr.Name),
+			"the CCM removes instances that are gone from its load balancers on its next reconcile")
+		return nil, false
+	}
 	tr.passthrough = fr
 	tr.step(compForwarding, atVPC, "forwarded", fmt.Sprintf("%s (%s) sends it to %s, instance %s (%s); passthrough: the destination stays %s",
 		fr.Name, ruleTraffic(fr), pool, lastSegment(chosen.Instance), internalAddress(inst, tr.flow.Dst.Addr()), tr.flow.Dst.Addr()), tr.flow)
 	return inst, true
+}
+
+// isBackendOf: the backend is the node's instance, known by the instance
+// or, when the instance is gone, by the name the node's providerID gives.
+func (tr *tracer) isBackendOf(b Backend, node string) bool {
+	if b.Node != "" {
+		return b.Node == node
+	}
+	name := node
+	if rest, ok := strings.CutPrefix(tr.nodes[node].Spec.ProviderID, "gce://"); ok {
+		name = lastSegment(rest)
+	}
+	return lastSegment(b.Instance) == name
 }
 
 func backendNames(bs []Backend) string {
@@ -257,6 +274,3 @@ func externalIPv6(inst *compute.Instance) netip.Addr {
 	}
 	return netip.Addr{}
 }
-
-// portText is "tcp:80".
-func (tr *tracer) portText(port uint16) string { return tr.protocol + ":" + strconv.Itoa(int(port)) }
