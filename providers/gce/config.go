@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -267,6 +268,11 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	var err error
 	if c.LoadBalancer.HealthCheckSourceRanges, err = parsePrefixes("health-check-source-ranges", ranges); err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(c.LoadBalancer.HealthCheckSourceRanges, func(p netip.Prefix) bool { return p.Addr().Is4() }) {
+		// A firewall rule holds one family: IPv6 ranges open the IPv6
+		// health-check rule, and the IPv4 rule needs sources of its own.
+		return bad("load-balancer", "health-check-source-ranges", "has no IPv4 range (IPv6 ranges only replace the IPv6 health checkers' ranges)")
 	}
 	ranges = lb.NodeIPSourceRanges
 	if len(ranges) == 0 {

@@ -30,6 +30,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "too many retries", file: "[compute-api]\nmax-retries = 99\n", want: `cloud config: [compute-api] max-retries: "99" is not a whole number from 0 to 20`},
 		{name: "an unknown backend", file: "[load-balancer]\nbackend = pool\n", want: `cloud config: [load-balancer] backend: "pool" is not a backend (want target-pool or backend-service)`},
 		{name: "an unknown mode", file: "[load-balancer]\nmode = internal\n", want: `cloud config: [load-balancer] mode: "internal" is not a mode (want external or nodeip)`},
+		{name: "health-check ranges without an IPv4 one", file: "[load-balancer]\nhealth-check-source-ranges = 2600:2d00:1:1::/64\n", want: `cloud config: [load-balancer] health-check-source-ranges: has no IPv4 range (IPv6 ranges only replace the IPv6 health checkers' ranges)`},
 		{name: "a bad health-check range", file: "[load-balancer]\nhealth-check-source-ranges = 35.191.0.0\n", want: `cloud config: [load-balancer] health-check-source-ranges: "35.191.0.0" is not a CIDR range such as 10.0.0.0/8`},
 		{name: "a bad address type", file: "[load-balancer]\nnodeip-address-type = Hostname\n", want: `cloud config: [load-balancer] nodeip-address-type: "Hostname" is not an address type (want InternalIP or ExternalIP)`},
 		{name: "a bad node selector", file: "[load-balancer]\nnodeip-node-selector = pool in edge\n", want: `cloud config: [load-balancer] nodeip-node-selector: "pool in edge" is not a label selector such as pool=edge,zone!=us-central1-c`},

@@ -341,7 +341,11 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 		sources = []string{"0.0.0.0/0"}
 	}
 	for _, s := range p.HealthCheckRanges {
-		hcSources = append(hcSources, s.String())
+		// A firewall rule holds one IP family; IPv6 checkers have the
+		// -hc6 rule.
+		if s.Addr().Is4() {
+			hcSources = append(hcSources, s.String())
+		}
 	}
 	rules := []firewall.Rule{{
 		Name: d.Base + "-fw", Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
@@ -359,7 +363,9 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 	return rules
 }
 
-// ipv6HealthCheckRanges are where the cloud's health checkers come from over IPv6.
+// ipv6HealthCheckRanges are where the cloud's health checkers come from over
+// IPv6, unless the cloud config's health-check-source-ranges lists IPv6
+// ranges of its own.
 var ipv6HealthCheckRanges = []string{"2600:2d00:1:1::/64", "2600:2d00:1:b029::/64"}
 
 // FirewallsIPv6 are the IPv6 twins of Firewalls: clients (the Service's IPv6
@@ -376,8 +382,17 @@ func (d *Desired) FirewallsIPv6(p Params, ip string) []firewall.Rule {
 	if len(sources) == 0 {
 		sources = []string{"::/0"}
 	}
+	var hcSources []string
+	for _, s := range p.HealthCheckRanges {
+		if s.Addr().Is6() {
+			hcSources = append(hcSources, s.String())
+		}
+	}
+	if len(hcSources) == 0 {
+		hcSources = ipv6HealthCheckRanges
+	}
 	fw, hc := v4[0], v4[1]
 	fw.Name, fw.SourceRanges, fw.DestinationRanges = d.Base+"-fw6", sources, []string{ip + "/96"}
-	hc.Name, hc.SourceRanges = d.Base+"-hc6", ipv6HealthCheckRanges
+	hc.Name, hc.SourceRanges = d.Base+"-hc6", hcSources
 	return []firewall.Rule{firewall.Normalize(fw), firewall.Normalize(hc)}
 }

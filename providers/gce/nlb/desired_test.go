@@ -122,6 +122,34 @@ func TestDesireRefusesBadServices(t *testing.T) {
 	}
 }
 
+func TestHealthCheckRangesAreSplitByFamily(t *testing.T) {
+	p := testParams
+	p.HealthCheckRanges = []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("2600:db8:1::/64")}
+	for _, tc := range []struct {
+		name   string
+		params Params
+		v4, v6 []string
+	}{
+		{"IPv6 ranges of the config go to the -hc6 rule only", p, []string{"35.191.0.0/16"}, []string{"2600:db8:1::/64"}},
+		{"without IPv6 ranges in the config the checkers' own apply", testParams, []string{"35.191.0.0/16"}, ipv6HealthCheckRanges},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Desire(newService("web", withPorts("TCP", 80)), nil, tc.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v4 := d.Firewalls(tc.params, "203.0.113.7")[1]
+			v6 := d.FirewallsIPv6(tc.params, "2001:db8::1")[1]
+			if diff := cmp.Diff(tc.v4, v4.SourceRanges); diff != "" {
+				t.Errorf("-hc sources (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.v6, v6.SourceRanges); diff != "" {
+				t.Errorf("-hc6 sources (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestFirewallsOpenExactlyTheServicePorts(t *testing.T) {
 	d, err := Desire(newService("web", withPorts("TCP", 80, 8080), withPorts("UDP", 53), withSourceRanges("198.51.100.0/24")), nil, testParams)
 	if err != nil {
