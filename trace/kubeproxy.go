@@ -67,9 +67,9 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	}
 	masq := tr.masqueradeAddress(node, &ep)
 	after = tr.flow
-	after.Src = netip.AddrPortFrom(masq, tr.flow.Src.Port())
-	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through %s: source %s -> %s (the port is kept unless another flow uses it)",
-		node.Name, tr.flow.Src.Addr(), masq), after)
+	after.Src = netip.AddrPortFrom(masq, 0)
+	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through %s: source %s -> %s, a port picked at random (MASQUERADE --random-fully)",
+		node.Name, tr.flow.Src, masq), after)
 	return &ep, true
 }
 

@@ -57,16 +57,16 @@ func dropAt(t *Trace) string {
 	return t.Drop.At
 }
 
-func arrowFlow(f Flow) string { return f.Src.String() + " → " + f.Dst.String() }
+func arrowFlow(f Flow) string { return addrPortText(f.Src) + " → " + addrPortText(f.Dst) }
 
 // rewriteText says what a hop changed: "DNAT 203.0.113.10:80 → 10.64.1.3:8080".
 func rewriteText(h Hop) string {
 	var parts []string
 	if h.Before.Src != h.After.Src {
-		parts = append(parts, "source "+h.Before.Src.String()+" → "+h.After.Src.String())
+		parts = append(parts, "source "+addrPortText(h.Before.Src)+" → "+addrPortText(h.After.Src))
 	}
 	if h.Before.Dst != h.After.Dst {
-		parts = append(parts, "destination "+h.Before.Dst.String()+" → "+h.After.Dst.String())
+		parts = append(parts, "destination "+addrPortText(h.Before.Dst)+" → "+addrPortText(h.After.Dst))
 	}
 	return h.Component + ": " + strings.Join(parts, ", ")
 }

@@ -10,10 +10,10 @@ import (
 func changes(before, after Flow) string {
 	var parts []string
 	if before.Src != after.Src {
-		parts = append(parts, fmt.Sprintf("source %s -> %s", before.Src, after.Src))
+		parts = append(parts, fmt.Sprintf("source %s -> %s", addrPortText(before.Src), addrPortText(after.Src)))
 	}
 	if before.Dst != after.Dst {
-		parts = append(parts, fmt.Sprintf("destination %s -> %s", before.Dst, after.Dst))
+		parts = append(parts, fmt.Sprintf("destination %s -> %s", addrPortText(before.Dst), addrPortText(after.Dst)))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -77,7 +77,8 @@ type Hop struct {
 // Rewrites reports whether the hop changes the packet's addresses.
 func (h Hop) Rewrites() bool { return h.Before != h.After }
 
-// Flow is a packet's protocol and addresses.
+// Flow is a packet's protocol and addresses. A port of 0 is one the kernel
+// picks at random (kube-proxy's masquerade), shown as "*".
 type Flow struct {
 	Protocol string         `json:"protocol"`
 	Src      netip.AddrPort `json:"src"`
@@ -88,8 +89,13 @@ type Flow struct {
 func (f Flow) String() string { return addrPortText(f.Src) + " -> " + addrPortText(f.Dst) }
 
 func addrPortText(a netip.AddrPort) string {
-	if !a.IsValid() {
+	switch {
+	case !a.IsValid():
 		return "?"
+	case a.Port() == 0 && a.Addr().Is4():
+		return a.Addr().String() + ":*"
+	case a.Port() == 0:
+		return "[" + a.Addr().String() + "]:*"
 	}
 	return a.String()
 }

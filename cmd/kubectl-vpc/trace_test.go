@@ -200,7 +200,7 @@ func TestRunTracesTheExternalLoadBalancerTheProviderMade(t *testing.T) {
 		"forwarding rule: " + base + "-tcp (TCP 80) sends it to backend service " + base + ", instance node-3 (" + nodeIP + "); passthrough: the destination stays " + lbIP,
 		"VPC firewall: allowed by " + base + "-fw (priority 1000)",
 		"kube-proxy DNAT: Service default/web port 80 -> endpoint web-a (10.64.1.3:8080) on node-1",
-		"kube-proxy SNAT (masquerade): externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through node-3: source 198.51.100.10 -> " + nodeIP + " (the port is kept unless another flow uses it)",
+		"kube-proxy SNAT (masquerade): externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through node-3: source 198.51.100.10:40000 -> " + nodeIP + ", a port picked at random (MASQUERADE --random-fully)",
 		"node route: node-3 sends it to the VPC (its default route); route " + ownership.ForCluster(clusterName).ResourceName("r", "node-1") + " sends 10.64.1.0/24 to instance node-1",
 		"VPC firewall: allowed by lab-nodes-to-pods (priority 1000)",
 		"pod: pod web-a receives it on 10.64.1.3:8080",
