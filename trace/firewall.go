@@ -191,13 +191,17 @@ func entryCovers(protocol string, ports []string, pkt Packet) bool {
 		return true
 	}
 	port := int(pkt.Dst.Port())
+	covers := false
 	for _, p := range ports {
 		lo, hi, ok := portRange(p)
-		if ok && lo <= port && port <= hi {
-			return true
+		if !ok || lo < 1 || hi > 65535 {
+			// The API refuses such an entry; one that got in anyway
+			// covers nothing.
+			return false
 		}
+		covers = covers || (lo <= port && port <= hi)
 	}
-	return false
+	return covers
 }
 
 // protocolNumbers are the protocol names the firewall API accepts.

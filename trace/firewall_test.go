@@ -223,6 +223,24 @@ func TestEvaluateIngress(t *testing.T) {
 			want:  "allowed by web (priority 1000)",
 		},
 		{
+			name:  "an entry with a port the API would refuse covers nothing, not even its good ports",
+			rules: []*compute.Firewall{newFirewall("web", allow("tcp", "80", "0"))},
+			pkt:   client,
+			want:  "denied by the implied deny-ingress rule (priority 65535)",
+		},
+		{
+			name:  "an entry with a reversed port range covers nothing",
+			rules: []*compute.Firewall{newFirewall("web", allow("tcp", "80", "90-85"))},
+			pkt:   client,
+			want:  "denied by the implied deny-ingress rule (priority 65535)",
+		},
+		{
+			name:  "ports of a protocol without ports are ignored",
+			rules: []*compute.Firewall{newFirewall("ping", allow("icmp", "80"))},
+			pkt:   Packet{Protocol: "icmp", Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.AddrPortFrom(netip.MustParseAddr("10.128.0.2"), 0)},
+			want:  "allowed by ping (priority 1000)",
+		},
+		{
 			name:  "an entry without ports covers every port",
 			rules: []*compute.Firewall{newFirewall("web", allow("tcp"))},
 			pkt:   tcp("198.51.100.10", "10.128.0.2:31999"),
