@@ -37,8 +37,8 @@ func podCIDR(n int) netip.Prefix {
 }
 
 // createVPC makes the network, the nodes' subnetwork, a firewall rule that
-// lets nodes and pods talk to each other (what a cluster's terraform adds),
-// and the instances node-1..3, and returns them as the topology's nodes.
+// lets nodes and pods talk to each other (what a cluster's terraform adds)
+// and one that lets SSH in, and the instances node-1..3, and returns them as the topology's nodes.
 func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
 	c, project := e.cloud.Compute, e.cloud.Project
 	op, err := c.Networks.Insert(project, &compute.Network{Name: network, AutoCreateSubnetworks: false,
@@ -59,6 +59,14 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
 		return nil, fmt.Errorf("insert firewall lab-allow-internal: %w", err)
 	}
+	// As GCE's default network has default-allow-ssh: the nodes' sshd is
+	// reachable, which a Service on port 22 must not take over.
+	op, err = c.Firewalls.Insert(project, &compute.Firewall{Name: "lab-allow-ssh", Network: "global/networks/" + network,
+		Direction: "INGRESS", Priority: 65534, SourceRanges: []string{"0.0.0.0/0"},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"22"}}}}).Context(ctx).Do()
+	if err := e.cloud.Wait(ctx, op, err); err != nil {
+		return nil, fmt.Errorf("insert firewall lab-allow-ssh: %w", err)
+	}
 	var specs []topology.NodeSpec
 	for i := 1; i <= nodeCount; i++ {
 		name, zone := fmt.Sprintf("node-%d", i), zones[(i-1)%len(zones)]
@@ -74,21 +82,16 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
 		if err := e.cloud.Wait(ctx, op, err); err != nil {
 			return nil, fmt.Errorf("insert instance %s: %w", name, err)
 		}
+		inst, err := c.Instances.Get(project, zone, name).Context(ctx).Do()
+		if err != nil {
+			return nil, fmt.Errorf("get instance %s: %w", name, err)
+		}
+		if e.natIP[name], err = netip.ParseAddr(inst.NetworkInterfaces[0].AccessConfigs[0].NatIP); err != nil {
+			return nil, fmt.Errorf("instance %s: natIP: %w", name, err)
+		}
 		specs = append(specs, topology.NodeSpec{Name: name, InternalIP: internalIP(i), PodCIDR: podCIDR(i)})
 	}
 	return specs, nil
-}
-
-// natIP is an instance's external address, from fake-gce.
-func natIP(ctx context.Context, name string) (string, error) {
-	for _, zone := range zones {
-		inst, err := e.cloud.Compute.Instances.Get(e.cloud.Project, zone, name).Context(ctx).Do()
-		if err != nil {
-			continue
-		}
-		return inst.NetworkInterfaces[0].AccessConfigs[0].NatIP, nil
-	}
-	return "", fmt.Errorf("instance %s not found", name)
 }
 
 // setPodCIDR sets a Node's pod CIDR, as kube-controller-manager's node IPAM

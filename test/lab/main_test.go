@@ -9,6 +9,7 @@ package lab_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,15 +26,18 @@ const nodeCount = 3
 
 // env is what every test shares: one cloud, one control plane, one lab.
 type env struct {
-	dir     string
-	bin     string
-	cloud   *cluster.FakeGCE
-	cp      *cluster.ControlPlane
-	lab     *topology.Lab
-	ccm     *cluster.CCM
-	kubelet map[string]*cluster.Kubelet
-	proxy   map[string]*topology.KubeProxy
-	pod     map[string]*topology.Pod
+	dir   string
+	bin   string
+	cloud *cluster.FakeGCE
+	cp    *cluster.ControlPlane
+	lab   *topology.Lab
+	ccm   *cluster.CCM
+	// dataplane is cmd/fake-gce-dataplane, the VPC router's behaviour.
+	dataplane *cluster.Process
+	kubelet   map[string]*cluster.Kubelet
+	proxy     map[string]*topology.KubeProxy
+	pod       map[string]*topology.Pod
+	natIP     map[string]netip.Addr // the nodes' external addresses
 }
 
 var (
@@ -89,7 +93,8 @@ func runLab(m *testing.M) (code int, err error) {
 		return 0, err
 	}
 	e = &env{dir: dir, bin: filepath.Join(dir, "bin"), kubelet: map[string]*cluster.Kubelet{},
-		proxy: map[string]*topology.KubeProxy{}, pod: map[string]*topology.Pod{}}
+		proxy: map[string]*topology.KubeProxy{}, pod: map[string]*topology.Pod{},
+		natIP: map[string]netip.Addr{}}
 	defer func() {
 		e.stop()
 		if code != 0 || err != nil {
@@ -108,8 +113,8 @@ func runLab(m *testing.M) (code int, err error) {
 
 // start brings up, in order: fake-gce with the VPC and its instances, the
 // namespaces (they need the instances' addresses), the control plane on the
-// management bridge, the CCM, the simulated kubelets, kube-proxy on every
-// node, and the pods.
+// management bridge, the CCM, the data plane, the simulated kubelets,
+// kube-proxy on every node, and the pods.
 func (e *env) start(ctx context.Context, repo, kubeBin string) error {
 	if err := cluster.BuildTree(ctx, repo, e.bin); err != nil {
 		return err
@@ -127,12 +132,18 @@ func (e *env) start(ctx context.Context, repo, kubeBin string) error {
 	if e.lab, err = topology.Up(topology.Config{Nodes: specs}); err != nil {
 		return err
 	}
+	if err := e.lab.AddClientAddress(otherClient); err != nil {
+		return err
+	}
 	e.cp, err = cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: e.dir, BinDir: kubeBin,
 		BindAddress: e.lab.MgmtAddr.String()})
 	if err != nil {
 		return err
 	}
 	if err := e.startCCM(ctx, repo); err != nil {
+		return err
+	}
+	if err := e.startDataPlane(ctx, repo); err != nil {
 		return err
 	}
 	for _, s := range specs {
@@ -226,6 +237,11 @@ func (e *env) stop() {
 	}
 	if e.cp != nil {
 		e.cp.Stop()
+	}
+	if e.dataplane != nil {
+		// It removes its table, rules and routes, and lets go of the vpc
+		// namespace.
+		e.dataplane.Stop(10 * time.Second)
 	}
 	if e.lab != nil {
 		if err := e.lab.Down(); err != nil {

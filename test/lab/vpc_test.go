@@ -1,0 +1,202 @@
+package lab_test
+
+// Tests whose packets cross the fake VPC: they need the data plane running
+// in the vpc namespace.
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
+)
+
+// healthWithin is how long a backend takes to be found unhealthy: the
+// CCM's health checks probe every 8 s and give up after 3 failures.
+const healthWithin = 60 * time.Second
+
+func TestAPodReachesAPodOnAnotherNodeThroughTheCloudRoute(t *testing.T) {
+	requireLab(t)
+	a, b := e.pod["node-1-a"], e.pod["node-2-a"]
+	// The CCM's route controller writes 10.64.2.0/24 -> node-2 into
+	// fake-gce; the data plane makes it a route of the vpc namespace.
+	answersEveryTime(t, lbWithin, a.NS, netip.Addr{}, hostPort(b.IP, topology.PodPort), 1,
+		func(got topology.Echo) error {
+			if err := fromPod(b.Name)(got); err != nil {
+				return err
+			}
+			return seenFrom(a.IP)(got) // no NAT between pods
+		})
+}
+
+func TestAnExternalLoadBalancerCarriesTheClientToAPod(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	svc := createService(t, newService("external", loadBalancer()))
+	publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
+	addrs := ingressAddrs(t, svc, 1)
+	ip := netip.MustParseAddrPort(addrs[0]).Addr()
+	if !netip.MustParsePrefix(externalIPRange).Contains(ip) {
+		t.Errorf("the forwarding rule's address %s is not in the fake's external range %s", ip, externalIPRange)
+	}
+	// From either client address: the source ranges test below relies on
+	// the second one working when no range keeps it out.
+	for _, src := range []netip.Addr{client, otherClient.Addr()} {
+		answersEveryTime(t, lbWithin, e.lab.Client, src, addrs[0], 5, seenFrom(netip.Addr{}))
+	}
+}
+
+func TestEveryNodeIPAddressCarriesTheClientToAPod(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	svc := createService(t, newService("nodeip", loadBalancer(), nodeIPMode(), withPort(8081)))
+	publish(t, svc, e.pod["node-2-a"])
+	addrs := ingressAddrs(t, svc, nodeCount)
+	for _, addr := range addrs {
+		answersEveryTime(t, lbWithin, e.lab.Client, client, fromOutside(t, addr), 2, fromPod("node-2-a"))
+	}
+}
+
+func TestLocalTrafficPolicyKeepsTheClientsAddressAndClusterDoesNot(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	t.Run("Local: the pod sees the client", func(t *testing.T) {
+		t.Parallel()
+		svc := createService(t, newService("nodeip-local", loadBalancer(), nodeIPMode(), etpLocal(), withPort(8082)))
+		publish(t, svc, e.pod["node-2-a"])
+		addrs := ingressAddrs(t, svc, 1) // only the node with an endpoint
+		if want := hostPort(node("node-2").InternalIP, 8082); addrs[0] != want {
+			t.Errorf("published %v, want node-2 alone (%s)", addrs, want)
+		}
+		answersEveryTime(t, lbWithin, e.lab.Client, client, fromOutside(t, addrs[0]), 3, seenFrom(client))
+	})
+	t.Run("Cluster: a pod on another node sees the node that forwarded", func(t *testing.T) {
+		t.Parallel()
+		svc := createService(t, newService("nodeip-cluster", loadBalancer(), nodeIPMode(), withPort(8083)))
+		publish(t, svc, e.pod["node-2-a"])
+		ingressAddrs(t, svc, nodeCount)
+		n1 := node("node-1")
+		answersEveryTime(t, lbWithin, e.lab.Client, client, fromOutside(t, hostPort(n1.InternalIP, 8083)), 3, func(got topology.Echo) error {
+			if err := fromPod("node-2-a")(got); err != nil {
+				return err
+			}
+			return seenFrom(n1.InternalIP)(got) // kube-proxy on node-1 masqueraded it
+		})
+	})
+}
+
+func TestLoadBalancerSourceRangesLetInOnlyTheirClients(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	inRange := []string{netip.PrefixFrom(client, 32).String()}
+	for _, tc := range []struct {
+		name string
+		svc  *v1.Service
+		ips  int
+	}{
+		{name: "external", svc: newService("ranges-external", loadBalancer(), withSourceRanges(inRange...)), ips: 1},
+		{name: "nodeip", svc: newService("ranges-nodeip", loadBalancer(), nodeIPMode(), withPort(8085),
+			withSourceRanges(inRange...)), ips: nodeCount},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			svc := createService(t, tc.svc)
+			publish(t, svc, e.pod["node-3-a"])
+			addr := fromOutside(t, ingressAddrs(t, svc, tc.ips)[0])
+			answersEveryTime(t, lbWithin, e.lab.Client, client, addr, 2, fromPod("node-3-a"))
+			neverAnswers(t, e.lab.Client, otherClient.Addr(), addr, 2)
+		})
+	}
+}
+
+func TestANodeFailingItsHealthCheckStopsReceivingLoadBalancedTraffic(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	svc := createService(t, newService("health", loadBalancer(), etpLocal()))
+	publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
+	addr := ingressAddrs(t, svc, 1)[0]
+	// Both nodes with an endpoint pass the health check node port's check;
+	// node-1, without one, fails it and gets no flow. Until the checks have
+	// decided, flows go to every node (GCE's failover when none is
+	// healthy), and node-1 drops its share: 20 answers in a row happen by
+	// chance with a probability of (2/3)^20, 0.03 %.
+	answersEveryTime(t, healthWithin, e.lab.Client, client, addr, 20, seenFrom(client))
+	if pods := answeringPods(t, addr, 40); len(pods) != 2 {
+		t.Fatalf("40 flows reached %v, want both node-2-a and node-3-a", pods)
+	}
+	// node-3's endpoint goes: kube-proxy there answers 503 on the health
+	// check node port, and the load balancer must stop sending it flows
+	// (which kube-proxy would drop, having no local endpoint).
+	publish(t, svc, e.pod["node-2-a"])
+	answersEveryTime(t, healthWithin, e.lab.Client, client, addr, 20, fromPod("node-2-a"))
+}
+
+func TestANotReadyNodeLeavesTheNodeIPAddressesAndTheOthersKeepWorking(t *testing.T) {
+	requireLab(t) // not parallel: it takes node-3 out for a while
+	ctx := context.Background()
+	svc := createService(t, newService("notready", loadBalancer(), nodeIPMode(), withPort(8084)))
+	publish(t, svc, e.pod["node-1-a"])
+	ingressAddrs(t, svc, nodeCount)
+	k := e.kubelet["node-3"]
+	if err := k.Stop(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		k.Resume()
+		eventually(t, lbWithin, "node-3 Ready again", func() (bool, error) {
+			n, err := e.cp.Admin.CoreV1().Nodes().Get(ctx, "node-3", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, c := range n.Status.Conditions {
+				if c.Type == v1.NodeReady {
+					return c.Status == v1.ConditionTrue, nil
+				}
+			}
+			return false, nil
+		})
+	})
+	addrs := ingressAddrs(t, svc, nodeCount-1)
+	if gone := hostPort(node("node-3").InternalIP, 8084); slices.Contains(addrs, gone) {
+		t.Fatalf("node-3 is NotReady and still published: %v", addrs)
+	}
+	for _, addr := range addrs {
+		answersEveryTime(t, lbWithin, e.lab.Client, client, fromOutside(t, addr), 2, fromPod("node-1-a"))
+	}
+}
+
+func TestAServiceOnAReservedPortIsRefusedAndSSHKeepsAnswering(t *testing.T) {
+	requireLab(t)
+	// Every node runs something on port 22, as its sshd would.
+	for _, n := range e.lab.Nodes {
+		l, err := topology.Listen(n.NS, "tcp", hostPort(n.InternalIP, 22))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := topology.ServeEcho(l, "sshd-"+n.Name)
+		t.Cleanup(func() { srv.Close() })
+	}
+	for _, n := range e.lab.Nodes {
+		answersEveryTime(t, lbWithin, e.lab.Client, client, hostPort(e.natIP[n.Name], 22), 1, fromPod("sshd-"+n.Name))
+	}
+	svc := createService(t, newService("ssh", loadBalancer(), nodeIPMode(), withPort(22)))
+	publish(t, svc, e.pod["node-1-a"])
+	eventually(t, lbWithin, "the Service on port 22 refused", func() (bool, error) {
+		c := condition(t, svc, "LoadBalancerReady")
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == "ReservedPort", nil
+	})
+	if addrs := ingressAddrs(t, svc, 0); len(addrs) > 0 {
+		t.Errorf("a Service on a reserved port was published: %v", addrs)
+	}
+	// kube-proxy serves no load balancer address for it, so port 22 on
+	// every node still reaches the node's own listener.
+	for _, n := range e.lab.Nodes {
+		answersEveryTime(t, 5*time.Second, e.lab.Client, client, hostPort(e.natIP[n.Name], 22), 1, fromPod("sshd-"+n.Name))
+	}
+}
+
