@@ -199,4 +199,3 @@ func TestAServiceOnAReservedPortIsRefusedAndSSHKeepsAnswering(t *testing.T) {
 		answersEveryTime(t, 5*time.Second, e.lab.Client, client, hostPort(e.natIP[n.Name], 22), 1, fromPod("sshd-"+n.Name))
 	}
 }
-
