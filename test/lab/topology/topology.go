@@ -120,6 +120,7 @@ func validate(cfg *Config) error {
 	if !cfg.MgmtSubnet.IsValid() {
 		cfg.MgmtSubnet = DefaultMgmtSubnet
 	}
+	cfg.MgmtSubnet = cfg.MgmtSubnet.Masked()
 	if len(cfg.Nodes) > 9 || cfg.MgmtSubnet.Bits() > 27 {
 		return fmt.Errorf("topology: %d nodes in management subnet %s: want at most 9 nodes and a /27 or larger", len(cfg.Nodes), cfg.MgmtSubnet)
 	}
