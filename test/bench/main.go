@@ -8,8 +8,7 @@
 //   - API requests per Service create, no-change resync and delete (reads,
 //     writes, operation waits);
 //   - API requests and wall time to absorb one node added and one removed,
-//     with the largest Service count, per backend.
-//
+//     with the largest Service count, per backend;
 //   - with -ccm-services, the whole CCM binary against the e2e control plane:
 //     time from Service creation to status per mode and backend;
 //   - with -rss-services, the CCM's peak RSS with many Services and nodes.
