@@ -59,7 +59,9 @@ func run(args []string) error {
 A local Compute Engine v1 API (under /compute/v1/) and metadata server
 (under /computeMetadata/v1/) for tests and CI. It serves only what it is asked;
 it never reaches the network. Admin endpoints: GET/DELETE /admin/v1/calls,
-GET/PUT /admin/v1/faults, POST /admin/v1/reset, GET /admin/v1/state; /healthz
+GET/PUT /admin/v1/faults, POST /admin/v1/reset, GET /admin/v1/state,
+GET /admin/v1/generation?after=N (long poll until the state changes),
+GET/PUT /admin/v1/health (health-check results for getHealth); /healthz
 and /metrics.
 
 Flags:

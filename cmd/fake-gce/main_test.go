@@ -52,7 +52,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 			t.Errorf("--help for -%s is %q, want it to mention %q", flag.name, text, flag.says)
 		}
 	}
-	for _, endpoint := range []string{"/compute/v1/", "/computeMetadata/v1/", "/admin/v1/calls", "/admin/v1/faults", "/admin/v1/reset", "/admin/v1/state", "/healthz", "/metrics"} {
+	for _, endpoint := range []string{"/compute/v1/", "/computeMetadata/v1/", "/admin/v1/calls", "/admin/v1/faults", "/admin/v1/reset", "/admin/v1/state", "/admin/v1/generation", "/admin/v1/health", "/healthz", "/metrics"} {
 		if !strings.Contains(help, endpoint) {
 			t.Errorf("--help does not mention %s", endpoint)
 		}
