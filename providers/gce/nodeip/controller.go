@@ -107,6 +107,7 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 	if deps.Compute == nil || deps.FirewallName == nil || deps.FirewallNameIPv6 == nil || deps.Owner.Name() == "" {
 		return nil, fmt.Errorf("nodeip controller: incomplete dependencies (compute client, firewall naming and owner are required)")
 	}
+	registerMetrics()
 	broadcaster := record.NewBroadcaster()
 	c := &Controller{
 		client: client, deps: deps, opts: opts.withDefaults(), defaultSelector: sel,
@@ -196,10 +197,10 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 	c.enqueueInteresting()
 	for range c.opts.StatusWorkers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) { work(ctx, c.statusQueue, c.syncStatus) }, time.Second)
+		go wait.UntilWithContext(ctx, func(ctx context.Context) { work(ctx, "status", c.statusQueue, c.syncStatus) }, time.Second)
 	}
 	for range c.opts.FirewallWorkers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) { work(ctx, c.firewallQueue, c.syncFirewall) }, time.Second)
+		go wait.UntilWithContext(ctx, func(ctx context.Context) { work(ctx, "firewall", c.firewallQueue, c.syncFirewall) }, time.Second)
 	}
 	go func() {
 		tick := time.NewTicker(c.opts.ResyncInterval)
@@ -219,13 +220,16 @@ func (c *Controller) Run(ctx context.Context) {
 
 // work processes a queue until it shuts down; a failed item is retried
 // with the queue's backoff.
-func work[T comparable](ctx context.Context, q workqueue.TypedRateLimitingInterface[T], sync func(context.Context, T) error) {
+func work[T comparable](ctx context.Context, name string, q workqueue.TypedRateLimitingInterface[T], sync func(context.Context, T) error) {
 	for {
 		item, quit := q.Get()
 		if quit {
 			return
 		}
-		if err := sync(ctx, item); err != nil {
+		start := time.Now()
+		err := sync(ctx, item)
+		observeSync(name, start, err)
+		if err != nil {
 			klog.FromContext(ctx).V(2).Info("Will retry", "item", item, "err", err)
 			q.AddRateLimited(item)
 		} else {

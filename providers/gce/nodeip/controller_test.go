@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"k8s.io/component-base/metrics/testutil"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,11 @@ func TestAServiceGetsTheReadyNodesAndAFirewallRule(t *testing.T) {
 		t.Errorf("rule = sources %v, targets %v, allowed %+v; want 0.0.0.0/0 to k8s-node on tcp 80 and 443", fw.SourceRanges, fw.TargetTags, fw.Allowed[0])
 	}
 	h.waitForEvent("web", v1.EventTypeNormal, ReasonAddressesChange, "none -> 10.0.0.1, 10.0.0.2, 10.0.0.3")
+	for _, queue := range []string{"status", "firewall"} {
+		if n, err := testutil.GetHistogramMetricCount(syncDuration.WithLabelValues(queue, "success")); err != nil || n == 0 {
+			t.Errorf("cloudprovider_vpc_nodeip_sync_duration_seconds{queue=%q} has %d samples (%v), want some", queue, n, err)
+		}
+	}
 }
 
 func TestANodeThatTurnsNotReadyIsUnpublishedAndComesBack(t *testing.T) {
