@@ -64,7 +64,15 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 }
 
 // UpdateLoadBalancer follows node changes (the pool's members).
+// On a backend-service load balancer this process built, only the shared
+// instance groups change (nlb.UpdateNodes); otherwise the whole load
+// balancer is ensured.
 func (c *Cloud) UpdateLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
+	if mode, err := c.modeOf(svc); err == nil && mode == annotations.ModeExternal {
+		if done, err := nlb.UpdateNodes(ctx, c.api, c.nlbParams(clusterName), svc, nodes); done {
+			return err
+		}
+	}
 	_, err := c.EnsureLoadBalancer(ctx, clusterName, svc, nodes)
 	return err
 }

@@ -298,6 +298,17 @@ func (r *report) run(backend string, n int, churn bool) error {
 			return err
 		}
 	}
+	// update is the provider's UpdateLoadBalancer: the node-change shortcut
+	// of a backend service, else a full ensure.
+	update := func(nodes []*v1.Node) func(i int) error {
+		return func(i int) error {
+			if done, err := nlb.UpdateNodes(ctx, e.api, e.p, service(i), nodes); done {
+				return err
+			}
+			_, err := nlb.Ensure(ctx, e.api, e.p, service(i), nodes)
+			return err
+		}
+	}
 	e.srv.ResetCalls()
 	times, err := each(n, r.workers, ensure(e.nodes))
 	if err != nil {
@@ -314,13 +325,13 @@ func (r *report) run(backend string, n int, churn bool) error {
 		added := append(append([]*v1.Node(nil), e.nodes...), node(fmt.Sprintf("node-%d", r.nodes+1), zoneOf(r.nodes)))
 		e.srv.ResetCalls()
 		start := time.Now()
-		if _, err := each(n, r.workers, ensure(added)); err != nil {
+		if _, err := each(n, r.workers, update(added)); err != nil {
 			return fmt.Errorf("node add: %w", err)
 		}
 		cr.addT, cr.add = time.Since(start), e.counts()
 		e.srv.ResetCalls()
 		start = time.Now()
-		if _, err := each(n, r.workers, ensure(e.nodes)); err != nil {
+		if _, err := each(n, r.workers, update(e.nodes)); err != nil {
 			return fmt.Errorf("node removal: %w", err)
 		}
 		cr.removeT, cr.remove = time.Since(start), e.counts()

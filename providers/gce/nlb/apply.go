@@ -27,6 +27,9 @@ func Ensure(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 	if err != nil {
 		return nil, err
 	}
+	// Whatever this ensure ends with, UpdateNodes may take a shortcut only
+	// after it succeeded with a backend service (ensureBackendService).
+	forgetBuilt(api, d.Base)
 	o, err := observe(ctx, api, p.Region, d)
 	if err != nil {
 		return nil, err
@@ -263,6 +266,7 @@ func parallel(fns ...func() error) error {
 // firewall rules.
 func Delete(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Service) error {
 	base := BaseName(p.Owner, string(svc.UID))
+	forgetBuilt(api, base)
 	d := &Desired{Base: base, UID: string(svc.UID), HealthCheck: HealthCheck{Name: SharedHealthCheckName(p.Owner), Shared: true},
 		Address: Address{Name: base}}
 	o, err := observe(ctx, api, p.Region, d)

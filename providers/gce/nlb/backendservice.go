@@ -546,6 +546,7 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 			ingress = append(ingress, v1.LoadBalancerIngress{IP: ip, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)})
 		}
 	}
+	rememberBuilt(api, d.Base, zones)
 	return &v1.LoadBalancerStatus{Ingress: ingress}, nil
 }
 

@@ -1,0 +1,80 @@
+package nlb
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+)
+
+func TestANodeChangeOnlyTouchesTheSharedGroups(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2", "node-3")
+	lc.p.DefaultBackend = BackendService
+	// Names of other lengths: newService derives the UID from the length.
+	web, api := newService("web", withPorts("TCP", 80)), newService("api-server", withPorts("TCP", 443))
+	two := nodesFor("us-central1-a", "node-1", "node-2")
+	three := nodesFor("us-central1-a", "node-1", "node-2", "node-3")
+	ensure(t, lc, web, two)
+	ensure(t, lc, api, two)
+	ctx := context.Background()
+
+	// node-3 joins the same zone: the first Service adds it to the shared
+	// group (one read of the group under its lock, one write); the second
+	// finds the group in sync and makes no call at all.
+	lc.Server.ResetCalls()
+	done, err := UpdateNodes(ctx, lc.api, lc.p, web, three)
+	if !done || err != nil {
+		t.Fatalf("UpdateNodes(web) = %v, %v; want handled", done, err)
+	}
+	if got, want := writesSince(lc), []string{"instanceGroups.addInstances"}; !slices.Equal(got, want) {
+		t.Errorf("writes %v, want %v", got, want)
+	}
+	if c := lc.calls(); c.reads != 1 {
+		t.Errorf("the first Service made %s, want 1 read (the group)", c)
+	}
+	lc.Server.ResetCalls()
+	if done, err := UpdateNodes(ctx, lc.api, lc.p, api, three); !done || err != nil {
+		t.Fatalf("UpdateNodes(api) = %v, %v; want handled", done, err)
+	}
+	if n := len(lc.Server.Calls()); n != 0 {
+		t.Errorf("the second Service made %d calls, want none", n)
+	}
+	resyncMakesNoWrites(t, lc, web, three)
+}
+
+func TestANodeChangeTheShortcutCannotAnswer(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
+	lc.p.DefaultBackend = BackendService
+	ctx := context.Background()
+	nodes := nodesFor("us-central1-a", "node-1")
+
+	never := newService("never-ensured", withPorts("TCP", 80))
+	if done, _ := UpdateNodes(ctx, lc.api, lc.p, never, nodes); done {
+		t.Errorf("a Service this process never ensured was handled by the shortcut")
+	}
+
+	pool := newService("target-pool", withPorts("TCP", 80), withAnnotation(annotations.Backend, BackendTargetPool))
+	ensure(t, lc, pool, nodes)
+	if done, _ := UpdateNodes(ctx, lc.api, lc.p, pool, nodesFor("us-central1-a", "node-1", "node-2")); done {
+		t.Errorf("a target pool's node change was handled by the shortcut")
+	}
+
+	web := newService("web", withPorts("TCP", 80))
+	ensure(t, lc, web, nodes)
+	moved := append(nodesFor("us-central1-a", "node-1"), nodesFor("us-central1-b", "node-9")...)
+	if done, _ := UpdateNodes(ctx, lc.api, lc.p, web, moved); done {
+		t.Errorf("a node in a new zone (the backend service's backends change) was handled by the shortcut")
+	}
+
+	// Switched to a target pool: the shortcut no longer applies.
+	web.Annotations[annotations.Backend] = BackendTargetPool
+	ensure(t, lc, web, nodes)
+	if done, _ := UpdateNodes(ctx, lc.api, lc.p, web, nodesFor("us-central1-a", "node-1", "node-2")); done {
+		t.Errorf("a Service switched to a target pool was handled by the shortcut")
+	}
+	if err := Delete(ctx, lc.api, lc.p, web); err != nil {
+		t.Fatal(err)
+	}
+}
