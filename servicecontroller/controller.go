@@ -41,6 +41,14 @@ type Controller struct {
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 
+	// applying orders provider calls with the node set they carry: a call
+	// holds it for reading from reading the set to returning, and a new
+	// set is published under the write lock. So no call with an older set
+	// can run after one with a newer set has started, and a worker that
+	// read the set before a change cannot undo it in a shared instance
+	// group (taking a node out that another worker just put in).
+	applying sync.RWMutex
+
 	mu sync.Mutex
 	// synced records each Service's last successful reconcile.
 	records map[string]lastSync
@@ -242,6 +250,8 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 	}
 	set := eligibleNodes(all)
 	hash := nodeSetFingerprint(set)
+	c.applying.Lock()
+	defer c.applying.Unlock()
 	c.mu.Lock()
 	changed := hash != c.nodeSetHash || c.nodeSet == nil
 	c.nodeSet, c.nodeSetHash = set, hash

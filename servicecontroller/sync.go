@@ -70,7 +70,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		}
 		known = false
 	}
-	nodes, nodesHash := c.currentNodeSet()
+	_, nodesHash := c.currentNodeSet()
 	spec := specFingerprint(svc)
 	switch nextStep(svc, last, known, spec, nodesHash) {
 	case stepDelete:
@@ -81,7 +81,7 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 			return c.ensure(ctx, key, svc.DeepCopy(), lastSync{uid: svc.UID, spec: spec}, newRequest)
 		})
 	case stepUpdateNodes:
-		return c.timed("update", func() error { return c.updateNodes(ctx, key, svc.DeepCopy(), nodes, last, nodesHash) })
+		return c.timed("update", func() error { return c.updateNodes(ctx, key, svc.DeepCopy(), last) })
 	}
 	return nil
 }
@@ -107,14 +107,16 @@ func (c *Controller) ensure(ctx context.Context, key string, svc *v1.Service, ne
 	if err := c.addFinalizer(ctx, svc); err != nil {
 		return fmt.Errorf("add the load balancer cleanup finalizer to %s: %w", key, err)
 	}
-	// The node set is read as late as possible: a set read before a slow
-	// step could be older than one another worker has already applied.
+	// The node set is read just before the call, and held (applying) until
+	// it returns: see Controller.applying.
+	c.applying.RLock()
 	nodes, nodesHash := c.currentNodeSet()
 	next.nodes = nodesHash
 	if len(nodes) == 0 {
 		c.recorder.Event(svc, v1.EventTypeWarning, "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
 	}
 	status, err := c.balancer.EnsureLoadBalancer(ctx, c.clusterName, svc, nodes)
+	c.applying.RUnlock()
 	switch {
 	case errors.Is(err, cloudprovider.ImplementedElsewhere):
 		// Another controller implements this Service and owns its
@@ -144,8 +146,11 @@ func (c *Controller) ensure(ctx context.Context, key string, svc *v1.Service, ne
 }
 
 // updateNodes tells the load balancer about a new node set.
-func (c *Controller) updateNodes(ctx context.Context, key string, svc *v1.Service, nodes []*v1.Node, last lastSync, nodesHash uint64) error {
+func (c *Controller) updateNodes(ctx context.Context, key string, svc *v1.Service, last lastSync) error {
+	c.applying.RLock()
+	nodes, nodesHash := c.currentNodeSet()
 	err := c.balancer.UpdateLoadBalancer(ctx, c.clusterName, svc, nodes)
+	c.applying.RUnlock()
 	switch {
 	case err == nil, errors.Is(err, cloudprovider.ImplementedElsewhere):
 	default:
