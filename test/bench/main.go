@@ -52,11 +52,16 @@ func main() {
 	memLimit := flag.String("rss-gomemlimit", "", "GOMEMLIMIT for the CCM in the RSS measurement (e.g. 150MiB; empty: none)")
 	ccmCounts := flag.String("ccm-services", "", "comma-separated Service counts for the whole CCM's status latency per mode, with -op-latency (needs the Kubernetes binaries; empty: skip)")
 	ccmNodes := flag.Int("ccm-nodes", 10, "nodes for the whole-CCM runs")
+	backends := flag.String("backends", nlb.BackendTargetPool+","+nlb.BackendService, "comma-separated external backends to measure")
 	flag.Parse()
 	ns := parseCounts("services", *counts)
 	cs := parseCounts("ccm-services", *ccmCounts)
 	r := &report{latency: *latency, workers: *workers, nodes: *nodes}
-	for _, backend := range []string{nlb.BackendTargetPool, nlb.BackendService} {
+	for _, backend := range strings.Split(*backends, ",") {
+		if backend != nlb.BackendTargetPool && backend != nlb.BackendService {
+			fmt.Fprintf(os.Stderr, "bench: -backends: %q is not a backend\n", backend)
+			os.Exit(2)
+		}
 		for _, n := range ns {
 			if err := r.run(backend, n, n == ns[len(ns)-1]); err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
