@@ -196,7 +196,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 			},
 		},
 		{
-			name: "the binary runs as the gce provider with leader election on the secure port and neither routes nor CIDRs",
+			name: "the binary runs as the gce provider with leader election on the secure port, ten Services at once, and neither routes nor CIDRs",
 			diff: func(d *appsv1.Deployment) string {
 				want := []string{
 					"--cloud-provider=gce",
@@ -208,6 +208,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 					"--bind-address=0.0.0.0",
 					"--configure-cloud-routes=false",
 					"--allocate-node-cidrs=false",
+					"--concurrent-service-syncs=10",
 				}
 				return cmp.Diff(want, theContainer(d).Args, cmpopts.SortSlices(stringLess))
 			},

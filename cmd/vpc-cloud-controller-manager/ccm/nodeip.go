@@ -74,8 +74,12 @@ func startNodeIPController(initContext app.ControllerInitContext, cfg *config.Co
 			return nil, false, fmt.Errorf("%s: %w", nodeip.Name, err)
 		}
 		informers := cfg.SharedInformers
+		// --concurrent-service-syncs applies to nodeip Services too, with
+		// the controller's own default as the floor (upstream's is 1).
+		workers := max(int(cfg.ComponentConfig.ServiceController.ConcurrentServiceSyncs), nodeip.DefaultWorkers)
 		c, err := nodeip.New(client, informers.Core().V1().Services(), informers.Core().V1().Nodes(),
-			informers.Discovery().V1().EndpointSlices(), provider.NodeIPDeps(cfg.ComponentConfig.KubeCloudShared.ClusterName), nodeip.Options{})
+			informers.Discovery().V1().EndpointSlices(), provider.NodeIPDeps(cfg.ComponentConfig.KubeCloudShared.ClusterName),
+			nodeip.Options{StatusWorkers: workers, FirewallWorkers: workers})
 		if err != nil {
 			return nil, false, err
 		}

@@ -69,9 +69,11 @@ type PortRange struct{ From, To int32 }
 
 // Options tune the controller.
 type Options struct {
-	// StatusWorkers reconcile Service status in parallel (default 4).
+	// StatusWorkers reconcile Service status in parallel (default
+	// DefaultWorkers).
 	StatusWorkers int
-	// FirewallWorkers apply firewall rules in parallel (default 4).
+	// FirewallWorkers apply firewall rules in parallel (default
+	// DefaultWorkers).
 	FirewallWorkers int
 	// ResyncInterval is how often the in-memory view of the controller's
 	// firewall rules is re-read with one list, so that a rule changed by
@@ -79,12 +81,16 @@ type Options struct {
 	ResyncInterval time.Duration
 }
 
+// DefaultWorkers is how many Services each queue reconciles at once unless
+// Options say otherwise.
+const DefaultWorkers = 4
+
 func (o Options) withDefaults() Options {
 	if o.StatusWorkers <= 0 {
-		o.StatusWorkers = 4
+		o.StatusWorkers = DefaultWorkers
 	}
 	if o.FirewallWorkers <= 0 {
-		o.FirewallWorkers = 4
+		o.FirewallWorkers = DefaultWorkers
 	}
 	if o.ResyncInterval <= 0 {
 		o.ResyncInterval = 10 * time.Minute
