@@ -52,6 +52,7 @@ func main() {
 	memLimit := flag.String("rss-gomemlimit", "", "GOMEMLIMIT for the CCM in the RSS measurement (e.g. 150MiB; empty: none)")
 	ccmCounts := flag.String("ccm-services", "", "comma-separated Service counts for the whole CCM's status latency per mode, with -op-latency (needs the Kubernetes binaries; empty: skip)")
 	ccmNodes := flag.Int("ccm-nodes", 10, "nodes for the whole-CCM runs")
+	ccmModes := flag.String("ccm-modes", "backend-service,target-pool,nodeip", "comma-separated modes of the whole-CCM runs: the external backends and nodeip")
 	backends := flag.String("backends", nlb.BackendTargetPool+","+nlb.BackendService, "comma-separated external backends to measure")
 	flag.Parse()
 	ns := parseCounts("services", *counts)
@@ -74,7 +75,16 @@ func main() {
 		text = r.String()
 	}
 	var rows []ccmResult
-	for _, mode := range []ccmRun{{mode: "external", backend: nlb.BackendService}, {mode: "external", backend: nlb.BackendTargetPool}, {mode: "nodeip", backend: nlb.BackendService}} {
+	for _, m := range strings.Split(*ccmModes, ",") {
+		mode := ccmRun{mode: "external", backend: m}
+		switch m {
+		case "nodeip":
+			mode = ccmRun{mode: "nodeip", backend: nlb.BackendService}
+		case nlb.BackendService, nlb.BackendTargetPool:
+		default:
+			fmt.Fprintf(os.Stderr, "bench: -ccm-modes: %q is not a mode\n", m)
+			os.Exit(2)
+		}
 		for _, n := range cs {
 			mode.services, mode.nodes, mode.opLatency = n, *ccmNodes, *latency
 			res, err := runCCM(mode)
