@@ -16,7 +16,7 @@ build: ## Build every command into _output/bin.
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: test
-test: kube-binaries tofu ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).
+test: kube-binaries tofu lab-deps ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -race $(GOTESTFLAGS) ./test/fakegce/...
 
@@ -24,9 +24,12 @@ test: kube-binaries tofu ## Run every test: unit, fake-gce (also with the race d
 e2e: kube-binaries ## Run the end-to-end suite alone (real etcd and kube-apiserver, fake-gce, the CCM binary).
 	$(GO) test $(GOTESTFLAGS) -count=1 -v ./test/e2e/
 
-.PHONY: lab
-lab: kube-binaries ## Run the packet lab (as root): namespaces, real kube-proxy, the fake VPC's data plane (docs/lab.md); installs iptables, nftables, conntrack first.
+.PHONY: lab-deps
+lab-deps: ## Install the Debian packages the packet lab uses (iproute2, iptables, nftables, conntrack) when root and missing.
 	test/lab/install-deps.sh
+
+.PHONY: lab
+lab: kube-binaries lab-deps ## Run the packet lab (as root): namespaces, real kube-proxy, the fake VPC's data plane (docs/lab.md).
 	$(GO) test $(GOTESTFLAGS) -count=1 -v ./test/lab/...
 
 .PHONY: local-up
