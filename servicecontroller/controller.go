@@ -50,7 +50,8 @@ type Controller struct {
 	applying sync.RWMutex
 
 	mu sync.Mutex
-	// synced records each Service's last successful reconcile.
+	// mu guards what follows. records holds each Service's last successful
+	// reconcile.
 	records map[string]lastSync
 	// gone holds the last state of handled Services that left the cache
 	// without the cleanup finalizer, until their load balancer is deleted.
