@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 
 func createService(t *testing.T, name string, annotations map[string]string, ports ...int32) *v1.Service {
@@ -127,6 +129,26 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 		svc, err := getService("web")
 		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, gce.ConditionLoadBalancerReady), err
 	})
+
+	// A node joins a zone the load balancer already uses: the shared group
+	// of that zone gains it, and the backend service keeps its backends.
+	startNode(t, "us-central1-a", "node-13")
+	group := nlb.InstanceGroupName(ownership.ForCluster("e2e"), "us-central1-a")
+	eventually(t, convergeWithin, "node-13 joins the zone's shared instance group", func() (bool, error) {
+		members, err := s.cloud.Compute.InstanceGroups.ListInstances(s.cloud.Project, "us-central1-a", group, &compute.InstanceGroupsListInstancesRequest{}).Do()
+		if err != nil {
+			return false, err
+		}
+		for _, m := range members.Items {
+			if strings.HasSuffix(m.Instance, "/node-13") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if after, err := s.cloud.Compute.RegionBackendServices.Get(s.cloud.Project, "us-central1", bs.Name).Do(); err != nil || len(after.Backends) != len(bs.Backends) {
+		t.Errorf("backend service after the node joined: %+v, %v; want its %d backends unchanged", after, err, len(bs.Backends))
+	}
 
 	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
