@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -78,7 +79,7 @@ func (r Reader) Read(ctx context.Context, namespace, name string, also ...netip.
 // in parallel, then what the Service's rules send to, then the instances.
 func (r Reader) readCloud(ctx context.Context, in *trace.Input, also []netip.Addr) error {
 	c := &in.Cloud
-	err := parallel(ctx,
+	err := parallel(
 		func() (err error) {
 			if c.Firewalls, err = r.Compute.ListFirewalls(ctx, ""); err != nil {
 				return fmt.Errorf("list firewall rules: %w", err)
@@ -105,7 +106,7 @@ func (r Reader) readCloud(ctx context.Context, in *trace.Input, also []netip.Add
 	for _, fr := range r.servicesRules(in.Service, c.ForwardingRules, also) {
 		reads = append(reads, func() error { return lb.readTarget(ctx, fr) })
 	}
-	if err := parallel(ctx, reads...); err != nil {
+	if err := parallel(reads...); err != nil {
 		return err
 	}
 	c.GroupMembers = lb.groups
@@ -317,7 +318,7 @@ func (r Reader) readInstances(ctx context.Context, in *trace.Input, members []st
 			return nil
 		})
 	}
-	if err := parallel(ctx, reads...); err != nil {
+	if err := parallel(reads...); err != nil {
 		return err
 	}
 	slices.SortFunc(in.Cloud.Instances, func(a, b *compute.Instance) int { return strings.Compare(a.SelfLink, b.SelfLink) })
@@ -335,32 +336,15 @@ func providerInstance(n *v1.Node) (zone, name string, ok bool) {
 	return parts[1], parts[2], true
 }
 
-// parallel runs fns a few at a time and returns the first error.
-func parallel(ctx context.Context, fns ...func() error) error {
-	sem := make(chan struct{}, parallelism)
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, f := range fns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			errs[i] = f()
-		}()
+// parallel runs fns, at most parallelism at a time, and returns the first
+// error.
+func parallel(fns ...func() error) error {
+	var g errgroup.Group
+	g.SetLimit(parallelism)
+	for _, f := range fns {
+		g.Go(f)
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.Wait()
 }
 
 func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
