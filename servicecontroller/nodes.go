@@ -7,11 +7,8 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	upstreamservice "k8s.io/cloud-provider/controllers/service"
 )
-
-// toBeDeletedTaint is the taint the cluster autoscaler puts on a node it is
-// about to remove; load balancers stop sending new flows to it.
-const toBeDeletedTaint = "ToBeDeletedByClusterAutoscaler"
 
 // eligibleNode says whether a node belongs in every load balancer's node
 // set. As upstream since KEP-3458, readiness is not part of it (the load
@@ -31,7 +28,7 @@ func eligibleNode(n *v1.Node) bool {
 		}
 	}
 	for _, t := range n.Spec.Taints {
-		if t.Key == toBeDeletedTaint {
+		if t.Key == upstreamservice.ToBeDeletedTaint {
 			return false
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"google.golang.org/api/compute/v1"
+	upstreamservice "k8s.io/cloud-provider/controllers/service"
 )
 
 // kubeProxyHealthPort is kube-proxy's health server: it answers 200 on
@@ -162,7 +163,7 @@ func (tr *tracer) backendHealth(inst *compute.Instance, node string, check healt
 		}
 		return false, fmt.Sprintf("no ready endpoint on %s: kube-proxy answers 503 on :%d/healthz (externalTrafficPolicy Local)", node, check.port)
 	case check.port == kubeProxyHealthPort:
-		if n.DeletionTimestamp != nil || hasTaint(n, taintToBeDeleted) {
+		if n.DeletionTimestamp != nil || hasTaint(n, upstreamservice.ToBeDeletedTaint) {
 			return false, fmt.Sprintf("%s is being deleted: kube-proxy answers 503 on :%d/healthz", node, kubeProxyHealthPort)
 		}
 		return true, fmt.Sprintf("kube-proxy answers 200 on :%d/healthz", kubeProxyHealthPort)

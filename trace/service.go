@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	upstreamservice "k8s.io/cloud-provider/controllers/service"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
@@ -16,9 +17,6 @@ import (
 // conditionLoadBalancerReady is the Service condition the CCM writes
 // (providers/gce, servicestatus.go): False says why nothing is served.
 const conditionLoadBalancerReady = "LoadBalancerReady"
-
-// taintToBeDeleted is the cluster autoscaler's taint on a node it removes.
-const taintToBeDeleted = "ToBeDeletedByClusterAutoscaler"
 
 // servicePort finds the port traced: by name or number, else the first.
 func servicePort(svc *v1.Service, want string) (v1.ServicePort, error) {
@@ -203,8 +201,8 @@ func nodeProblems(n *v1.Node) []string {
 			out = append(out, "labelled "+v1.LabelNodeExcludeBalancers)
 		}
 	}
-	if hasTaint(n, taintToBeDeleted) {
-		out = append(out, "tainted "+taintToBeDeleted)
+	if hasTaint(n, upstreamservice.ToBeDeletedTaint) {
+		out = append(out, "tainted "+upstreamservice.ToBeDeletedTaint)
 	}
 	ready := false
 	for _, c := range n.Status.Conditions {

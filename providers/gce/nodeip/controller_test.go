@@ -84,7 +84,7 @@ func TestANodeExcludedByLabelOrTaintIsUnpublished(t *testing.T) {
 	h.waitFor(svc, abc, abc)
 	h.updateNode("a", func(n *v1.Node) { n.Labels[v1.LabelNodeExcludeBalancers] = "true" })
 	h.updateNode("c", func(n *v1.Node) {
-		n.Spec.Taints = append(n.Spec.Taints, v1.Taint{Key: taintToBeDeleted, Effect: v1.TaintEffectNoSchedule})
+		n.Spec.Taints = append(n.Spec.Taints, v1.Taint{Key: "ToBeDeletedByClusterAutoscaler", Effect: v1.TaintEffectNoSchedule})
 	})
 	h.waitFor(svc, []string{"10.0.0.2"}, []string{"10.0.0.2"})
 }

@@ -9,11 +9,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	upstreamservice "k8s.io/cloud-provider/controllers/service"
 )
-
-// taintToBeDeleted is the cluster autoscaler's taint on a node it is about
-// to remove; traffic sent to it would be cut off mid-connection.
-const taintToBeDeleted = "ToBeDeletedByClusterAutoscaler"
 
 // ineligibility says why a node may not carry any nodeip Service's traffic,
 // or "" when it may: it must be Ready, not being deleted, not excluded from
@@ -24,8 +21,8 @@ func ineligibility(n *v1.Node) string {
 		return "being deleted"
 	case excludedByLabel(n):
 		return "labelled " + v1.LabelNodeExcludeBalancers
-	case hasTaint(n, taintToBeDeleted):
-		return "tainted " + taintToBeDeleted
+	case hasTaint(n, upstreamservice.ToBeDeletedTaint):
+		return "tainted " + upstreamservice.ToBeDeletedTaint
 	case !isReady(n):
 		return "not Ready"
 	}
