@@ -57,8 +57,8 @@ func runCCM(r ccmRun) (ccmResult, error) {
 	if err != nil {
 		return res, err
 	}
-	kubeBin := filepath.Join(repo, "_output", "bin")
-	if err := cluster.KubeBinaries(kubeBin); err != nil {
+	kubeBin, err := cluster.KubeBinDir(repo)
+	if err != nil {
 		return res, err
 	}
 	dir, err := os.MkdirTemp("", "cpv-bench-ccm-")

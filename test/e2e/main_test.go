@@ -46,11 +46,8 @@ func runSuite(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	kubeBin := os.Getenv("KUBE_BIN_DIR")
-	if kubeBin == "" {
-		kubeBin = filepath.Join(repo, "_output", "bin")
-	}
-	if err := cluster.KubeBinaries(kubeBin); err != nil {
+	kubeBin, err := cluster.KubeBinDir(repo)
+	if err != nil {
 		return 0, err
 	}
 	dir, err := os.MkdirTemp("", "cpv-e2e-")

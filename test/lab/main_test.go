@@ -73,11 +73,8 @@ func runLab(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	kubeBin := os.Getenv("KUBE_BIN_DIR")
-	if kubeBin == "" {
-		kubeBin = filepath.Join(repo, "_output", "bin")
-	}
-	if err := cluster.KubeBinaries(kubeBin); err != nil {
+	kubeBin, err := cluster.KubeBinDir(repo)
+	if err != nil {
 		return 0, err
 	}
 	if _, err := os.Stat(filepath.Join(kubeBin, "kube-proxy")); err != nil {

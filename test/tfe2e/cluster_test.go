@@ -93,11 +93,8 @@ type env struct {
 func startEnv(t *testing.T) *env {
 	t.Helper()
 	repo := repoRoot(t)
-	kubeBin := os.Getenv("KUBE_BIN_DIR")
-	if kubeBin == "" {
-		kubeBin = filepath.Join(repo, "_output", "bin")
-	}
-	if err := cluster.KubeBinaries(kubeBin); err != nil {
+	kubeBin, err := cluster.KubeBinDir(repo)
+	if err != nil {
 		t.Fatal(err)
 	}
 	dir, err := os.MkdirTemp("", "cpv-tfe2e-")

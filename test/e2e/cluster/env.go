@@ -35,6 +35,17 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// KubeBinDir is where the Kubernetes binaries are: $KUBE_BIN_DIR, else the
+// repository's _output/bin (hack/build-kube-binaries.sh). It checks that
+// the control plane's binaries are there.
+func KubeBinDir(repo string) (string, error) {
+	dir := os.Getenv("KUBE_BIN_DIR")
+	if dir == "" {
+		dir = filepath.Join(repo, "_output", "bin")
+	}
+	return dir, KubeBinaries(dir)
+}
+
 // KubeBinaries checks that hack/build-kube-binaries.sh has built what the
 // control plane needs into dir.
 func KubeBinaries(dir string) error {
