@@ -9,6 +9,44 @@ import (
 	v1 "k8s.io/api/core/v1"
 )
 
+// The paths several cases share: an external load balancer, Cluster policy,
+// the endpoint web-a on node-1, entered through node-1 (sameNode...) or
+// node-3 (crossNode...).
+var (
+	crossNodeHops = []string{
+		"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+		"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+		"VPC firewall VPC->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+		"kube-proxy DNAT node-3->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
+		"kube-proxy SNAT (masquerade) node-3->node-3: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.128.0.4:* -> 10.64.1.3:8080 rewritten",
+		"node route node-3->VPC: 10.128.0.4:* -> 10.64.1.3:8080 routed",
+		"VPC firewall VPC->node-1: 10.128.0.4:* -> 10.64.1.3:8080 allowed",
+		"pod node-1->pod: 10.128.0.4:* -> 10.64.1.3:8080 delivered",
+	}
+	crossNodeReply = []string{
+		"pod pod->node-1: 10.64.1.3:8080 -> 10.128.0.4:* sent",
+		"node route node-1->VPC: 10.64.1.3:8080 -> 10.128.0.4:* routed",
+		"VPC firewall VPC->node-3: 10.64.1.3:8080 -> 10.128.0.4:* allowed",
+		"kube-proxy conntrack node-3->node-3: 10.64.1.3:8080 -> 10.128.0.4:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
+		"node route node-3->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
+		"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
+	}
+	sameNodeHops = []string{
+		"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+		"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+		"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+		"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
+		"kube-proxy SNAT (masquerade) node-1->node-1: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.64.1.1:* -> 10.64.1.3:8080 rewritten",
+		"pod node-1->pod: 10.64.1.1:* -> 10.64.1.3:8080 delivered",
+	}
+	sameNodeReply = []string{
+		"pod pod->node-1: 10.64.1.3:8080 -> 10.64.1.1:* sent",
+		"kube-proxy conntrack node-1->node-1: 10.64.1.3:8080 -> 10.64.1.1:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
+		"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
+		"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
+	}
+)
+
 // summary is the part of a trace the scenario tests compare: each hop as
 // "component at->next: before [=> after] verdict", the outcome and the drop.
 type summary struct {
@@ -54,20 +92,8 @@ func TestRun(t *testing.T) {
 			in:   newLab().input(),
 			want: summary{
 				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops: []string{
-					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
-					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
-					"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
-					"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
-					"kube-proxy SNAT (masquerade) node-1->node-1: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.64.1.1:* -> 10.64.1.3:8080 rewritten",
-					"pod node-1->pod: 10.64.1.1:* -> 10.64.1.3:8080 delivered",
-				},
-				Reply: []string{
-					"pod pod->node-1: 10.64.1.3:8080 -> 10.64.1.1:* sent",
-					"kube-proxy conntrack node-1->node-1: 10.64.1.3:8080 -> 10.64.1.1:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
-					"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
-					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
-				},
+				Hops:  sameNodeHops,
+				Reply: sameNodeReply,
 				Notes: []string{
 					"GCE picks one of node-1, node-2, node-3 for each new flow (a hash of its 5-tuple) and keeps it for the flow's life; the trace follows node-1 (--to-node chooses another).",
 					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",
@@ -79,24 +105,8 @@ func TestRun(t *testing.T) {
 			in:   newLab().input(toNode("node-3")),
 			want: summary{
 				Node: "node-3", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops: []string{
-					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
-					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
-					"VPC firewall VPC->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
-					"kube-proxy DNAT node-3->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
-					"kube-proxy SNAT (masquerade) node-3->node-3: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.128.0.4:* -> 10.64.1.3:8080 rewritten",
-					"node route node-3->VPC: 10.128.0.4:* -> 10.64.1.3:8080 routed",
-					"VPC firewall VPC->node-1: 10.128.0.4:* -> 10.64.1.3:8080 allowed",
-					"pod node-1->pod: 10.128.0.4:* -> 10.64.1.3:8080 delivered",
-				},
-				Reply: []string{
-					"pod pod->node-1: 10.64.1.3:8080 -> 10.128.0.4:* sent",
-					"node route node-1->VPC: 10.64.1.3:8080 -> 10.128.0.4:* routed",
-					"VPC firewall VPC->node-3: 10.64.1.3:8080 -> 10.128.0.4:* allowed",
-					"kube-proxy conntrack node-3->node-3: 10.64.1.3:8080 -> 10.128.0.4:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
-					"node route node-3->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
-					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
-				},
+				Hops:  crossNodeHops,
+				Reply: crossNodeReply,
 				Notes: []string{
 					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",
 				},
@@ -181,20 +191,8 @@ func TestRun(t *testing.T) {
 			in:   newLab(withoutFirewall(webBase + "-hc")).input(),
 			want: summary{
 				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops: []string{
-					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
-					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
-					"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
-					"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
-					"kube-proxy SNAT (masquerade) node-1->node-1: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.64.1.1:* -> 10.64.1.3:8080 rewritten",
-					"pod node-1->pod: 10.64.1.1:* -> 10.64.1.3:8080 delivered",
-				},
-				Reply: []string{
-					"pod pod->node-1: 10.64.1.3:8080 -> 10.64.1.1:* sent",
-					"kube-proxy conntrack node-1->node-1: 10.64.1.3:8080 -> 10.64.1.1:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
-					"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
-					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
-				},
+				Hops:  sameNodeHops,
+				Reply: sameNodeReply,
 				Notes: []string{
 					"No backend of backend service " + webBase + " is healthy: GCE then spreads new flows over all of them.",
 					"GCE picks one of node-1, node-2, node-3 for each new flow (a hash of its 5-tuple) and keeps it for the flow's life; the trace follows node-1 (--to-node chooses another).",
@@ -438,24 +436,8 @@ func TestRun(t *testing.T) {
 			in:   newLab(withoutNodeNames()).input(toNode("node-3")),
 			want: summary{
 				Node: "node-3", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops: []string{
-					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
-					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
-					"VPC firewall VPC->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
-					"kube-proxy DNAT node-3->node-3: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
-					"kube-proxy SNAT (masquerade) node-3->node-3: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.128.0.4:* -> 10.64.1.3:8080 rewritten",
-					"node route node-3->VPC: 10.128.0.4:* -> 10.64.1.3:8080 routed",
-					"VPC firewall VPC->node-1: 10.128.0.4:* -> 10.64.1.3:8080 allowed",
-					"pod node-1->pod: 10.128.0.4:* -> 10.64.1.3:8080 delivered",
-				},
-				Reply: []string{
-					"pod pod->node-1: 10.64.1.3:8080 -> 10.128.0.4:* sent",
-					"node route node-1->VPC: 10.64.1.3:8080 -> 10.128.0.4:* routed",
-					"VPC firewall VPC->node-3: 10.64.1.3:8080 -> 10.128.0.4:* allowed",
-					"kube-proxy conntrack node-3->node-3: 10.64.1.3:8080 -> 10.128.0.4:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
-					"node route node-3->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
-					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
-				},
+				Hops:  crossNodeHops,
+				Reply: crossNodeReply,
 				Notes: []string{
 					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",
 				},
@@ -466,20 +448,8 @@ func TestRun(t *testing.T) {
 			in:   newLab(withDualStack()).input(),
 			want: summary{
 				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops: []string{
-					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
-					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
-					"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
-					"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
-					"kube-proxy SNAT (masquerade) node-1->node-1: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.64.1.1:* -> 10.64.1.3:8080 rewritten",
-					"pod node-1->pod: 10.64.1.1:* -> 10.64.1.3:8080 delivered",
-				},
-				Reply: []string{
-					"pod pod->node-1: 10.64.1.3:8080 -> 10.64.1.1:* sent",
-					"kube-proxy conntrack node-1->node-1: 10.64.1.3:8080 -> 10.64.1.1:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
-					"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
-					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
-				},
+				Hops:  sameNodeHops,
+				Reply: sameNodeReply,
 				Notes: []string{
 					"GCE picks one of node-1, node-2, node-3 for each new flow (a hash of its 5-tuple) and keeps it for the flow's life; the trace follows node-1 (--to-node chooses another).",
 					"kube-proxy picks an endpoint at random among web-a, web-b for each new connection; the trace follows web-a, the first by name.",
