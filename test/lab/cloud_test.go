@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"path"
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
@@ -122,4 +123,56 @@ func initialised(ctx context.Context, cp *cluster.ControlPlane, name string) (bo
 		}
 	}
 	return false, fmt.Errorf("node %s has no InternalIP or providerID yet", name)
+}
+
+// backendHealth is what the cloud reports of the backends behind the
+// forwarding rule at ip, as `gcloud compute target-pools get-health` or
+// `backend-services get-health` would show it: instance name -> HEALTHY or
+// UNHEALTHY. The data plane reports a probe's result only once its
+// forwarding follows it, so the answer is also where new flows go.
+func backendHealth(ctx context.Context, ip netip.Addr) (map[string]string, error) {
+	c, project := e.cloud.Compute, e.cloud.Project
+	frs, err := c.ForwardingRules.List(project, region).Filter(fmt.Sprintf("IPAddress = %q", ip)).Context(ctx).Do()
+	if err != nil {
+		return nil, fmt.Errorf("list forwarding rules at %s: %w", ip, err)
+	}
+	if len(frs.Items) != 1 {
+		return nil, fmt.Errorf("%d forwarding rules at %s, want 1", len(frs.Items), ip)
+	}
+	fr := frs.Items[0]
+	got := map[string]string{}
+	add := func(statuses []*compute.HealthStatus) {
+		for _, s := range statuses {
+			got[path.Base(s.Instance)] = s.HealthState
+		}
+	}
+	switch {
+	case fr.Target != "":
+		tp, err := c.TargetPools.Get(project, region, path.Base(fr.Target)).Context(ctx).Do()
+		if err != nil {
+			return nil, fmt.Errorf("get target pool: %w", err)
+		}
+		for _, inst := range tp.Instances {
+			h, err := c.TargetPools.GetHealth(project, region, tp.Name, &compute.InstanceReference{Instance: inst}).Context(ctx).Do()
+			if err != nil {
+				return nil, fmt.Errorf("get health of %s in target pool %s: %w", path.Base(inst), tp.Name, err)
+			}
+			add(h.HealthStatus)
+		}
+	case fr.BackendService != "":
+		bs, err := c.RegionBackendServices.Get(project, region, path.Base(fr.BackendService)).Context(ctx).Do()
+		if err != nil {
+			return nil, fmt.Errorf("get backend service: %w", err)
+		}
+		for _, b := range bs.Backends {
+			h, err := c.RegionBackendServices.GetHealth(project, region, bs.Name, &compute.ResourceGroupReference{Group: b.Group}).Context(ctx).Do()
+			if err != nil {
+				return nil, fmt.Errorf("get health of group %s in backend service %s: %w", path.Base(b.Group), bs.Name, err)
+			}
+			add(h.HealthStatus)
+		}
+	default:
+		return nil, fmt.Errorf("forwarding rule %s has no target", fr.Name)
+	}
+	return got, nil
 }

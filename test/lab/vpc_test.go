@@ -5,6 +5,8 @@ package lab_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -120,20 +122,34 @@ func TestANodeFailingItsHealthCheckStopsReceivingLoadBalancedTraffic(t *testing.
 	svc := createService(t, newService("health", loadBalancer(), etpLocal()))
 	publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
 	addr := ingressAddrs(t, svc, 1)[0]
+	ip := netip.MustParseAddrPort(addr).Addr()
 	// Both nodes with an endpoint pass the health check node port's check;
-	// node-1, without one, fails it and gets no flow. Until the checks have
-	// decided, flows go to every node (GCE's failover when none is
-	// healthy), and node-1 drops its share: 20 answers in a row happen by
-	// chance with a probability of (2/3)^20, 0.03 %.
-	answersEveryTime(t, healthWithin, e.lab.Client, client, addr, 20, seenFrom(client))
+	// node-1, without one, fails it. Once the cloud says so, every new flow
+	// goes to node-2 or node-3 and none is dropped on node-1.
+	healthIs(t, ip, map[string]string{"node-1": "UNHEALTHY", "node-2": "HEALTHY", "node-3": "HEALTHY"})
 	if pods := answeringPods(t, addr, 40); len(pods) != 2 {
 		t.Fatalf("40 flows reached %v, want both node-2-a and node-3-a", pods)
 	}
+	answersEveryTime(t, 5*time.Second, e.lab.Client, client, addr, 5, seenFrom(client))
 	// node-3's endpoint goes: kube-proxy there answers 503 on the health
 	// check node port, and the load balancer must stop sending it flows
 	// (which kube-proxy would drop, having no local endpoint).
 	publish(t, svc, e.pod["node-2-a"])
-	answersEveryTime(t, healthWithin, e.lab.Client, client, addr, 20, fromPod("node-2-a"))
+	healthIs(t, ip, map[string]string{"node-1": "UNHEALTHY", "node-2": "HEALTHY", "node-3": "UNHEALTHY"})
+	answersEveryTime(t, 5*time.Second, e.lab.Client, client, addr, 20, fromPod("node-2-a"))
+}
+
+// healthIs waits until the cloud reports want for the backends behind the
+// forwarding rule at ip.
+func healthIs(t *testing.T, ip netip.Addr, want map[string]string) {
+	t.Helper()
+	eventually(t, healthWithin, fmt.Sprintf("backend health %v behind %s", want, ip), func() (bool, error) {
+		got, err := backendHealth(context.Background(), ip)
+		if err != nil {
+			return false, err
+		}
+		return maps.Equal(got, want), fmt.Errorf("health %v", got)
+	})
 }
 
 func TestANotReadyNodeLeavesTheNodeIPAddressesAndTheOthersKeepWorking(t *testing.T) {

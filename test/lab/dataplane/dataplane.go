@@ -195,13 +195,6 @@ func (d *dataplane) pass(ctx context.Context, state State, generation uint64) er
 	state.Health = d.prober.snapshot()
 	plan := Compile(state)
 	d.prober.set(plan.Probes)
-	if d.cfg.ReportHealth && !maps.Equal(state.Health, d.reported) {
-		if err := d.admin.reportHealth(ctx, state.Health); err != nil {
-			d.logger.Error(err, "Reporting backend health to fake-gce")
-		} else {
-			d.reported = state.Health
-		}
-	}
 	links, err := instanceLinks(d.ns.nl, plan)
 	if err != nil {
 		return err
@@ -215,6 +208,15 @@ func (d *dataplane) pass(ctx context.Context, state State, generation uint64) er
 		d.applied, d.appliedLinks, applied = &plan, links, true
 		d.logger.V(2).Info("Applied", "generation", generation, "nat", len(plan.NAT), "forwardingRules", len(plan.ForwardingRules),
 			"firewallRules", len(plan.Firewall), "routes", len(plan.Routes), "instanceLinks", len(links))
+	}
+	// Reported only once the kernel forwards by it, so that a caller who
+	// sees a backend healthy through getHealth can count on its flows.
+	if d.cfg.ReportHealth && !maps.Equal(state.Health, d.reported) {
+		if err := d.admin.reportHealth(ctx, state.Health); err != nil {
+			d.logger.Error(err, "Reporting backend health to fake-gce")
+		} else {
+			d.reported = state.Health
+		}
 	}
 	if d.cfg.OnSync != nil {
 		d.cfg.OnSync(Sync{Generation: generation, Plan: plan, Applied: applied})
