@@ -37,10 +37,18 @@ type healthCheck struct {
 	none bool
 }
 
+// lbTarget is what stands behind a forwarding rule.
+type lbTarget struct {
+	what     string   // "target pool NAME" or "backend service NAME"
+	members  []string // instance links
+	check    healthCheck
+	affinity string // the sessionAffinity: NONE, CLIENT_IP, ...
+}
+
 // backendsOf reads a forwarding rule's backends: a target pool's
-// instances, or the members of a backend service's instance groups, and
-// their health check.
-func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, healthCheck, error) {
+// instances, or the members of a backend service's instance groups, their
+// health check and session affinity.
+func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (lbTarget, error) {
 	c := tr.in.Cloud
 	switch {
 	case fr.Target != "":
@@ -48,7 +56,7 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, heal
 			return sameLink(tp.SelfLink, fr.Target) || tp.Name == lastSegment(fr.Target)
 		})
 		if i < 0 {
-			return "", nil, healthCheck{}, fmt.Errorf("forwarding rule %s sends to target pool %s, which does not exist", fr.Name, lastSegment(fr.Target))
+			return lbTarget{}, fmt.Errorf("forwarding rule %s sends to target pool %s, which does not exist", fr.Name, lastSegment(fr.Target))
 		}
 		tp := c.TargetPools[i]
 		check := healthCheck{none: true}
@@ -61,13 +69,13 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, heal
 				}
 			}
 		}
-		return "target pool " + tp.Name, slices.Clone(tp.Instances), check, nil
+		return lbTarget{"target pool " + tp.Name, slices.Clone(tp.Instances), check, tp.SessionAffinity}, nil
 	case fr.BackendService != "":
 		i := slices.IndexFunc(c.BackendServices, func(bs *compute.BackendService) bool {
 			return sameLink(bs.SelfLink, fr.BackendService) || bs.Name == lastSegment(fr.BackendService)
 		})
 		if i < 0 {
-			return "", nil, healthCheck{}, fmt.Errorf("forwarding rule %s sends to backend service %s, which does not exist", fr.Name, lastSegment(fr.BackendService))
+			return lbTarget{}, fmt.Errorf("forwarding rule %s sends to backend service %s, which does not exist", fr.Name, lastSegment(fr.BackendService))
 		}
 		bs := c.BackendServices[i]
 		var members []string
@@ -88,9 +96,9 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (string, []string, heal
 				}
 			}
 		}
-		return "backend service " + bs.Name, slices.Compact(members), check, nil
+		return lbTarget{"backend service " + bs.Name, slices.Compact(members), check, bs.SessionAffinity}, nil
 	}
-	return "", nil, healthCheck{}, fmt.Errorf("forwarding rule %s has neither a target pool nor a backend service", fr.Name)
+	return lbTarget{}, fmt.Errorf("forwarding rule %s has neither a target pool nor a backend service", fr.Name)
 }
 
 func checkPort(hc *compute.HealthCheck) int64 {

@@ -272,6 +272,21 @@ func withTargetPool() labOpt {
 	}
 }
 
+// withClientIPAffinity: sessionAffinity ClientIP, which the CCM makes
+// CLIENT_IP on the backend service or target pool. Apply it after the
+// options that pick the backend.
+func withClientIPAffinity() labOpt {
+	return func(l *lab) {
+		l.svc.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+		for _, bs := range l.cloud.BackendServices {
+			bs.SessionAffinity = "CLIENT_IP"
+		}
+		for _, tp := range l.cloud.TargetPools {
+			tp.SessionAffinity = "CLIENT_IP"
+		}
+	}
+}
+
 // withoutPodRoutes: the VPC has only its default route to the internet.
 func withoutPodRoutes() labOpt {
 	return func(l *lab) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 
@@ -52,7 +53,12 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 		for _, c := range candidates {
 			names = append(names, c.name())
 		}
-		tr.note("kube-proxy picks an endpoint at random among %s for each new connection; the trace follows %s, the first by name.", strings.Join(names, ", "), ep.name())
+		if tr.svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
+			tr.note("kube-proxy picks an endpoint at random among %s for a client's first connection and sends the client's next ones to the same endpoint until it has been idle for %s (sessionAffinity ClientIP); the trace follows %s, the first by name.",
+				strings.Join(names, ", "), affinityTimeout(tr.svc), ep.name())
+		} else {
+			tr.note("kube-proxy picks an endpoint at random among %s for each new connection; the trace follows %s, the first by name.", strings.Join(names, ", "), ep.name())
+		}
 	}
 	where := ""
 	if ep.Node != "" {
@@ -181,4 +187,13 @@ func portName(p v1.ServicePort) string {
 		return fmt.Sprintf("%s (%d)", p.Name, p.Port)
 	}
 	return fmt.Sprint(p.Port)
+}
+
+// affinityTimeout is how long kube-proxy keeps a client on its endpoint.
+func affinityTimeout(svc *v1.Service) time.Duration {
+	secs := int32(v1.DefaultClientIPServiceAffinitySeconds)
+	if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		secs = *c.ClientIP.TimeoutSeconds
+	}
+	return time.Duration(secs) * time.Second
 }

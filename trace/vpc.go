@@ -177,16 +177,29 @@ func ruleTraffic(fr *compute.ForwardingRule) string {
 	return proto + " on all ports"
 }
 
+// flowHash says what GCE hashes to pick a new flow's backend, by the
+// target pool's or backend service's session affinity.
+func flowHash(affinity string) string {
+	switch affinity {
+	case "CLIENT_IP":
+		return "a hash of the client's and the rule's addresses: session affinity CLIENT_IP keeps a client on one backend"
+	case "CLIENT_IP_PROTO":
+		return "a hash of the addresses and the protocol: session affinity CLIENT_IP_PROTO keeps a client on one backend per protocol"
+	}
+	return "a hash of its 5-tuple"
+}
+
 // loadBalance picks the backend a passthrough forwarding rule delivers to:
 // GCE hashes each new flow to one healthy backend (all of them when none
 // is healthy) and keeps it for the flow's life.
 func (tr *tracer) loadBalance(fr *compute.ForwardingRule) (*compute.Instance, bool) {
-	pool, members, check, err := tr.backendsOf(fr)
+	target, err := tr.backendsOf(fr)
+	pool := target.what
 	if err != nil {
 		tr.stop(compForwarding, Dropped, "no backends", err.Error(), "the CCM recreates missing resources on its next reconcile: see the Service's events")
 		return nil, false
 	}
-	backends := tr.health(members, check)
+	backends := tr.health(target.members, target.check)
 	tr.t.Backends = backends
 	if len(backends) == 0 {
 		tr.stop(compForwarding, Dropped, "no backends", fmt.Sprintf("%s has no instances: forwarding rule %s has nowhere to send the packet", pool, fr.Name),
@@ -217,8 +230,8 @@ func (tr *tracer) loadBalance(fr *compute.ForwardingRule) (*compute.Instance, bo
 			tr.note("%s fails its health check (%s): GCE sends it new flows only while no backend is healthy. The trace follows the packet there anyway.", chosen.Node, chosen.Reason)
 		}
 	} else if len(candidates) > 1 {
-		tr.note("GCE picks one of %s for each new flow (a hash of its 5-tuple) and keeps it for the flow's life; the trace follows %s (--to-node chooses another).",
-			backendNames(candidates), chosen.Node)
+		tr.note("GCE picks one of %s for each new flow (%s) and keeps it for the flow's life; the trace follows %s (--to-node chooses another).",
+			backendNames(candidates), flowHash(target.affinity), chosen.Node)
 	}
 	inst := instanceByLink(tr.in.Cloud.Instances, chosen.Instance)
 	if inst == nil {

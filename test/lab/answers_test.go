@@ -59,13 +59,13 @@ func neverAnswers(t *testing.T, ns string, src netip.Addr, addr string, n int) {
 	}
 }
 
-// answeringPods asks addr n times from the client, each a new flow, and
-// returns the set of pods that answered.
-func answeringPods(t *testing.T, addr string, n int) map[string]bool {
+// answeringPods asks addr n times from the client namespace with source
+// src, each a new flow, and returns the set of pods that answered.
+func answeringPods(t *testing.T, src netip.Addr, addr string, n int) map[string]bool {
 	t.Helper()
 	pods := map[string]bool{}
 	for i := 0; i < n; i++ {
-		a, err := topology.Ask(context.Background(), e.lab.Client, client, addr)
+		a, err := topology.Ask(context.Background(), e.lab.Client, src, addr)
 		if err != nil {
 			t.Fatal(err)
 		}

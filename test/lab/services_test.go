@@ -49,6 +49,10 @@ func etpLocal() serviceOption {
 	return func(s *v1.Service) { s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal }
 }
 
+func clientIPAffinity() serviceOption {
+	return func(s *v1.Service) { s.Spec.SessionAffinity = v1.ServiceAffinityClientIP }
+}
+
 func withSourceRanges(r ...string) serviceOption {
 	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
 }

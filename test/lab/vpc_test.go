@@ -127,7 +127,7 @@ func TestANodeFailingItsHealthCheckStopsReceivingLoadBalancedTraffic(t *testing.
 	// node-1, without one, fails it. Once the cloud says so, every new flow
 	// goes to node-2 or node-3 and none is dropped on node-1.
 	healthIs(t, ip, map[string]string{"node-1": "UNHEALTHY", "node-2": "HEALTHY", "node-3": "HEALTHY"})
-	if pods := answeringPods(t, addr, 40); len(pods) != 2 {
+	if pods := answeringPods(t, client, addr, 40); len(pods) != 2 {
 		t.Fatalf("40 flows reached %v, want both node-2-a and node-3-a", pods)
 	}
 	answersEveryTime(t, 5*time.Second, e.lab.Client, client, addr, 5, seenFrom(client))
@@ -137,6 +137,31 @@ func TestANodeFailingItsHealthCheckStopsReceivingLoadBalancedTraffic(t *testing.
 	publish(t, svc, e.pod["node-2-a"])
 	healthIs(t, ip, map[string]string{"node-1": "UNHEALTHY", "node-2": "HEALTHY", "node-3": "UNHEALTHY"})
 	answersEveryTime(t, 5*time.Second, e.lab.Client, client, addr, 20, fromPod("node-2-a"))
+}
+
+func TestClientIPAffinityKeepsAClientOnOneBackend(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	for _, backend := range []string{"backend-service", "target-pool"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			svc := createService(t, newService("affinity-"+backend, loadBalancer(), etpLocal(), clientIPAffinity(),
+				withAnnotation("cloud-provider-vpc.io/backend", backend)))
+			publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
+			addr := ingressAddrs(t, svc, 1)[0]
+			healthIs(t, netip.MustParseAddrPort(addr).Addr(),
+				map[string]string{"node-1": "UNHEALTHY", "node-2": "HEALTHY", "node-3": "HEALTHY"})
+			// The load balancer picks a backend by the client's address
+			// alone (CLIENT_IP), and kube-proxy there has one local pod.
+			// Without it, 20 flows over two backends would all land on
+			// one with a probability of 2^-19.
+			for _, src := range []netip.Addr{client, otherClient.Addr()} {
+				if pods := answeringPods(t, src, addr, 20); len(pods) != 1 {
+					t.Errorf("20 flows from %s reached %v, want one pod", src, slices.Sorted(maps.Keys(pods)))
+				}
+			}
+		})
+	}
 }
 
 // healthIs waits until the cloud reports want for the backends behind the

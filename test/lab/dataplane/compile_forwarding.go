@@ -14,6 +14,7 @@ import (
 type backendSet struct {
 	instances []*instance
 	checks    []string // health check paths
+	affinity  Affinity
 }
 
 // passthroughRules returns the regional external IPv4 forwarding rules with
@@ -49,6 +50,7 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 				members = append(members, s.InstanceGroups[resourcePath(b.Group)]...)
 			}
 			set.checks = paths(bs.HealthChecks)
+			set.affinity = affinityOf(bs.SessionAffinity)
 		case strings.Contains(fr.Target, "/targetPools/"):
 			pool := pools[resourcePath(fr.Target)]
 			if pool == nil {
@@ -56,6 +58,7 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 			}
 			members = pool.Instances
 			set.checks = paths(pool.HealthChecks)
+			set.affinity = affinityOf(pool.SessionAffinity)
 		default:
 			continue
 		}
@@ -71,6 +74,17 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 		sets = append(sets, set)
 	}
 	return rules, sets
+}
+
+// affinityOf is the flow hash of a target pool's or backend service's
+// sessionAffinity. NONE and CLIENT_IP_PORT_PROTO both hash the 5-tuple;
+// a value the lab does not know does too.
+func affinityOf(sessionAffinity string) Affinity {
+	switch a := Affinity(sessionAffinity); a {
+	case AffinityClientIP, AffinityClientIPProto:
+		return a
+	}
+	return ""
 }
 
 func paths(links []string) []string {
@@ -89,7 +103,7 @@ func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []Forwar
 	rules, sets := passthroughRules(s, idx)
 	var out []ForwardingRule
 	for i, fr := range rules {
-		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress)}
+		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress), Affinity: sets[i].affinity}
 		p, ok := parseProtocol(fr.IPProtocol)
 		if fr.IPProtocol == "" {
 			p, ok = 6, true // the API's default is TCP

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,7 +108,9 @@ func TestCompileForwardingRules(t *testing.T) {
 		pools  []*compute.TargetPool
 		checks []*compute.HttpHealthCheck
 		health map[HealthKey]bool
-		want   []ForwardingRule
+		// affinity is the sessionAffinity of the pools and backend service.
+		affinity string
+		want     []ForwardingRule
 	}{{
 		name:  "a port range is one range, and a target pool's instances are the backends",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", portRange("80-81"))},
@@ -159,6 +162,23 @@ func TestCompileForwardingRules(t *testing.T) {
 		}, Serving: addrs("10.128.0.3", "10.128.0.4")}},
 		health: map[HealthKey]bool{{checkPath("tcp"), instancePath("vm2")}: true, {checkPath("tcp"), instancePath("vm3")}: true},
 	}, {
+		name:  "a target pool's CLIENT_IP affinity hashes the addresses alone",
+		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10")}, affinity: "CLIENT_IP",
+		want: []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: backends(true, true), Serving: both,
+			Affinity: AffinityClientIP}},
+	}, {
+		name:  "a backend service's CLIENT_IP_PROTO affinity hashes the addresses and the protocol",
+		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toBackendService("bs"))}, affinity: "CLIENT_IP_PROTO",
+		health: map[HealthKey]bool{{checkPath("tcp"), instancePath("vm2")}: true, {checkPath("tcp"), instancePath("vm3")}: true},
+		want: []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: []Backend{
+			{Instance: instancePath("vm2"), IP: addr("10.128.0.3"), Healthy: true},
+			{Instance: instancePath("vm3"), IP: addr("10.128.0.4"), Healthy: true},
+		}, Serving: addrs("10.128.0.3", "10.128.0.4"), Affinity: AffinityClientIPProto}},
+	}, {
+		name:  "CLIENT_IP_PORT_PROTO is the 5-tuple, as NONE is",
+		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10")}, affinity: "CLIENT_IP_PORT_PROTO",
+		want: []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: backends(true, true), Serving: both}},
+	}, {
 		name:  "internal forwarding rules are left out",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "10.128.0.50", internalScheme)},
 	}, {
@@ -171,9 +191,19 @@ func TestCompileForwardingRules(t *testing.T) {
 			if pools == nil {
 				pools = []*compute.TargetPool{pool}
 			}
+			bs := newBackendService("bs", "tcp", "ig-a", "ig-b")
+			if tt.affinity != "" {
+				bs.SessionAffinity = tt.affinity
+				pools = slices.Clone(pools)
+				for i, p := range pools {
+					c := *p
+					c.SessionAffinity = tt.affinity
+					pools[i] = &c
+				}
+			}
 			s := State{Network: "default", Instances: instances, ForwardingRules: tt.rules, TargetPools: pools,
 				HTTPHealthChecks: tt.checks, Health: tt.health,
-				BackendServices: []*compute.BackendService{newBackendService("bs", "tcp", "ig-a", "ig-b")},
+				BackendServices: []*compute.BackendService{bs},
 				HealthChecks:    []*compute.HealthCheck{newTCPHealthCheck("tcp", 10256)},
 				InstanceGroups: map[string][]string{
 					groupPath("ig-a"): {apiLink("zones/" + zone + "/instances/vm3")},

@@ -21,7 +21,8 @@ const instanceLinkPrefix = "i-"
 // Chains of the table, by the hook they sit on:
 //
 //	mark      prerouting, mangle: a new flow to a forwarding rule picks a
-//	          backend (jhash of the 5-tuple over the serving backends) into its
+//	          backend (jhash of the 5-tuple, or of the part of it the session
+//	          affinity names, over the serving backends) into its
 //	          ct mark; every packet of a flow's original direction copies the
 //	          ct mark to the packet mark, which an ip rule routes to the
 //	          backend's table.
@@ -131,15 +132,24 @@ func (w *tableWriter) mark(p Plan, _ map[netip.Addr]string) error {
 			return fmt.Errorf("forwarding rule %s: %w", fr.Name, err)
 		}
 		choose.DestRegister, choose.IsDestRegSet = reg1, true
-		// jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod N
-		hash := []expr.Any{
+		// jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod N,
+		// or the leading part of it that the session affinity names.
+		key := []expr.Any{
 			loadAddr(offSaddr, hashRegister), loadAddr(offDaddr, hashRegister+1),
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: hashRegister + 2},
 			loadPort(offSport, hashRegister+3), loadPort(offDport, hashRegister+4),
-			&expr.Hash{SourceRegister: hashRegister, DestRegister: reg1, Length: 20, Modulus: uint32(len(fr.Serving)), Type: expr.HashTypeJenkins},
+		}
+		switch fr.Affinity {
+		case AffinityClientIP:
+			key = key[:2]
+		case AffinityClientIPProto:
+			key = key[:3]
+		}
+		hash := append(key,
+			&expr.Hash{SourceRegister: hashRegister, DestRegister: reg1, Length: uint32(4 * len(key)), Modulus: uint32(len(fr.Serving)), Type: expr.HashTypeJenkins},
 			choose,
 			&expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true},
-		}
+		)
 		w.rule(chainMark, "forwarding rule "+fr.Name, match, hash)
 	}
 	w.rule(chainMark, "route a flow's packets to its backend", restoreMark())

@@ -52,7 +52,18 @@ type ForwardingRule struct {
 	// Serving are the backends that receive new flows: the healthy ones, or
 	// all of them when none is healthy (GCE's failover when every backend fails).
 	Serving []netip.Addr
+	// Affinity is what a new flow's backend is chosen by, from the target
+	// pool's or backend service's sessionAffinity; "" is the 5-tuple.
+	Affinity Affinity
 }
+
+// Affinity is the part of a flow that picks its backend.
+type Affinity string
+
+const (
+	AffinityClientIP      Affinity = "CLIENT_IP"       // source and destination address
+	AffinityClientIPProto Affinity = "CLIENT_IP_PROTO" // and the protocol
+)
 
 // Backend is one instance behind a forwarding rule.
 type Backend struct {
