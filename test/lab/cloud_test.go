@@ -26,7 +26,16 @@ const (
 	externalIPRange = "203.0.113.0/24"
 	clusterName     = "lab"
 	nodeTag         = "k8s-node"
+	// A VM that runs no Kubernetes, in a subnetwork of its own, so that
+	// lab-allow-internal (the nodes' and pods' ranges) does not let it in
+	// and only the CCM's rules do.
+	vmName       = "vm-1"
+	vmSubnetwork = "clients"
+	vmRange      = "10.129.0.0/24"
 )
+
+// vmIP is the VM's networkIP.
+var vmIP = netip.MustParseAddr("10.129.0.20")
 
 // zones hold node-1, node-2 and node-3 in turn.
 var zones = []string{"us-central1-a", "us-central1-b", "us-central1-c"}
@@ -39,26 +48,33 @@ func podCIDR(n int) netip.Prefix {
 
 // createVPC makes the network, the nodes' subnetwork, a firewall rule that
 // lets nodes and pods talk to each other (what a cluster's terraform adds)
-// and one that lets SSH in, and the instances node-1..3, and returns them as the topology's nodes.
-func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
+// and one that lets SSH in, the instances node-1..3, and the VM vm-1 (no
+// external address) in the subnetwork clients; it returns the instances
+// as the topology's nodes and VMs.
+func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, []topology.VMSpec, error) {
 	c, project := e.cloud.Compute, e.cloud.Project
 	op, err := c.Networks.Insert(project, &compute.Network{Name: network, AutoCreateSubnetworks: false,
 		// Custom mode: without it the client omits false and the API makes an
 		// auto-mode network, whose us-central1 subnetwork takes 10.128.0.0/20.
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Context(ctx).Do()
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
-		return nil, fmt.Errorf("insert network %s: %w", network, err)
+		return nil, nil, fmt.Errorf("insert network %s: %w", network, err)
 	}
 	op, err = c.Subnetworks.Insert(project, region, &compute.Subnetwork{Name: subnetwork, Network: "global/networks/" + network,
 		IpCidrRange: nodesRange}).Context(ctx).Do()
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
-		return nil, fmt.Errorf("insert subnetwork %s: %w", subnetwork, err)
+		return nil, nil, fmt.Errorf("insert subnetwork %s: %w", subnetwork, err)
+	}
+	op, err = c.Subnetworks.Insert(project, region, &compute.Subnetwork{Name: vmSubnetwork, Network: "global/networks/" + network,
+		IpCidrRange: vmRange}).Context(ctx).Do()
+	if err := e.cloud.Wait(ctx, op, err); err != nil {
+		return nil, nil, fmt.Errorf("insert subnetwork %s: %w", vmSubnetwork, err)
 	}
 	op, err = c.Firewalls.Insert(project, &compute.Firewall{Name: "lab-allow-internal", Network: "global/networks/" + network,
 		Direction: "INGRESS", Priority: 1000, SourceRanges: []string{nodesRange, clusterCIDR},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Context(ctx).Do()
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
-		return nil, fmt.Errorf("insert firewall lab-allow-internal: %w", err)
+		return nil, nil, fmt.Errorf("insert firewall lab-allow-internal: %w", err)
 	}
 	// As GCE's default network has default-allow-ssh: the nodes' sshd is
 	// reachable, which a Service on port 22 must not take over.
@@ -66,7 +82,7 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
 		Direction: "INGRESS", Priority: 65534, SourceRanges: []string{"0.0.0.0/0"},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"22"}}}}).Context(ctx).Do()
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
-		return nil, fmt.Errorf("insert firewall lab-allow-ssh: %w", err)
+		return nil, nil, fmt.Errorf("insert firewall lab-allow-ssh: %w", err)
 	}
 	var specs []topology.NodeSpec
 	for i := 1; i <= nodeCount; i++ {
@@ -81,18 +97,28 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, error) {
 			Tags: &compute.Tags{Items: []string{nodeTag}},
 		}).Context(ctx).Do()
 		if err := e.cloud.Wait(ctx, op, err); err != nil {
-			return nil, fmt.Errorf("insert instance %s: %w", name, err)
+			return nil, nil, fmt.Errorf("insert instance %s: %w", name, err)
 		}
 		inst, err := c.Instances.Get(project, zone, name).Context(ctx).Do()
 		if err != nil {
-			return nil, fmt.Errorf("get instance %s: %w", name, err)
+			return nil, nil, fmt.Errorf("get instance %s: %w", name, err)
 		}
 		if e.natIP[name], err = netip.ParseAddr(inst.NetworkInterfaces[0].AccessConfigs[0].NatIP); err != nil {
-			return nil, fmt.Errorf("instance %s: natIP: %w", name, err)
+			return nil, nil, fmt.Errorf("instance %s: natIP: %w", name, err)
 		}
 		specs = append(specs, topology.NodeSpec{Name: name, InternalIP: internalIP(i), PodCIDR: podCIDR(i)})
 	}
-	return specs, nil
+	op, err = c.Instances.Insert(project, zones[0], &compute.Instance{
+		Name: vmName, MachineType: "zones/" + zones[0] + "/machineTypes/e2-small",
+		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
+			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: "regions/" + region + "/subnetworks/" + vmSubnetwork,
+			NetworkIP: vmIP.String()}},
+	}).Context(ctx).Do()
+	if err := e.cloud.Wait(ctx, op, err); err != nil {
+		return nil, nil, fmt.Errorf("insert instance %s: %w", vmName, err)
+	}
+	return specs, []topology.VMSpec{{Name: vmName, InternalIP: vmIP}}, nil
 }
 
 // setPodCIDR sets a Node's pod CIDR, as kube-controller-manager's node IPAM

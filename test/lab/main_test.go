@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,11 +123,11 @@ func (e *env) start(ctx context.Context, repo, kubeBin string) error {
 	if err != nil {
 		return err
 	}
-	specs, err := e.createVPC(ctx)
+	specs, vms, err := e.createVPC(ctx)
 	if err != nil {
 		return err
 	}
-	if e.lab, err = topology.Up(topology.Config{Nodes: specs}); err != nil {
+	if e.lab, err = topology.Up(topology.Config{Nodes: specs, VMs: vms}); err != nil {
 		return err
 	}
 	if err := e.lab.AddClientAddress(otherClient); err != nil {
@@ -210,6 +211,9 @@ func (e *env) startCCM(ctx context.Context, repo string) error {
 	if err != nil {
 		return err
 	}
+	// The lab's network is in custom mode: internal load balancers take
+	// their addresses from the nodes' subnetwork, which the CCM is told.
+	conf = strings.Replace(conf, "[global]\n", "[global]\nsubnetwork-name = "+subnetwork+"\n", 1)
 	cloudConfig := filepath.Join(e.dir, "gce.conf")
 	if err := os.WriteFile(cloudConfig, []byte(conf), 0o600); err != nil {
 		return err

@@ -240,3 +240,41 @@ func TestAServiceOnAReservedPortIsRefusedAndSSHKeepsAnswering(t *testing.T) {
 		answersEveryTime(t, 5*time.Second, e.lab.Client, client, hostPort(e.natIP[n.Name], 22), 1, fromPod("sshd-"+n.Name))
 	}
 }
+
+// vm is the lab's VM: an instance of the VPC that runs no Kubernetes, in a
+// subnetwork the nodes' own firewall rule does not admit.
+func vm() *topology.VM { return e.lab.VMs[0] }
+
+func TestAnInternalLoadBalancerCarriesAVMToAPodAndKeepsTheInternetOut(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	svc := createService(t, newService("internal", loadBalancer(), withPort(8090),
+		withAnnotation("networking.gke.io/load-balancer-type", "Internal")))
+	publish(t, svc, e.pod["node-2-a"])
+	addr := ingressAddrs(t, svc, 1)[0]
+	if ip := netip.MustParseAddrPort(addr).Addr(); !netip.MustParsePrefix(nodesRange).Contains(ip) {
+		t.Errorf("the internal forwarding rule's address %s is not in the nodes' subnetwork %s", ip, nodesRange)
+	}
+	// From the VM, through the internal forwarding rule to any node (the
+	// CCM's firewall rule admits the VPC's ranges, the VM's among them),
+	// and kube-proxy there to the pod.
+	answersEveryTime(t, lbWithin, vm().NS, vm().InternalIP, addr, 5, fromPod("node-2-a"))
+	// The internet has no way to an internal address.
+	neverAnswers(t, e.lab.Client, client, addr, 2)
+}
+
+func TestAVMInTheVPCReachesEveryNodeIPAddressDirectly(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	// The nodeip mode publishes internal addresses: a client inside the
+	// VPC reaches them with no NAT, through the Service's firewall rule.
+	svc := createService(t, newService("nodeip-inside", loadBalancer(), nodeIPMode(), etpLocal(), withPort(8091)))
+	publish(t, svc, e.pod["node-1-a"], e.pod["node-3-a"])
+	addrs := ingressAddrs(t, svc, 2)
+	for _, addr := range addrs {
+		answersEveryTime(t, lbWithin, vm().NS, vm().InternalIP, addr, 2, seenFrom(vm().InternalIP))
+	}
+	// A port the Service does not publish stays shut: only the Service's
+	// rule lets the VM's subnetwork in.
+	neverAnswers(t, vm().NS, vm().InternalIP, hostPort(node("node-1").InternalIP, topology.PodPort), 1)
+}

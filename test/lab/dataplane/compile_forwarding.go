@@ -17,9 +17,10 @@ type backendSet struct {
 	affinity  Affinity
 }
 
-// passthroughRules returns the regional external IPv4 forwarding rules with
-// what stands behind each. Other schemes (internal, managed proxies) are not
-// passthrough load balancers of the external kind, and are left out.
+// passthroughRules returns the regional passthrough IPv4 forwarding rules,
+// external (to a target pool or backend service) and internal (to a
+// backend service), with what stands behind each. Other schemes (managed
+// proxies) are left out.
 func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []backendSet) {
 	pools := map[string]*compute.TargetPool{}
 	for _, p := range s.TargetPools {
@@ -32,7 +33,13 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 	var rules []*compute.ForwardingRule
 	var sets []backendSet
 	for _, fr := range s.ForwardingRules {
-		if scheme := fr.LoadBalancingScheme; scheme != "" && scheme != "EXTERNAL" {
+		switch fr.LoadBalancingScheme {
+		case "", "EXTERNAL":
+		case "INTERNAL":
+			if fr.BackendService == "" {
+				continue
+			}
+		default:
 			continue
 		}
 		if ip, err := netip.ParseAddr(fr.IPAddress); err != nil || !ip.Is4() {
@@ -103,7 +110,8 @@ func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []Forwar
 	rules, sets := passthroughRules(s, idx)
 	var out []ForwardingRule
 	for i, fr := range rules {
-		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress), Affinity: sets[i].affinity}
+		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress), Affinity: sets[i].affinity,
+			Internal: fr.LoadBalancingScheme == "INTERNAL"}
 		p, ok := parseProtocol(fr.IPProtocol)
 		if fr.IPProtocol == "" {
 			p, ok = 6, true // the API's default is TCP

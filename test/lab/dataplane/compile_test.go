@@ -179,8 +179,20 @@ func TestCompileForwardingRules(t *testing.T) {
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10")}, affinity: "CLIENT_IP_PORT_PROTO",
 		want: []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: backends(true, true), Serving: both}},
 	}, {
-		name:  "internal forwarding rules are left out",
+		name:   "an internal forwarding rule to a backend service balances the VPC's flows",
+		rules:  []*compute.ForwardingRule{newForwardingRule("fr", "10.128.0.50", internalScheme, toBackendService("bs"))},
+		health: map[HealthKey]bool{{checkPath("tcp"), instancePath("vm2")}: true, {checkPath("tcp"), instancePath("vm3")}: true},
+		want: []ForwardingRule{{Name: "fr", IP: addr("10.128.0.50"), Internal: true, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: []Backend{
+			{Instance: instancePath("vm2"), IP: addr("10.128.0.3"), Healthy: true},
+			{Instance: instancePath("vm3"), IP: addr("10.128.0.4"), Healthy: true},
+		}, Serving: addrs("10.128.0.3", "10.128.0.4")}},
+	}, {
+		name:  "an internal forwarding rule to a target pool is left out: the API takes backend services only",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "10.128.0.50", internalScheme)},
+	}, {
+		name: "a managed proxy's forwarding rule is left out",
+		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toBackendService("bs"),
+			func(fr *compute.ForwardingRule) { fr.LoadBalancingScheme = "EXTERNAL_MANAGED" })},
 	}, {
 		name:  "a rule whose target pool is gone is left out",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toPool("gone"))},

@@ -113,6 +113,9 @@ func (w *tableWriter) mark(p Plan, _ map[netip.Addr]string) error {
 			continue
 		}
 		match := slices.Concat(ctStateIn(stateNew), addrIs(offDaddr, fr.IP))
+		if fr.Internal {
+			match = append(match, ifnamePrefix(false, instanceLinkPrefix, true)...)
+		}
 		if fr.Protocol != 0 {
 			match = append(match, l4protoIs(fr.Protocol)...)
 		}
@@ -236,7 +239,9 @@ func (w *tableWriter) forward(p Plan, _ map[netip.Addr]string) error {
 	w.rule(chainForward, "client side to a natIP", toInstance, fromOutside, ctDestinationNATed(), jump)
 	var lbs []netip.Prefix
 	for _, fr := range p.ForwardingRules {
-		lbs = append(lbs, netip.PrefixFrom(fr.IP, 32))
+		if !fr.Internal {
+			lbs = append(lbs, netip.PrefixFrom(fr.IP, 32))
+		}
 	}
 	if len(lbs) > 0 {
 		slices.SortFunc(lbs, comparePrefixes)

@@ -39,11 +39,15 @@ type PortRange struct {
 	First, Last uint16
 }
 
-// ForwardingRule is a regional external passthrough forwarding rule: new
-// flows to IP, Protocol and Ports go to one of Serving, destination unchanged.
+// ForwardingRule is a regional passthrough forwarding rule: new flows to
+// IP, Protocol and Ports go to one of Serving, destination unchanged.
 type ForwardingRule struct {
-	Name     string
-	IP       netip.Addr
+	Name string
+	IP   netip.Addr
+	// Internal: an internal passthrough load balancer, which only flows
+	// from the VPC's instances reach; an external one takes flows from the
+	// client side.
+	Internal bool
 	Protocol Protocol
 	Ports    []PortRange // nil: every port
 	// Backends are the instances behind the rule (a target pool's instances,

@@ -43,10 +43,28 @@ type Config struct {
 	Prefix string
 	// Nodes are node 1, 2, ... in order (at most 9).
 	Nodes []NodeSpec
+	// VMs are instances of the VPC that are no nodes (at most 9): a
+	// namespace each, linked to the VPC router as a node is, with no pods
+	// and no management link. Their links in the vpc namespace follow the
+	// nodes': i-(len(Nodes)+1), ...
+	VMs []VMSpec
 	// MgmtSubnet is the management link's subnet (empty:
 	// DefaultMgmtSubnet). It must not overlap any route of the host
 	// namespace, including another running lab's bridge.
 	MgmtSubnet netip.Prefix
+}
+
+// VMSpec is an instance that runs no Kubernetes: a client inside the VPC.
+type VMSpec struct {
+	Name       string     // the instance's name
+	InternalIP netip.Addr // its networkIP, in 10.128.0.0/20
+}
+
+// VM is a VM's namespace.
+type VM struct {
+	VMSpec
+	Index int    // its link in the vpc namespace is i-Index
+	NS    string // its namespace
 }
 
 // Lab is a built topology. Its namespace names are for Exec, Listen, Dial
@@ -59,6 +77,7 @@ type Lab struct {
 	// MgmtAddr is the bridge's address: where the nodes reach the host.
 	MgmtAddr netip.Addr
 	Nodes    []*Node
+	VMs      []*VM
 
 	mgmt netip.Prefix
 	mu   sync.Mutex
@@ -104,6 +123,9 @@ func Up(cfg Config) (*Lab, error) {
 		n.MgmtIP = nthAddr(cfg.MgmtSubnet.Addr(), 10+n.Index)
 		l.Nodes = append(l.Nodes, n)
 	}
+	for i, s := range cfg.VMs {
+		l.VMs = append(l.VMs, &VM{VMSpec: s, Index: len(cfg.Nodes) + i + 1, NS: p + s.Name})
+	}
 	if err := l.build(); err != nil {
 		return nil, errors.Join(err, l.Down())
 	}
@@ -121,13 +143,24 @@ func validate(cfg *Config) error {
 		cfg.MgmtSubnet = DefaultMgmtSubnet
 	}
 	cfg.MgmtSubnet = cfg.MgmtSubnet.Masked()
-	if len(cfg.Nodes) > 9 || cfg.MgmtSubnet.Bits() > 27 {
-		return fmt.Errorf("topology: %d nodes in management subnet %s: want at most 9 nodes and a /27 or larger", len(cfg.Nodes), cfg.MgmtSubnet)
+	if len(cfg.Nodes) > 9 || len(cfg.VMs) > 9 || cfg.MgmtSubnet.Bits() > 27 {
+		return fmt.Errorf("topology: %d nodes and %d VMs in management subnet %s: want at most 9 of each and a /27 or larger",
+			len(cfg.Nodes), len(cfg.VMs), cfg.MgmtSubnet)
 	}
 	for _, n := range cfg.Nodes {
 		if n.Name == "" || !n.InternalIP.Is4() || !n.PodCIDR.IsValid() || n.PodCIDR.Bits() > 24 {
 			return fmt.Errorf("topology node %+v: want a name, an IPv4 internal address and a pod CIDR of /24 or larger", n)
 		}
+	}
+	seen := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		seen[n.Name] = true
+	}
+	for _, v := range cfg.VMs {
+		if v.Name == "" || !v.InternalIP.Is4() || seen[v.Name] || v.Name == "vpc" || v.Name == "client" {
+			return fmt.Errorf("topology VM %+v: want a name of its own and an IPv4 internal address", v)
+		}
+		seen[v.Name] = true
 	}
 	return nil
 }
@@ -160,6 +193,9 @@ func (l *Lab) build() error {
 	names := []string{l.VPC, l.Client}
 	for _, n := range l.Nodes {
 		names = append(names, n.NS)
+	}
+	for _, v := range l.VMs {
+		names = append(names, v.NS)
 	}
 	open := map[string]*netNS{}
 	defer func() {
@@ -194,7 +230,12 @@ func (l *Lab) build() error {
 			"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0"}); err != nil {
 			return err
 		}
-		if err := l.linkNode(vpc, open[n.NS], n); err != nil {
+		if err := linkInstance(vpc, open[n.NS], n.Index, n.InternalIP); err != nil {
+			return err
+		}
+	}
+	for _, v := range l.VMs {
+		if err := linkInstance(vpc, open[v.NS], v.Index, v.InternalIP); err != nil {
 			return err
 		}
 	}
@@ -204,20 +245,21 @@ func (l *Lab) build() error {
 	return l.linkMgmt(host, open)
 }
 
-// linkNode joins node n to the VPC router: vpc "i-N" 10.128.0.1/32 - node
-// "eth0" INTERNAL-IP/32, a host route to the node in vpc, and in the node a
-// route to the gateway on the link and the default route through it.
-func (l *Lab) linkNode(vpc, node *netNS, n *Node) error {
-	vpcDev := "i-" + strconv.Itoa(n.Index)
-	if err := addVeth(vpc, vpcDev, node, "eth0"); err != nil {
+// linkInstance joins an instance (a node or a VM) to the VPC router: vpc
+// "i-N" 10.128.0.1/32 - instance "eth0" INTERNAL-IP/32, a host route to
+// the instance in vpc, and in the instance a route to the gateway on the
+// link and the default route through it.
+func linkInstance(vpc, inst *netNS, index int, internalIP netip.Addr) error {
+	vpcDev := "i-" + strconv.Itoa(index)
+	if err := addVeth(vpc, vpcDev, inst, "eth0"); err != nil {
 		return err
 	}
 	steps := []func() error{
 		func() error { return vpc.addAddr(vpcDev, netip.PrefixFrom(Gateway, 32)) },
-		func() error { return vpc.addRoute(vpcDev, netip.PrefixFrom(n.InternalIP, 32), netip.Addr{}) },
-		func() error { return node.addAddr("eth0", netip.PrefixFrom(n.InternalIP, 32)) },
-		func() error { return node.addRoute("eth0", netip.PrefixFrom(Gateway, 32), netip.Addr{}) },
-		func() error { return node.addRoute("eth0", netip.MustParsePrefix("0.0.0.0/0"), Gateway) },
+		func() error { return vpc.addRoute(vpcDev, netip.PrefixFrom(internalIP, 32), netip.Addr{}) },
+		func() error { return inst.addAddr("eth0", netip.PrefixFrom(internalIP, 32)) },
+		func() error { return inst.addRoute("eth0", netip.PrefixFrom(Gateway, 32), netip.Addr{}) },
+		func() error { return inst.addRoute("eth0", netip.MustParsePrefix("0.0.0.0/0"), Gateway) },
 	}
 	return run(steps)
 }
@@ -315,6 +357,9 @@ func (l *Lab) Down() error {
 	}
 	for _, n := range l.Nodes {
 		errs = append(errs, unmountNamespace(n.NS))
+	}
+	for _, v := range l.VMs {
+		errs = append(errs, unmountNamespace(v.NS))
 	}
 	errs = append(errs, unmountNamespace(l.Client), unmountNamespace(l.VPC))
 	return errors.Join(errs...)

@@ -58,7 +58,8 @@ func mustAsk(t *testing.T, ns string, src netip.Addr, addr string) topology.Echo
 
 func TestUpBuildsTheContractsLinksAndDownLeavesNothing(t *testing.T) {
 	requireLab(t)
-	lab, err := topology.Up(topology.Config{Nodes: twoNodes(), MgmtSubnet: testMgmt})
+	lab, err := topology.Up(topology.Config{Nodes: twoNodes(), MgmtSubnet: testMgmt,
+		VMs: []topology.VMSpec{{Name: "vm-1", InternalIP: netip.MustParseAddr("10.128.0.20")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +100,20 @@ func TestUpBuildsTheContractsLinksAndDownLeavesNothing(t *testing.T) {
 			if e.Pod != n.Name || e.SourceAddr() != topology.Gateway {
 				t.Errorf("router asked %s and got %+v, want %s seeing %s", n.InternalIP, e, n.Name, topology.Gateway)
 			}
+		}
+	})
+	t.Run("a VM has the link after the nodes' and reaches the router from its internal address", func(t *testing.T) {
+		vm := lab.VMs[0]
+		if vm.Index != 3 {
+			t.Errorf("vm-1 is on i-%d, want i-3", vm.Index)
+		}
+		serveEcho(t, lab.VPC, "10.128.0.1:9002", "vpc")
+		if e := mustAsk(t, vm.NS, netip.Addr{}, "10.128.0.1:9002"); e.SourceAddr() != vm.InternalIP {
+			t.Errorf("vm-1 reached the router as %s, want %s", e.Source, vm.InternalIP)
+		}
+		serveEcho(t, vm.NS, "10.128.0.20:9003", "vm-1")
+		if e := mustAsk(t, lab.VPC, netip.Addr{}, "10.128.0.20:9003"); e.Pod != "vm-1" {
+			t.Errorf("the router asked vm-1 and %s answered", e.Pod)
 		}
 	})
 	t.Run("the client reaches the router from each of its addresses", func(t *testing.T) {
