@@ -27,6 +27,21 @@ import (
 // same thing, one look at the node set, so bursts coalesce.
 const nodeSetKey = "node-set"
 
+// A failed sync is retried after minRetryDelay, doubling up to
+// maxRetryDelay, as upstream's service controller does: a cloud API that
+// refuses (a quota, an outage) is not asked again within milliseconds for
+// every Service. Changes to a Service are not delayed by it: they queue
+// the Service at once.
+const (
+	minRetryDelay = 5 * time.Second
+	maxRetryDelay = 300 * time.Second
+)
+
+// retryLimiter is the queues' per-item backoff.
+func retryLimiter[T comparable]() workqueue.TypedRateLimiter[T] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[T](minRetryDelay, maxRetryDelay)
+}
+
 // Controller reconciles LoadBalancer Services through a
 // cloudprovider.LoadBalancer.
 type Controller struct {
@@ -93,10 +108,10 @@ func New(cloud cloudprovider.Interface, client kubernetes.Interface, services co
 		nodes:       nodes.Lister(),
 		synced:      []cache.InformerSynced{services.Informer().HasSynced, nodes.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
+			retryLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "service-lb"}),
 		nodeQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
+			retryLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "service-lb-nodes"}),
 		broadcaster: broadcaster,
 		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "service-controller"}),

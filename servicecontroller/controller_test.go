@@ -3,6 +3,7 @@ package servicecontroller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,25 @@ func TestAServiceWithAClassIsLeftAlone(t *testing.T) {
 	}
 	if len(s.Finalizers) != 0 || len(s.Status.LoadBalancer.Ingress) != 0 {
 		t.Errorf("a Service with another class was touched: finalizers %v, status %+v", s.Finalizers, s.Status.LoadBalancer)
+	}
+}
+
+func TestAFailedSyncIsRetriedAfterSecondsDoublingToFiveMinutes(t *testing.T) {
+	l := retryLimiter[string]()
+	var got []time.Duration
+	for range 9 {
+		got = append(got, l.When("default/web"))
+	}
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
+		160 * time.Second, 300 * time.Second, 300 * time.Second, 300 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Errorf("retry delays %v, want %v", got, want)
+	}
+	if d := l.When("default/other"); d != 5*time.Second {
+		t.Errorf("another Service's first retry after %v, want 5s: backoff is per Service", d)
+	}
+	l.Forget("default/web")
+	if d := l.When("default/web"); d != 5*time.Second {
+		t.Errorf("after a success the next failure waits %v, want 5s", d)
 	}
 }
