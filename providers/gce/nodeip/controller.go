@@ -117,7 +117,12 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 		synced: []cache.InformerSynced{services.Informer().HasSynced, nodes.Informer().HasSynced, slices.Informer().HasSynced},
 		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeip_service_status"}),
-		firewallQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[firewallKey](),
+		// A failed status write (a conflict with another writer) is worth
+		// retrying at once; a failed firewall write is the cloud API
+		// refusing, asked again after 5 s doubling to 5 minutes, as the
+		// service controller does.
+		firewallQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[firewallKey](firewallRetryMin, firewallRetryMax),
 			workqueue.TypedRateLimitingQueueConfig[firewallKey]{Name: "nodeip_service_firewall"}),
 		broadcaster:      broadcaster,
 		recorder:         broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: Name + "-controller"}),
@@ -217,6 +222,12 @@ func (c *Controller) Run(ctx context.Context) {
 	logger.Info("Started", "statusWorkers", c.opts.StatusWorkers, "firewallWorkers", c.opts.FirewallWorkers)
 	<-ctx.Done()
 }
+
+// The backoff of a failed firewall sync.
+const (
+	firewallRetryMin = 5 * time.Second
+	firewallRetryMax = 300 * time.Second
+)
 
 // work processes a queue until it shuts down; a failed item is retried
 // with the queue's backoff.

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"k8s.io/component-base/metrics/testutil"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/compute/v1"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
@@ -555,5 +557,36 @@ func TestGarbageCollectionRemovesBothRulesOfAVanishedService(t *testing.T) {
 	want := []string{testFirewallName(string(svc.UID)), testFirewallNameIPv6(string(svc.UID))}
 	if diff := cmp.Diff(want, deleted); diff != "" {
 		t.Errorf("collected (-want +got):\n%s", diff)
+	}
+}
+
+func TestARefusedFirewallWriteIsRetriedAfterABackoff(t *testing.T) {
+	svc := newService("web", withPorts(80))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	if err := h.cloud.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.firewalls.patch", Code: http.StatusForbidden,
+		Reason: "quotaExceeded", Message: "Quota 'FIREWALLS' exceeded. Limit: 100.0 globally.", Count: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.Server.ResetCalls()
+	h.updateService("web", func(s *v1.Service) {
+		s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: "https", Protocol: v1.ProtocolTCP, Port: 443})
+	})
+	h.waitForEvent("web", v1.EventTypeWarning, ReasonQuotaExceeded, "firewall rule quota is used up")
+	h.eventually("the rule opens 443 after the refusal", func() (bool, string) {
+		fw := h.rule(svc)
+		return fw != nil && len(fw.Allowed) == 1 && slices.Equal(fw.Allowed[0].Ports, []string{"80", "443"}), fmt.Sprintf("%+v", fw)
+	})
+	var patches []time.Time
+	for _, c := range h.cloud.Server.Calls() {
+		if c.API == "compute.firewalls.patch" {
+			patches = append(patches, c.Time)
+		}
+	}
+	if len(patches) != 2 {
+		t.Fatalf("%d firewall patches, want 2: the refused one and one retry", len(patches))
+	}
+	if gap := patches[1].Sub(patches[0]); gap < firewallRetryMin {
+		t.Errorf("the retry came %v after the refusal, want at least %v: a refusing cloud is not asked again at once", gap, firewallRetryMin)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -59,12 +60,20 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 	}
 	if svc != nil && svc.DeletionTimestamp == nil && c.stillPublished(svc, observed, desired) {
 		// The status worker takes the address back first (the change
-		// that closes the rules reached it too); look again shortly.
-		return errAddressStillPublished
+		// that closes the rules reached it too) and then asks for this
+		// sync again; look again shortly in case it had nothing to write.
+		c.firewallQueue.AddAfter(k, recheckPublished)
+		return nil
 	}
 	if err := firewall.Apply(ctx, c.deps.Compute, plan); err != nil {
+		// What a failed apply left is read again now, so that the status
+		// worker the problem wakes judges what the rules admit; the retry
+		// comes with the queue's backoff.
 		for _, name := range names {
 			c.view.forget(name)
+		}
+		if _, rerr := c.view.getAll(ctx, names); rerr != nil {
+			klog.FromContext(ctx).V(2).Info("Cannot read the firewall rules after a failed change", "service", k.Service, "err", rerr)
 		}
 		c.setFirewallProblem(k, firewallProblem(err))
 		return fmt.Errorf("firewall of service %s: %w", k.Service, err)
@@ -79,9 +88,21 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 	return nil
 }
 
-// errAddressStillPublished puts a firewall change off, with the queue's
-// backoff, until the status no longer publishes what it would close.
-var errAddressStillPublished = errors.New("waiting for the status to stop publishing the nodes the rules close to")
+// recheckPublished is how soon a firewall change put off until the status
+// no longer publishes what it would close is looked at again.
+const recheckPublished = 100 * time.Millisecond
+
+// needFirewall asks the firewall worker to bring a Service's rules in
+// line: at once, unless its last attempt failed, in which case the
+// queue's backoff brings it back. Without that check, the status worker
+// (which asks whenever the rules differ from the answer) and a refusing
+// cloud would retry each other in a loop, thousands of times a second.
+func (c *Controller) needFirewall(k firewallKey) {
+	if c.firewallQueue.NumRequeues(k) > 0 {
+		return
+	}
+	c.firewallQueue.Add(k)
+}
 
 // noteApplied records in the view what an applied plan left under each
 // name: the desired rule, nothing where the plan deleted one, and
