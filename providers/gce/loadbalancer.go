@@ -58,7 +58,14 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 	}
 	// nlb owns every firewall rule named after the Service, so a nodeip
 	// rule left from before a mode switch goes with the first reconcile.
-	status, err := nlb.Ensure(ctx, c.api, c.nlbParams(clusterName), svc, nodes)
+	params := c.nlbParams(clusterName)
+	if c.needsSubnetwork(svc, params) {
+		if params.SubnetworkURL, err = c.discoverSubnetwork(ctx); err != nil {
+			c.report(ctx, svc, err)
+			return nil, err
+		}
+	}
+	status, err := nlb.Ensure(ctx, c.api, params, svc, nodes)
 	c.report(ctx, svc, err)
 	return status, err
 }
@@ -134,13 +141,13 @@ func NodeIPFirewallNameIPv6(owner ownership.Cluster, uid string) string {
 	return nlb.BaseName(owner, uid) + "-nip6"
 }
 
-// subnetworkURL is the link of the cluster's subnetwork ("" when the config
-// names none).
+// subnetworkURL is the link of the cluster's subnetwork: the config's, or
+// the one discoverSubnetwork found ("" before that).
 func (c *Cloud) subnetworkURL() string {
 	name := c.cfg.SubnetworkName
 	switch {
 	case name == "":
-		return ""
+		return c.subnetwork.get()
 	case strings.Contains(name, "/"):
 		if r, ok := parseLink(name); ok {
 			return linkBase + r

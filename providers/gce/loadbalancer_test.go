@@ -3,6 +3,7 @@ package gce
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 
 	"google.golang.org/api/compute/v1"
@@ -132,5 +133,66 @@ func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
 	}
 	if _, err := tc.Compute.Addresses.Get(tc.Project, "us-central1", "my-ip").Do(); err != nil {
 		t.Errorf("the user's address was released: %v", err)
+	}
+}
+
+func TestWithoutASubnetworkInTheConfigTheNetworksOnlyOneIsUsed(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName, c.NodeTags = "", []string{"k8s-node"} })
+	tc.addInstance(t, "us-central1-a", "node-1")
+	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
+	ctx := context.Background()
+	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
+	st, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes)
+	if err != nil {
+		t.Fatalf("EnsureLoadBalancer: %v", err)
+	}
+	if ip := netip.MustParseAddr(st.Ingress[0].IP); !netip.MustParsePrefix("10.0.0.0/24").Contains(ip) {
+		t.Errorf("the internal address %s is not from the network's only subnetwork, nodes (10.0.0.0/24)", ip)
+	}
+	// Found once: the next reconcile does not look again.
+	tc.Server.ResetCalls()
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range tc.Server.Calls() {
+		if c.API == "compute.subnetworks.list" {
+			t.Errorf("the subnetwork was looked up again")
+		}
+	}
+}
+
+func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
+	must(t)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
+	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
+	client, rec := withReporter(tc, svc)
+	ctx := context.Background()
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err == nil {
+		t.Fatal("EnsureLoadBalancer chose one of two subnetworks")
+	}
+	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	want := "this load balancer takes its address from a subnetwork, and network vpc has 2 in us-central1 (clients, nodes): " +
+		"set [global] subnetwork-name in the cloud config (an internal load balancer may name its own with the annotation networking.gke.io/internal-load-balancer-subnet)"
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "NoSubnetwork" || c.Message != want {
+		t.Errorf("condition = %+v, want NoSubnetwork: %s", c, want)
+	}
+	if e := <-rec.Events; e != "Warning NoSubnetwork "+want {
+		t.Errorf("event = %q", e)
+	}
+	// The annotation settles it for that Service, with no lookup.
+	svc.Annotations[annotations.InternalSubnet] = "clients"
+	tc.Server.ResetCalls()
+	st, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil)
+	if err != nil {
+		t.Fatalf("with the annotation: %v", err)
+	}
+	if ip := netip.MustParseAddr(st.Ingress[0].IP); !netip.MustParsePrefix("10.1.0.0/24").Contains(ip) {
+		t.Errorf("the internal address %s is not from clients (10.1.0.0/24)", ip)
+	}
+	for _, c := range tc.Server.Calls() {
+		if c.API == "compute.subnetworks.list" {
+			t.Errorf("a Service naming its subnetwork made the provider look for one")
+		}
 	}
 }

@@ -45,6 +45,7 @@ type Cloud struct {
 	networkURL   string
 	reporter     *serviceReporter
 	nodeIP       nodeIPHooks
+	subnetwork   foundSubnetwork // when the config names none
 }
 
 var _ cloudprovider.Interface = (*Cloud)(nil)

@@ -37,7 +37,10 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 	t.Helper()
 	fc := fakegcetest.Start(t, fcfg)
 	tc := &testCloud{Cloud: fc}
-	must(t)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false}).Do())
+	// Custom mode: without ForceSendFields the client omits false and the
+	// API makes an auto-mode network, with a subnetwork in every region.
+	must(t)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false,
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	must(t)(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
 	cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
 		APIEndpoint: fc.Endpoint, TokenURL: "nil", API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}

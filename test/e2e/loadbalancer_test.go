@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
 
 func createService(t *testing.T, name string, annotations map[string]string, ports ...int32) *v1.Service {
@@ -204,3 +206,43 @@ func TestABadAnnotationIsReportedOnTheService(t *testing.T) {
 }
 
 func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
+
+func TestAnInternalLoadBalancerTakesItsAddressFromTheNetworksOnlySubnetwork(t *testing.T) {
+	// The cloud config names no subnetwork; the network has one in the
+	// region, "nodes", which the CCM finds.
+	ccm := startCCM(t, "ccm-lb-internal")
+	startNode(t, "us-central1-c", "node-31")
+	eventually(t, convergeWithin, "node-31 initialised", initialised("node-31"))
+	api := createService(t, "api", map[string]string{"networking.gke.io/load-balancer-type": "Internal"}, 8443)
+	base := strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(api.UID)), "-nip")
+	var ip string
+	eventually(t, convergeWithin, "the Service gets an internal IP", func() (bool, error) {
+		svc, err := getService("api")
+		if err != nil || len(svc.Status.LoadBalancer.Ingress) == 0 {
+			return false, err
+		}
+		ip = svc.Status.LoadBalancer.Ingress[0].IP
+		return true, nil
+	})
+	if !netip.MustParsePrefix("10.0.0.0/20").Contains(netip.MustParseAddr(ip)) {
+		t.Errorf("internal IP %s is not from the subnetwork nodes (10.0.0.0/20)", ip)
+	}
+	frs, err := s.cloud.Compute.ForwardingRules.List(s.cloud.Project, "us-central1").Filter("IPAddress = \"" + ip + "\"").Do()
+	if err != nil || len(frs.Items) != 1 || frs.Items[0].LoadBalancingScheme != "INTERNAL" ||
+		lastSegment(frs.Items[0].Subnetwork) != cluster.SubnetworkName {
+		t.Fatalf("forwarding rules on %s: %+v, %v; want one INTERNAL rule in %s", ip, frs, err, cluster.SubnetworkName)
+	}
+	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "api", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "the Service and its cloud resources are gone", func() (bool, error) {
+		_, err := getService("api")
+		for _, r := range clusterResources(t) {
+			if strings.Contains(r, base) {
+				return false, fmt.Errorf("%s is still there", r)
+			}
+		}
+		return apierrors.IsNotFound(err), err
+	})
+	noForbiddenCalls(t, ccm)
+}

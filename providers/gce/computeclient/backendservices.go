@@ -164,6 +164,15 @@ func (c *Client) NetworkRanges(ctx context.Context, networkURL string) ([]netip.
 	return out, nil
 }
 
+// ListSubnetworks lists the subnetworks of a network in one region.
+func (c *Client) ListSubnetworks(ctx context.Context, region, networkURL string) ([]*compute.Subnetwork, error) {
+	return listAll(ctx, c, "subnetworks.list",
+		func(ctx context.Context, token string) (*compute.SubnetworkList, error) {
+			return c.svc.Subnetworks.List(c.project, region).Filter("network = " + strconv.Quote(networkURL)).PageToken(token).Context(ctx).Do()
+		},
+		func(p *compute.SubnetworkList) ([]*compute.Subnetwork, string) { return p.Items, p.NextPageToken })
+}
+
 // GetSubnetwork reads a subnetwork by its link.
 func (c *Client) GetSubnetwork(ctx context.Context, link string) (*compute.Subnetwork, error) {
 	parts := strings.Split(link, "/")

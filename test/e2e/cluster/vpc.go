@@ -21,7 +21,11 @@ const (
 // EnsureVPC creates the network and subnetwork unless they exist.
 func (f *FakeGCE) EnsureVPC(ctx context.Context) error {
 	if _, err := f.Compute.Networks.Get(f.Project, NetworkName).Context(ctx).Do(); isNotFound(err) {
-		op, err := f.Compute.Networks.Insert(f.Project, &compute.Network{Name: NetworkName, AutoCreateSubnetworks: false}).Context(ctx).Do()
+		// Custom mode: without ForceSendFields the client omits false and
+		// the API makes an auto-mode network, with a subnetwork in every
+		// region beside "nodes".
+		op, err := f.Compute.Networks.Insert(f.Project, &compute.Network{Name: NetworkName, AutoCreateSubnetworks: false,
+			ForceSendFields: []string{"AutoCreateSubnetworks"}}).Context(ctx).Do()
 		if err := f.wait(ctx, op, err); err != nil {
 			return fmt.Errorf("insert network: %w", err)
 		}
