@@ -196,3 +196,21 @@ func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T)
 		}
 	}
 }
+
+func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName, c.NetworkName = "", "bare" })
+	must(t)(tc.Compute.Networks.Insert(tc.Project, &compute.Network{Name: "bare", AutoCreateSubnetworks: false,
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
+	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
+	client, _ := withReporter(tc, svc)
+	ctx := context.Background()
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err == nil {
+		t.Fatal("EnsureLoadBalancer found a subnetwork in a network without one")
+	}
+	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	want := "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"
+	if c == nil || c.Reason != "NoSubnetwork" || c.Message != want {
+		t.Errorf("condition = %+v, want NoSubnetwork: %s", c, want)
+	}
+}

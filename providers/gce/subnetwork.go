@@ -68,7 +68,7 @@ func (c *Cloud) discoverSubnetwork(ctx context.Context) (string, error) {
 		return c.subnetwork.url, nil
 	case 0:
 		return "", &nlb.ServiceError{Reason: "NoSubnetwork", Message: fmt.Sprintf(
-			"this load balancer takes its address from a subnetwork, and network %s has none in %s: create one and set [global] subnetwork-name in the cloud config",
+			"this load balancer takes its address from a subnetwork, and network %s has none in %s: create one there",
 			lastSegment(c.networkURL), c.region)}
 	}
 	return "", &nlb.ServiceError{Reason: "NoSubnetwork", Message: fmt.Sprintf(
