@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"google.golang.org/api/compute/v1"
@@ -212,5 +213,36 @@ func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
 	want := "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"
 	if c == nil || c.Reason != "NoSubnetwork" || c.Message != want {
 		t.Errorf("condition = %+v, want NoSubnetwork: %s", c, want)
+	}
+}
+
+func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc.addInstance(t, "us-central1-a", "node-1")
+	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
+	if err := tc.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.forwardingRules.insert", Code: 403, Reason: "quotaExceeded",
+		Message: "Quota 'FORWARDING_RULES' exceeded.  Limit: 15.0 globally.", Count: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	svc := lbService(nil)
+	client, rec := withReporter(tc, svc)
+	ctx := context.Background()
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err == nil {
+		t.Fatal("EnsureLoadBalancer succeeded over the quota")
+	}
+	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "QuotaExceeded" || !strings.Contains(c.Message, "Quota 'FORWARDING_RULES' exceeded") {
+		t.Errorf("condition = %+v, want QuotaExceeded quoting the API", c)
+	}
+	if e := <-rec.Events; !strings.HasPrefix(e, "Warning QuotaExceeded ") {
+		t.Errorf("event = %q", e)
+	}
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, got, nodes); err != nil {
+		t.Fatalf("after the quota: %v", err)
+	}
+	got, _ = client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	if !meta.IsStatusConditionTrue(got.Status.Conditions, ConditionLoadBalancerReady) {
+		t.Errorf("conditions = %+v, want LoadBalancerReady=True once built", got.Status.Conditions)
 	}
 }

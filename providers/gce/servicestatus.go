@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 
@@ -50,13 +51,16 @@ func serviceProblem(err error) (reason, message string, ok bool) {
 		return se.Reason, se.Message, true
 	case errors.As(err, &ae):
 		return "InvalidServiceSetting", ae.Error(), true
+	case computeclient.Classify(err) == computeclient.ClassQuota:
+		return "QuotaExceeded", "the project's quota is used up, so the load balancer is incomplete until it is raised or resources are removed: " + err.Error(), true
 	}
 	return "", "", false
 }
 
 // report records the outcome of a reconcile on the Service. Errors that are
-// not the Service's (the cloud API failing) leave the condition alone: the
-// service controller retries and records them itself.
+// neither the Service's nor the project's quota (the cloud API failing)
+// leave the condition alone: the service controller retries and records
+// them itself.
 func (c *Cloud) report(ctx context.Context, svc *v1.Service, err error) {
 	if c.reporter == nil {
 		return
