@@ -45,6 +45,17 @@ var (
 		"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
 		"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
 	}
+	// clientIPAffinityWant: the same-node path, with both choices keyed
+	// on the client (sessionAffinity ClientIP, CLIENT_IP in the cloud).
+	clientIPAffinityWant = summary{
+		Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+		Hops:  sameNodeHops,
+		Reply: sameNodeReply,
+		Notes: []string{
+			"GCE picks one of node-1, node-2, node-3 for each new flow (a hash of the client's and the rule's addresses: session affinity CLIENT_IP keeps a client on one backend) and keeps it for the flow's life; the trace follows node-1 (--to-node chooses another).",
+			"kube-proxy picks an endpoint at random among web-a, web-b for a client's first connection and sends the client's next ones to the same endpoint until it has been idle for 3h0m0s (sessionAffinity ClientIP); the trace follows web-a, the first by name.",
+		},
+	}
 )
 
 // summary is the part of a trace the scenario tests compare: each hop as
@@ -103,28 +114,12 @@ func TestRun(t *testing.T) {
 		{
 			name: "external, ClientIP affinity: GCE hashes the client's address and kube-proxy keeps the client on its endpoint",
 			in:   newLab(withClientIPAffinity()).input(),
-			want: summary{
-				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops:  sameNodeHops,
-				Reply: sameNodeReply,
-				Notes: []string{
-					"GCE picks one of node-1, node-2, node-3 for each new flow (a hash of the client's and the rule's addresses: session affinity CLIENT_IP keeps a client on one backend) and keeps it for the flow's life; the trace follows node-1 (--to-node chooses another).",
-					"kube-proxy picks an endpoint at random among web-a, web-b for a client's first connection and sends the client's next ones to the same endpoint until it has been idle for 3h0m0s (sessionAffinity ClientIP); the trace follows web-a, the first by name.",
-				},
-			},
+			want: clientIPAffinityWant,
 		},
 		{
 			name: "external, target pool, ClientIP affinity: the pool's CLIENT_IP is the hash",
 			in:   newLab(withTargetPool(), withClientIPAffinity()).input(),
-			want: summary{
-				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
-				Hops:  sameNodeHops,
-				Reply: sameNodeReply,
-				Notes: []string{
-					"GCE picks one of node-1, node-2, node-3 for each new flow (a hash of the client's and the rule's addresses: session affinity CLIENT_IP keeps a client on one backend) and keeps it for the flow's life; the trace follows node-1 (--to-node chooses another).",
-					"kube-proxy picks an endpoint at random among web-a, web-b for a client's first connection and sends the client's next ones to the same endpoint until it has been idle for 3h0m0s (sessionAffinity ClientIP); the trace follows web-a, the first by name.",
-				},
-			},
+			want: clientIPAffinityWant,
 		},
 		{
 			name: "external, Cluster, the endpoint on another node: masqueraded to the node's internal address, carried by the pod CIDR's route",

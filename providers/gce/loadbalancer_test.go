@@ -35,6 +35,21 @@ func withReporter(tc *testCloud, svc *v1.Service) (*fake.Clientset, *record.Fake
 	return client, rec
 }
 
+// ensureFails runs a reconcile that must fail and returns the Service's
+// LoadBalancerReady condition after it.
+func ensureFails(t *testing.T, tc *testCloud, client *fake.Clientset, svc *v1.Service, nodes []*v1.Node) *metav1.Condition {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err == nil {
+		t.Fatal("EnsureLoadBalancer succeeded")
+	}
+	got, err := client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+}
+
 func TestEnsureLoadBalancerInEachMode(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
 	tc.addInstance(t, "us-central1-a", "node-1")
@@ -168,11 +183,7 @@ func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T)
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	client, rec := withReporter(tc, svc)
 	ctx := context.Background()
-	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err == nil {
-		t.Fatal("EnsureLoadBalancer chose one of two subnetworks")
-	}
-	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
-	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	c := ensureFails(t, tc, client, svc, nil)
 	want := "this load balancer takes its address from a subnetwork, and network vpc has 2 in us-central1 (clients, nodes): " +
 		"set [global] subnetwork-name in the cloud config (an internal load balancer may name its own with the annotation networking.gke.io/internal-load-balancer-subnet)"
 	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "NoSubnetwork" || c.Message != want {
@@ -204,12 +215,7 @@ func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	client, _ := withReporter(tc, svc)
-	ctx := context.Background()
-	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err == nil {
-		t.Fatal("EnsureLoadBalancer found a subnetwork in a network without one")
-	}
-	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
-	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	c := ensureFails(t, tc, client, svc, nil)
 	want := "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"
 	if c == nil || c.Reason != "NoSubnetwork" || c.Message != want {
 		t.Errorf("condition = %+v, want NoSubnetwork: %s", c, want)
@@ -227,21 +233,17 @@ func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) 
 	svc := lbService(nil)
 	client, rec := withReporter(tc, svc)
 	ctx := context.Background()
-	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err == nil {
-		t.Fatal("EnsureLoadBalancer succeeded over the quota")
-	}
-	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
-	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	c := ensureFails(t, tc, client, svc, nodes)
 	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "QuotaExceeded" || !strings.Contains(c.Message, "Quota 'FORWARDING_RULES' exceeded") {
 		t.Errorf("condition = %+v, want QuotaExceeded quoting the API", c)
 	}
 	if e := <-rec.Events; !strings.HasPrefix(e, "Warning QuotaExceeded ") {
 		t.Errorf("event = %q", e)
 	}
-	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, got, nodes); err != nil {
+	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err != nil {
 		t.Fatalf("after the quota: %v", err)
 	}
-	got, _ = client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
 	if !meta.IsStatusConditionTrue(got.Status.Conditions, ConditionLoadBalancerReady) {
 		t.Errorf("conditions = %+v, want LoadBalancerReady=True once built", got.Status.Conditions)
 	}

@@ -42,6 +42,24 @@ func getService(name string) (*v1.Service, error) {
 	return s.cp.Admin.CoreV1().Services("default").Get(context.Background(), name, metav1.GetOptions{})
 }
 
+// deleteServiceAndWaitForItsResources deletes a Service and waits until it
+// and every cloud resource named after base are gone.
+func deleteServiceAndWaitForItsResources(t *testing.T, name, base string) {
+	t.Helper()
+	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin, "the Service and its cloud resources are gone", func() (bool, error) {
+		_, err := getService(name)
+		for _, r := range clusterResources(t) {
+			if strings.Contains(r, base) {
+				return false, fmt.Errorf("%s is still there", r)
+			}
+		}
+		return apierrors.IsNotFound(err), err
+	})
+}
+
 // clusterResources lists the e2e cluster's load balancer resources in fake-gce.
 func clusterResources(t *testing.T) []string {
 	t.Helper()
@@ -152,18 +170,7 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 		t.Errorf("backend service after the node joined: %+v, %v; want its %d backends unchanged", after, err, len(bs.Backends))
 	}
 
-	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, convergeWithin, "the Service and its cloud resources are gone", func() (bool, error) {
-		_, err := getService("web")
-		for _, r := range clusterResources(t) {
-			if strings.Contains(r, base) {
-				return false, fmt.Errorf("%s is still there", r)
-			}
-		}
-		return apierrors.IsNotFound(err), err
-	})
+	deleteServiceAndWaitForItsResources(t, "web", base)
 	noForbiddenCalls(t, ccm)
 }
 
@@ -232,17 +239,6 @@ func TestAnInternalLoadBalancerTakesItsAddressFromTheNetworksOnlySubnetwork(t *t
 		lastSegment(frs.Items[0].Subnetwork) != cluster.SubnetworkName {
 		t.Fatalf("forwarding rules on %s: %+v, %v; want one INTERNAL rule in %s", ip, frs, err, cluster.SubnetworkName)
 	}
-	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "api", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, convergeWithin, "the Service and its cloud resources are gone", func() (bool, error) {
-		_, err := getService("api")
-		for _, r := range clusterResources(t) {
-			if strings.Contains(r, base) {
-				return false, fmt.Errorf("%s is still there", r)
-			}
-		}
-		return apierrors.IsNotFound(err), err
-	})
+	deleteServiceAndWaitForItsResources(t, "api", base)
 	noForbiddenCalls(t, ccm)
 }
