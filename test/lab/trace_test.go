@@ -45,7 +45,7 @@ func TestTracePredictsTheRewritesConntrackRecords(t *testing.T) {
 		// (1/3)^20.
 		var reached []string
 		for len(reached) < 20 {
-			node := traceMatchesConntrack(t, svc, addr)
+			node := traceMatchesConntrack(t, svc, fromInternet(), addr)
 			reached = append(reached, node)
 			if node != "node-2" {
 				return
@@ -58,13 +58,29 @@ func TestTracePredictsTheRewritesConntrackRecords(t *testing.T) {
 		svc := createService(t, newService("trace-nodeip", loadBalancer(), nodeIPMode(), withPort(8086)))
 		publish(t, svc, e.pod["node-2-a"])
 		ingressAddrs(t, svc, nodeCount)
-		if got := traceMatchesConntrack(t, svc, hostPort(e.natIP["node-1"], 8086)); got != "node-1" {
+		if got := traceMatchesConntrack(t, svc, fromInternet(), hostPort(e.natIP["node-1"], 8086)); got != "node-1" {
 			t.Errorf("node-1's external address led to %s", got)
 		}
 		// And to the pod's own node, which masquerades with its address
 		// on the pod's link.
-		if got := traceMatchesConntrack(t, svc, hostPort(e.natIP["node-2"], 8086)); got != "node-2" {
+		if got := traceMatchesConntrack(t, svc, fromInternet(), hostPort(e.natIP["node-2"], 8086)); got != "node-2" {
 			t.Errorf("node-2's external address led to %s", got)
+		}
+	})
+	t.Run("an internal load balancer carries vm-1 to a node, which masquerades to the pod", func(t *testing.T) {
+		t.Parallel()
+		svc := createService(t, newService("trace-internal", loadBalancer(), withPort(8092),
+			withAnnotation("networking.gke.io/load-balancer-type", "Internal")))
+		publish(t, svc, e.pod["node-2-a"])
+		traceMatchesConntrack(t, svc, fromVM(), ingressAddrs(t, svc, 1)[0])
+	})
+	t.Run("vm-1 reaches a nodeip Service's internal address with no NAT in the VPC", func(t *testing.T) {
+		t.Parallel()
+		svc := createService(t, newService("trace-nodeip-inside", loadBalancer(), nodeIPMode(), withPort(8093)))
+		publish(t, svc, e.pod["node-2-a"])
+		ingressAddrs(t, svc, nodeCount)
+		if got := traceMatchesConntrack(t, svc, fromVM(), hostPort(node("node-3").InternalIP, 8093)); got != "node-3" {
+			t.Errorf("node-3's internal address led to %s", got)
 		}
 	})
 	t.Run("nodeip with externalTrafficPolicy Local keeps the client's address", func(t *testing.T) {
@@ -72,20 +88,31 @@ func TestTracePredictsTheRewritesConntrackRecords(t *testing.T) {
 		svc := createService(t, newService("trace-local", loadBalancer(), nodeIPMode(), etpLocal(), withPort(8087)))
 		publish(t, svc, e.pod["node-2-a"])
 		ingressAddrs(t, svc, 1)
-		if got := traceMatchesConntrack(t, svc, hostPort(e.natIP["node-2"], 8087)); got != "node-2" {
+		if got := traceMatchesConntrack(t, svc, fromInternet(), hostPort(e.natIP["node-2"], 8087)); got != "node-2" {
 			t.Errorf("node-2's external address led to %s", got)
 		}
 	})
 }
 
-// traceMatchesConntrack opens a connection from the client to addr and,
+// clientAt is where a traced connection starts: a namespace and the
+// source address it uses there.
+type clientAt struct {
+	ns   string
+	addr netip.Addr
+}
+
+// fromInternet is the client outside the VPC; fromVM is vm-1, inside it.
+func fromInternet() clientAt { return clientAt{e.lab.Client, client} }
+func fromVM() clientAt       { return clientAt{vm().NS, vm().InternalIP} }
+
+// traceMatchesConntrack opens a connection from a client to addr and,
 // while it is open, compares the rewrites the conntrack tables recorded
 // for it with those a trace of the Service predicts for the same client
 // address and port and the node conntrack says the connection entered.
 // It returns that node.
-func traceMatchesConntrack(t *testing.T, svc *v1.Service, addr string) string {
+func traceMatchesConntrack(t *testing.T, svc *v1.Service, from clientAt, addr string) string {
 	t.Helper()
-	conn, first, echo := openFlow(t, addr)
+	conn, first, echo := openFlow(t, from, addr)
 	defer conn.Close()
 	tables, err := conntrackTables()
 	if err != nil {
@@ -126,23 +153,22 @@ var clientPort atomic.Uint32
 
 func init() { clientPort.Store(61000) }
 
-// openFlow connects from the client's first address, from a port of its
-// own, to addr, until the connection is made and the pod behind it
+// openFlow connects from a client, from a port of its own, to addr, until the connection is made and the pod behind it
 // answers an HTTP request over it, and returns the connection, still open
 // (the answer keeps it alive), the flow as the client sent it, and the
 // answer.
-func openFlow(t *testing.T, addr string) (net.Conn, trace.Flow, topology.Echo) {
+func openFlow(t *testing.T, from clientAt, addr string) (net.Conn, trace.Flow, topology.Echo) {
 	t.Helper()
 	var conn net.Conn
 	var first trace.Flow
 	var echo topology.Echo
 	eventually(t, lbWithin, "a connection to "+addr+" that a pod answers", func() (bool, error) {
-		from := netip.AddrPortFrom(client, uint16(clientPort.Add(1)))
-		first = trace.Flow{Protocol: "TCP", Src: from, Dst: netip.MustParseAddrPort(addr)}
+		src := netip.AddrPortFrom(from.addr, uint16(clientPort.Add(1)))
+		first = trace.Flow{Protocol: "TCP", Src: src, Dst: netip.MustParseAddrPort(addr)}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(from)}
-		err := topology.Exec(e.lab.Client, func() (err error) {
+		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(src)}
+		err := topology.Exec(from.ns, func() (err error) {
 			conn, err = d.DialContext(ctx, "tcp", addr)
 			return err
 		})
