@@ -49,6 +49,11 @@ type refSpec struct {
 	blocksDelete bool
 	// optionalTarget: the referenced resource need not exist (the API keeps stale links).
 	optionalTarget bool
+	// sameProject: the referenced resource must be in the resource's own
+	// project. A firewall rule, a route or a subnetwork lives in its
+	// network's project (Shared VPC's host project), which the API
+	// enforces this way.
+	sameProject bool
 }
 
 var kinds = map[string]*kind{}
@@ -172,6 +177,9 @@ func resolveRefs(t *tx, c *call, k *kind, obj map[string]any) error {
 			r, ok := parseRef(v, def)
 			if !ok || (rs.collection != "" && r.Collection != rs.collection) {
 				return "", invalidValue("resource."+rs.path, v, "The URL is malformed.")
+			}
+			if rs.sameProject && r.Project != c.project {
+				return "", invalidValue("resource."+rs.path, v, "Cross project referencing is not allowed for this resource.")
 			}
 			if !rs.optionalTarget && t.get(r.coll(), r.Name) == nil {
 				return "", invalidValue("resource."+rs.path, v, "The referenced "+singular(r.Collection)+" resource cannot be found.")

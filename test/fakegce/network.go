@@ -13,7 +13,7 @@ func init() {
 	register(&kind{resource: "networks", schema: "Network", quota: "NETWORKS",
 		prepare: prepareNetwork, beforeDelete: deleteNetworkOwned})
 	register(&kind{resource: "subnetworks", schema: "Subnetwork", fingerprint: true,
-		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true}},
+		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true, sameProject: true}},
 		prepare: prepareSubnetwork, beforeDelete: unlinkSubnetwork,
 		custom: map[string]handler{
 			"setPrivateIpGoogleAccess": {mutation: &mutation{apply: setPrivateIPGoogleAccess}},
@@ -23,11 +23,11 @@ func init() {
 			setDefault(obj, "network", "global/networks/default")
 			return nil
 		},
-		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true}},
+		refs:    []refSpec{{path: "network", collection: "networks", scope: "global", blocksDelete: true, sameProject: true}},
 		prepare: prepareFirewall})
 	register(&kind{resource: "routes", schema: "Route",
 		refs: []refSpec{
-			{path: "network", collection: "networks", scope: "global", blocksDelete: true},
+			{path: "network", collection: "networks", scope: "global", blocksDelete: true, sameProject: true},
 			{path: "nextHopInstance", collection: "instances", scope: "zone"},
 		},
 		prepare: prepareRoute})
