@@ -67,7 +67,7 @@ func (s *cloudSettings) computeClient(ctx context.Context, o *Options) (*compute
 		}
 		httpClient = c
 	}
-	return computeclient.New(ctx, computeclient.Config{Project: s.project, Endpoint: s.endpoint, HTTPClient: httpClient,
+	return computeclient.New(ctx, computeclient.Config{Project: s.project, NetworkProject: s.cfg.NetworkProjectID, Endpoint: s.endpoint, HTTPClient: httpClient,
 		QPS: 50, Burst: 50, MaxRetries: 2, UserAgent: "kubectl-vpc"})
 }
 

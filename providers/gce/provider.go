@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 		return nil, err
 	}
 	api, err := computeclient.New(ctx, computeclient.Config{
-		Project: cfg.ProjectID, Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
+		Project: cfg.ProjectID, NetworkProject: networkProject(cfg), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
 		QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: opts.UserAgent,
 	})
 	if err != nil {
@@ -146,6 +146,17 @@ func networkURL(cfg *Config) string {
 		project = cfg.NetworkProjectID
 	}
 	return linkBase + "projects/" + project + "/global/networks/" + cfg.NetworkName
+}
+
+// networkProject is the project of the cluster's network: network-project-id,
+// or the project a network-name link names, or project-id.
+func networkProject(cfg *Config) string {
+	if r, ok := parseLink(networkURL(cfg)); ok {
+		if p := strings.Split(r, "/"); len(p) > 1 && p[1] != "" {
+			return p[1]
+		}
+	}
+	return cfg.ProjectID
 }
 
 // parseLink turns a full or partial link into "projects/p/...".

@@ -137,7 +137,7 @@ func (c *Client) DeleteRegionBackendService(ctx context.Context, region, name st
 func (c *Client) NetworkRanges(ctx context.Context, networkURL string) ([]netip.Prefix, error) {
 	subnets, err := listAll(ctx, c, "subnetworks.aggregatedList",
 		func(ctx context.Context, token string) (*compute.SubnetworkAggregatedList, error) {
-			return c.svc.Subnetworks.AggregatedList(c.project).Filter("network = " + strconv.Quote(networkURL)).PageToken(token).Context(ctx).Do()
+			return c.svc.Subnetworks.AggregatedList(projectOf(networkURL, c.networkProject)).Filter("network = " + strconv.Quote(networkURL)).PageToken(token).Context(ctx).Do()
 		},
 		func(p *compute.SubnetworkAggregatedList) ([]*compute.Subnetwork, string) {
 			var out []*compute.Subnetwork
@@ -168,7 +168,7 @@ func (c *Client) NetworkRanges(ctx context.Context, networkURL string) ([]netip.
 func (c *Client) ListSubnetworks(ctx context.Context, region, networkURL string) ([]*compute.Subnetwork, error) {
 	return listAll(ctx, c, "subnetworks.list",
 		func(ctx context.Context, token string) (*compute.SubnetworkList, error) {
-			return c.svc.Subnetworks.List(c.project, region).Filter("network = " + strconv.Quote(networkURL)).PageToken(token).Context(ctx).Do()
+			return c.svc.Subnetworks.List(projectOf(networkURL, c.networkProject), region).Filter("network = " + strconv.Quote(networkURL)).PageToken(token).Context(ctx).Do()
 		},
 		func(p *compute.SubnetworkList) ([]*compute.Subnetwork, string) { return p.Items, p.NextPageToken })
 }
@@ -181,6 +181,6 @@ func (c *Client) GetSubnetwork(ctx context.Context, link string) (*compute.Subne
 	}
 	region, name := parts[len(parts)-3], parts[len(parts)-1]
 	return Do(ctx, c, "subnetworks.get", func(ctx context.Context) (*compute.Subnetwork, error) {
-		return c.svc.Subnetworks.Get(c.project, region, name).Context(ctx).Do()
+		return c.svc.Subnetworks.Get(projectOf(link, c.networkProject), region, name).Context(ctx).Do()
 	})
 }

@@ -9,10 +9,12 @@
 package computeclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -26,6 +28,10 @@ import (
 // Config is what the client needs; the provider fills it from the cloud config.
 type Config struct {
 	Project string
+	// NetworkProject owns the VPC network (Shared VPC's host project):
+	// firewall rules, routes and subnetworks are read and written there.
+	// Empty: Project.
+	NetworkProject string
 	// Endpoint overrides the API's base URL ("http://127.0.0.1:8085/compute/v1/").
 	Endpoint string
 	// HTTPClient carries authentication (nil: no authentication).
@@ -40,13 +46,15 @@ type Config struct {
 	UserAgent  string
 }
 
-// Client calls the compute API for one project.
+// Client calls the compute API for one project, and for the network's
+// resources in the network's project.
 type Client struct {
-	svc     *compute.Service
-	project string
-	limiter *rate.Limiter
-	retries int
-	backoff wait.Backoff
+	svc            *compute.Service
+	project        string
+	networkProject string
+	limiter        *rate.Limiter
+	retries        int
+	backoff        wait.Backoff
 }
 
 // New builds a client. It makes no request.
@@ -81,16 +89,21 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	registerMetrics()
 	return &Client{
-		svc:     svc,
-		project: cfg.Project,
-		limiter: rate.NewLimiter(rate.Limit(cfg.QPS), cfg.Burst),
-		retries: cfg.MaxRetries,
-		backoff: wait.Backoff{Duration: cfg.Backoff, Factor: 2, Jitter: 0.5, Cap: cfg.MaxBackoff, Steps: 64},
+		svc:            svc,
+		project:        cfg.Project,
+		networkProject: cmp.Or(cfg.NetworkProject, cfg.Project),
+		limiter:        rate.NewLimiter(rate.Limit(cfg.QPS), cfg.Burst),
+		retries:        cfg.MaxRetries,
+		backoff:        wait.Backoff{Duration: cfg.Backoff, Factor: 2, Jitter: 0.5, Cap: cfg.MaxBackoff, Steps: 64},
 	}, nil
 }
 
 // Project is the project the client works in.
 func (c *Client) Project() string { return c.project }
+
+// NetworkProject is the project of the network's firewall rules, routes
+// and subnetworks.
+func (c *Client) NetworkProject() string { return c.networkProject }
 
 // Service is the underlying generated client, for the packages of this
 // provider that build calls this file does not wrap yet. Calls made through it
@@ -151,20 +164,21 @@ func (c *Client) Mutate(ctx context.Context, method string, call func(ctx contex
 // (which answers within about two minutes, DONE or not), and returns its
 // error if it failed. Only the caller's context bounds it.
 func (c *Client) Wait(ctx context.Context, op *compute.Operation) error {
+	project := projectOf(op.SelfLink, c.project) // an operation is in the project of what it changes
 	for op.Status != "DONE" {
 		var err error
 		switch {
 		case op.Zone != "":
 			op, err = Do(ctx, c, "zoneOperations.wait", func(ctx context.Context) (*compute.Operation, error) {
-				return c.svc.ZoneOperations.Wait(c.project, lastSegment(op.Zone), op.Name).Context(ctx).Do()
+				return c.svc.ZoneOperations.Wait(project, lastSegment(op.Zone), op.Name).Context(ctx).Do()
 			})
 		case op.Region != "":
 			op, err = Do(ctx, c, "regionOperations.wait", func(ctx context.Context) (*compute.Operation, error) {
-				return c.svc.RegionOperations.Wait(c.project, lastSegment(op.Region), op.Name).Context(ctx).Do()
+				return c.svc.RegionOperations.Wait(project, lastSegment(op.Region), op.Name).Context(ctx).Do()
 			})
 		default:
 			op, err = Do(ctx, c, "globalOperations.wait", func(ctx context.Context) (*compute.Operation, error) {
-				return c.svc.GlobalOperations.Wait(c.project, op.Name).Context(ctx).Do()
+				return c.svc.GlobalOperations.Wait(project, op.Name).Context(ctx).Do()
 			})
 		}
 		if err != nil {
@@ -175,6 +189,19 @@ func (c *Client) Wait(ctx context.Context, op *compute.Operation) error {
 }
 
 func newRequestID() string { return string(uuid.NewUUID()) }
+
+// projectOf is the project a resource link names (".../projects/P/..."),
+// or def when it names none.
+func projectOf(link, def string) string {
+	_, rest, ok := strings.Cut(link, "projects/")
+	if !ok {
+		return def
+	}
+	if p, _, _ := strings.Cut(rest, "/"); p != "" {
+		return p
+	}
+	return def
+}
 
 func lastSegment(s string) string {
 	for i := len(s) - 1; i >= 0; i-- {

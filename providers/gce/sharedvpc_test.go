@@ -1,0 +1,152 @@
+package gce
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
+	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+)
+
+// A Shared VPC cluster: the nodes and the load balancers are in the
+// service project, the network, its subnetwork, firewall rules and routes
+// in the host project (network-project-id), where the API wants them.
+func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T) {
+	const service, host = "service-project", "host-project"
+	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}, OpLatency: 20 * time.Millisecond})
+	waitOp := func(op *compute.Operation, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("setup: %v", err)
+		}
+		for op.Status != "DONE" {
+			project := host
+			if strings.Contains(op.SelfLink, "/"+service+"/") {
+				project = service
+			}
+			switch {
+			case op.Zone != "":
+				op, err = fc.Compute.ZoneOperations.Wait(project, op.Zone[strings.LastIndexByte(op.Zone, '/')+1:], op.Name).Do()
+			case op.Region != "":
+				op, err = fc.Compute.RegionOperations.Wait(project, op.Region[strings.LastIndexByte(op.Region, '/')+1:], op.Name).Do()
+			default:
+				op, err = fc.Compute.GlobalOperations.Wait(project, op.Name).Do()
+			}
+			if err != nil {
+				t.Fatalf("setup: %v", err)
+			}
+		}
+	}
+	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
+	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+	waitOp(fc.Compute.Instances.Insert(service, "us-central1-a", &compute.Instance{
+		Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4",
+		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
+			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: linkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes",
+			AccessConfigs: []*compute.AccessConfig{{}}}},
+		Tags: &compute.Tags{Items: []string{"k8s-node"}},
+	}).Do())
+	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, TokenURL: "nil", API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	nodes := []*v1.Node{node("node-1", "gce://"+service+"/us-central1-a/node-1")}
+	// owned lists the cluster's firewall rules, routes and forwarding rules
+	// in a project.
+	owned := func(project string) []string {
+		var out []string
+		mine := func(name string) bool { return strings.HasPrefix(name, p.owner.Prefix()) }
+		fws, err := fc.Compute.Firewalls.List(project).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fw := range fws.Items {
+			if mine(fw.Name) {
+				out = append(out, "firewall "+fw.Name)
+			}
+		}
+		routes, err := fc.Compute.Routes.List(project).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range routes.Items {
+			if mine(r.Name) {
+				out = append(out, "route "+r.Name)
+			}
+		}
+		frs, err := fc.Compute.ForwardingRules.List(project, "us-central1").Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fr := range frs.Items {
+			if mine(fr.Name) {
+				out = append(out, "forwarding rule "+fr.Name)
+			}
+		}
+		return out
+	}
+
+	external := lbService(nil)
+	if _, err := p.EnsureLoadBalancer(ctx, cluster, external, nodes); err != nil {
+		t.Fatalf("external: %v", err)
+	}
+	internal := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
+	internal.Name, internal.UID = "api", "7b2e7d2f-1111-4222-8333-444455556666"
+	st, err := p.EnsureLoadBalancer(ctx, cluster, internal, nodes)
+	if err != nil {
+		t.Fatalf("internal: %v", err)
+	}
+	if ip := netip.MustParseAddr(st.Ingress[0].IP); !netip.MustParsePrefix("10.0.0.0/24").Contains(ip) {
+		t.Errorf("the internal address %s is not from the host project's subnetwork nodes", ip)
+	}
+	if err := p.CreateRoute(ctx, cluster, "uid-1", &cloudprovider.Route{TargetNode: "node-1", DestinationCIDR: "10.64.1.0/24"}); err != nil {
+		t.Fatalf("route: %v", err)
+	}
+
+	hostOwned, serviceOwned := owned(host), owned(service)
+	countKind := func(list []string, kind string) int {
+		return len(slices.DeleteFunc(slices.Clone(list), func(s string) bool { return !strings.HasPrefix(s, kind+" ") }))
+	}
+	if countKind(hostOwned, "firewall") < 3 || countKind(hostOwned, "route") != 1 || countKind(hostOwned, "forwarding rule") != 0 {
+		t.Errorf("host project has %v; want the load balancers' firewall rules and the route, no forwarding rule", hostOwned)
+	}
+	if countKind(serviceOwned, "firewall") != 0 || countKind(serviceOwned, "route") != 0 || countKind(serviceOwned, "forwarding rule") != 2 {
+		t.Errorf("service project has %v; want the two forwarding rules only", serviceOwned)
+	}
+	fw, err := fc.Compute.Firewalls.Get(host, strings.TrimSuffix(NodeIPFirewallName(p.owner, string(internal.UID)), "-nip")+"-fw").Do()
+	if err != nil || !slices.Contains(fw.SourceRanges, "10.0.0.0/24") {
+		t.Errorf("the internal load balancer's firewall rule: %+v, %v; want the host network's ranges as sources", fw, err)
+	}
+
+	// Everything goes again, from both projects.
+	for _, svc := range []*v1.Service{external, internal} {
+		if err := p.EnsureLoadBalancerDeleted(ctx, cluster, svc); err != nil {
+			t.Fatalf("delete %s: %v", svc.Name, err)
+		}
+	}
+	routes, err := p.ListRoutes(ctx, cluster)
+	if err != nil || len(routes) != 1 {
+		t.Fatalf("ListRoutes = %v, %v; want the route in the host project", routes, err)
+	}
+	if err := p.DeleteRoute(ctx, cluster, routes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if left := append(owned(host), owned(service)...); len(left) != 0 {
+		t.Errorf("left after deleting: %v", left)
+	}
+}
