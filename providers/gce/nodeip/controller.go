@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
@@ -69,6 +70,10 @@ type Controller struct {
 	mu sync.Mutex
 	// firewallProblems are the firewall errors the user must fix, by UID.
 	firewallProblems map[string]*problem
+	// failedRules are the rules a firewall change failed to make, by UID,
+	// until one succeeds: asking again for the same rules waits for the
+	// queue's backoff (see needFirewall).
+	failedRules map[string][]firewall.Rule
 	// claims are the last claims, by Service key, to tell when the
 	// Services that share a port need another look.
 	claims map[string]claimMemo
@@ -127,6 +132,7 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 		broadcaster:      broadcaster,
 		recorder:         broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: Name + "-controller"}),
 		firewallProblems: map[string]*problem{},
+		failedRules:      map[string][]firewall.Rule{},
 		claims:           map[string]claimMemo{},
 		written:          map[string]writtenService{},
 		served:           map[string]string{},

@@ -590,3 +590,40 @@ func TestARefusedFirewallWriteIsRetriedAfterABackoff(t *testing.T) {
 		t.Errorf("the retry came %v after the refusal, want at least %v: a refusing cloud is not asked again at once", gap, firewallRetryMin)
 	}
 }
+
+func TestAServiceChangedWhileItsFirewallBacksOffIsTriedAtOnce(t *testing.T) {
+	svc := newService("web", withPorts(80))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	if err := h.cloud.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.firewalls.patch", Code: http.StatusForbidden,
+		Reason: "quotaExceeded", Message: "Quota 'FIREWALLS' exceeded. Limit: 100.0 globally.", Count: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.Server.ResetCalls()
+	addPort := func(port int32) {
+		h.updateService("web", func(s *v1.Service) {
+			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("p%d", port), Protocol: v1.ProtocolTCP, Port: port})
+		})
+	}
+	addPort(443)
+	h.waitForEvent("web", v1.EventTypeWarning, ReasonQuotaExceeded, "firewall rule quota is used up")
+	// The refused rules would wait for the backoff; the Service now asks
+	// for other ones, which are tried at once.
+	addPort(8443)
+	h.eventually("the rule opens 8443", func() (bool, string) {
+		fw := h.rule(svc)
+		return fw != nil && len(fw.Allowed) == 1 && slices.Equal(fw.Allowed[0].Ports, []string{"80", "443", "8443"}), fmt.Sprintf("%+v", fw)
+	})
+	var patches []time.Time
+	for _, c := range h.cloud.Server.Calls() {
+		if c.API == "compute.firewalls.patch" {
+			patches = append(patches, c.Time)
+		}
+	}
+	if len(patches) != 2 {
+		t.Fatalf("%d firewall patches, want 2: the refused one and the changed Service's", len(patches))
+	}
+	if gap := patches[1].Sub(patches[0]); gap >= firewallRetryMin {
+		t.Errorf("the changed Service's rule came %v after the refusal: it waited for the backoff (%v)", gap, firewallRetryMin)
+	}
+}

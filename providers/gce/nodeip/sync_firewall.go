@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 
@@ -56,6 +57,7 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 	plan := firewall.Diff(desired, observed.firewalls(), c.deps.Owner, firewall.ForService(k.UID))
 	if plan.Empty() {
 		c.setFirewallProblem(k, nil)
+		c.clearFirewallFailure(k.UID)
 		return nil
 	}
 	if svc != nil && svc.DeletionTimestamp == nil && c.stillPublished(svc, observed, desired) {
@@ -76,12 +78,14 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 			klog.FromContext(ctx).V(2).Info("Cannot read the firewall rules after a failed change", "service", k.Service, "err", rerr)
 		}
 		c.setFirewallProblem(k, firewallProblem(err))
+		c.noteFirewallFailure(k.UID, desired)
 		return fmt.Errorf("firewall of service %s: %w", k.Service, err)
 	}
 	c.noteApplied(names, desired, plan)
 	klog.FromContext(ctx).V(2).Info("Firewall rules changed", "service", k.Service, "firewalls", names,
 		"inserts", len(plan.Inserts), "patches", len(plan.Patches), "deletes", len(plan.Deletes))
 	c.setFirewallProblem(k, nil)
+	c.clearFirewallFailure(k.UID)
 	if svc != nil {
 		c.statusQueue.Add(k.Service)
 	}
@@ -92,16 +96,36 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 // no longer publishes what it would close is looked at again.
 const recheckPublished = 100 * time.Millisecond
 
-// needFirewall asks the firewall worker to bring a Service's rules in
-// line: at once, unless its last attempt failed, in which case the
-// queue's backoff brings it back. Without that check, the status worker
-// (which asks whenever the rules differ from the answer) and a refusing
-// cloud would retry each other in a loop, thousands of times a second.
-func (c *Controller) needFirewall(k firewallKey) {
-	if c.firewallQueue.NumRequeues(k) > 0 {
+// needFirewall asks the firewall worker to make a Service's rules the
+// desired ones: at once, unless its last attempt failed to make these
+// same rules, in which case the queue's backoff brings it back. Without
+// that check, the status worker (which asks whenever the rules differ from
+// the answer) and a refusing cloud would retry each other in a loop,
+// thousands of times a second; with it, a Service that changes what it
+// asks for is still tried at once.
+func (c *Controller) needFirewall(k firewallKey, desired []firewall.Rule) {
+	c.mu.Lock()
+	failed, ok := c.failedRules[k.UID]
+	c.mu.Unlock()
+	if ok && c.firewallQueue.NumRequeues(k) > 0 && (len(failed) == 0 && len(desired) == 0 || reflect.DeepEqual(failed, desired)) {
 		return
 	}
 	c.firewallQueue.Add(k)
+}
+
+// noteFirewallFailure records the rules a firewall change failed to make
+// (none, for a change that was to remove them).
+func (c *Controller) noteFirewallFailure(uid string, desired []firewall.Rule) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failedRules[uid] = slices.Clone(desired)
+}
+
+// clearFirewallFailure: the rules are as desired.
+func (c *Controller) clearFirewallFailure(uid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.failedRules, uid)
 }
 
 // noteApplied records in the view what an applied plan left under each

@@ -55,7 +55,7 @@ func (c *Controller) syncStatus(ctx context.Context, key string) error {
 		// Without the rules, what the firewall admits is unknown: leave
 		// the status as it is; the firewall worker reads the rules and
 		// enqueues the Service again.
-		c.needFirewall(firewallKey{Service: key, UID: uid})
+		c.needFirewall(firewallKey{Service: key, UID: uid}, a.Rules)
 		return nil
 	}
 	published := admittedTargets(a.Targets, observed.admitted())
@@ -65,7 +65,7 @@ func (c *Controller) syncStatus(ctx context.Context, key string) error {
 	// After the status: a firewall worker that would close a rule to a
 	// node waits until the node's address is no longer published.
 	if !observed.inSync(names, a.Rules) {
-		c.needFirewall(firewallKey{Service: key, UID: uid})
+		c.needFirewall(firewallKey{Service: key, UID: uid}, a.Rules)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
 		}
 	}
 	if ruleLeft {
-		c.needFirewall(firewallKey{Service: key, UID: uid})
+		c.needFirewall(firewallKey{Service: key, UID: uid}, nil)
 		return nil // the firewall worker enqueues the Service again when the rules are gone
 	}
 	if hasFinalizer(svc) {
