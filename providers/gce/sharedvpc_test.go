@@ -69,36 +69,29 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 	// owned lists the cluster's firewall rules, routes and forwarding rules
 	// in a project.
 	owned := func(project string) []string {
-		var out []string
-		mine := func(name string) bool { return strings.HasPrefix(name, p.owner.Prefix()) }
+		var names []string
 		fws, err := fc.Compute.Firewalls.List(project).Do()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, fw := range fws.Items {
-			if mine(fw.Name) {
-				out = append(out, "firewall "+fw.Name)
-			}
+			names = append(names, "firewall "+fw.Name)
 		}
 		routes, err := fc.Compute.Routes.List(project).Do()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range routes.Items {
-			if mine(r.Name) {
-				out = append(out, "route "+r.Name)
-			}
+			names = append(names, "route "+r.Name)
 		}
 		frs, err := fc.Compute.ForwardingRules.List(project, "us-central1").Do()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, fr := range frs.Items {
-			if mine(fr.Name) {
-				out = append(out, "forwarding rule "+fr.Name)
-			}
+			names = append(names, "forwarding rule "+fr.Name)
 		}
-		return out
+		return slices.DeleteFunc(names, func(s string) bool { return !strings.Contains(s, " "+p.owner.Prefix()) })
 	}
 
 	external := lbService(nil)

@@ -564,11 +564,7 @@ func TestARefusedFirewallWriteIsRetriedAfterABackoff(t *testing.T) {
 	svc := newService("web", withPorts(80))
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
-	if err := h.cloud.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.firewalls.patch", Code: http.StatusForbidden,
-		Reason: "quotaExceeded", Message: "Quota 'FIREWALLS' exceeded. Limit: 100.0 globally.", Count: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	h.cloud.Server.ResetCalls()
+	h.refuseNextFirewallPatch()
 	h.updateService("web", func(s *v1.Service) {
 		s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: "https", Protocol: v1.ProtocolTCP, Port: 443})
 	})
@@ -577,12 +573,7 @@ func TestARefusedFirewallWriteIsRetriedAfterABackoff(t *testing.T) {
 		fw := h.rule(svc)
 		return fw != nil && len(fw.Allowed) == 1 && slices.Equal(fw.Allowed[0].Ports, []string{"80", "443"}), fmt.Sprintf("%+v", fw)
 	})
-	var patches []time.Time
-	for _, c := range h.cloud.Server.Calls() {
-		if c.API == "compute.firewalls.patch" {
-			patches = append(patches, c.Time)
-		}
-	}
+	patches := h.firewallPatchTimes()
 	if len(patches) != 2 {
 		t.Fatalf("%d firewall patches, want 2: the refused one and one retry", len(patches))
 	}
@@ -595,11 +586,7 @@ func TestAServiceChangedWhileItsFirewallBacksOffIsTriedAtOnce(t *testing.T) {
 	svc := newService("web", withPorts(80))
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
-	if err := h.cloud.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.firewalls.patch", Code: http.StatusForbidden,
-		Reason: "quotaExceeded", Message: "Quota 'FIREWALLS' exceeded. Limit: 100.0 globally.", Count: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	h.cloud.Server.ResetCalls()
+	h.refuseNextFirewallPatch()
 	addPort := func(port int32) {
 		h.updateService("web", func(s *v1.Service) {
 			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("p%d", port), Protocol: v1.ProtocolTCP, Port: port})
@@ -614,16 +601,33 @@ func TestAServiceChangedWhileItsFirewallBacksOffIsTriedAtOnce(t *testing.T) {
 		fw := h.rule(svc)
 		return fw != nil && len(fw.Allowed) == 1 && slices.Equal(fw.Allowed[0].Ports, []string{"80", "443", "8443"}), fmt.Sprintf("%+v", fw)
 	})
-	var patches []time.Time
-	for _, c := range h.cloud.Server.Calls() {
-		if c.API == "compute.firewalls.patch" {
-			patches = append(patches, c.Time)
-		}
-	}
+	patches := h.firewallPatchTimes()
 	if len(patches) != 2 {
 		t.Fatalf("%d firewall patches, want 2: the refused one and the changed Service's", len(patches))
 	}
 	if gap := patches[1].Sub(patches[0]); gap >= firewallRetryMin {
 		t.Errorf("the changed Service's rule came %v after the refusal: it waited for the backoff (%v)", gap, firewallRetryMin)
 	}
+}
+
+// refuseNextFirewallPatch makes the cloud refuse the next firewall patch
+// for quota, and starts the call log afresh.
+func (h *harness) refuseNextFirewallPatch() {
+	h.t.Helper()
+	if err := h.cloud.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.firewalls.patch", Code: http.StatusForbidden,
+		Reason: "quotaExceeded", Message: "Quota 'FIREWALLS' exceeded. Limit: 100.0 globally.", Count: 1}}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.cloud.Server.ResetCalls()
+}
+
+// firewallPatchTimes are when the firewall patches of the call log came.
+func (h *harness) firewallPatchTimes() []time.Time {
+	var out []time.Time
+	for _, c := range h.cloud.Server.Calls() {
+		if c.API == "compute.firewalls.patch" {
+			out = append(out, c.Time)
+		}
+	}
+	return out
 }
