@@ -41,7 +41,8 @@ func TestRenderedCloudConfigIsWhatTheCCMReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The two examples' cloud configs: fake-gce (three zones, an endpoint, no
-	// credentials) and a real project (one zone, a [load-balancer] section).
+	// credentials) and a real project (one zone, a Shared VPC's host project,
+	// a [load-balancer] section).
 	main := `
 module "fake_gce" {
   source          = "../terraform/modules/cloud-config"
@@ -56,13 +57,14 @@ module "fake_gce" {
 }
 
 module "real" {
-  source          = "../terraform/modules/cloud-config"
-  project_id      = "my-project"
-  network_name    = "k8s-vpc"
-  subnetwork_name = "k8s-nodes"
-  node_tags       = ["k8s-node"]
-  local_zone      = "europe-west1-b"
-  extra           = "[load-balancer]\nmode = nodeip\n"
+  source             = "../terraform/modules/cloud-config"
+  project_id         = "my-project"
+  network_project_id = "my-host-project"
+  network_name       = "k8s-vpc"
+  subnetwork_name    = "k8s-nodes"
+  node_tags          = ["k8s-node"]
+  local_zone         = "europe-west1-b"
+  extra              = "[load-balancer]\nmode = nodeip\n"
 }
 
 output "fake_gce" { value = module.fake_gce.gce_conf }
@@ -87,7 +89,7 @@ output "real" { value = module.real.gce_conf }
 		{"fake-gce", got.FakeGCE, renderedKeys{ProjectID: "fake-project", NetworkName: "tf-e2e-vpc", SubnetworkName: "tf-e2e-nodes",
 			NodeTags: []string{"k8s-node"}, LocalZone: "us-central1-a", Regional: true,
 			APIEndpoint: "http://127.0.0.1:8085/compute/v1/", TokenURL: "nil"}, gce.ModeExternal},
-		{"a real project", got.Real, renderedKeys{ProjectID: "my-project", NetworkName: "k8s-vpc", SubnetworkName: "k8s-nodes",
+		{"a real project", got.Real, renderedKeys{ProjectID: "my-project", NetworkProjectID: "my-host-project", NetworkName: "k8s-vpc", SubnetworkName: "k8s-nodes",
 			NodeTags: []string{"k8s-node"}, LocalZone: "europe-west1-b"}, gce.ModeNodeIP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,15 +109,15 @@ output "real" { value = module.real.gce_conf }
 
 // renderedKeys are the [global] keys the cloud-config module writes.
 type renderedKeys struct {
-	ProjectID, NetworkName, SubnetworkName string
-	NodeTags                               []string
-	LocalZone                              string
-	Regional                               bool
-	APIEndpoint, TokenURL                  string
+	ProjectID, NetworkProjectID, NetworkName, SubnetworkName string
+	NodeTags                                                 []string
+	LocalZone                                                string
+	Regional                                                 bool
+	APIEndpoint, TokenURL                                    string
 }
 
 func keysOf(c *gce.Config) renderedKeys {
-	return renderedKeys{ProjectID: c.ProjectID, NetworkName: c.NetworkName, SubnetworkName: c.SubnetworkName,
+	return renderedKeys{ProjectID: c.ProjectID, NetworkProjectID: c.NetworkProjectID, NetworkName: c.NetworkName, SubnetworkName: c.SubnetworkName,
 		NodeTags: c.NodeTags, LocalZone: c.LocalZone, Regional: c.Regional, APIEndpoint: c.APIEndpoint, TokenURL: c.TokenURL}
 }
 

@@ -11,6 +11,17 @@ variable "project_id" {
   }
 }
 
+variable "network_project_id" {
+  description = "network-project-id: the project of the VPC network (Shared VPC's host project), where the CCM makes firewall rules and routes; null when it is project_id."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.network_project_id == null || can(regex("^[a-z][-a-z0-9]{4,28}[a-z0-9]$", var.network_project_id))
+    error_message = "network_project_id must be a project id: 6 to 30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
 variable "network_name" {
   description = "network-name: the VPC network's name or link."
   type        = string

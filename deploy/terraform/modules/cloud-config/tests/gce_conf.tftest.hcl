@@ -37,6 +37,33 @@ run "fake_gce" {
   }
 }
 
+run "shared_vpc" {
+  command = apply
+
+  variables {
+    project_id         = "service-project"
+    network_project_id = "host-project"
+    network_name       = "shared"
+    subnetwork_name    = "nodes"
+  }
+
+  assert {
+    condition     = output.gce_conf == <<-EOT
+      # gce.conf for vpc-cloud-controller-manager, rendered by deploy/terraform.
+      # The keys are explained in docs/cloud-config.md.
+      [global]
+      project-id = service-project
+      network-project-id = host-project
+      network-name = shared
+      subnetwork-name = nodes
+      node-tags = k8s-node
+      local-zone = us-central1-a
+      regional = false
+    EOT
+    error_message = "Unexpected gce.conf for a Shared VPC:\n${output.gce_conf}"
+  }
+}
+
 run "real_project_one_zone_with_a_load_balancer_section" {
   command = apply
 
