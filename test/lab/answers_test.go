@@ -59,6 +59,20 @@ func neverAnswers(t *testing.T, ns string, src netip.Addr, addr string, n int) {
 	}
 }
 
+// servedOnEveryNode waits until kube-proxy on every node has programmed the
+// load balancer address addr: a connection from the node itself reaches a
+// pod (a node's own traffic to a load balancer address may go to any
+// endpoint, even with Local). Until then, a flow the load balancer hands a
+// node goes back to the VPC router, which hands it to the node again, until
+// its TTL runs out: a health check passing says nothing about it, as the
+// health check node port is served before the address is.
+func servedOnEveryNode(t *testing.T, addr string) {
+	t.Helper()
+	for _, n := range e.lab.Nodes {
+		answersEveryTime(t, lbWithin, n.NS, netip.Addr{}, addr, 1, nil)
+	}
+}
+
 // answeringPods asks addr n times from the client namespace with source
 // src, each a new flow, and returns the set of pods that answered.
 func answeringPods(t *testing.T, src netip.Addr, addr string, n int) map[string]bool {

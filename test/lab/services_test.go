@@ -9,6 +9,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -82,7 +83,19 @@ func createService(t *testing.T, s *v1.Service) *v1.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		svcs.Delete(context.Background(), s.Name, metav1.DeleteOptions{})
+		if err := svcs.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete Service %s: %v", s.Name, err)
+			return
+		}
+		// The finalizers go once the controllers have taken the Service's
+		// cloud resources and addresses back.
+		eventually(t, lbWithin, "Service "+s.Name+" gone", func() (bool, error) {
+			_, err := svcs.Get(ctx, s.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, fmt.Errorf("still there (%v)", err)
+		})
 	})
 	return got
 }

@@ -123,6 +123,7 @@ func TestANodeFailingItsHealthCheckStopsReceivingLoadBalancedTraffic(t *testing.
 	publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
 	addr := ingressAddrs(t, svc, 1)[0]
 	ip := netip.MustParseAddrPort(addr).Addr()
+	servedOnEveryNode(t, addr)
 	// Both nodes with an endpoint pass the health check node port's check;
 	// node-1, without one, fails it. Once the cloud says so, every new flow
 	// goes to node-2 or node-3 and none is dropped on node-1.
@@ -149,6 +150,7 @@ func TestClientIPAffinityKeepsAClientOnOneBackend(t *testing.T) {
 				withAnnotation("cloud-provider-vpc.io/backend", backend)))
 			publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
 			addr := ingressAddrs(t, svc, 1)[0]
+			servedOnEveryNode(t, addr)
 			healthIs(t, netip.MustParseAddrPort(addr).Addr(),
 				map[string]string{"node-1": "UNHEALTHY", "node-2": "HEALTHY", "node-3": "HEALTHY"})
 			// The load balancer picks a backend by the client's address
