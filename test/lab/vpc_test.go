@@ -276,7 +276,16 @@ func TestAVMInTheVPCReachesEveryNodeIPAddressDirectly(t *testing.T) {
 	for _, addr := range addrs {
 		answersEveryTime(t, lbWithin, vm().NS, vm().InternalIP, addr, 2, seenFrom(vm().InternalIP))
 	}
-	// A port the Service does not publish stays shut: only the Service's
-	// rule lets the VM's subnetwork in.
-	neverAnswers(t, vm().NS, vm().InternalIP, hostPort(node("node-1").InternalIP, topology.PodPort), 1)
+	// A port the Service does not publish stays shut to the VM: only the
+	// Service's rule lets its subnetwork in. The listener there answers
+	// another node (lab-allow-internal admits the nodes' range).
+	n1 := node("node-1")
+	l, err := topology.Listen(n1.NS, "tcp", hostPort(n1.InternalIP, 9101))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := topology.ServeEcho(l, "node-1-listener")
+	t.Cleanup(func() { srv.Close() })
+	answersEveryTime(t, lbWithin, node("node-2").NS, node("node-2").InternalIP, hostPort(n1.InternalIP, 9101), 1, fromPod("node-1-listener"))
+	neverAnswers(t, vm().NS, vm().InternalIP, hostPort(n1.InternalIP, 9101), 2)
 }
