@@ -59,7 +59,7 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 	// nlb owns every firewall rule named after the Service, so a nodeip
 	// rule left from before a mode switch goes with the first reconcile.
 	params := c.nlbParams(clusterName)
-	if c.needsSubnetwork(svc, params) {
+	if needsSubnetwork(svc, nodes, params) {
 		if params.SubnetworkURL, err = c.discoverSubnetwork(ctx); err != nil {
 			c.report(ctx, svc, err)
 			return nil, err

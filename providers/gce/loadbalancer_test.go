@@ -248,3 +248,22 @@ func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) 
 		t.Errorf("conditions = %+v, want LoadBalancerReady=True once built", got.Status.Conditions)
 	}
 }
+
+func TestASubnetworkIsLookedUpOnlyForWhatNeedsOne(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
+	must(t)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
+	// IPv6 on a target pool is refused for the backend first, whatever
+	// the subnetworks.
+	svc := lbService(map[string]string{annotations.Backend: "target-pool"})
+	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+	client, _ := withReporter(tc, svc)
+	tc.Server.ResetCalls()
+	if c := ensureFails(t, tc, client, svc, nil); c == nil || c.Reason != "IPv6NeedsBackendService" {
+		t.Errorf("condition = %+v, want IPv6NeedsBackendService", c)
+	}
+	for _, c := range tc.Server.Calls() {
+		if c.API == "compute.subnetworks.list" {
+			t.Errorf("a Service refused for its backend made the provider look for a subnetwork")
+		}
+	}
+}

@@ -2,6 +2,7 @@ package gce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,17 +28,15 @@ func (f *foundSubnetwork) get() string {
 }
 
 // needsSubnetwork: the Service's load balancer takes an address from a
-// subnetwork (an internal one, or an external IPv6 one) and neither the
-// config nor the Service names it. A bad annotation is nlb's to report.
-func (c *Cloud) needsSubnetwork(svc *v1.Service, params nlb.Params) bool {
+// subnetwork and neither the config nor the Service names it, as nlb's own
+// (pure) decision says.
+func needsSubnetwork(svc *v1.Service, nodes []*v1.Node, params nlb.Params) bool {
 	if params.SubnetworkURL != "" {
 		return false
 	}
-	if typ, err := annotations.TypeOf(svc); err == nil && typ == annotations.TypeInternal {
-		subnet, err := annotations.InternalSubnetOf(svc)
-		return err == nil && subnet == ""
-	}
-	return slices.Contains(svc.Spec.IPFamilies, v1.IPv6Protocol)
+	_, err := nlb.Desire(svc, nodes, params)
+	var se *nlb.ServiceError
+	return errors.As(err, &se) && se.Reason == nlb.ReasonNoSubnetwork
 }
 
 // discoverSubnetwork is the subnetwork of a cluster whose config names
@@ -67,11 +66,11 @@ func (c *Cloud) discoverSubnetwork(ctx context.Context) (string, error) {
 			"network", lastSegment(c.networkURL), "region", c.region, "subnetwork", subnets[0].Name)
 		return c.subnetwork.url, nil
 	case 0:
-		return "", &nlb.ServiceError{Reason: "NoSubnetwork", Message: fmt.Sprintf(
+		return "", &nlb.ServiceError{Reason: nlb.ReasonNoSubnetwork, Message: fmt.Sprintf(
 			"this load balancer takes its address from a subnetwork, and network %s has none in %s: create one there",
 			lastSegment(c.networkURL), c.region)}
 	}
-	return "", &nlb.ServiceError{Reason: "NoSubnetwork", Message: fmt.Sprintf(
+	return "", &nlb.ServiceError{Reason: nlb.ReasonNoSubnetwork, Message: fmt.Sprintf(
 		"this load balancer takes its address from a subnetwork, and network %s has %d in %s (%s): set [global] subnetwork-name in the cloud config (an internal load balancer may name its own with the annotation %s)",
 		lastSegment(c.networkURL), len(subnets), c.region, strings.Join(names, ", "), annotations.InternalSubnet)}
 }

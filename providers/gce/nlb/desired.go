@@ -205,7 +205,7 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 			return nil, &ServiceError{Reason: "IPv6NeedsPremium", Message: "IPv6 load balancers are Premium tier only: remove " + annotations.NetworkTier}
 		}
 		if p.SubnetworkURL == "" {
-			return nil, &ServiceError{Reason: "NoSubnetwork", Message: "an IPv6 address comes from the cluster's subnetwork: set [global] subnetwork-name in the cloud config"}
+			return nil, &ServiceError{Reason: ReasonNoSubnetwork, Message: "an IPv6 address comes from the cluster's subnetwork: set [global] subnetwork-name in the cloud config"}
 		}
 		d.Subnetwork = p.SubnetworkURL
 	}
@@ -292,7 +292,7 @@ func internal(svc *v1.Service, p Params, d *Desired) error {
 		d.Subnetwork = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/subnetworks/" + subnet
 	}
 	if d.Subnetwork == "" {
-		return &ServiceError{Reason: "NoSubnetwork", Message: "an internal load balancer needs a subnetwork: set [global] subnetwork-name in the cloud config or the annotation " + annotations.InternalSubnet}
+		return &ServiceError{Reason: ReasonNoSubnetwork, Message: "an internal load balancer needs a subnetwork: set [global] subnetwork-name in the cloud config or the annotation " + annotations.InternalSubnet}
 	}
 	if d.Address.UserOwned {
 		return &ServiceError{Reason: "StaticAddressInternal", Message: "an internal load balancer takes its address from spec.loadBalancerIP (an internal IP of the subnetwork), not from " + annotations.StaticAddress}

@@ -16,6 +16,11 @@ type ServiceError struct {
 
 func (e *ServiceError) Error() string { return e.Message }
 
+// ReasonNoSubnetwork: the load balancer takes an address from a subnetwork
+// (an internal one, or an IPv6 one) and neither the Params nor the Service
+// name it; the caller may find one and try again.
+const ReasonNoSubnetwork = "NoSubnetwork"
+
 const linkBase = "https://www.googleapis.com/compute/v1/"
 
 // Plan is the minimal set of calls that turns the observed state into the
