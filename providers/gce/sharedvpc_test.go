@@ -25,25 +25,11 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}, OpLatency: 20 * time.Millisecond})
 	waitOp := func(op *compute.Operation, err error) {
 		t.Helper()
+		if err == nil {
+			_, err = fc.WaitOperation(context.Background(), op)
+		}
 		if err != nil {
 			t.Fatalf("setup: %v", err)
-		}
-		for op.Status != "DONE" {
-			project := host
-			if strings.Contains(op.SelfLink, "/"+service+"/") {
-				project = service
-			}
-			switch {
-			case op.Zone != "":
-				op, err = fc.Compute.ZoneOperations.Wait(project, op.Zone[strings.LastIndexByte(op.Zone, '/')+1:], op.Name).Do()
-			case op.Region != "":
-				op, err = fc.Compute.RegionOperations.Wait(project, op.Region[strings.LastIndexByte(op.Region, '/')+1:], op.Name).Do()
-			default:
-				op, err = fc.Compute.GlobalOperations.Wait(project, op.Name).Do()
-			}
-			if err != nil {
-				t.Fatalf("setup: %v", err)
-			}
 		}
 	}
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"

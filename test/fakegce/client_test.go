@@ -78,24 +78,13 @@ func wait(t testing.TB, c *fakegcetest.Cloud) func(*compute.Operation, error) *c
 // waitDone waits for op and returns it DONE, error or not.
 func waitDone(t testing.TB, c *fakegcetest.Cloud, op *compute.Operation) *compute.Operation {
 	t.Helper()
-	for i := 0; i < 10 && op.Status != "DONE"; i++ {
-		var err error
-		switch {
-		case op.Zone != "":
-			op, err = c.Compute.ZoneOperations.Wait(c.Project, lastSegment(op.Zone), op.Name).Do()
-		case op.Region != "":
-			op, err = c.Compute.RegionOperations.Wait(c.Project, lastSegment(op.Region), op.Name).Do()
-		default:
-			op, err = c.Compute.GlobalOperations.Wait(c.Project, op.Name).Do()
-		}
-		if err != nil {
-			t.Fatalf("wait for operation: %v", err)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done, err := c.WaitOperation(ctx, op)
+	if err != nil {
+		t.Fatalf("wait for operation %s: %v", op.Name, err)
 	}
-	if op.Status != "DONE" {
-		t.Fatalf("operation %s is %s after waiting, want DONE", op.Name, op.Status)
-	}
-	return op
+	return done
 }
 
 func opErrorText(op *compute.Operation) string {

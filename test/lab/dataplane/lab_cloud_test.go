@@ -34,18 +34,8 @@ func (c *labCloud) do(op *compute.Operation, err error) {
 	if err != nil {
 		c.t.Fatalf("request: %v", err)
 	}
-	for op.Status != "DONE" {
-		switch {
-		case op.Zone != "":
-			op, err = c.Compute.ZoneOperations.Wait(c.Project, lastSegment(op.Zone), op.Name).Do()
-		case op.Region != "":
-			op, err = c.Compute.RegionOperations.Wait(c.Project, lastSegment(op.Region), op.Name).Do()
-		default:
-			op, err = c.Compute.GlobalOperations.Wait(c.Project, op.Name).Do()
-		}
-		if err != nil {
-			c.t.Fatalf("wait for operation: %v", err)
-		}
+	if op, err = c.WaitOperation(context.Background(), op); err != nil {
+		c.t.Fatalf("wait for operation: %v", err)
 	}
 	if op.Error != nil && len(op.Error.Errors) > 0 {
 		c.t.Fatalf("operation %s on %s: %s", op.OperationType, op.TargetLink, op.Error.Errors[0].Message)
