@@ -119,3 +119,13 @@ func SetGenerationWaitLimit(d time.Duration) (restore func()) {
 	generationWaitLimit = d
 	return func() { generationWaitLimit = old }
 }
+
+// NewIDs returns the first n resource ids a fresh store with seed hands out.
+func NewIDs(seed uint64, n int) []string {
+	s := newStore(seed)
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s.nextID()
+	}
+	return out
+}

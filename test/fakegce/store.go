@@ -2,6 +2,7 @@ package fakegce
 
 import (
 	"encoding/json"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,15 +118,21 @@ func (s *store) collectionsOf(project, resource string) []string {
 	return out
 }
 
-// nextID returns a new resource id: a bijective mix of the seed and a counter,
-// so ids look like the API's (large, unordered) yet repeat run to run for a seed.
+// Ids are 19-digit numbers from minID to math.MaxInt64. The discovery
+// document types them uint64, but real ids fit in a signed 64-bit integer,
+// and clients rely on it: the Google terraform provider reads a
+// subnetwork's id as an int64 (subnetwork_id) and fails on a larger one.
+const minID = 1_000_000_000_000_000_000
+
+// nextID returns a new resource id: a mix of the seed and a counter, so ids
+// look like the API's (large, unordered) yet repeat run to run for a seed.
 func (s *store) nextID() string {
 	s.seq++
 	z := s.seed + s.seq*0x9e3779b97f4a7c15
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	z ^= z >> 31
-	z = z%9000000000000000000 + 1000000000000000000
+	z = z%(math.MaxInt64-minID+1) + minID
 	return strconv.FormatUint(z, 10)
 }
 
