@@ -9,13 +9,32 @@ import (
 // whatever endpoint the client used (the API behaves this way too).
 const linkBase = "https://www.googleapis.com/compute/v1/"
 
-// acceptedBases are the prefixes a client may put in front of a reference.
-var acceptedBases = []string{
-	"https://www.googleapis.com/compute/v1/",
-	"https://compute.googleapis.com/compute/v1/",
-	"https://www.googleapis.com/compute/beta/",
-	"https://compute.googleapis.com/compute/beta/",
-	"http://www.googleapis.com/compute/v1/",
+// apiRoots are the paths under which a compute endpoint serves the API. A
+// client roots the links it sends at its own endpoint: the upstream GCE
+// provider's network URL is api-endpoint + "projects/P/global/networks/N"
+// (kubernetes/cloud-provider-gcp providers/gce/gce.go, gceNetworkURL), so a
+// client of fake-gce sends http://127.0.0.1:PORT/compute/v1/projects/...
+// Answers always use linkBase, whatever root the client used.
+var apiRoots = []string{"/compute/v1/", "/compute/beta/"}
+
+// trimAPIRoot strips scheme://host/compute/{v1,beta}/ from an absolute link;
+// ok is false for an absolute URL that is not under an API root.
+func trimAPIRoot(s string) (rest string, ok bool) {
+	scheme, afterScheme, found := strings.Cut(s, "://")
+	if !found || (scheme != "https" && scheme != "http") {
+		return s, true
+	}
+	slash := strings.IndexByte(afterScheme, '/')
+	if slash <= 0 {
+		return "", false
+	}
+	path := afterScheme[slash:]
+	for _, root := range apiRoots {
+		if strings.HasPrefix(path, root) {
+			return strings.TrimPrefix(path, root), true
+		}
+	}
+	return "", false
 }
 
 // ref is a parsed resource reference: projects/P/{global|regions/R|zones/Z}/COLL/NAME.
@@ -52,11 +71,9 @@ func validName(s string) bool { return nameRE.MatchString(s) }
 // defaults (project, region, zone, and the collection for a bare name) come from
 // the request. It returns ok=false for text that is no reference at all.
 func parseRef(s string, def ref) (ref, bool) {
-	for _, b := range acceptedBases {
-		if strings.HasPrefix(s, b) {
-			s = strings.TrimPrefix(s, b)
-			break
-		}
+	s, ok := trimAPIRoot(s)
+	if !ok {
+		return ref{}, false
 	}
 	s = strings.Trim(s, "/")
 	parts := strings.Split(s, "/")
