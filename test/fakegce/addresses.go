@@ -1,6 +1,7 @@
 package fakegce
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -177,6 +178,13 @@ func prepareForwardingRule(t *tx, c *call, obj, old map[string]any) error {
 	}
 	if err := normalizePorts(obj); err != nil {
 		return err
+	}
+	if link := str(obj, "backendService"); link != "" {
+		r, _ := parseRef(link, ref{})
+		if bs := t.get(r.coll(), r.Name); bs != nil && !protocolFits(str(obj, "IPProtocol"), str(bs, "protocol")) {
+			return invalidValue("IPProtocol", str(obj, "IPProtocol"), fmt.Sprintf(
+				"invalid backend service protocol %s for forwarding rule with protocol %s", str(bs, "protocol"), str(obj, "IPProtocol")))
+		}
 	}
 	if external && str(obj, "ipVersion") == "IPV6" {
 		return ipv6ForwardingRule(t, c, obj)

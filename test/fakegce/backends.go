@@ -1,6 +1,7 @@
 package fakegce
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -274,7 +275,40 @@ func prepareBackendService(t *tx, c *call, obj, old map[string]any) error {
 		seen[g] = true
 		setDefault(be, "balancingMode", "CONNECTION")
 	}
+	if len(list(obj, "backends")) == 0 {
+		// An empty repeated field is absent from the API's answers.
+		delete(obj, "backends")
+	}
+	if old != nil && str(obj, "protocol") != str(old, "protocol") {
+		for _, fr := range t.listAll(c.project, "forwardingRules") {
+			if str(fr, "backendService") == str(old, "selfLink") && !protocolFits(str(fr, "IPProtocol"), str(obj, "protocol")) {
+				return backendProtocolInUse(str(obj, "protocol"), fr)
+			}
+		}
+	}
 	return nil
+}
+
+// protocolFits: a forwarding rule's protocol must be its backend service's,
+// unless the backend service's is UNSPECIFIED, which "can be used with any
+// L3/L4 Forwarding Rules" (the discovery document, BackendService.protocol);
+// an L3_DEFAULT rule needs UNSPECIFIED. The insert of a rule that does not
+// fit answers "invalid backend service protocol TCP for forwarding rule with
+// protocol UDP" (a real answer quoted in
+// PaloAltoNetworks/terraform-google-swfw-modules#72).
+func protocolFits(rule, backendService string) bool {
+	return backendService == "UNSPECIFIED" || rule == backendService
+}
+
+// backendProtocolInUse refuses a protocol change under a rule that no longer
+// fits. The refusal itself is upstream's reason to delete the forwarding
+// rule first (kubernetes/cloud-provider-gcp
+// providers/gce/gce_loadbalancer_internal.go: "changing protocol of backend
+// service without first deleting forwarding rule will throw an error"); the
+// message's wording is a guess in the shape of the insert's.
+func backendProtocolInUse(protocol string, fr map[string]any) *apiError {
+	return invalidValue("resource.protocol", protocol, fmt.Sprintf(
+		"invalid backend service protocol %s for forwarding rule %s with protocol %s.", protocol, str(fr, "selfLink"), str(fr, "IPProtocol")))
 }
 
 func backendServiceHealth(c *call) (any, error) {
