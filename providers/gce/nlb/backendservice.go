@@ -115,7 +115,7 @@ func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desi
 			return nf(err)
 		})
 	}
-	for _, zone := range zones {
+	for _, zone := range groupZones(p, zones, bs) {
 		if cachedInSync(api, igLink(p, zone), d.Groups[zone]) {
 			o.Groups[zone] = &group{zone: zone, members: d.Groups[zone], cached: true}
 			continue
@@ -148,6 +148,28 @@ func observeBS(ctx context.Context, api *computeclient.Client, p Params, d *Desi
 	return o, nil
 }
 
+// groupZones are the zones whose shared group the reconcile reads: those
+// with nodes, and those the backend service still uses. A zone whose last
+// node left (or was excluded) has a group that must be emptied and dropped
+// from the backends, and only the backend service remembers it.
+func groupZones(p Params, zones []string, bs *compute.BackendService) []string {
+	out := slices.Clone(zones)
+	if bs == nil {
+		return out
+	}
+	for _, b := range bs.Backends {
+		parts := strings.Split(b.Group, "/")
+		if len(parts) < 4 {
+			continue
+		}
+		zone := parts[len(parts)-3]
+		if b.Group == igLink(p, zone) && !slices.Contains(out, zone) {
+			out = append(out, zone)
+		}
+	}
+	return out
+}
+
 // planBS is the backend-service part of a plan.
 type planBS struct {
 	InsertHC  *compute.HealthCheck
@@ -161,7 +183,14 @@ type planBS struct {
 	BSLink    string
 	// ReplaceBS: the backend service has the other scheme; it goes, with
 	// the rules that use it, before the new one is inserted.
-	ReplaceBS         bool
+	ReplaceBS bool
+	// RecreateRules: the backend service's protocol changes (a Service
+	// gains or loses TCP or UDP); the API refuses a protocol that does not
+	// fit a rule that uses it, so the Service's rules go before the patch
+	// and come back after it, on the same reserved addresses
+	// (kubernetes/cloud-provider-gcp providers/gce/gce_loadbalancer_internal.go
+	// deletes the forwarding rule first for the same reason).
+	RecreateRules     bool
 	DeleteOwnRegionHC string
 }
 
@@ -242,6 +271,13 @@ func planBackendService(d *Desired, o *observedBS, p Params) (*planBS, error) {
 	case bs.Protocol != protocol || !slices.Equal(bs.HealthChecks, wantBS.HealthChecks) || bs.SessionAffinity != affinity || !sameBackends(bs.Backends, backends):
 		patch := *wantBS
 		patch.Fingerprint = bs.Fingerprint
+		pb.RecreateRules = bs.Protocol != protocol
+		if len(backends) == 0 {
+			// No zone has a node: the backends must be sent as an empty
+			// list, which the client's omitempty would otherwise drop from
+			// the PATCH, leaving the old ones in place.
+			patch.ForceSendFields = []string{"Backends"}
+		}
 		pb.PatchBS = &patch
 	}
 	return pb, nil
@@ -480,6 +516,11 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 					return fmt.Errorf("insert backend service %s: %w", pb.InsertBS.Name, err)
 				}
 			case pb.PatchBS != nil:
+				if pb.RecreateRules {
+					if err := deleteRules(ctx, api, p, o); err != nil {
+						return err
+					}
+				}
 				if err := api.PatchRegionBackendService(ctx, p.Region, pb.PatchBS); err != nil {
 					return fmt.Errorf("patch backend service %s: %w", pb.PatchBS.Name, err)
 				}
