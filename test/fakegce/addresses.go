@@ -118,9 +118,18 @@ func subnetworkFor(t *tx, c *call, obj map[string]any) (map[string]any, error) {
 	return nil, invalidValue("resource.subnetwork", "", "A subnetwork is required: network "+lastSegment(network)+" has none in region "+c.region+".")
 }
 
+// checkAddressUnused refuses to release an address an instance uses. An
+// address that only forwarding rules use is released: the rules keep its IP
+// as an ephemeral one. Upstream's load balancers rely on this: they reserve
+// an address, create the rule and release the address at once, "which just
+// demotes it to ephemeral" (kubernetes/cloud-provider-gcp
+// providers/gce/gce_loadbalancer_external.go; gce_loadbalancer_internal.go
+// does the same).
 func checkAddressUnused(t *tx, c *call, obj map[string]any) error {
-	if us := strList(obj, "users"); len(us) > 0 {
-		return inUse("address", c.resourcePath(c.name), strings.TrimPrefix(us[0], linkBase))
+	for _, u := range strList(obj, "users") {
+		if r, ok := parseRef(u, ref{}); !ok || r.Collection != "forwardingRules" {
+			return inUse("address", c.resourcePath(c.name), strings.TrimPrefix(u, linkBase))
+		}
 	}
 	return nil
 }

@@ -382,18 +382,6 @@ func TestDeletingAResourceInUseIs400ResourceInUseByAnotherResource(t *testing.T)
 			},
 			wantCode: 400, wantReason: "resourceInUseByAnotherResource",
 		},
-		{
-			name: "an address used by a forwarding rule",
-			setup: func(t *testing.T, c *fakegcetest.Cloud) {
-				lbSetup(t, c)
-				a := insertAddress(t, c, "addr")
-				wait(t, c)(c.Compute.ForwardingRules.Insert(c.Project, region, newForwardingRule("fr-addr", "pool", withIP(a.Address))).Do())
-			},
-			do: func(c *fakegcetest.Cloud) error {
-				return opErr(c)(c.Compute.Addresses.Delete(c.Project, region, "addr").Do())
-			},
-			wantCode: 400, wantReason: "resourceInUseByAnotherResource",
-		},
 	})
 }
 
