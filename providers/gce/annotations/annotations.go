@@ -72,11 +72,10 @@ func ModeOf(svc *v1.Service, defaultMode string) (string, error) {
 // SourceRangesOf is where clients may come from: spec.loadBalancerSourceRanges,
 // else the annotation, else the given default.
 func SourceRangesOf(svc *v1.Service, def []netip.Prefix) ([]netip.Prefix, error) {
-	field := "spec.loadBalancerSourceRanges"
+	field := SourceRangesField(svc)
 	raw := svc.Spec.LoadBalancerSourceRanges
 	if len(raw) == 0 {
 		if v, ok := svc.Annotations[SourceRanges]; ok {
-			field = SourceRanges
 			for _, s := range strings.Split(v, ",") {
 				if s = strings.TrimSpace(s); s != "" {
 					raw = append(raw, s)
@@ -96,6 +95,16 @@ func SourceRangesOf(svc *v1.Service, def []netip.Prefix) ([]netip.Prefix, error)
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// SourceRangesField names where the Service's source ranges are read
+// from, for messages: the field, or the annotation when the field is empty
+// and the annotation is set (the field wins when both are).
+func SourceRangesField(svc *v1.Service) string {
+	if _, ok := svc.Annotations[SourceRanges]; ok && len(svc.Spec.LoadBalancerSourceRanges) == 0 {
+		return SourceRanges
+	}
+	return "spec.loadBalancerSourceRanges"
 }
 
 // Network tiers.

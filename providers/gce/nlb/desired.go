@@ -319,8 +319,31 @@ func instancesByZone(links []string) map[string][]string {
 
 // Firewalls are the rules the load balancer needs once its IP is known:
 // clients to the Service's exact ports on the IP, and health checkers to the
-// health-check port.
+// health-check port. Clients come from the Service's IPv4 source ranges, or
+// from anywhere when it names none (firewall.ClientSources, the rule nodeip
+// follows too); a Service that names ranges of IPv6 only gets no client
+// rule, never one open to everyone (an internal load balancer's caller puts
+// the VPC's ranges in d.SourceRanges).
 func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
+	sources, _ := firewall.ClientSources(d.SourceRanges, nil)
+	var hcSources []netip.Prefix
+	for _, s := range p.HealthCheckRanges {
+		// A firewall rule holds one IP family; IPv6 checkers have the
+		// -hc6 rule.
+		if s.Addr().Is4() {
+			hcSources = append(hcSources, s)
+		}
+	}
+	var rules []firewall.Rule
+	if src := sources[firewall.IPv4]; len(src) > 0 {
+		rules = append(rules, d.clientRule(p, d.Base+"-fw", src, ip+"/32"))
+	}
+	return append(rules, d.healthCheckRule(p, d.Base+"-hc", hcSources))
+}
+
+// clientRule lets clients from sources in to the Service's exact ports on
+// the load balancer's address.
+func (d *Desired) clientRule(p Params, name string, sources []netip.Prefix, dest string) firewall.Rule {
 	var allowed []firewall.Allow
 	for _, r := range d.Rules {
 		var ports []string
@@ -329,38 +352,29 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 		}
 		allowed = append(allowed, firewall.Allow{Protocol: strings.ToLower(r.Protocol), Ports: ports})
 	}
-	var sources, hcSources []string
-	for _, s := range d.SourceRanges {
-		if s.Addr().Is4() {
-			sources = append(sources, s.String())
-		}
-	}
-	if len(sources) == 0 {
-		// Clients from anywhere (external), or from the VPC (internal: the
-		// caller puts the VPC's ranges in d.SourceRanges).
-		sources = []string{"0.0.0.0/0"}
-	}
-	for _, s := range p.HealthCheckRanges {
-		// A firewall rule holds one IP family; IPv6 checkers have the
-		// -hc6 rule.
-		if s.Addr().Is4() {
-			hcSources = append(hcSources, s.String())
-		}
-	}
-	rules := []firewall.Rule{{
-		Name: d.Base + "-fw", Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
-		SourceRanges: sources, DestinationRanges: []string{ip + "/32"}, TargetTags: p.NodeTags,
+	return firewall.Normalize(firewall.Rule{
+		Name: name, Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
+		SourceRanges: prefixStrings(sources), DestinationRanges: []string{dest}, TargetTags: p.NodeTags,
 		Allowed: allowed, Description: d.Description,
-	}, {
-		Name: d.Base + "-hc", Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
-		SourceRanges: hcSources, TargetTags: p.NodeTags,
+	})
+}
+
+// healthCheckRule lets the health checkers in to the health-check port.
+func (d *Desired) healthCheckRule(p Params, name string, sources []netip.Prefix) firewall.Rule {
+	return firewall.Normalize(firewall.Rule{
+		Name: name, Network: p.NetworkURL, Direction: firewall.Ingress, Priority: firewall.DefaultPriority,
+		SourceRanges: prefixStrings(sources), TargetTags: p.NodeTags,
 		Allowed:     []firewall.Allow{{Protocol: "tcp", Ports: []string{strconv.FormatInt(d.HealthCheck.Port, 10)}}},
 		Description: d.Description,
-	}}
-	for i := range rules {
-		rules[i] = firewall.Normalize(rules[i])
+	})
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.String())
 	}
-	return rules
+	return out
 }
 
 // ipv6HealthCheckRanges are where the cloud's health checkers come from over
@@ -369,30 +383,25 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 var ipv6HealthCheckRanges = []string{"2600:2d00:1:1::/64", "2600:2d00:1:b029::/64"}
 
 // FirewallsIPv6 are the IPv6 twins of Firewalls: clients (the Service's IPv6
-// source ranges, else anywhere) to the /96 of the IPv6 forwarding rules, and
-// the health checkers' IPv6 ranges to the health-check port.
+// source ranges, else anywhere when it names none; no rule when it names
+// IPv4 ranges only) to the /96 of the IPv6 forwarding rules, and the health
+// checkers' IPv6 ranges to the health-check port.
 func (d *Desired) FirewallsIPv6(p Params, ip string) []firewall.Rule {
-	v4 := d.Firewalls(p, "0.0.0.0")
-	var sources []string
-	for _, s := range d.SourceRanges {
-		if s.Addr().Is6() {
-			sources = append(sources, s.String())
-		}
-	}
-	if len(sources) == 0 {
-		sources = []string{"::/0"}
-	}
-	var hcSources []string
+	sources, _ := firewall.ClientSources(d.SourceRanges, nil)
+	var hcSources []netip.Prefix
 	for _, s := range p.HealthCheckRanges {
 		if s.Addr().Is6() {
-			hcSources = append(hcSources, s.String())
+			hcSources = append(hcSources, s)
 		}
 	}
 	if len(hcSources) == 0 {
-		hcSources = ipv6HealthCheckRanges
+		for _, s := range ipv6HealthCheckRanges {
+			hcSources = append(hcSources, netip.MustParsePrefix(s))
+		}
 	}
-	fw, hc := v4[0], v4[1]
-	fw.Name, fw.SourceRanges, fw.DestinationRanges = d.Base+"-fw6", sources, []string{ip + "/96"}
-	hc.Name, hc.SourceRanges = d.Base+"-hc6", hcSources
-	return []firewall.Rule{firewall.Normalize(fw), firewall.Normalize(hc)}
+	var rules []firewall.Rule
+	if src := sources[firewall.IPv6]; len(src) > 0 {
+		rules = append(rules, d.clientRule(p, d.Base+"-fw6", src, ip+"/96"))
+	}
+	return append(rules, d.healthCheckRule(p, d.Base+"-hc6", hcSources))
 }
