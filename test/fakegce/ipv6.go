@@ -48,8 +48,8 @@ func ipv6InUse(t *tx, project, subnetLink string) map[string]string {
 	}
 	for _, f := range t.listAll(project, "forwardingRules") {
 		if str(f, "ipVersion") == "IPV6" && str(f, "subnetwork") == subnetLink {
-			if _, ok := used[str(f, "IPAddress")]; !ok {
-				used[str(f, "IPAddress")] = str(f, "selfLink")
+			if _, ok := used[ruleIP(f)]; !ok {
+				used[ruleIP(f)] = str(f, "selfLink")
 			}
 		}
 	}

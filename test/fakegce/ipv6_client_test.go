@@ -51,21 +51,40 @@ func TestDualStackSubnetworksHandOutIPv6Ranges(t *testing.T) {
 	if code, _ := apiError(t, err); code != 400 {
 		t.Errorf("an IPv6 rule to a target pool: %v, want 400", err)
 	}
+	// The API refuses an external IPv6 rule's address without its prefix
+	// length (kubernetes/ingress-gce pkg/l4resources/forwarding_rules_ipv6.go).
+	_, err = c.Compute.ForwardingRules.Insert(p, "us-central1", &compute.ForwardingRule{Name: "bare", IpVersion: "IPV6", Subnetwork: sub.SelfLink,
+		IPAddress: a.Address, BackendService: "regions/us-central1/backendServices/bs"}).Do()
+	if code, reason := apiError(t, err); code != 400 || reason != "invalid" {
+		t.Errorf("an IPv6 rule on a bare address: %v, want 400 invalid", err)
+	}
 	for _, fr := range []*compute.ForwardingRule{
-		{Name: "on-reserved", IpVersion: "IPV6", Subnetwork: sub.SelfLink, IPAddress: a.Address, BackendService: "regions/us-central1/backendServices/bs"},
+		{Name: "on-reserved", IpVersion: "IPV6", Subnetwork: sub.SelfLink, IPAddress: a.Address + "/96", BackendService: "regions/us-central1/backendServices/bs"},
 		{Name: "fresh", IpVersion: "IPV6", Subnetwork: sub.SelfLink, BackendService: "regions/us-central1/backendServices/bs"},
 	} {
 		if _, err := c.Compute.ForwardingRules.Insert(p, "us-central1", fr).Do(); err != nil {
 			t.Fatalf("insert %s: %v", fr.Name, err)
 		}
 	}
+	// Both answer their address in CIDR form (kubernetes/ingress-gce
+	// pkg/l4/address/to_use.go).
 	fresh, _ := c.Compute.ForwardingRules.Get(p, "us-central1", "fresh").Do()
-	if ip, err := netip.ParseAddr(fresh.IPAddress); err != nil || !v6.Contains(ip) || fresh.IPAddress == a.Address {
+	if pfx, err := netip.ParsePrefix(fresh.IPAddress); err != nil || pfx.Bits() != 96 || !v6.Contains(pfx.Addr()) || pfx.Addr().String() == a.Address {
 		t.Errorf("fresh rule's address = %q", fresh.IPAddress)
+	}
+	if onReserved, _ := c.Compute.ForwardingRules.Get(p, "us-central1", "on-reserved").Do(); onReserved.IPAddress != a.Address+"/96" {
+		t.Errorf("the rule on the reserved address answers %q, want %s/96", onReserved.IPAddress, a.Address)
 	}
 	a, _ = c.Compute.Addresses.Get(p, "us-central1", "v6").Do()
 	if a.Status != "IN_USE" {
 		t.Errorf("reserved IPv6 address status %s, want IN_USE", a.Status)
+	}
+	// The rule's deletion frees the address.
+	if _, err := c.Compute.ForwardingRules.Delete(p, "us-central1", "on-reserved").Do(); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ = c.Compute.Addresses.Get(p, "us-central1", "v6").Do(); a.Status != "RESERVED" {
+		t.Errorf("reserved IPv6 address status %s after its rule went, want RESERVED", a.Status)
 	}
 	// An IPv4-only subnetwork has no IPv6 to give.
 	if _, err := c.Compute.Subnetworks.Insert(p, "us-central1", &compute.Subnetwork{Name: "v4", Network: "global/networks/net", IpCidrRange: "10.1.0.0/24"}).Do(); err != nil {
