@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"google.golang.org/api/compute/v1"
@@ -334,7 +335,9 @@ func Status(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 	}
 	for _, fr := range rules {
 		if p.Owner.Owns(fr.Name, fr.Description) {
-			return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: fr.IPAddress, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}}, true, nil
+			// An external IPv6 rule answers its address as ADDRESS/96.
+			ip, _, _ := strings.Cut(fr.IPAddress, "/")
+			return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: ip, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}}, true, nil
 		}
 	}
 	return nil, false, nil

@@ -3,6 +3,7 @@ package nlb
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -340,11 +341,43 @@ func bsRules(d *Desired, p Params, bsLink, ip4, ip6 string) []*compute.Forwardin
 	if d.serves(v1.IPv6Protocol) && d.Scheme != "INTERNAL" {
 		for _, fr := range bsRulesOf(d, p, bsLink) {
 			fr.Name += "-v6"
-			fr.IpVersion, fr.Subnetwork, fr.IPAddress = "IPV6", d.Subnetwork, ip6
+			fr.IpVersion, fr.Subnetwork, fr.IPAddress = "IPV6", d.Subnetwork, ipv6RuleAddress(ip6)
 			out = append(out, fr)
 		}
 	}
 	return out
+}
+
+// ipv6RuleAddress is an external IPv6 rule's address: the reserved address
+// with its /96, the only form the API accepts for it (kubernetes/ingress-gce
+// pkg/l4resources/forwarding_rules_ipv6.go: "for creating external IPv6
+// forwarding rule, address has to be specified with /96 prefix, or API will
+// return error").
+func ipv6RuleAddress(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	return ip + "/96"
+}
+
+// sameAddress compares a rule's address as the API answers it (an IPv6
+// rule's in CIDR form, an IPv4 rule's bare) with the wanted one, as
+// prefixes: the text may differ for one address (2600:1900::/96 or
+// 2600:1900:0:0:0:0:0:0/96), the prefix may not.
+func sameAddress(have, want string) bool {
+	prefix := func(s string) (netip.Prefix, bool) {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			return p, true
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, false
+		}
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	h, okH := prefix(have)
+	w, okW := prefix(want)
+	return okH && okW && h == w
 }
 
 func bsRulesOf(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
@@ -394,7 +427,7 @@ func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingR
 		case fr.IPProtocol != w.IPProtocol || fr.AllPorts != w.AllPorts || !slices.Equal(fr.Ports, w.Ports) || fr.BackendService != w.BackendService ||
 			fr.Target != "" || fr.LoadBalancingScheme != w.LoadBalancingScheme || (w.NetworkTier != "" && fr.NetworkTier != w.NetworkTier) ||
 			fr.AllowGlobalAccess != w.AllowGlobalAccess || (w.Subnetwork != "" && fr.Subnetwork != w.Subnetwork) ||
-			(w.IPAddress != "" && strings.TrimSuffix(fr.IPAddress, "/96") != w.IPAddress):
+			(w.IPAddress != "" && !sameAddress(fr.IPAddress, w.IPAddress)):
 			del = append(del, fr.Name)
 			ins = append(ins, w)
 		}

@@ -153,3 +153,43 @@ func TestAProtocolChangeRecreatesTheRulesOnTheSameAddresses(t *testing.T) {
 		})
 	}
 }
+
+func TestRuleAddressesCompareAsPrefixes(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		have, want string
+		same       bool
+	}{
+		{"an IPv4 rule's address is itself", "203.0.113.7", "203.0.113.7", true},
+		{"another IPv4 address differs", "203.0.113.7", "203.0.113.8", false},
+		{"an IPv6 rule's /96 written in full is the same /96", "2600:1900:0:0:0:1:0:0/96", "2600:1900::1:0:0/96", true},
+		{"a bare IPv6 address is not its /96", "2600:1900::1:0:0", "2600:1900::1:0:0/96", false},
+		{"another /96 differs", "2600:1900::2:0:0/96", "2600:1900::1:0:0/96", false},
+		{"an unreadable address differs from everything", "", "203.0.113.7", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sameAddress(tt.have, tt.want); got != tt.same {
+				t.Errorf("sameAddress(%q, %q) = %v, want %v", tt.have, tt.want, got, tt.same)
+			}
+		})
+	}
+}
+
+func TestStatusOfAnIPv6OnlyServiceIsItsAddressWithoutThePrefix(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1")
+	if _, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
+		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
+	lc.p.DefaultBackend = BackendService
+	svc := newService("web")
+	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol}
+	nodes := nodesFor("us-central1-a", "node-1")
+	ip := ensure(t, lc, svc, nodes)
+	resyncMakesNoWrites(t, lc, svc, nodes)
+	st, exists, err := Status(t.Context(), lc.api, lc.p, svc)
+	if err != nil || !exists || len(st.Ingress) != 1 || st.Ingress[0].IP != ip {
+		t.Errorf("Status = %+v, %v, %v; want %s", st, exists, err, ip)
+	}
+}

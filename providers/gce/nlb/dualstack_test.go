@@ -32,7 +32,7 @@ func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	}
 	base := BaseName(lc.p.Owner, string(svc.UID))
 	fr, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp-v6").Do()
-	if err != nil || fr.IpVersion != "IPV6" || fr.IPAddress != st.Ingress[0].IP || fr.BackendService == "" {
+	if err != nil || fr.IpVersion != "IPV6" || fr.IPAddress != st.Ingress[0].IP+"/96" || fr.BackendService == "" {
 		t.Errorf("IPv6 rule = %+v, %v", fr, err)
 	}
 	for _, name := range []string{base + "-fw6", base + "-hc6"} {
