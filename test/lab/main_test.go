@@ -49,6 +49,10 @@ var (
 
 func TestMain(m *testing.M) {
 	if err := topology.Available(); err != nil {
+		if topology.Required() {
+			fmt.Fprintf(os.Stderr, "lab: cannot run and %s is set: %v\n", topology.RequireEnv, err)
+			os.Exit(1)
+		}
 		skipReason = err.Error()
 		fmt.Fprintln(os.Stderr, "lab: skipping every test:", skipReason)
 		os.Exit(m.Run())

@@ -16,21 +16,19 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
 )
 
 // A small lab made by the test itself, wired exactly as the lab contract
 // says: a vpc namespace, instance namespaces behind links "i-<N>", and a
 // client namespace behind the link "client".
 
-// requireLab skips the test unless it can make network namespaces.
+// requireLab skips the test unless it can make network namespaces (fails it
+// where topology.RequireEnv says the lab must run).
 func requireLab(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the packet lab makes network namespaces: run as root")
-	}
-	if err := exec.Command("ip", "netns", "list").Run(); err != nil {
-		t.Skipf("the packet lab needs ip netns: %v", err)
-	}
+	topology.Require(t)
 }
 
 type labNet struct {

@@ -24,9 +24,7 @@ var (
 
 func requireLab(t *testing.T) {
 	t.Helper()
-	if err := topology.Available(); err != nil {
-		t.Skipf("skipping the packet lab: %v", err)
-	}
+	topology.Require(t)
 }
 
 func twoNodes() []topology.NodeSpec {
