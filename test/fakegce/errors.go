@@ -43,12 +43,17 @@ func invalidValue(field string, value any, why string) *apiError {
 }
 
 // inUse is what the compute API answers when a delete would leave another
-// resource pointing at nothing.
+// resource pointing at nothing. Upstream clients recognise it by 400 and
+// "being used by": kubernetes/cloud-provider-gcp providers/gce/gce_util.go
+// (isInUsedByError) and kubernetes/ingress-gce pkg/utils/utils.go
+// (IsInUsedByError).
 func inUse(kind, resource, user string) *apiError {
 	return errorf(http.StatusBadRequest, "resourceInUseByAnotherResource",
 		"The %s resource '%s' is already being used by '%s'", kind, resource, user)
 }
 
+// fingerprintMismatch is 412 conditionNotMet, as the discovery document's
+// BackendService.fingerprint and Metadata.fingerprint describe a stale one.
 func fingerprintMismatch(what string) *apiError {
 	return errorf(http.StatusPreconditionFailed, "conditionNotMet",
 		"Supplied fingerprint does not match current %s fingerprint.", what)

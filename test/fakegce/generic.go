@@ -163,7 +163,11 @@ func replaceResource(t *tx, c *call, old, obj map[string]any) error {
 }
 
 // checkFingerprint enforces optimistic locking on patch and update: a
-// fingerprint that is sent must be the current one.
+// fingerprint that is sent must be the current one (412 conditionNotMet, as
+// the discovery document's BackendService.fingerprint says). It is looser
+// than the API in one way: the BackendService and Subnetwork fingerprint
+// descriptions say an update without an up-to-date fingerprint fails, and
+// here a missing fingerprint is accepted.
 func checkFingerprint(c *call, old map[string]any) error {
 	if !c.kind.fingerprint {
 		return nil
@@ -200,6 +204,10 @@ func genericSetLabels(t *tx, c *call) error {
 	return nil
 }
 
+// validateLabels enforces https://cloud.google.com/resource-manager/docs/labels-overview#requirements
+// (at most 64 labels; keys 1-63 characters starting with a lowercase letter;
+// values at most 63). It is stricter than that page in one way: the page
+// also allows international characters, which are refused here.
 func validateLabels(labels map[string]any) error {
 	if len(labels) > 64 {
 		return invalid("Invalid value for field 'labels': at most 64 labels are allowed.")

@@ -450,6 +450,9 @@ func checkTags(items []string) error {
 	return nil
 }
 
+// checkMetadata refuses duplicate, empty and long keys. The discovery
+// document's Metadata.items.key allows [a-zA-Z0-9-_]+ of less than 128
+// bytes; this check is looser (128 bytes and any character pass).
 func checkMetadata(md map[string]any) error {
 	seen := map[string]bool{}
 	for i, it := range list(md, "items") {

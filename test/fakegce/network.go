@@ -157,6 +157,8 @@ func prepareSubnetwork(t *tx, c *call, obj, old map[string]any) error {
 		subnetDefaults(obj)
 		return ipv6Defaults(obj)
 	}
+	// The discovery document's Subnetwork.ipCidrRange: "Ranges must be unique
+	// and non-overlapping within a network."
 	for _, other := range t.listAll(c.project, "subnetworks") {
 		if str(other, "network") != str(obj, "network") || str(other, "selfLink") == str(obj, "selfLink") {
 			continue
@@ -297,6 +299,8 @@ func prepareFirewall(t *tx, c *call, obj, old map[string]any) error {
 // mix IPv4 and IPv6, as the compute API does: a rule is of one IP family,
 // and a dual-stack service needs a rule per family. The first range of
 // the other family than the rule's first range is named.
+// Source: https://cloud.google.com/firewall/docs/using-firewalls ("A
+// firewall rule can contain either IPv4 or IPv6 ranges, but not both.").
 func checkFirewallFamilies(obj map[string]any) error {
 	first := 0
 	for _, k := range []string{"sourceRanges", "destinationRanges"} {

@@ -289,7 +289,9 @@ func internal(svc *v1.Service, p Params, d *Desired) error {
 	}
 	d.Subnetwork = p.SubnetworkURL
 	if subnet != "" {
-		d.Subnetwork = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/subnetworks/" + subnet
+		// A subnetwork is in its network's project: on a Shared VPC the host
+		// project (network-project-id), not the cluster's.
+		d.Subnetwork = linkBase + "projects/" + networkProject(p) + "/regions/" + p.Region + "/subnetworks/" + subnet
 	}
 	if d.Subnetwork == "" {
 		return &ServiceError{Reason: ReasonNoSubnetwork, Message: "an internal load balancer needs a subnetwork: set [global] subnetwork-name in the cloud config or the annotation " + annotations.InternalSubnet}
