@@ -129,3 +129,47 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 		t.Errorf("left after deleting: %v", left)
 	}
 }
+
+// An internal load balancer that names its subnetwork by annotation on a
+// Shared VPC cluster: the subnetwork is the host project's, as the network
+// is, so the address comes from there.
+func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnetwork(t *testing.T) {
+	const service, host = "service-project", "host-project"
+	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}})
+	waitOp := func(op *compute.Operation, err error) {
+		t.Helper()
+		if err == nil {
+			_, err = fc.WaitOperation(context.Background(), op)
+		}
+		if err != nil {
+			t.Fatalf("setup: %v", err)
+		}
+	}
+	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
+	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "ilb", Network: hostNet, IpCidrRange: "10.0.1.0/24"}).Do())
+	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", SubnetworkName: "nodes", LocalZone: "us-central1-a",
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, TokenURL: "nil", API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal", annotations.InternalSubnet: "ilb"})
+	st, err := p.EnsureLoadBalancer(ctx, cluster, svc, nil)
+	if err != nil {
+		t.Fatalf("EnsureLoadBalancer: %v", err)
+	}
+	if ip := netip.MustParseAddr(st.Ingress[0].IP); !netip.MustParsePrefix("10.0.1.0/24").Contains(ip) {
+		t.Errorf("the internal address %s is not from the host project's subnetwork ilb (10.0.1.0/24)", ip)
+	}
+	a, err := fc.Compute.Addresses.Get(service, "us-central1", p.GetLoadBalancerName(ctx, cluster, svc)).Do()
+	if err != nil || a.Subnetwork != linkBase+"projects/"+host+"/regions/us-central1/subnetworks/ilb" {
+		t.Errorf("address = %+v, %v; want it in the host project's subnetwork ilb", a, err)
+	}
+	if err := p.EnsureLoadBalancerDeleted(ctx, cluster, svc); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+}
