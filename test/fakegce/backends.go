@@ -38,10 +38,22 @@ func init() {
 		custom: map[string]handler{"getHealth": {read: backendServiceHealth}}})
 }
 
+// maxTargetPoolInsertInstances is the most instances a target pool is
+// created with; more go in with addInstance. The limit is the upstream GCE
+// provider's (kubernetes/kubernetes#27829, "this actually meets the GCE API
+// specifications": kubernetes/cloud-provider-gcp
+// providers/gce/gce_loadbalancer_external.go, maxTargetPoolCreateInstances).
+// The error's wording is a guess: no source records the real one.
+const maxTargetPoolInsertInstances = 200
+
 func prepareTargetPool(t *tx, c *call, obj, old map[string]any) error {
 	setDefault(obj, "sessionAffinity", "NONE")
 	if len(list(obj, "healthChecks")) > 1 {
 		return invalidValue("resource.healthChecks", jsonText(obj["healthChecks"]), "A target pool has at most one health check.")
+	}
+	if n := len(list(obj, "instances")); old == nil && n > maxTargetPoolInsertInstances {
+		return invalidValue("resource.instances", n, "A target pool is created with at most "+itoa(maxTargetPoolInsertInstances)+
+			" instances; add the others with addInstance.")
 	}
 	if len(list(obj, "instances")) == 0 {
 		delete(obj, "instances")

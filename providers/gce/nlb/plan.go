@@ -219,6 +219,12 @@ func planHealthCheck(d *Desired, o *Observed, p Params, pl *Plan) error {
 	return nil
 }
 
+// maxPoolInsertInstances is the most instances the API takes in a target
+// pool's insert: the upstream GCE provider creates a pool with 200 and adds
+// the rest (kubernetes/kubernetes#27829; kubernetes/cloud-provider-gcp
+// providers/gce/gce_loadbalancer_external.go, maxTargetPoolCreateInstances).
+const maxPoolInsertInstances = 200
+
 func planPool(d *Desired, o *Observed, p Params, pl *Plan) error {
 	pl.PoolName = PoolName(d.Base, d.Pool.SessionAffinity)
 	var cur *compute.TargetPool
@@ -239,8 +245,14 @@ func planPool(d *Desired, o *Observed, p Params, pl *Plan) error {
 		}
 	}
 	if cur == nil {
-		pl.InsertPool = &compute.TargetPool{Name: pl.PoolName, Instances: d.Pool.Instances, HealthChecks: []string{pl.HealthCheck},
+		// The API creates a pool with at most maxPoolInsertInstances; the
+		// others are added once it exists.
+		first := d.Pool.Instances[:min(len(d.Pool.Instances), maxPoolInsertInstances)]
+		pl.InsertPool = &compute.TargetPool{Name: pl.PoolName, Instances: first, HealthChecks: []string{pl.HealthCheck},
 			SessionAffinity: d.Pool.SessionAffinity, Description: d.Description}
+		if rest := d.Pool.Instances[len(first):]; len(rest) > 0 {
+			pl.AddInstances = rest
+		}
 		return nil
 	}
 	have := map[string]bool{}

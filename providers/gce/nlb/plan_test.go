@@ -2,6 +2,8 @@ package nlb
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -96,6 +98,41 @@ func TestPlan(t *testing.T) {
 			if (tt.want.InsertAddress == nil && tt.want.InsertPool == nil && len(tt.want.InsertRules) == 0 &&
 				len(tt.want.DeleteRules) == 0 && len(tt.want.AddInstances) == 0 && tt.want.UpdateHC == nil) != got.Empty() {
 				t.Errorf("Empty() = %v", got.Empty())
+			}
+		})
+	}
+}
+
+func TestANewPoolIsInsertedWithTheInstancesAnInsertTakesAndTheRestAdded(t *testing.T) {
+	for _, tt := range []struct {
+		name               string
+		nodes, insert, add int
+	}{
+		{name: "200 nodes all go in the insert", nodes: 200, insert: 200},
+		{name: "201 nodes: one is added after the insert", nodes: 201, insert: 200, add: 1},
+		{name: "450 nodes: 250 are added after the insert", nodes: 450, insert: 200, add: 250},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var names []string
+			for i := range tt.nodes {
+				names = append(names, fmt.Sprintf("n%03d", i))
+			}
+			d, err := Desire(newService("web"), nodesFor("us-central1-a", names...), testParams)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, err := plan(d, &Observed{}, testParams)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(pl.InsertPool.Instances); got != tt.insert {
+				t.Errorf("the insert carries %d instances, want %d", got, tt.insert)
+			}
+			if got := len(pl.AddInstances); got != tt.add {
+				t.Errorf("%d instances are added after the insert, want %d", got, tt.add)
+			}
+			if diff := cmp.Diff(d.Pool.Instances, append(slices.Clone(pl.InsertPool.Instances), pl.AddInstances...)); diff != "" {
+				t.Errorf("inserted and added instances are not the desired ones (-want +got):\n%s", diff)
 			}
 		})
 	}
