@@ -613,7 +613,9 @@ func ensureBackendService(ctx context.Context, api *computeclient.Client, p Para
 	var ingress []v1.LoadBalancerIngress
 	for _, f := range d.Families {
 		ip := pl.IP
-		if f == v1.IPv6Protocol && d.Scheme != "INTERNAL" {
+		if f == v1.IPv6Protocol {
+			// Never the IPv4 address: an internal IPv6 load balancer is
+			// refused by Desire, and has no IPv6 address here.
 			ip = v6.ip
 		}
 		if ip != "" && (f == v1.IPv6Protocol || v4) {

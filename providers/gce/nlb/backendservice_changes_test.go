@@ -26,6 +26,21 @@ func insertInstance(t *testing.T, lc *lbCloud, zone, name string) {
 	}
 }
 
+// dualStackSubnetwork makes the cluster's subnetwork a dual-stack one, "ds",
+// with an external IPv6 range.
+func dualStackSubnetwork(t *testing.T, lc *lbCloud) {
+	t.Helper()
+	op, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
+		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.Compute.RegionOperations.Wait(lc.Project, "us-central1", op.Name).Do(); err != nil {
+		t.Fatal(err)
+	}
+	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
+}
+
 // backendZones lists the zones of a backend service's groups, sorted.
 func backendZones(t *testing.T, lc *lbCloud, name string) []string {
 	t.Helper()
@@ -103,11 +118,7 @@ func TestABackendServiceFollowsTheZonesThatHaveNodesDownToNone(t *testing.T) {
 
 func TestAProtocolChangeRecreatesTheRulesOnTheSameAddresses(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1")
-	if _, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
-		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
+	dualStackSubnetwork(t, lc)
 	lc.p.DefaultBackend = BackendService
 	nodes := nodesFor("us-central1-a", "node-1")
 	for _, tt := range []struct {
@@ -177,11 +188,7 @@ func TestRuleAddressesCompareAsPrefixes(t *testing.T) {
 
 func TestStatusOfAnIPv6OnlyServiceIsItsAddressWithoutThePrefix(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1")
-	if _, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
-		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
+	dualStackSubnetwork(t, lc)
 	lc.p.DefaultBackend = BackendService
 	svc := newService("web")
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol}

@@ -197,7 +197,18 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	if len(d.Families) == 0 {
 		d.Families = []v1.IPFamily{v1.IPv4Protocol}
 	}
+	typ, err := annotations.TypeOf(svc)
+	if err != nil {
+		return nil, err
+	}
 	if d.serves(v1.IPv6Protocol) {
+		if typ == annotations.TypeInternal {
+			// An internal IPv6 load balancer takes its address from the
+			// subnetwork's internal IPv6 range (ipv6AccessType INTERNAL),
+			// which this project does not reserve yet: it is refused rather
+			// than served with the IPv4 address in the IPv6 entry.
+			return nil, &ServiceError{Reason: "InternalIPv6", Message: "internal load balancers serve IPv4 only: set spec.ipFamilies to [IPv4] (spec.ipFamilyPolicy: SingleStack), or make the load balancer external"}
+		}
 		if d.Backend != BackendService {
 			return nil, &ServiceError{Reason: "IPv6NeedsBackendService", Message: "an IPv6 load balancer needs the backend-service backend: annotate the Service with " + annotations.Backend + ": backend-service"}
 		}
@@ -208,10 +219,6 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 			return nil, &ServiceError{Reason: ReasonNoSubnetwork, Message: "an IPv6 address comes from the cluster's subnetwork: set [global] subnetwork-name in the cloud config"}
 		}
 		d.Subnetwork = p.SubnetworkURL
-	}
-	typ, err := annotations.TypeOf(svc)
-	if err != nil {
-		return nil, err
 	}
 	d.Scheme = "EXTERNAL"
 	if typ == annotations.TypeInternal {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
-	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
@@ -15,11 +15,7 @@ import (
 
 func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
-	if _, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
-		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
+	dualStackSubnetwork(t, lc)
 	svc := newService("web", withAnnotation(annotations.Backend, BackendService))
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol}
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
@@ -80,6 +76,46 @@ func TestIPv6NeedsABackendServiceAndADualStackSubnetwork(t *testing.T) {
 			var se *ServiceError
 			if !errors.As(err, &se) || se.Reason != tt.reason {
 				t.Errorf("err = %v, want %s", err, tt.reason)
+			}
+		})
+	}
+}
+
+func TestIPv6ThatCannotBeServedIsRefusedWithACondition(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1")
+	dualStackSubnetwork(t, lc)
+	nodes := nodesFor("us-central1-a", "node-1")
+	// Created on a target pool when that was the default; the default is
+	// now a backend service, which the Service does not name.
+	kept := newService("kept-on-a-pool")
+	lc.p.DefaultBackend = BackendTargetPool
+	ensure(t, lc, kept, nodes)
+	lc.p.DefaultBackend = BackendService
+	kept.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+	for _, tt := range []struct {
+		name   string
+		svc    *v1.Service
+		reason string
+	}{
+		{name: "a dual-stack Service kept on its target pool", svc: kept, reason: "IPv6NeedsBackendService"},
+		{name: "an internal dual-stack Service", svc: newService("internal", withAnnotation(annotations.GKELoadBalancerType, "Internal")), reason: "InternalIPv6"},
+		{name: "an internal IPv6-only Service", svc: newService("internal-v6", withAnnotation(annotations.GKELoadBalancerType, "Internal")), reason: "InternalIPv6"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.svc.Spec.IPFamilies) == 0 {
+				tt.svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+				if strings.HasSuffix(tt.svc.Name, "-v6") {
+					tt.svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol}
+				}
+			}
+			lc.Server.ResetCalls()
+			st, err := Ensure(context.Background(), lc.api, lc.p, tt.svc, nodes)
+			var se *ServiceError
+			if !errors.As(err, &se) || se.Reason != tt.reason || !strings.Contains(se.Message, "spec.ipFamilies") {
+				t.Errorf("Ensure = %+v, %v; want a %s error naming spec.ipFamilies", st, err, tt.reason)
+			}
+			if n := lc.calls(); n.writes != 0 {
+				t.Errorf("a refused Service made %s; want 0 writes", n)
 			}
 		})
 	}
