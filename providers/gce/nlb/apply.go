@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
@@ -43,6 +44,12 @@ func Ensure(ctx context.Context, api *computeclient.Client, p Params, svc *v1.Se
 		// The default backend is for new Services: an existing one keeps its
 		// target pool until it asks for a backend service.
 		d.Backend = BackendTargetPool
+		if d.serves(v1.IPv6Protocol) {
+			// A target pool carries IPv4 only: a silent IPv4-only balancer
+			// would break the Service's IPv6 clients.
+			return nil, &ServiceError{Reason: "IPv6NeedsBackendService", Message: "this Service keeps the target pool it was created on, which carries IPv4 only: annotate it with " +
+				annotations.Backend + ": backend-service (its IPv4 address stays) or remove IPv6 from spec.ipFamilies"}
+		}
 	}
 	pl, err := plan(d, o, p)
 	if err != nil {
