@@ -82,7 +82,9 @@ func prepareInstance(t *tx, c *call, obj, old map[string]any) error {
 	obj["status"] = "RUNNING"
 	obj["cpuPlatform"] = "Intel Broadwell"
 	obj["lastStartTimestamp"] = timestamp(c.now)
-	setDefault(obj, "canIpForward", false)
+	// canIpForward stays absent unless sent (or set by the template): the
+	// instances recorded from a template have none (fixtures/gcp-http-logs,
+	// computetargetpool and computeinstancegroup).
 	setDefault(obj, "deletionProtection", false)
 	setDefault(obj, "startRestricted", false)
 	shieldedDefaults(obj)
@@ -279,7 +281,7 @@ func attachDisks(t *tx, c *call, obj map[string]any) error {
 			}
 			d := map[string]any{"name": name, "kind": "compute#disk", "id": t.newID(),
 				"creationTimestamp": timestamp(c.now), "zone": scopeLink(c.project, "zones", c.zone),
-				"selfLink": linkBase + coll + "/" + name, "description": ""}
+				"selfLink": linkBase + coll + "/" + name}
 			if si := str(ip, "sourceImage"); si != "" {
 				d["sourceImage"] = si
 			}
@@ -684,7 +686,8 @@ func listGroupInstances(c *call) (any, error) {
 			items = append(items, it)
 		}
 	}
-	out := map[string]any{"kind": "compute#instanceGroupsListInstances", "id": c.resourcePath(c.name), "selfLink": c.link(c.name) + "/listInstances"}
+	// The recorded answers carry neither id nor selfLink (fixtures/gcp-http-logs, computeinstancegroup).
+	out := map[string]any{"kind": "compute#instanceGroupsListInstances"}
 	if lp.offset < len(items) {
 		end := min(lp.offset+lp.max, len(items))
 		out["items"] = items[lp.offset:end]

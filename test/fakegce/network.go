@@ -35,7 +35,9 @@ func init() {
 
 func prepareNetwork(t *tx, c *call, obj, old map[string]any) error {
 	if old != nil {
-		obj["subnetworks"] = old["subnetworks"]
+		if subs, ok := old["subnetworks"]; ok {
+			obj["subnetworks"] = subs
+		}
 		if str(obj, "IPv4Range") != str(old, "IPv4Range") || obj["autoCreateSubnetworks"] != old["autoCreateSubnetworks"] {
 			return invalid("Invalid value for field 'resource.autoCreateSubnetworks': a network's mode and range cannot be changed by patch.")
 		}
@@ -44,15 +46,15 @@ func prepareNetwork(t *tx, c *call, obj, old map[string]any) error {
 	if _, legacy := obj["IPv4Range"]; !legacy {
 		setDefault(obj, "autoCreateSubnetworks", true)
 	}
-	setDefault(obj, "mtu", num(1460))
+	// The recorded networks (fixtures/gcp-http-logs: computeroute,
+	// computesubnetwork, computenetwork) have no mtu unless it was sent, and
+	// a routingConfig only when one was sent, then with
+	// bgpBestPathSelectionMode LEGACY added.
 	setDefault(obj, "networkFirewallPolicyEnforcementOrder", "AFTER_CLASSIC_FIREWALL")
-	rc := objField(obj, "routingConfig")
-	if rc == nil {
-		rc = map[string]any{}
-		obj["routingConfig"] = rc
+	if rc := objField(obj, "routingConfig"); rc != nil {
+		setDefault(rc, "routingMode", "REGIONAL")
+		setDefault(rc, "bgpBestPathSelectionMode", "LEGACY")
 	}
-	setDefault(rc, "routingMode", "REGIONAL")
-	setDefault(rc, "bgpBestPathSelectionMode", "LEGACY")
 	delete(obj, "subnetworks")
 	netLink := str(obj, "selfLink")
 	if boolField(obj, "autoCreateSubnetworks") {
@@ -101,7 +103,8 @@ func subnetDefaults(sub map[string]any) {
 	setDefault(sub, "stackType", "IPV4_ONLY")
 	setDefault(sub, "purpose", "PRIVATE")
 	setDefault(sub, "privateIpv6GoogleAccess", "DISABLE_GOOGLE_ACCESS")
-	setDefault(sub, "enableFlowLogs", false)
+	// No enableFlowLogs unless sent: the recorded subnetworks have none
+	// (fixtures/gcp-http-logs, computesubnetwork and computeroute).
 	// Output only: READY, or DRAINING while a subnetwork is being drained;
 	// the fake never drains.
 	sub["state"] = "READY"
@@ -429,8 +432,9 @@ func prepareRoute(t *tx, c *call, obj, old map[string]any) error {
 				"message": "Next hop instance '" + inst + "' cannot forward ip traffic. The next hop instance must have canIpForward set."}}
 		}
 	}
+	// No routeType on a route a client created: the recorded one has none
+	// (fixtures/gcp-http-logs, computeroute).
 	setDefault(obj, "priority", num(1000))
-	setDefault(obj, "routeType", "STATIC")
 	return nil
 }
 
