@@ -43,7 +43,7 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	must(t)(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
 	cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
-		APIEndpoint: fc.Endpoint, TokenURL: "nil", API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	if tune != nil {
 		tune(cfg)
 	}
@@ -270,7 +270,7 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)
-	cfg := &Config{APIEndpoint: fc.Endpoint, TokenURL: "nil"}
+	cfg := &Config{APIEndpoint: fc.Endpoint, NoAuthentication: true}
 	p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 
 func TestWithoutConfigOrMetadataTheErrorNamesTheKey(t *testing.T) {
 	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
-	_, err := New(context.Background(), &Config{LocalZone: "us-central1-a", NetworkName: "n", TokenURL: "nil"}, Options{})
+	_, err := New(context.Background(), &Config{LocalZone: "us-central1-a", NetworkName: "n", NoAuthentication: true}, Options{ClusterName: "c"})
 	var cerr *ConfigError
 	if !errors.As(err, &cerr) || cerr.Key != "[global] project-id" {
 		t.Errorf("err = %v, want a config error naming [global] project-id", err)
@@ -318,6 +318,8 @@ func TestAuthenticationModes(t *testing.T) {
 			return nil
 		}},
 		{name: "a token-url and token-body", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *Config) *atomic.Int32 {
+			// The request for a token carries the metadata server's.
+			t.Setenv("GCE_METADATA_HOST", fc.Host)
 			srv, n := tokenServer(t, `{"accessToken":"`+token+`","expireTime":"2099-01-01T00:00:00Z"}`)
 			cfg.TokenURL, cfg.TokenBody = srv.URL, `{"scope":"compute"}`
 			return n
@@ -359,7 +361,7 @@ func TestAuthenticationModes(t *testing.T) {
 func TestNoAuthenticationAgainstATokenRequiringAPIFails(t *testing.T) {
 	fc := fakegcetest.Start(t, fakegce.Config{RequireToken: "t"})
 	p, err := New(context.Background(), &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc",
-		APIEndpoint: fc.Endpoint, TokenURL: "nil"}, Options{})
+		APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 		Tags: &compute.Tags{Items: []string{"k8s-node"}},
 	}).Do())
 	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
-		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, TokenURL: "nil", API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnet
 	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
 	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "ilb", Network: hostNet, IpCidrRange: "10.0.1.0/24"}).Do())
 	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", SubnetworkName: "nodes", LocalZone: "us-central1-a",
-		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, TokenURL: "nil", API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {
 		t.Fatal(err)
