@@ -13,6 +13,9 @@ import (
 
 	"gopkg.in/gcfg.v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 
 // Config is the parsed and validated cloud config (gce.conf). It is read once
@@ -30,15 +33,7 @@ type Config struct {
 	APIEndpoint        string
 	TokenURL           string
 	TokenBody          string
-	// TokenBodyFile ([compute-api] token-body-file) holds the body POSTed
-	// to TokenURL, so that the secret lives in a Secret, not in gce.conf.
-	TokenBodyFile string
-	// NoAuthentication ([compute-api] no-authentication) sends no
-	// credentials at all: for an endpoint such as fake-gce.
-	NoAuthentication bool
-	// CredentialsFile is GOOGLE_APPLICATION_CREDENTIALS as the command read
-	// it: a credential configuration of any type Application Default
-	// Credentials accept (service_account, external_account, ...).
+	// CredentialsFile is a service-account key file (GOOGLE_APPLICATION_CREDENTIALS).
 	CredentialsFile string
 
 	API          APIConfig
@@ -67,7 +62,10 @@ type LoadBalancerConfig struct {
 	NodeIPAddressType       string
 	NodeIPSourceRanges      []netip.Prefix
 	ReservedPorts           []PortRange
-	NodeSelector            string
+	// UserAddresses are the addresses this cluster did not reserve that a
+	// namespace's Services may ask for (none by default).
+	UserAddresses []nlb.AddressGrant
+	NodeSelector  string
 }
 
 // PortRange is an inclusive range of ports.
@@ -97,11 +95,9 @@ type rawConfig struct {
 		TokenBody          string   `gcfg:"token-body"`
 	}
 	API struct {
-		QPS              string `gcfg:"qps"`
-		Burst            string `gcfg:"burst"`
-		MaxRetries       string `gcfg:"max-retries"`
-		NoAuthentication string `gcfg:"no-authentication"`
-		TokenBodyFile    string `gcfg:"token-body-file"`
+		QPS        string `gcfg:"qps"`
+		Burst      string `gcfg:"burst"`
+		MaxRetries string `gcfg:"max-retries"`
 	} `gcfg:"compute-api"`
 	LoadBalancer struct {
 		Mode                    string   `gcfg:"mode"`
@@ -110,6 +106,7 @@ type rawConfig struct {
 		NodeIPAddressType       string   `gcfg:"nodeip-address-type"`
 		NodeIPSourceRanges      []string `gcfg:"nodeip-source-ranges"`
 		ReservedPorts           string   `gcfg:"nodeip-reserved-ports"`
+		UserAddresses           []string `gcfg:"user-addresses"`
 		NodeSelector            string   `gcfg:"nodeip-node-selector"`
 	} `gcfg:"load-balancer"`
 }
@@ -202,8 +199,20 @@ func (raw *rawConfig) validate() (*Config, error) {
 	if c.LocalZone != "" && !zoneRE.MatchString(c.LocalZone) {
 		return nil, bad("global", "local-zone", "%q is not a zone name such as us-central1-a", c.LocalZone)
 	}
-	if err := raw.validateCredentials(c); err != nil {
-		return nil, err
+	if c.APIEndpoint != "" {
+		if err := checkURL(c.APIEndpoint); err != nil {
+			return nil, bad("global", "api-endpoint", "%v", err)
+		}
+	}
+	switch {
+	case c.TokenURL == "", c.TokenURL == "nil":
+	default:
+		if err := checkURL(c.TokenURL); err != nil {
+			return nil, bad("global", "token-url", "%v (or \"nil\" for no authentication)", err)
+		}
+	}
+	if c.TokenBody != "" && (c.TokenURL == "" || c.TokenURL == "nil") {
+		return nil, bad("global", "token-body", "is set but token-url is not")
 	}
 	if err := raw.validateAPI(c); err != nil {
 		return nil, err
@@ -294,11 +303,38 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	if c.LoadBalancer.ReservedPorts, err = parsePortList(ports); err != nil {
 		return bad("load-balancer", "nodeip-reserved-ports", "%v", err)
 	}
+	if c.LoadBalancer.UserAddresses, err = parseAddressGrants(lb.UserAddresses); err != nil {
+		return err
+	}
 	if _, err := labels.Parse(lb.NodeSelector); err != nil {
 		return bad("load-balancer", "nodeip-node-selector", "%q is not a label selector such as pool=edge,zone!=us-central1-c", lb.NodeSelector)
 	}
 	c.LoadBalancer.NodeSelector = lb.NodeSelector
 	return nil
+}
+
+// parseAddressGrants reads user-addresses: "namespace/address" entries,
+// comma-separated or one a line, where the namespace may be * (every
+// namespace) and the address is a name, an IP or * (every address).
+func parseAddressGrants(vs []string) ([]nlb.AddressGrant, error) {
+	var out []nlb.AddressGrant
+	for _, v := range vs {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			ns, addr, ok := strings.Cut(s, "/")
+			_, ipErr := netip.ParseAddr(addr)
+			if !ok || (ns != "*" && len(validation.IsDNS1123Label(ns)) > 0) ||
+				(addr != "*" && ipErr != nil && !nameRE.MatchString(addr)) {
+				return nil, bad("load-balancer", "user-addresses",
+					"%q is not namespace/address (a namespace or *, then an address name, an IP or *)", s)
+			}
+			out = append(out, nlb.AddressGrant{Namespace: ns, Address: addr})
+		}
+	}
+	return out, nil
 }
 
 func parseBool(section, key, v string) (bool, error) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 
 func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
@@ -23,7 +25,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a bad node tag", file: "[global]\nnode-tags = ok\nnode-tags = Not_OK\n", want: `cloud config: [global] node-tags: "Not_OK" is not a valid network tag (lowercase letters, digits and hyphens, at most 63)`},
 		{name: "a bad zone", file: "[global]\nlocal-zone = central\n", want: `cloud config: [global] local-zone: "central" is not a zone name such as us-central1-a`},
 		{name: "a relative api endpoint", file: "[global]\napi-endpoint = localhost:8085\n", want: `cloud config: [global] api-endpoint: "localhost:8085" is not an http(s) URL`},
-		{name: "a bad token url", file: "[global]\ntoken-url = ftp://x\n", want: `cloud config: [global] token-url: "ftp://x" is not an http(s) URL (or "nil" for Application Default Credentials)`},
+		{name: "a bad token url", file: "[global]\ntoken-url = ftp://x\n", want: `cloud config: [global] token-url: "ftp://x" is not an http(s) URL (or "nil" for no authentication)`},
 		{name: "a token body without a token url", file: "[global]\ntoken-body = {}\n", want: `cloud config: [global] token-body: is set but token-url is not`},
 		{name: "a zero qps", file: "[compute-api]\nqps = 0\n", want: `cloud config: [compute-api] qps: "0" is not a positive number of requests per second`},
 		{name: "a bad burst", file: "[compute-api]\nburst = many\n", want: `cloud config: [compute-api] burst: "many" is not a whole number of at least 1`},
@@ -34,6 +36,8 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a bad health-check range", file: "[load-balancer]\nhealth-check-source-ranges = 35.191.0.0\n", want: `cloud config: [load-balancer] health-check-source-ranges: "35.191.0.0" is not a CIDR range such as 10.0.0.0/8`},
 		{name: "a bad address type", file: "[load-balancer]\nnodeip-address-type = Hostname\n", want: `cloud config: [load-balancer] nodeip-address-type: "Hostname" is not an address type (want InternalIP or ExternalIP)`},
 		{name: "a bad node selector", file: "[load-balancer]\nnodeip-node-selector = pool in edge\n", want: `cloud config: [load-balancer] nodeip-node-selector: "pool in edge" is not a label selector such as pool=edge,zone!=us-central1-c`},
+		{name: "a user address without its namespace", file: "[load-balancer]\nuser-addresses = team-a/web-ip, web-ip\n",
+			want: `cloud config: [load-balancer] user-addresses: "web-ip" is not namespace/address (a namespace or *, then an address name, an IP or *)`},
 		{name: "a reversed port range", file: "[load-balancer]\nnodeip-reserved-ports = 22,2380-2379\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "2380-2379" is not a port or a port range such as 2379-2380`},
 	}
 	for _, tt := range tests {
@@ -102,6 +106,13 @@ nodeip-node-selector = role=edge
 			HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")},
 			NodeIPAddressType:       "ExternalIP", NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 			ReservedPorts: []PortRange{{22, 22}}, NodeSelector: "role=edge"}}},
+		{name: "user addresses granted to namespaces", file: "[load-balancer]\nuser-addresses = team-a/web-ip, team-a/203.0.113.10\nuser-addresses = edge/*\n",
+			want: Config{API: APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}, LoadBalancer: func() LoadBalancerConfig {
+				lb := defaults
+				lb.UserAddresses = []nlb.AddressGrant{{Namespace: "team-a", Address: "web-ip"}, {Namespace: "team-a", Address: "203.0.113.10"},
+					{Namespace: "edge", Address: "*"}}
+				return lb
+			}()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

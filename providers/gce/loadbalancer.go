@@ -25,6 +25,7 @@ func (c *Cloud) nlbParams(clusterName string) nlb.Params {
 		Owner: ownership.ForCluster(clusterName), Project: c.project, Region: c.region, NetworkURL: c.networkURL,
 		NodeTags: c.cfg.NodeTags, HealthCheckRanges: c.cfg.LoadBalancer.HealthCheckSourceRanges,
 		DefaultBackend: c.cfg.LoadBalancer.Backend, SubnetworkURL: c.subnetworkURL(),
+		UserAddresses: c.cfg.LoadBalancer.UserAddresses,
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
 
@@ -124,7 +125,9 @@ func TestABadServiceGetsAWarningAndACondition(t *testing.T) {
 }
 
 func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, nil)
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) {
+		c.LoadBalancer.UserAddresses = []nlb.AddressGrant{{Namespace: "default", Address: "my-ip"}}
+	})
 	svc := lbService(map[string]string{annotations.StaticAddress: "my-ip"})
 	withReporter(tc, svc)
 	_, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil)

@@ -136,7 +136,11 @@ func (e *env) runCluster(t *testing.T, out exampleOutputs) {
 	t.Cleanup(cp.Stop)
 	kubeconfig := e.installCCMManifests(t, cp)
 	cloudConfig := filepath.Join(e.dir, "gce.conf")
-	if err := os.WriteFile(cloudConfig, []byte(out.CloudConfig), 0o600); err != nil {
+	// The Service of checkLoadBalancer asks for terraform's reserved
+	// address by name: an address this cluster did not reserve is a
+	// namespace's only when the operator grants it.
+	conf := out.CloudConfig + "\n[load-balancer]\nuser-addresses = default/" + out.ReservedAddressName + "\n"
+	if err := os.WriteFile(cloudConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range out.NodeNames {

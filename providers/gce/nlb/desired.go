@@ -38,6 +38,9 @@ type Params struct {
 	// DefaultBackend is the backend of Services that do not choose one:
 	// BackendTargetPool or BackendService.
 	DefaultBackend string
+	// UserAddresses are the addresses this cluster did not reserve that
+	// the Services of a namespace may use (see checkAddressUse).
+	UserAddresses []AddressGrant
 }
 
 // The two backends of an external load balancer.

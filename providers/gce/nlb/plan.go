@@ -125,6 +125,9 @@ func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
 				"the static address %s does not exist in region %s: reserve it (gcloud compute addresses create %s --region %s) or remove the annotation",
 				d.Address.Name, p.Region, d.Address.Name, p.Region)}
 		}
+		if err := checkAddressUse(d, a, p.UserAddresses); err != nil {
+			return err
+		}
 		if err := checkUserAddress(d, a); err != nil {
 			return err
 		}
@@ -137,6 +140,9 @@ func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
 		if a == nil {
 			return &ServiceError{Reason: "AddressNotReserved", Message: fmt.Sprintf(
 				"spec.loadBalancerIP %s is not a reserved address in this region: reserve it first, or remove loadBalancerIP", d.Address.IP)}
+		}
+		if err := checkAddressUse(d, a, p.UserAddresses); err != nil {
+			return err
 		}
 		if err := checkUserAddress(d, a); err != nil {
 			return err
