@@ -33,7 +33,15 @@ type Config struct {
 	APIEndpoint        string
 	TokenURL           string
 	TokenBody          string
-	// CredentialsFile is a service-account key file (GOOGLE_APPLICATION_CREDENTIALS).
+	// TokenBodyFile ([compute-api] token-body-file) holds the body POSTed
+	// to TokenURL, so that the secret lives in a Secret, not in gce.conf.
+	TokenBodyFile string
+	// NoAuthentication ([compute-api] no-authentication) sends no
+	// credentials at all: for an endpoint such as fake-gce.
+	NoAuthentication bool
+	// CredentialsFile is GOOGLE_APPLICATION_CREDENTIALS as the command read
+	// it: a credential configuration of any type Application Default
+	// Credentials accept (service_account, external_account, ...).
 	CredentialsFile string
 
 	API          APIConfig
@@ -95,9 +103,11 @@ type rawConfig struct {
 		TokenBody          string   `gcfg:"token-body"`
 	}
 	API struct {
-		QPS        string `gcfg:"qps"`
-		Burst      string `gcfg:"burst"`
-		MaxRetries string `gcfg:"max-retries"`
+		QPS              string `gcfg:"qps"`
+		Burst            string `gcfg:"burst"`
+		MaxRetries       string `gcfg:"max-retries"`
+		NoAuthentication string `gcfg:"no-authentication"`
+		TokenBodyFile    string `gcfg:"token-body-file"`
 	} `gcfg:"compute-api"`
 	LoadBalancer struct {
 		Mode                    string   `gcfg:"mode"`
@@ -199,20 +209,8 @@ func (raw *rawConfig) validate() (*Config, error) {
 	if c.LocalZone != "" && !zoneRE.MatchString(c.LocalZone) {
 		return nil, bad("global", "local-zone", "%q is not a zone name such as us-central1-a", c.LocalZone)
 	}
-	if c.APIEndpoint != "" {
-		if err := checkURL(c.APIEndpoint); err != nil {
-			return nil, bad("global", "api-endpoint", "%v", err)
-		}
-	}
-	switch {
-	case c.TokenURL == "", c.TokenURL == "nil":
-	default:
-		if err := checkURL(c.TokenURL); err != nil {
-			return nil, bad("global", "token-url", "%v (or \"nil\" for no authentication)", err)
-		}
-	}
-	if c.TokenBody != "" && (c.TokenURL == "" || c.TokenURL == "nil") {
-		return nil, bad("global", "token-body", "is set but token-url is not")
+	if err := raw.validateCredentials(c); err != nil {
+		return nil, err
 	}
 	if err := raw.validateAPI(c); err != nil {
 		return nil, err

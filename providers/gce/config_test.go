@@ -25,7 +25,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a bad node tag", file: "[global]\nnode-tags = ok\nnode-tags = Not_OK\n", want: `cloud config: [global] node-tags: "Not_OK" is not a valid network tag (lowercase letters, digits and hyphens, at most 63)`},
 		{name: "a bad zone", file: "[global]\nlocal-zone = central\n", want: `cloud config: [global] local-zone: "central" is not a zone name such as us-central1-a`},
 		{name: "a relative api endpoint", file: "[global]\napi-endpoint = localhost:8085\n", want: `cloud config: [global] api-endpoint: "localhost:8085" is not an http(s) URL`},
-		{name: "a bad token url", file: "[global]\ntoken-url = ftp://x\n", want: `cloud config: [global] token-url: "ftp://x" is not an http(s) URL (or "nil" for no authentication)`},
+		{name: "a bad token url", file: "[global]\ntoken-url = ftp://x\n", want: `cloud config: [global] token-url: "ftp://x" is not an http(s) URL (or "nil" for Application Default Credentials)`},
 		{name: "a token body without a token url", file: "[global]\ntoken-body = {}\n", want: `cloud config: [global] token-body: is set but token-url is not`},
 		{name: "a zero qps", file: "[compute-api]\nqps = 0\n", want: `cloud config: [compute-api] qps: "0" is not a positive number of requests per second`},
 		{name: "a bad burst", file: "[compute-api]\nburst = many\n", want: `cloud config: [compute-api] burst: "many" is not a whole number of at least 1`},
