@@ -60,7 +60,7 @@ func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
 			wantPDB:      false,
 			wantConfig: cloudConfig{
 				Mode: gce.ModeExternal, ProjectID: "fake-project", LocalZone: "us-central1-a", NetworkName: "default",
-				APIEndpoint: "http://127.0.0.1:8085/compute/v1/", TokenURL: "nil",
+				APIEndpoint: "http://127.0.0.1:8085/compute/v1/", NoAuthentication: true,
 			},
 		},
 	}
@@ -106,12 +106,14 @@ type cloudConfig struct {
 	NetworkName       string
 	APIEndpoint       string
 	TokenURL          string
+	NoAuthentication  bool
 }
 
 func projectConfig(c *gce.Config) cloudConfig {
 	out := cloudConfig{
 		Mode: c.LoadBalancer.Mode, ProjectID: c.ProjectID, LocalZone: c.LocalZone,
 		NetworkName: c.NetworkName, APIEndpoint: c.APIEndpoint, TokenURL: c.TokenURL,
+		NoAuthentication: c.NoAuthentication,
 	}
 	if c.LoadBalancer.Mode == gce.ModeNodeIP {
 		out.NodeIPAddressType = c.LoadBalancer.NodeIPAddressType
