@@ -24,7 +24,10 @@ func startCloud(t *testing.T) (*fakegcetest.Cloud, *computeclient.Client) {
 	cloud := fakegcetest.Start(t, fakegce.Config{})
 	for _, name := range []string{"default", "other"} {
 		op, err := cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: name, AutoCreateSubnetworks: true}).Do()
-		if err != nil || op.Status != "DONE" {
+		if err == nil {
+			op, err = cloud.WaitOperation(context.Background(), op)
+		}
+		if err != nil || op.Error != nil {
 			t.Fatalf("insert network %s: %v", name, err)
 		}
 	}
@@ -80,7 +83,10 @@ func mustReconcile(t *testing.T, c *computeclient.Client, desired []firewall.Rul
 func insertDirect(t *testing.T, cloud *fakegcetest.Cloud, r firewall.Rule) {
 	t.Helper()
 	op, err := cloud.Compute.Firewalls.Insert(cloud.Project, r.Firewall()).Do()
-	if err != nil || op.Status != "DONE" {
+	if err == nil {
+		op, err = cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil || op.Error != nil {
 		t.Fatalf("insert firewall %s: %v", r.Name, err)
 	}
 }
@@ -185,7 +191,10 @@ func TestAPatchClearsFieldsSetByHand(t *testing.T) {
 	tampered.SourceTags = []string{"bastion"}
 	tampered.TargetTags = []string{"node", "debug"}
 	op, err := cloud.Compute.Firewalls.Patch(cloud.Project, web.Name, tampered).Do()
-	if err != nil || op.Status != "DONE" {
+	if err == nil {
+		op, err = cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil || op.Error != nil {
 		t.Fatalf("tamper: %v", err)
 	}
 	mustReconcile(t, c, rules(web), firewall.ForService(webUID))

@@ -84,7 +84,11 @@ func (h *harness) start() {
 
 func mustDo(t *testing.T, cloud *fakegcetest.Cloud, f func() (*compute.Operation, error)) {
 	t.Helper()
-	if op, err := f(); err != nil || op.Status != "DONE" {
+	op, err := f()
+	if err == nil {
+		op, err = cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil || op.Error != nil {
 		t.Fatalf("%v (operation %+v)", err, op)
 	}
 }

@@ -75,7 +75,7 @@ Flags:
 	fs.Var(&regions, "region", "region of the catalog (repeatable; default us-central1)")
 	zones := fs.String("zones", "", "comma-separated zones (default REGION-a,REGION-b,REGION-c for each region)")
 	stateFile := fs.String("state-file", "", "file that persists every change across restarts (empty: memory only)")
-	opLatency := fs.Duration("op-latency", 0, "how long an operation stays PENDING/RUNNING before DONE")
+	opLatency := fs.Duration("op-latency", fakegce.DefaultOpLatency, "how long an operation stays RUNNING before DONE, as the real API's do (an address's setLabels and an instance group's addInstances are DONE at once, as recorded); 0 answers every operation DONE at once")
 	extRange := fs.String("external-ip-range", "203.0.113.0/24", "pool for ephemeral and reserved external addresses")
 	token := fs.String("require-token", "", "when set, compute requests need 'Authorization: Bearer TOKEN' (401 otherwise); the metadata server hands out this token")
 	faultsFile := fs.String("faults", "", "JSON file of fault rules (a list, or {\"rules\": [...]}); see /admin/v1/faults")
@@ -90,6 +90,9 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (all settings are flags; see --help)", fs.Arg(0))
+	}
+	if *opLatency == 0 {
+		*opLatency = fakegce.NoOpLatency
 	}
 	cfg := fakegce.Config{
 		Projects: projects, Regions: regions, OpLatency: *opLatency, ExternalIPRange: *extRange,

@@ -29,7 +29,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		{"region", "region"},
 		{"zones", "zones"},
 		{"state-file", "restarts"},
-		{"op-latency", "PENDING/RUNNING"},
+		{"op-latency", "RUNNING before DONE"},
 		{"external-ip-range", "external addresses"},
 		{"require-token", "Bearer"},
 		{"faults", "fault rules"},

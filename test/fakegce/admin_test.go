@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
 
 func TestTheCallLogRecordsEveryComputeRequest(t *testing.T) {
-	c := start(t)
+	// Operations DONE at once: the log holds no operation waits.
+	c := start(t, withOpLatency(fakegce.NoOpLatency))
 	defaultNetwork(t, c)
 	if _, err := c.Compute.Firewalls.Get(c.Project, "missing").Do(); err == nil {
 		t.Fatal("get of a missing firewall succeeded")

@@ -29,7 +29,7 @@ func TestABackendServiceProtocolMustFitTheForwardingRulesThatUseIt(t *testing.T)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.Compute.RegionBackendServices.Patch(c.Project, region, "bs", &compute.BackendService{Protocol: proto, Fingerprint: bs.Fingerprint}).Do()
+		_, err = doneOp(c)(c.Compute.RegionBackendServices.Patch(c.Project, region, "bs", &compute.BackendService{Protocol: proto, Fingerprint: bs.Fingerprint}).Do())
 		return err
 	}
 	steps := []struct {
@@ -38,17 +38,17 @@ func TestABackendServiceProtocolMustFitTheForwardingRulesThatUseIt(t *testing.T)
 		want int
 	}{
 		{"a TCP rule on a TCP backend service is accepted", func() error {
-			_, err := c.Compute.ForwardingRules.Insert(c.Project, region, toBS("tcp", "TCP")).Do()
+			_, err := doneOp(c)(c.Compute.ForwardingRules.Insert(c.Project, region, toBS("tcp", "TCP")).Do())
 			return err
 		}, 0},
 		{"a UDP rule on a TCP backend service is 400", func() error {
-			_, err := c.Compute.ForwardingRules.Insert(c.Project, region, toBS("udp", "UDP")).Do()
+			_, err := doneOp(c)(c.Compute.ForwardingRules.Insert(c.Project, region, toBS("udp", "UDP")).Do())
 			return err
 		}, 400},
 		{"the backend service cannot turn UDP under its TCP rule", func() error { return setProtocol(c, "UDP") }, 400},
 		{"UNSPECIFIED serves any L3/L4 rule, the TCP one too", func() error { return setProtocol(c, "UNSPECIFIED") }, 0},
 		{"an L3_DEFAULT rule on an UNSPECIFIED backend service is accepted", func() error {
-			_, err := c.Compute.ForwardingRules.Insert(c.Project, region, toBS("l3", "L3_DEFAULT")).Do()
+			_, err := doneOp(c)(c.Compute.ForwardingRules.Insert(c.Project, region, toBS("l3", "L3_DEFAULT")).Do())
 			return err
 		}, 0},
 		{"the backend service cannot turn TCP under its L3_DEFAULT rule", func() error { return setProtocol(c, "TCP") }, 400},

@@ -75,6 +75,23 @@ func wait(t testing.TB, c *fakegcetest.Cloud) func(*compute.Operation, error) *c
 	}
 }
 
+// doneOp returns a function that takes a mutation's answer and waits until
+// its operation is DONE, as a client does before its next call; it returns
+// the request's error, or the operation's as an error.
+func doneOp(c *fakegcetest.Cloud) func(*compute.Operation, error) (*compute.Operation, error) {
+	return func(op *compute.Operation, err error) (*compute.Operation, error) {
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if op, err = c.WaitOperation(ctx, op); err == nil && op.Error != nil {
+			err = fmt.Errorf("operation %s failed: %s", op.Name, opErrorText(op))
+		}
+		return op, err
+	}
+}
+
 // waitDone waits for op and returns it DONE, error or not.
 func waitDone(t testing.TB, c *fakegcetest.Cloud, op *compute.Operation) *compute.Operation {
 	t.Helper()

@@ -1,6 +1,7 @@
 package fakegce_test
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/api/compute/v1"
@@ -119,7 +120,11 @@ func TestAStaleFingerprintIs412ConditionNotMet(t *testing.T) {
 					return err
 				}
 				fp := in.Tags.Fingerprint
-				if _, err := c.Compute.Instances.SetTags(c.Project, zone, "vm", &compute.Tags{Items: []string{"b"}, Fingerprint: fp}).Do(); err != nil {
+				op, err := c.Compute.Instances.SetTags(c.Project, zone, "vm", &compute.Tags{Items: []string{"b"}, Fingerprint: fp}).Do()
+				if err != nil {
+					return err
+				}
+				if _, err := c.WaitOperation(context.Background(), op); err != nil {
 					return err
 				}
 				return opErr(c)(c.Compute.Instances.SetTags(c.Project, zone, "vm", &compute.Tags{Items: []string{"c"}, Fingerprint: fp}).Do())

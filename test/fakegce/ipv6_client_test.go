@@ -13,11 +13,11 @@ import (
 func TestDualStackSubnetworksHandOutIPv6Ranges(t *testing.T) {
 	c := fakegcetest.Start(t, fakegce.Config{})
 	p := c.Project
-	if _, err := c.Compute.Networks.Insert(p, &compute.Network{Name: "net", ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.Networks.Insert(p, &compute.Network{Name: "net", ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Compute.Subnetworks.Insert(p, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/net", IpCidrRange: "10.0.0.0/24",
-		StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.Subnetworks.Insert(p, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/net", IpCidrRange: "10.0.0.0/24",
+		StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do()); err != nil {
 		t.Fatal(err)
 	}
 	sub, err := c.Compute.Subnetworks.Get(p, "us-central1", "ds").Do()
@@ -28,7 +28,7 @@ func TestDualStackSubnetworksHandOutIPv6Ranges(t *testing.T) {
 	if err != nil || v6.Bits() != 64 {
 		t.Fatalf("externalIpv6Prefix = %q", sub.ExternalIpv6Prefix)
 	}
-	if _, err := c.Compute.Addresses.Insert(p, "us-central1", &compute.Address{Name: "v6", IpVersion: "IPV6", Subnetwork: sub.SelfLink}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.Addresses.Insert(p, "us-central1", &compute.Address{Name: "v6", IpVersion: "IPV6", Subnetwork: sub.SelfLink}).Do()); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := c.Compute.Addresses.Get(p, "us-central1", "v6").Do()
@@ -36,14 +36,14 @@ func TestDualStackSubnetworksHandOutIPv6Ranges(t *testing.T) {
 		t.Errorf("address = %s/%d %s", a.Address, a.PrefixLength, a.Ipv6EndpointType)
 	}
 	// A forwarding rule on it, and one with a fresh /96.
-	if _, err := c.Compute.RegionHealthChecks.Insert(p, "us-central1", &compute.HealthCheck{Name: "hc", Type: "TCP"}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.RegionHealthChecks.Insert(p, "us-central1", &compute.HealthCheck{Name: "hc", Type: "TCP"}).Do()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Compute.RegionBackendServices.Insert(p, "us-central1", &compute.BackendService{Name: "bs", LoadBalancingScheme: "EXTERNAL",
-		HealthChecks: []string{"regions/us-central1/healthChecks/hc"}}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.RegionBackendServices.Insert(p, "us-central1", &compute.BackendService{Name: "bs", LoadBalancingScheme: "EXTERNAL",
+		HealthChecks: []string{"regions/us-central1/healthChecks/hc"}}).Do()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Compute.TargetPools.Insert(p, "us-central1", &compute.TargetPool{Name: "tp"}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.TargetPools.Insert(p, "us-central1", &compute.TargetPool{Name: "tp"}).Do()); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Compute.ForwardingRules.Insert(p, "us-central1", &compute.ForwardingRule{Name: "on-pool", IpVersion: "IPV6", Subnetwork: sub.SelfLink,
@@ -62,7 +62,7 @@ func TestDualStackSubnetworksHandOutIPv6Ranges(t *testing.T) {
 		{Name: "on-reserved", IpVersion: "IPV6", Subnetwork: sub.SelfLink, IPAddress: a.Address + "/96", BackendService: "regions/us-central1/backendServices/bs"},
 		{Name: "fresh", IpVersion: "IPV6", Subnetwork: sub.SelfLink, BackendService: "regions/us-central1/backendServices/bs"},
 	} {
-		if _, err := c.Compute.ForwardingRules.Insert(p, "us-central1", fr).Do(); err != nil {
+		if _, err := doneOp(c)(c.Compute.ForwardingRules.Insert(p, "us-central1", fr).Do()); err != nil {
 			t.Fatalf("insert %s: %v", fr.Name, err)
 		}
 	}
@@ -80,14 +80,14 @@ func TestDualStackSubnetworksHandOutIPv6Ranges(t *testing.T) {
 		t.Errorf("reserved IPv6 address status %s, want IN_USE", a.Status)
 	}
 	// The rule's deletion frees the address.
-	if _, err := c.Compute.ForwardingRules.Delete(p, "us-central1", "on-reserved").Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.ForwardingRules.Delete(p, "us-central1", "on-reserved").Do()); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ = c.Compute.Addresses.Get(p, "us-central1", "v6").Do(); a.Status != "RESERVED" {
 		t.Errorf("reserved IPv6 address status %s after its rule went, want RESERVED", a.Status)
 	}
 	// An IPv4-only subnetwork has no IPv6 to give.
-	if _, err := c.Compute.Subnetworks.Insert(p, "us-central1", &compute.Subnetwork{Name: "v4", Network: "global/networks/net", IpCidrRange: "10.1.0.0/24"}).Do(); err != nil {
+	if _, err := doneOp(c)(c.Compute.Subnetworks.Insert(p, "us-central1", &compute.Subnetwork{Name: "v4", Network: "global/networks/net", IpCidrRange: "10.1.0.0/24"}).Do()); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Compute.Addresses.Insert(p, "us-central1", &compute.Address{Name: "no", IpVersion: "IPV6", Subnetwork: "regions/us-central1/subnetworks/v4"}).Do()

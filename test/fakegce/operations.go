@@ -35,9 +35,20 @@ func (c *call) opColl() string {
 	return "projects/" + c.project + "/global/operations"
 }
 
-// mutate runs a mutation as an operation. With no operation latency it is
-// applied at once and the operation answers DONE; otherwise it is checked now
-// (a 4xx answers at once) and applied when the operation completes.
+// doneAtOnce are the methods whose operations the real API answers DONE in
+// the first answer, never polled: an address's and a forwarding rule's
+// setLabels (fixtures/gcp-http-logs, computeforwardingrule) and an instance
+// group's addInstances (computeinstancegroup).
+var doneAtOnce = map[string]bool{
+	"compute.addresses.setLabels":         true,
+	"compute.forwardingRules.setLabels":   true,
+	"compute.instanceGroups.addInstances": true,
+}
+
+// mutate runs a mutation as an operation. With no operation latency, or for
+// a method in doneAtOnce, it is applied at once and the operation answers
+// DONE; otherwise it is checked now (a 4xx answers at once) and applied when
+// the operation completes.
 func (s *Server) mutate(r *http.Request, c *call, mu *mutation, failure *apiError) (any, error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
@@ -92,7 +103,7 @@ func (s *Server) mutate(r *http.Request, c *call, mu *mutation, failure *apiErro
 	if err := runMutation(t, c, mu, failure); err != nil {
 		return nil, err
 	}
-	if s.cfg.OpLatency == 0 {
+	if s.cfg.OpLatency <= 0 || doneAtOnce[c.m.ID] {
 		if failure != nil {
 			t = s.st.begin()
 			failOp(op, failure)
@@ -104,11 +115,12 @@ func (s *Server) mutate(r *http.Request, c *call, mu *mutation, failure *apiErro
 		}
 		return s.renderOp(op), nil
 	}
-	// Accepted: the check above is discarded; the operation runs it again when due.
+	// Accepted: the check above is discarded; the operation runs it again when
+	// due. The real API's first answer is RUNNING, progress 0, with a
+	// startTime (every mutation in fixtures/gcp-http-logs).
 	t = s.st.begin()
-	op["status"] = "PENDING"
+	op["status"] = "RUNNING"
 	op["progress"] = num(0)
-	delete(op, "startTime")
 	due := c.now.Add(s.cfg.OpLatency)
 	p := map[string]any{
 		"method":     c.m.ID,
@@ -193,21 +205,8 @@ func stringMapToAny(m map[string]string) map[string]any {
 	return out
 }
 
-// renderOp shows an operation as a client sees it now: a pending one is
-// PENDING for its first quarter and RUNNING after.
-func (s *Server) renderOp(op map[string]any) []byte {
-	if str(op, "status") == "DONE" {
-		return newEntry(op).raw
-	}
-	view := copyObj(op)
-	if ins, err := time.Parse("2006-01-02T15:04:05.000-07:00", str(op, "insertTime")); err == nil {
-		if time.Since(ins) >= s.cfg.OpLatency/4 {
-			view["status"] = "RUNNING"
-			view["startTime"] = timestamp(ins.Add(s.cfg.OpLatency / 4))
-		}
-	}
-	return newEntry(view).raw
-}
+// renderOp shows an operation as a client sees it now.
+func (s *Server) renderOp(op map[string]any) []byte { return newEntry(op).raw }
 
 // opRunner completes operations when they are due: lazily at the start of
 // every request, and from a timer so that state changes without polling too.
@@ -353,8 +352,6 @@ func (r *opRunner) complete(key string, p map[string]any) {
 		op := copyObj(opObj.obj)
 		op["status"] = "DONE"
 		op["progress"] = num(100)
-		ins, _ := time.Parse("2006-01-02T15:04:05.000-07:00", str(op, "insertTime"))
-		op["startTime"] = timestamp(ins.Add(s.cfg.OpLatency / 4))
 		op["endTime"] = timestamp(time.Now())
 		if failure != nil {
 			failOp(op, failure)

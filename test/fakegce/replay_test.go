@@ -82,8 +82,11 @@ type replay struct {
 	// a client sends back the address it read.
 	normalised map[string]string
 	// auth is the Authorization header the client sent, if any.
-	auth    string
-	matched int
+	auth string
+	// waitOperations: the recording leaves out the client's operation
+	// polls, so the replay waits on every operation itself.
+	waitOperations bool
+	matched        int
 }
 
 func startReplay(t *testing.T, cfg fakegce.Config, entries []transcriptEntry) *replay {
@@ -92,7 +95,7 @@ func startReplay(t *testing.T, cfg fakegce.Config, entries []transcriptEntry) *r
 	r.names = newPlaceholderNames(r.cloud.Project)
 	if usesDefaultNetwork(entries) {
 		r.names.preexisting("networkID", "default")
-		r.seedDefaultNetwork()
+		r.seedDefaultNetwork(entries)
 	}
 	return r
 }
@@ -111,12 +114,33 @@ func usesDefaultNetwork(entries []transcriptEntry) bool {
 }
 
 // seedDefaultNetwork creates what a real project starts with: an auto-mode
-// network named default (with a subnetwork in each region).
-func (r *replay) seedDefaultNetwork() {
-	body := `{"name":"default","description":"Default network for the project","autoCreateSubnetworks":true}`
-	status, resp := sendTo(r.t, r.cloud, http.MethodPost, "projects/"+r.cloud.Project+"/global/networks", "", body)
+// network named default (with a subnetwork in each region), with the
+// settable fields the recording shows it with (default networks differ by
+// project: some have an mtu, some a description).
+func (r *replay) seedDefaultNetwork(entries []transcriptEntry) {
+	body := map[string]any{"name": "default", "autoCreateSubnetworks": true}
+	for _, e := range entries {
+		if e.Method != http.MethodGet || e.Status != http.StatusOK || !strings.HasSuffix(e.Path, "/global/networks/${networkID}") {
+			continue
+		}
+		recorded, _ := decodeJSON([]byte(e.Response))
+		net, _ := recorded.(map[string]any)
+		for _, k := range []string{"description", "mtu"} {
+			if v, ok := net[k]; ok {
+				body[k] = v
+			}
+		}
+		if rc, ok := net["routingConfig"].(map[string]any); ok {
+			body["routingConfig"] = map[string]any{"routingMode": rc["routingMode"]}
+		}
+		break
+	}
+	status, resp := sendTo(r.t, r.cloud, http.MethodPost, "projects/"+r.cloud.Project+"/global/networks", "", jsonText(body))
 	if status != http.StatusOK {
 		r.t.Fatalf("seed the default network: %d %s", status, resp)
+	}
+	if op, _ := decodeJSON(resp); stringField(op, "status") != "DONE" {
+		sendTo(r.t, r.cloud, http.MethodPost, "projects/"+r.cloud.Project+"/global/operations/"+stringField(op, "name")+"/wait", "", "")
 	}
 }
 
@@ -129,9 +153,18 @@ func (r *replay) replay(i int, e transcriptEntry) {
 		t.Fatalf("%s: recorded answer: %v", where, err)
 	}
 	req := r.fill(e)
+	if e.Method == http.MethodGet && strings.Contains(req.path, "/operations/") && stringField(want, "status") == "DONE" {
+		// The client polled until DONE; the recording keeps its last poll.
+		sendTo(t, r.cloud, http.MethodPost, req.path+"/wait", "", "", "Authorization", r.auth)
+	}
 	status, resp := sendTo(t, r.cloud, req.method, req.path, req.query, req.body, "Authorization", r.auth)
 	got, _ := decodeJSON(resp)
 	r.remember(req, status, want, got)
+	if r.waitOperations && kindOf(got) == "compute#operation" && stringField(got, "status") != "DONE" {
+		// The client waits on the operation before its next request; the
+		// recording holds no polls.
+		sendTo(t, r.cloud, http.MethodPost, strings.TrimPrefix(stringField(got, "selfLink"), "https://www.googleapis.com/compute/v1/")+"/wait", "", "", "Authorization", r.auth)
+	}
 	if status != e.Status {
 		// Answers of two statuses differ in shape anyway; the status says it all.
 		t.Errorf("%s: status %d, recorded %d; the fake answered %s", where, status, e.Status, clip(string(resp)))

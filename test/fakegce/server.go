@@ -19,6 +19,16 @@ import (
 	"time"
 )
 
+// DefaultOpLatency is how long an operation takes unless configured: every
+// mutation recorded against the real API answers RUNNING and is DONE only at
+// a later poll (fixtures/gcp-http-logs), so by default a client's wait loop
+// runs here too. It is short, so that tests stay fast.
+const DefaultOpLatency = 20 * time.Millisecond
+
+// NoOpLatency, as Config.OpLatency, makes every operation DONE in its first
+// answer, which the real API never does for an insert.
+const NoOpLatency time.Duration = -1
+
 // Config describes the fake cloud. The zero value, after defaults, is one
 // project "fake-project" in us-central1 with zones a, b and c.
 type Config struct {
@@ -29,7 +39,8 @@ type Config struct {
 	// Zones of the catalog; by default each region gets -a, -b and -c.
 	Zones []string
 	// OpLatency is how long an operation stays PENDING/RUNNING before it is DONE;
-	// the resource changes when it is DONE.
+	// the resource changes when it is DONE. Zero means DefaultOpLatency;
+	// NoOpLatency makes every operation DONE in its first answer.
 	OpLatency time.Duration
 	// ExternalIPRange is the pool for ephemeral and reserved external addresses.
 	ExternalIPRange string
@@ -67,6 +78,9 @@ func (c *Config) setDefaults() {
 	if c.ExternalIPRange == "" {
 		c.ExternalIPRange = "203.0.113.0/24"
 	}
+	if c.OpLatency == 0 {
+		c.OpLatency = DefaultOpLatency
+	}
 	if c.MaxCalls == 0 {
 		c.MaxCalls = 100000
 	}
@@ -91,7 +105,7 @@ func (c *Config) validate() error {
 	if _, _, err := net.ParseCIDR(c.ExternalIPRange); err != nil {
 		return fmt.Errorf("external IP range %q: %v", c.ExternalIPRange, err)
 	}
-	if c.OpLatency < 0 {
+	if c.OpLatency < 0 && c.OpLatency != NoOpLatency {
 		return fmt.Errorf("operation latency %v: must not be negative", c.OpLatency)
 	}
 	for i := range c.Faults {

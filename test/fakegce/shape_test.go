@@ -13,7 +13,9 @@ import (
 
 // Comparing an answer of fake-gce with a recorded answer of the real API by
 // shape: every recorded field must be in the fake's answer with the same JSON
-// type. Values (ids, timestamps, fingerprints, addresses) differ by nature.
+// type, and the fake's answer must hold no field the recording lacks (the
+// API leaves out what the client did not send and has no value). Values
+// (ids, timestamps, fingerprints, addresses) differ by nature.
 
 // realOnlyFields are the recorded fields fake-gce leaves out on purpose,
 // by the kind of the object that holds them: facts about Google's own
@@ -32,9 +34,18 @@ var realOnlyFields = []struct{ kind, field, reason string }{
 	{"compute#disk", "multiWriter", "beta-only field; not in the v1 discovery document"},
 }
 
-// shapeDiffs lists where got lacks a field of want or holds it with another
-// JSON type. Arrays compare element by element (against got's first element
-// when got is shorter). realOnlyFields are not compared.
+// fakeOnlyFields are fields fake-gce answers that a recording lacks, by the
+// kind of the object that holds them, and why that is right.
+var fakeOnlyFields = []struct{ kind, field, reason string }{
+	{"compute#address", "labels", "labels sent on insert; the recorded insert (beta, through Config Connector) dropped them until setLabels, which v1 clients such as terraform 7.45 do not rely on"},
+	{"compute#forwardingRule", "labels", "labels sent on insert, as for compute#address"},
+	{"compute#subnetwork", "state", "recorded with and without it (computeroute has state READY, computesubnetwork none)"},
+}
+
+// shapeDiffs lists where got lacks a field of want, holds it with another
+// JSON type, or holds a field want lacks. Arrays compare element by element
+// (against got's first element when got is shorter). realOnlyFields and
+// fakeOnlyFields are not compared.
 func shapeDiffs(want, got any) []string {
 	return uniqueLines(shapeDiffsAt(shapeAt{kind: kindOf(want)}, want, got))
 }
@@ -75,6 +86,13 @@ func shapeDiffsAt(at shapeAt, want, got any) []string {
 			}
 			out = append(out, shapeDiffsAt(f, w[k], gv)...)
 		}
+		for _, k := range keysOf(g) {
+			f := at.field(k)
+			if _, recorded := w[k]; recorded || fakeOnly(f.kind, f.rel) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: not recorded in %s, the fake answered %s", f.full, orAnswer(f.kind), clip(jsonText(g[k]))))
+		}
 	case []any:
 		g := got.([]any)
 		if len(w) > 0 && len(g) == 0 {
@@ -89,6 +107,15 @@ func shapeDiffsAt(at shapeAt, want, got any) []string {
 		}
 	}
 	return out
+}
+
+func fakeOnly(kind, field string) bool {
+	for _, f := range fakeOnlyFields {
+		if f.kind == kind && field == f.field {
+			return true
+		}
+	}
+	return false
 }
 
 func realOnly(kind, field string) bool {
@@ -202,7 +229,11 @@ func TestShapeDiffsNamesMissingFieldsAndWrongTypes(t *testing.T) {
 	}{
 		{name: "values may differ when shapes agree",
 			want: `{"kind":"compute#address","id":"1","address":"8.8.8.8","users":["a","b"]}`,
-			got:  `{"kind":"compute#address","id":"2","address":"203.0.113.1","users":["c"],"extra":true}`},
+			got:  `{"kind":"compute#address","id":"2","address":"203.0.113.1","users":["c"]}`},
+		{name: "a field the recording lacks is named with its path",
+			want:  `{"kind":"compute#address","address":"8.8.8.8"}`,
+			got:   `{"kind":"compute#address","address":"203.0.113.1","ipVersion":"IPV4"}`,
+			diffs: []string{`ipVersion: not recorded in compute#address, the fake answered "IPV4"`}},
 		{name: "a missing field is named with its path",
 			want:  `{"kind":"compute#instance","tags":{"fingerprint":"x"},"disks":[{"kind":"compute#attachedDisk","index":0}]}`,
 			got:   `{"kind":"compute#instance","tags":{},"disks":[{"kind":"compute#attachedDisk"}]}`,

@@ -27,6 +27,7 @@ func TestReplayTerraformRequests(t *testing.T) {
 	cfg.RequireToken = terraformToken
 	r := startReplay(t, cfg, nil)
 	r.auth = "Bearer " + terraformToken
+	r.waitOperations = true
 	n := 0
 	for _, s := range sections {
 		r.read = map[string]map[string]any{}

@@ -36,7 +36,10 @@ func route(name string) *compute.Route {
 func withNetwork(t *testing.T, cloud *fakegcetest.Cloud) {
 	t.Helper()
 	op, err := cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
-	if err != nil || op.Status != "DONE" {
+	if err == nil {
+		op, err = cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil || op.Error != nil {
 		t.Fatalf("insert network: %v", err)
 	}
 }

@@ -18,7 +18,10 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 	op, err := lc.Compute.Instances.Insert(lc.Project, "us-central1-b", &compute.Instance{Name: "node-4", MachineType: "zones/us-central1-b/machineTypes/e2-medium",
 		Disks:             []*compute.AttachedDisk{{Boot: true, AutoDelete: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/default"}}}).Do()
-	if err != nil || op.Status != "DONE" {
+	if err == nil {
+		op, err = lc.WaitOperation(context.Background(), op)
+	}
+	if err != nil || op.Error != nil {
 		t.Fatal(err)
 	}
 	lc.p.DefaultBackend = BackendService

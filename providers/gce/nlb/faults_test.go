@@ -13,10 +13,15 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
 
+// instantOps is fake-gce with operations DONE in their first answer: the
+// faults below count POSTs, and the client's operation waits are POSTs too
+// when operations take time.
+var instantOps = fakegce.Config{OpLatency: fakegce.NoOpLatency}
+
 // cleanRun counts the writes of a create and a delete without faults, and
 // the resources the create leaves.
 func cleanRun(t *testing.T) (createWrites, deleteWrites, resources int) {
-	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
+	lc := newLBCloud(t, instantOps, "node-1", "node-2")
 	svc := newService("web", withPorts("TCP", 80, 443), withPorts("UDP", 53))
 	lc.Server.ResetCalls()
 	ensure(t, lc, svc, nodesFor("us-central1-a", "node-1", "node-2"))
@@ -38,7 +43,7 @@ func TestACrashAtAnyCallIsRepairedByTheNextReconcile(t *testing.T) {
 	}
 	for n := 1; n <= writes; n++ {
 		for _, failOp := range []bool{false, true} {
-			lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
+			lc := newLBCloud(t, instantOps, "node-1", "node-2")
 			svc := newService("web", withPorts("TCP", 80, 443), withPorts("UDP", 53))
 			nodes := nodesFor("us-central1-a", "node-1", "node-2")
 			faultNth(t, lc, n, failOp)
@@ -99,7 +104,11 @@ func TestForeignResourcesAreNeverTouched(t *testing.T) {
 	svc := newService("web")
 	base := BaseName(lc.p.Owner, string(svc.UID))
 	// Someone made a target pool with the Service's name by hand.
-	if _, err := lc.Compute.TargetPools.Insert(lc.Project, "us-central1", &compute.TargetPool{Name: base, Description: "made by hand"}).Do(); err != nil {
+	op, err := lc.Compute.TargetPools.Insert(lc.Project, "us-central1", &compute.TargetPool{Name: base, Description: "made by hand"}).Do()
+	if err == nil {
+		_, err = lc.WaitOperation(context.Background(), op)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	// And another cluster has its own load balancer.
@@ -109,7 +118,7 @@ func TestForeignResourcesAreNeverTouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := lc.Server.State()
-	_, err := Ensure(context.Background(), lc.api, lc.p, svc, nodesFor("us-central1-a", "node-1"))
+	_, err = Ensure(context.Background(), lc.api, lc.p, svc, nodesFor("us-central1-a", "node-1"))
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Reason != "NameCollision" {
 		t.Fatalf("Ensure with a foreign pool of its name: %v, want a NameCollision", err)

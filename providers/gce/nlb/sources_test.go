@@ -17,8 +17,12 @@ import (
 func dualStackCloud(t *testing.T) *lbCloud {
 	t.Helper()
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
-	if _, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
-		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do(); err != nil {
+	op, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
+		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do()
+	if err == nil {
+		_, err = lc.WaitOperation(context.Background(), op)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"

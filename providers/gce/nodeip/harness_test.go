@@ -75,7 +75,10 @@ func startHarness(t testing.TB, objs []runtime.Object, opts ...harnessOpt) *harn
 	t.Helper()
 	cloud := fakegcetest.Start(t, fakegce.Config{MaxCalls: 1_000_000})
 	op, err := cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
-	if err != nil || op.Status != "DONE" {
+	if err == nil {
+		op, err = cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil || op.Error != nil {
 		t.Fatalf("insert network: %v", err)
 	}
 	api, err := computeclient.New(context.Background(), computeclient.Config{Project: cloud.Project, Endpoint: cloud.Endpoint,

@@ -20,10 +20,13 @@ func TestStartServesTheOfficialClient(t *testing.T) {
 	if _, err := c.Compute.GlobalOperations.Wait(c.Project, op.Name).Do(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Compute.Instances.Insert(c.Project, "us-central1-a", &compute.Instance{Name: "vm1", MachineType: "zones/us-central1-a/machineTypes/e2-medium",
+	op, err = c.Compute.Instances.Insert(c.Project, "us-central1-a", &compute.Instance{Name: "vm1", MachineType: "zones/us-central1-a/machineTypes/e2-medium",
 		Disks:             []*compute.AttachedDisk{{Boot: true, AutoDelete: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/net", AccessConfigs: []*compute.AccessConfig{{}}}}}).Do()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitOperation(ctx, op); err != nil {
 		t.Fatal(err)
 	}
 	inst, err := c.Compute.Instances.Get(c.Project, "us-central1-a", "vm1").Do()
