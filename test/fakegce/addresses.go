@@ -64,8 +64,16 @@ func prepareAddress(t *tx, c *call, obj, old map[string]any) error {
 			}
 		} else if !usableInSubnet(sub, ip) {
 			return invalidValue("resource.address", ip, "The address is not a usable address of subnetwork "+str(sub, "name")+".")
-		} else if user, taken := used[ip]; taken {
+		} else if user, taken := used[ip]; taken && strings.Contains(user, "/addresses/") {
 			return addressTaken(ip, user, obj)
+		} else if taken {
+			// Promoting the ephemeral IP of a forwarding rule or an instance
+			// keeps it in use; upstream's internal load balancer reserves
+			// its rule's IP this way on every resync (kubernetes/cloud-provider-gcp
+			// providers/gce/gce_address_manager.go HoldAddress;
+			// https://cloud.google.com/vpc/docs/reserve-static-internal-ip-address).
+			obj["status"] = "IN_USE"
+			obj["users"] = []any{user}
 		}
 		obj["address"] = ip
 		return nil
