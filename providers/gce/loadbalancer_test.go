@@ -136,9 +136,7 @@ func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
 		t.Fatalf("err = %v (%s: %s)", err, reason, msg)
 	}
 	// Reserved by the user: used, and not released on delete.
-	if _, err := tc.Compute.Addresses.Insert(tc.Project, "us-central1", &compute.Address{Name: "my-ip"}).Do(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, tc.Cloud)(tc.Compute.Addresses.Insert(tc.Project, "us-central1", &compute.Address{Name: "my-ip"}).Do())
 	st, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +180,7 @@ func TestWithoutASubnetworkInTheConfigTheNetworksOnlyOneIsUsed(t *testing.T) {
 
 func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
-	must(t)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
+	must(t, tc.Cloud)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	client, rec := withReporter(tc, svc)
 	ctx := context.Background()
@@ -214,7 +212,7 @@ func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T)
 
 func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName, c.NetworkName = "", "bare" })
-	must(t)(tc.Compute.Networks.Insert(tc.Project, &compute.Network{Name: "bare", AutoCreateSubnetworks: false,
+	must(t, tc.Cloud)(tc.Compute.Networks.Insert(tc.Project, &compute.Network{Name: "bare", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	client, _ := withReporter(tc, svc)
@@ -254,7 +252,7 @@ func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) 
 
 func TestASubnetworkIsLookedUpOnlyForWhatNeedsOne(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
-	must(t)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
+	must(t, tc.Cloud)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
 	// IPv6 on a target pool is refused for the backend first, whatever
 	// the subnetworks.
 	svc := lbService(map[string]string{annotations.Backend: "target-pool"})

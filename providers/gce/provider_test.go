@@ -39,9 +39,9 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 	tc := &testCloud{Cloud: fc}
 	// Custom mode: without ForceSendFields the client omits false and the
 	// API makes an auto-mode network, with a subnetwork in every region.
-	must(t)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false,
+	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	must(t)(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
+	must(t, fc)(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
 	cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
 		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	if tune != nil {
@@ -55,10 +55,14 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 	return tc
 }
 
-// must fails the test when a setup call fails.
-func must(t *testing.T) func(*compute.Operation, error) {
+// must waits for a setup call's operation, as a client does, and fails the
+// test when the call or its operation fails.
+func must(t *testing.T, c *fakegcetest.Cloud) func(*compute.Operation, error) {
 	return func(op *compute.Operation, err error) {
 		t.Helper()
+		if err == nil {
+			op, err = c.WaitOperation(context.Background(), op)
+		}
 		if err != nil {
 			t.Fatalf("setup: %v", err)
 		}
@@ -71,13 +75,16 @@ func must(t *testing.T) func(*compute.Operation, error) {
 // addInstance creates an instance the way terraform would.
 func (tc *testCloud) addInstance(t *testing.T, zone, name string) *compute.Instance {
 	t.Helper()
-	_, err := tc.Compute.Instances.Insert(tc.Project, zone, &compute.Instance{
+	op, err := tc.Compute.Instances.Insert(tc.Project, zone, &compute.Instance{
 		Name: name, MachineType: "zones/" + zone + "/machineTypes/e2-standard-4",
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: "regions/us-central1/subnetworks/nodes", AccessConfigs: []*compute.AccessConfig{{}}}},
 		Tags:              &compute.Tags{Items: []string{"k8s-node"}},
 	}).Do()
+	if err == nil {
+		_, err = tc.WaitOperation(context.Background(), op)
+	}
 	if err != nil {
 		t.Fatalf("insert instance %s: %v", name, err)
 	}
@@ -163,7 +170,7 @@ func TestInstanceExistsAndShutdownFollowTheInstance(t *testing.T) {
 			t.Errorf("InstanceShutdown of a running instance = %v, %v", down, err)
 		}
 	}
-	must(t)(tc.Compute.Instances.Stop(tc.Project, "us-central1-a", "node-1").Do())
+	must(t, tc.Cloud)(tc.Compute.Instances.Stop(tc.Project, "us-central1-a", "node-1").Do())
 	for _, n := range []*v1.Node{byName, byID} {
 		if down, err := tc.provider.InstanceShutdown(ctx, n); !down || err != nil {
 			t.Errorf("InstanceShutdown of a stopped instance = %v, %v; want true", down, err)
@@ -172,7 +179,7 @@ func TestInstanceExistsAndShutdownFollowTheInstance(t *testing.T) {
 			t.Errorf("a stopped instance does not exist")
 		}
 	}
-	must(t)(tc.Compute.Instances.Delete(tc.Project, "us-central1-a", "node-1").Do())
+	must(t, tc.Cloud)(tc.Compute.Instances.Delete(tc.Project, "us-central1-a", "node-1").Do())
 	for _, n := range []*v1.Node{byName, byID} {
 		if ok, err := tc.provider.InstanceExists(ctx, n); ok || err != nil {
 			t.Errorf("InstanceExists of a deleted instance = %v, %v; want false, nil", ok, err)
@@ -265,8 +272,8 @@ func TestZones(t *testing.T) {
 
 func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 	fc := fakegcetest.Start(t, fakegce.Config{MetadataInstance: "us-central1-b/master"})
-	must(t)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc"}).Do())
-	must(t)(fc.Compute.Instances.Insert(fc.Project, "us-central1-b", &compute.Instance{Name: "master", MachineType: "zones/us-central1-b/machineTypes/e2-medium",
+	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc"}).Do())
+	must(t, fc)(fc.Compute.Instances.Insert(fc.Project, "us-central1-b", &compute.Instance{Name: "master", MachineType: "zones/us-central1-b/machineTypes/e2-medium",
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)

@@ -66,7 +66,7 @@ func TestRoutesOfOthersAreNeitherListedNorDeleted(t *testing.T) {
 	}
 	for _, r := range foreign {
 		r.Network, r.DestRange, r.NextHopInstance = "global/networks/vpc", "10.99.0.0/24", inst.SelfLink
-		must(t)(tc.Compute.Routes.Insert(tc.Project, r).Do())
+		must(t, tc.Cloud)(tc.Compute.Routes.Insert(tc.Project, r).Do())
 	}
 	if got, err := tc.provider.ListRoutes(ctx, cluster); err != nil || len(got) != 0 {
 		t.Errorf("ListRoutes = %v, %v; want none of the foreign routes", got, err)
@@ -86,7 +86,7 @@ func TestARouteToADeletedInstanceIsABlackhole(t *testing.T) {
 	if err := tc.provider.CreateRoute(ctx, cluster, "uid-1", &cloudprovider.Route{TargetNode: types.NodeName("node-1"), DestinationCIDR: "10.64.1.0/24"}); err != nil {
 		t.Fatal(err)
 	}
-	must(t)(tc.Compute.Instances.Delete(tc.Project, "us-central1-a", "node-1").Do())
+	must(t, tc.Cloud)(tc.Compute.Instances.Delete(tc.Project, "us-central1-a", "node-1").Do())
 	got, err := tc.provider.ListRoutes(ctx, cluster)
 	if err != nil || len(got) != 1 || !got[0].Blackhole {
 		t.Errorf("ListRoutes = %+v, %v; want one blackhole route", got, err)
