@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -55,12 +56,19 @@ func cloudSettingsOf(o *Options) (*cloudSettings, error) {
 	return s, nil
 }
 
-// computeClient is the compute API client of the settings. A local
-// endpoint (--compute-endpoint, or a cloud config with token-url = nil)
-// takes no credentials; otherwise the Application Default Credentials.
+// computeClient is the compute API client of the settings. The user's
+// Application Default Credentials go to Google's compute API over https
+// only: no credentials go to --compute-endpoint (fake-gce) or to an
+// endpoint whose cloud config says no-authentication, and another
+// endpoint that the cloud config names gets them only with
+// --send-credentials-to-endpoint, so that a cloud config from elsewhere
+// cannot collect them.
 func (s *cloudSettings) computeClient(ctx context.Context, o *Options) (*computeclient.Client, error) {
 	var httpClient *http.Client
-	if o.ComputeEndpoint == "" && s.cfg.TokenURL != "nil" {
+	if o.ComputeEndpoint == "" && !s.cfg.NoAuthentication {
+		if !isGoogleAPI(s.endpoint) && !o.SendCredentialsToEndpoint {
+			return nil, fmt.Errorf("--cloud-config %s: api-endpoint %s is not Google's API over https; kubectl-vpc sends your Google credentials there only with --send-credentials-to-endpoint (or set [compute-api] no-authentication = true for an endpoint that takes none)", o.CloudConfig, s.endpoint)
+		}
 		c, err := google.DefaultClient(ctx, compute.ComputeReadonlyScope)
 		if err != nil {
 			return nil, fmt.Errorf("compute API credentials (Application Default Credentials; --compute-endpoint for a local endpoint such as fake-gce): %w", err)
@@ -69,6 +77,22 @@ func (s *cloudSettings) computeClient(ctx context.Context, o *Options) (*compute
 	}
 	return computeclient.New(ctx, computeclient.Config{Project: s.project, NetworkProject: s.cfg.NetworkProjectID, Endpoint: s.endpoint, HTTPClient: httpClient,
 		QPS: 50, Burst: 50, MaxRetries: 2, UserAgent: "kubectl-vpc"})
+}
+
+// isGoogleAPI reports whether endpoint is Google's compute API: the
+// client's default (empty), or https to a host under googleapis.com (the
+// domain of Google's API endpoints, including regional and private ones:
+// https://cloud.google.com/vpc/docs/configure-private-google-access).
+func isGoogleAPI(endpoint string) bool {
+	if endpoint == "" {
+		return true
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "https" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	return host == "googleapis.com" || strings.HasSuffix(host, ".googleapis.com")
 }
 
 // regionOfZone is us-central1 for us-central1-a.

@@ -33,6 +33,10 @@ type Options struct {
 	Project         string
 	Region          string
 	ClusterName     string
+
+	// SendCredentialsToEndpoint sends the user's Google credentials to an
+	// api-endpoint of the cloud config that is not Google's.
+	SendCredentialsToEndpoint bool
 }
 
 func newTraceCommand(kubeFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
@@ -77,6 +81,7 @@ it changes nothing.`,
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or mermaid")
 	f.StringVar(&o.CloudConfig, "cloud-config", "", "the CCM's cloud config (gce.conf): project, region, network, load balancer defaults")
 	f.StringVar(&o.ComputeEndpoint, "compute-endpoint", "", "the compute API's base URL, such as fake-gce's http://127.0.0.1:8085/compute/v1/ (then no credentials are sent)")
+	f.BoolVar(&o.SendCredentialsToEndpoint, "send-credentials-to-endpoint", false, "send your Google credentials to the cloud config's api-endpoint even when it is not Google's API over https")
 	f.StringVar(&o.Project, "project", "", "the project (default: [global] project-id of --cloud-config)")
 	f.StringVar(&o.Region, "region", "", "the region of the load balancers (default: that of [global] local-zone of --cloud-config)")
 	f.StringVar(&o.ClusterName, "cluster-name", "kubernetes", "the CCM's --cluster-name, which names the cluster's cloud resources")

@@ -67,7 +67,7 @@ func newCluster(t *testing.T) *cluster {
 		SourceTags: []string{"k8s-node"}, TargetTags: []string{"k8s-node"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Do())
 
 	c.cloudConfig = filepath.Join(t.TempDir(), "gce.conf")
-	conf := fmt.Sprintf("[global]\nproject-id = %s\nlocal-zone = us-central1-a\nnetwork-name = default\nnode-tags = k8s-node\napi-endpoint = %s\ntoken-url = nil\n", fc.Project, fc.Endpoint)
+	conf := fmt.Sprintf("[global]\nproject-id = %s\nlocal-zone = us-central1-a\nnetwork-name = default\nnode-tags = k8s-node\napi-endpoint = %s\n[compute-api]\nno-authentication = true\n", fc.Project, fc.Endpoint)
 	if err := os.WriteFile(c.cloudConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
