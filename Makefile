@@ -16,9 +16,14 @@ build: ## Build every command into _output/bin.
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: test
-test: kube-binaries tofu lab-deps ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).
+test: kube-binaries tofu lab-deps ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, the upstream GCE provider against fake-gce, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -race $(GOTESTFLAGS) ./test/fakegce/...
+	@$(MAKE) --no-print-directory upstream-gce
+
+.PHONY: upstream-gce
+upstream-gce: ## Run the upstream GCE provider's load balancer lifecycles against fake-gce (module test/upstreamgce, its own go.mod).
+	cd test/upstreamgce && GOWORK=off $(GO) test $(GOTESTFLAGS) -count=1 ./...
 
 .PHONY: e2e
 e2e: kube-binaries ## Run the end-to-end suite alone (real etcd and kube-apiserver, fake-gce, the CCM binary).
