@@ -70,19 +70,35 @@ type LoadBalancerConfig struct {
 	NodeIPAddressType       string
 	NodeIPSourceRanges      []netip.Prefix
 	ReservedPorts           []PortRange
+	// NodePortRange is the cluster's NodePort range (kube-apiserver
+	// --service-node-port-range), which no API reports: nodeip reserves it.
+	NodePortRange PortRange
+	// NodeIPMaxPorts is the most ports one nodeip Service may ask for.
+	NodeIPMaxPorts int
 	// UserAddresses are the addresses this cluster did not reserve that a
 	// namespace's Services may ask for (none by default).
 	UserAddresses []nlb.AddressGrant
 	NodeSelector  string
 }
 
-// PortRange is an inclusive range of ports.
-type PortRange struct{ From, To int }
+// PortRange is an inclusive range of ports of one protocol ("TCP", "UDP"
+// or "SCTP", as a Service names them), or of every protocol ("").
+type PortRange struct {
+	From, To int
+	Protocol string
+}
 
 // Defaults the GCE provider uses too.
 var (
 	defaultHealthCheckRanges = []string{"35.191.0.0/16", "130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22"}
-	defaultReservedPorts     = "22,2379-2380,6443,10250,10256,10257,10259"
+	// SSH, BGP (Calico, kube-router, MetalLB), etcd, the API server, the
+	// kubelet, kube-proxy's health server, the controller manager, this
+	// CCM and the scheduler over TCP; VXLAN (IANA 4789; 8472 for the Linux
+	// default that flannel and Cilium use), Geneve and WireGuard (51820,
+	// 51821 for a second family) over UDP.
+	defaultReservedPorts  = "22/tcp,179/tcp,2379-2380/tcp,6443/tcp,10250/tcp,10256-10259/tcp,4789/udp,6081/udp,8472/udp,51820-51821/udp"
+	defaultNodePortRange  = "30000-32767" // kube-apiserver's --service-node-port-range default
+	defaultNodeIPMaxPorts = 100           // the external mode's cap too
 )
 
 // rawConfig is the file as gcfg reads it: every value a string, so that this
@@ -116,6 +132,8 @@ type rawConfig struct {
 		NodeIPAddressType       string   `gcfg:"nodeip-address-type"`
 		NodeIPSourceRanges      []string `gcfg:"nodeip-source-ranges"`
 		ReservedPorts           string   `gcfg:"nodeip-reserved-ports"`
+		NodePortRange           string   `gcfg:"nodeip-node-port-range"`
+		NodeIPMaxPorts          string   `gcfg:"nodeip-max-ports"`
 		UserAddresses           []string `gcfg:"user-addresses"`
 		NodeSelector            string   `gcfg:"nodeip-node-selector"`
 	} `gcfg:"load-balancer"`
@@ -301,6 +319,28 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	if c.LoadBalancer.ReservedPorts, err = parsePortList(ports); err != nil {
 		return bad("load-balancer", "nodeip-reserved-ports", "%v", err)
 	}
+	nodePorts := cmpOr(lb.NodePortRange, defaultNodePortRange)
+	if r, err := parsePortList(nodePorts); err != nil || len(r) != 1 || r[0].From == r[0].To || r[0].Protocol != "" {
+		return bad("load-balancer", "nodeip-node-port-range", "%q is not a port range such as 30000-32767", nodePorts)
+	} else {
+		c.LoadBalancer.NodePortRange = r[0]
+	}
+	c.LoadBalancer.NodeIPMaxPorts = defaultNodeIPMaxPorts
+	if lb.NodeIPMaxPorts != "" {
+		// The ceiling bounds a decision's work and a firewall rule's size.
+		v, err := strconv.Atoi(lb.NodeIPMaxPorts)
+		if err != nil || v < 1 || v > 1000 {
+			return bad("load-balancer", "nodeip-max-ports", "%q is not a whole number from 1 to 1000", lb.NodeIPMaxPorts)
+		}
+		c.LoadBalancer.NodeIPMaxPorts = v
+	}
+	if c.LoadBalancer.UserAddresses, err = parseAddressGrants(lb.UserAddresses); err != nil {
+		return err
+	}
+	if _, err := labels.Parse(lb.NodeSelector); err != nil {
+		return bad("load-balancer", "nodeip-node-selector", "%q is not a label selector such as pool=edge,zone!=us-central1-c", lb.NodeSelector)
+	}
+	c.LoadBalancer.NodeSelector = lb.NodeSelector
 	if c.LoadBalancer.UserAddresses, err = parseAddressGrants(lb.UserAddresses); err != nil {
 		return err
 	}
@@ -362,7 +402,8 @@ func parsePrefixes(key string, vs []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// parsePortList reads "22,2379-2380,6443".
+// parsePortList reads "22/tcp,2379-2380/tcp,8472/udp,9000": a port or a
+// range, then the protocol it is reserved for (none: every protocol).
 func parsePortList(s string) ([]PortRange, error) {
 	var out []PortRange
 	for _, part := range strings.Split(s, ",") {
@@ -370,7 +411,17 @@ func parsePortList(s string) ([]PortRange, error) {
 		if part == "" {
 			continue
 		}
-		a, b, isRange := strings.Cut(part, "-")
+		ports, proto, hasProto := strings.Cut(part, "/")
+		r := PortRange{}
+		if hasProto {
+			switch p := strings.ToUpper(strings.TrimSpace(proto)); p {
+			case "TCP", "UDP", "SCTP":
+				r.Protocol = p
+			default:
+				return nil, fmt.Errorf("%q names no protocol a Service has (want tcp, udp or sctp)", part)
+			}
+		}
+		a, b, isRange := strings.Cut(strings.TrimSpace(ports), "-")
 		from, err1 := strconv.Atoi(a)
 		to := from
 		var err2 error
@@ -378,11 +429,19 @@ func parsePortList(s string) ([]PortRange, error) {
 			to, err2 = strconv.Atoi(b)
 		}
 		if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to {
-			return nil, fmt.Errorf("%q is not a port or a port range such as 2379-2380", part)
+			return nil, fmt.Errorf("%q is not a port or a port range such as 2379-2380/tcp", part)
 		}
-		out = append(out, PortRange{From: from, To: to})
+		r.From, r.To = from, to
+		out = append(out, r)
 	}
 	return out, nil
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 func checkURL(s string) error {

@@ -38,7 +38,11 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a bad node selector", file: "[load-balancer]\nnodeip-node-selector = pool in edge\n", want: `cloud config: [load-balancer] nodeip-node-selector: "pool in edge" is not a label selector such as pool=edge,zone!=us-central1-c`},
 		{name: "a user address without its namespace", file: "[load-balancer]\nuser-addresses = team-a/web-ip, web-ip\n",
 			want: `cloud config: [load-balancer] user-addresses: "web-ip" is not namespace/address (a namespace or *, then an address name, an IP or *)`},
-		{name: "a reversed port range", file: "[load-balancer]\nnodeip-reserved-ports = 22,2380-2379\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "2380-2379" is not a port or a port range such as 2379-2380`},
+		{name: "a reversed port range", file: "[load-balancer]\nnodeip-reserved-ports = 22,2380-2379\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "2380-2379" is not a port or a port range such as 2379-2380/tcp`},
+		{name: "a reserved port of an unknown protocol", file: "[load-balancer]\nnodeip-reserved-ports = 8472/vxlan\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "8472/vxlan" names no protocol a Service has (want tcp, udp or sctp)`},
+		{name: "a NodePort range that is one port", file: "[load-balancer]\nnodeip-node-port-range = 30000\n", want: `cloud config: [load-balancer] nodeip-node-port-range: "30000" is not a port range such as 30000-32767`},
+		{name: "a NodePort range with a protocol", file: "[load-balancer]\nnodeip-node-port-range = 30000-32767/tcp\n", want: `cloud config: [load-balancer] nodeip-node-port-range: "30000-32767/tcp" is not a port range such as 30000-32767`},
+		{name: "a port cap of zero", file: "[load-balancer]\nnodeip-max-ports = 0\n", want: `cloud config: [load-balancer] nodeip-max-ports: "0" is not a whole number from 1 to 1000`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +67,9 @@ func TestParseConfigReadsGoodFiles(t *testing.T) {
 			netip.MustParsePrefix("209.85.152.0/22"), netip.MustParsePrefix("209.85.204.0/22")},
 		NodeIPAddressType:  "InternalIP",
 		NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
-		ReservedPorts:      []PortRange{{22, 22}, {2379, 2380}, {6443, 6443}, {10250, 10250}, {10256, 10256}, {10257, 10257}, {10259, 10259}},
+		ReservedPorts: []PortRange{{22, 22, "TCP"}, {179, 179, "TCP"}, {2379, 2380, "TCP"}, {6443, 6443, "TCP"}, {10250, 10250, "TCP"},
+			{10256, 10259, "TCP"}, {4789, 4789, "UDP"}, {6081, 6081, "UDP"}, {8472, 8472, "UDP"}, {51820, 51821, "UDP"}},
+		NodePortRange: PortRange{From: 30000, To: 32767}, NodeIPMaxPorts: 100,
 	}
 	tests := []struct {
 		name string
@@ -99,13 +105,16 @@ backend = target-pool
 health-check-source-ranges = 10.0.0.0/8, 192.168.0.1/16
 nodeip-address-type = ExternalIP
 nodeip-source-ranges = 203.0.113.0/24
-nodeip-reserved-ports = 22
+nodeip-reserved-ports = 22/tcp, 9000-9100
+nodeip-node-port-range = 20000-22767
+nodeip-max-ports = 20
 nodeip-node-selector = role=edge
 `, want: Config{API: APIConfig{QPS: 5.5, Burst: 10, MaxRetries: 0}, LoadBalancer: LoadBalancerConfig{
 			Mode: ModeNodeIP, Backend: "target-pool",
 			HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")},
 			NodeIPAddressType:       "ExternalIP", NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
-			ReservedPorts: []PortRange{{22, 22}}, NodeSelector: "role=edge"}}},
+			ReservedPorts: []PortRange{{22, 22, "TCP"}, {9000, 9100, ""}}, NodePortRange: PortRange{From: 20000, To: 22767}, NodeIPMaxPorts: 20,
+			NodeSelector: "role=edge"}}},
 		{name: "user addresses granted to namespaces", file: "[load-balancer]\nuser-addresses = team-a/web-ip, team-a/203.0.113.10\nuser-addresses = edge/*\n",
 			want: Config{API: APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}, LoadBalancer: func() LoadBalancerConfig {
 				lb := defaults

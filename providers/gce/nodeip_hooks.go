@@ -40,7 +40,7 @@ func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 	lb := c.cfg.LoadBalancer
 	reserved := make([]nodeip.PortRange, 0, len(lb.ReservedPorts))
 	for _, r := range lb.ReservedPorts {
-		reserved = append(reserved, nodeip.PortRange{From: int32(r.From), To: int32(r.To)})
+		reserved = append(reserved, nodeip.PortRange{From: int32(r.From), To: int32(r.To), Protocol: v1.Protocol(r.Protocol)})
 	}
 	return nodeip.Deps{
 		Compute:          c.api,
@@ -54,6 +54,8 @@ func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 			AddressType:   v1.NodeAddressType(lb.NodeIPAddressType),
 			SourceRanges:  lb.NodeIPSourceRanges,
 			ReservedPorts: reserved,
+			NodePortRange: nodeip.PortRange{From: int32(lb.NodePortRange.From), To: int32(lb.NodePortRange.To)},
+			MaxPorts:      lb.NodeIPMaxPorts,
 			NodeSelector:  lb.NodeSelector,
 		},
 		ReleaseExternal: func(ctx context.Context, svc *v1.Service) error {

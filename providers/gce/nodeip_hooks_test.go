@@ -21,7 +21,7 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) {
 		c.NodeTags = []string{"k8s-node"}
 		c.LoadBalancer = LoadBalancerConfig{Mode: ModeNodeIP, NodeIPAddressType: "InternalIP",
-			NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ReservedPorts: []PortRange{{22, 22}}}
+			NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ReservedPorts: []PortRange{{22, 22, "TCP"}}}
 	})
 	deps := tc.provider.NodeIPDeps(cluster)
 	svc := lbService(nil) // no mode annotation: the default, nodeip
@@ -32,7 +32,7 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 	if nodeip.ConditionLoadBalancerReady != ConditionLoadBalancerReady {
 		t.Errorf("the controller's condition %q is not the provider's %q", nodeip.ConditionLoadBalancerReady, ConditionLoadBalancerReady)
 	}
-	if deps.Defaults.Mode != ModeNodeIP || deps.Defaults.ReservedPorts[0] != (nodeip.PortRange{From: 22, To: 22}) || deps.Network != tc.provider.networkURL {
+	if deps.Defaults.Mode != ModeNodeIP || deps.Defaults.ReservedPorts[0] != (nodeip.PortRange{From: 22, To: 22, Protocol: v1.ProtocolTCP}) || deps.Network != tc.provider.networkURL {
 		t.Errorf("deps = %+v, want the cloud config's [load-balancer] values and network", deps)
 	}
 

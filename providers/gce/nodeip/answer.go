@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -20,6 +21,8 @@ const (
 	ReasonPortConflict    = "PortConflict"
 	ReasonNameCollision   = "NameCollision"
 	ReasonQuotaExceeded   = "QuotaExceeded"
+	ReasonTooManyPorts    = "TooManyPorts"
+	ReasonKubeProxyIPVS   = "KubeProxyIPVS"
 )
 
 // problem is why a Service publishes nothing. Warn: the user must change
@@ -40,21 +43,63 @@ type candidate struct {
 	claim    claim
 }
 
+// clusterFacts are what a Service's candidate depends on beyond the
+// Service, the nodes and the endpoints.
+type clusterFacts struct {
+	// nodePorts are the Services that use the candidate's ports as node
+	// ports (nodePortsOf), by port: their namespace/name.
+	nodePorts map[protoPort][]string
+	// kubeProxyIPVS: kube-proxy runs in IPVS mode (kubeProxyMode).
+	kubeProxyIPVS bool
+}
+
 // candidateOf computes what the Service would publish on its own, from the
 // nodes and (for externalTrafficPolicy: Local) the nodes with a ready
-// endpoint of it. It is pure.
-func candidateOf(svc *v1.Service, nodes []nodeInfo, endpointNodes map[string]bool, d Defaults, defaultSelector labels.Selector) candidate {
-	c := candidate{ports: portsOf(svc)}
+// endpoint of it. The checks that refuse a Service come first, cheapest
+// first: a Service over the port cap is refused before its ports are even
+// sorted, and claims nothing, so that no decision reads its ports. It is
+// pure.
+func candidateOf(svc *v1.Service, nodes []nodeInfo, endpointNodes map[string]bool, d Defaults, defaultSelector labels.Selector, f clusterFacts) candidate {
+	var c candidate
 	c.claim = claim{Service: svc.Namespace + "/" + svc.Name, UID: string(svc.UID), Created: svc.CreationTimestamp.Time}
+	if f.kubeProxyIPVS {
+		c.problem = &problem{Reason: ReasonKubeProxyIPVS, Warn: true, Message: "kube-proxy runs in IPVS mode (ConfigMap kube-system/kube-proxy, config.conf: mode: ipvs), which binds every load-balancer IP to kube-ipvs0 on every node: each node would take the other nodes' published addresses for its own and stop reaching them; nothing is published: run kube-proxy in iptables or nftables mode, or use the external mode"}
+		return c
+	}
+	if max := cmp.Or(d.MaxPorts, DefaultMaxPorts); len(svc.Spec.Ports) > max {
+		c.problem = &problem{Reason: ReasonTooManyPorts, Warn: true, Message: fmt.Sprintf(
+			"the Service has %d ports, more than the %d a nodeip Service may have ([load-balancer] nodeip-max-ports); nothing is published and no firewall is opened: split the Service or use fewer ports", len(svc.Spec.Ports), max)}
+		return c
+	}
+	c.ports = portsOf(svc)
 	s, err := settingsOf(svc, d, defaultSelector)
 	if err != nil {
 		c.problem = &problem{Reason: ReasonInvalidSetting, Message: err.Error(), Warn: true}
 		return c
 	}
 	c.settings = s
+	nodePortRange := d.NodePortRange
+	if nodePortRange.To == 0 {
+		nodePortRange = DefaultNodePortRange
+	}
+	if p, _, ok := reservedPort(c.ports, []PortRange{nodePortRange}); ok {
+		c.problem = &problem{Reason: ReasonReservedPort, Warn: true, Message: fmt.Sprintf(
+			"port %s is in the cluster's NodePort range %s ([load-balancer] nodeip-node-port-range): kube-proxy would send that NodePort of every published node to this Service; nothing is published and no firewall is opened: use a port outside the range", p, nodePortRange)}
+		return c
+	}
+	if p, _, ok := reservedPort(c.ports, alwaysReserved); ok {
+		c.problem = &problem{Reason: ReasonReservedPort, Warn: true, Message: fmt.Sprintf(
+			"port %s is reserved on every node for the kubelet, kube-proxy's health server or the cloud controller manager; nothing is published and no firewall is opened: use another port", p)}
+		return c
+	}
 	if p, r, ok := reservedPort(c.ports, d.ReservedPorts); ok {
 		c.problem = &problem{Reason: ReasonReservedPort, Warn: true, Message: fmt.Sprintf(
 			"port %s is reserved on the nodes (reserved range %s, [load-balancer] nodeip-reserved-ports); nothing is published and no firewall is opened: use another port", p, r)}
+		return c
+	}
+	if p, owner, ok := shadowedNodePort(c.ports, f.nodePorts, c.claim.Service); ok {
+		c.problem = &problem{Reason: ReasonPortConflict, Warn: true, Message: fmt.Sprintf(
+			"port %s is a node port of Service %s (a NodePort or health check node port): kube-proxy would send it to this Service instead on every published node, so nothing is published and no firewall is opened: use another port", p, owner)}
 		return c
 	}
 	c.targets = capTargets(string(svc.UID), candidateTargets(nodes, s, endpointNodes), s.maxNodes)

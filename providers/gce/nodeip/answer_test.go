@@ -17,10 +17,10 @@ import (
 // that might compete for its ports.
 func decideFor(svc *v1.Service, nodes []*v1.Node, d Defaults, others ...*v1.Service) answer {
 	sel, _ := labels.Parse(d.NodeSelector)
-	c := candidateOf(svc, nodeInfosOf(nodes), nil, d, sel)
+	c := candidateOf(svc, nodeInfosOf(nodes), nil, d, sel, clusterFacts{})
 	var competitors []claim
 	for _, o := range others {
-		oc := candidateOf(o, nodeInfosOf(nodes), nil, d, sel)
+		oc := candidateOf(o, nodeInfosOf(nodes), nil, d, sel, clusterFacts{})
 		if older(oc.claim, c.claim) < 0 && len(oc.claim.Ports) > 0 {
 			competitors = append(competitors, oc.claim)
 		}
@@ -87,7 +87,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "reserved ports come from the cloud config", svc: newService("web", withPorts(8080)),
-			defaults:   func(d *Defaults) { d.ReservedPorts = []PortRange{{8000, 8999}} },
+			defaults:   func(d *Defaults) { d.ReservedPorts = []PortRange{{From: 8000, To: 8999}} },
 			wantReason: ReasonReservedPort, wantMessage: "reserved range 8000-8999",
 		},
 		{

@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,7 +12,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 )
 
 // statusLog records when each Service's status was patched.
@@ -256,4 +263,85 @@ func BenchmarkReactionToNodeAndEndpointChanges(b *testing.B) {
 	b.ReportMetric(float64(statusWrites)/float64(affected), "status-writes/affected-svc")
 	b.ReportMetric(float64(strayWrites), "status-writes-to-unaffected-svcs")
 	b.ReportMetric(float64(fwWrites)/float64(affected), "firewall-writes/affected-svc")
+}
+
+// hostilePorts are the ports of a Service that asks for 10260-40259: 30,000
+// ports, past the kubelet's and the scheduler's, over the NodePort range.
+func hostilePorts() svcOpt {
+	return func(s *v1.Service) {
+		for p := int32(10260); p <= 40259; p++ {
+			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("p%d", p), Protocol: v1.ProtocolTCP, Port: p})
+		}
+	}
+}
+
+// decisionController is the controller on synced informers of objs, not
+// running: a benchmark calls its decisions one at a time.
+func decisionController(b *testing.B, objs []runtime.Object) *Controller {
+	b.Helper()
+	cloud := fakegcetest.Start(b, fakegce.Config{})
+	api, err := computeclient.New(context.Background(), computeclient.Config{Project: cloud.Project, Endpoint: cloud.Endpoint, HTTPClient: cloud.HTTP.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := fake.NewSimpleClientset(objs...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	deps := Deps{Compute: api, Owner: testOwner, Network: testNetwork, NodeTags: []string{"k8s-node"},
+		FirewallName: testFirewallName, FirewallNameIPv6: testFirewallNameIPv6, Defaults: testDefaults()}
+	c, err := New(client, factory.Core().V1().Services(), factory.Core().V1().Nodes(), factory.Discovery().V1().EndpointSlices(), deps, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(func() { cancel(); factory.Shutdown() })
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	return c
+}
+
+// BenchmarkPortDecisionWithAHostileService measures one port decision
+// (answerFor: the candidate, its competitors and the conflicts) on 100
+// nodes:
+//
+//   - hostile: the decision of a Service that asks for 30,000 ports
+//     (10260-40259);
+//   - newer-sharing-a-port: the decision of a newer Service that shares one
+//     port with it, which every node change makes again (with the hostile
+//     Service published, the conflicts are resolved across all its ports
+//     and nodes);
+//   - chain-of-50-at-100-ports: the newest of 50 Services of 100 ports
+//     each, every one sharing 50 ports with the next, so that deciding it
+//     reads all 50.
+//
+// B/op is the memory one decision allocates; ns/op its time.
+func BenchmarkPortDecisionWithAHostileService(b *testing.B) {
+	objs := []runtime.Object{
+		newService("hostile", hostilePorts(), createdAt(0)),
+		newService("newer", withPorts(20000), createdAt(time.Minute)),
+	}
+	for i := range 50 {
+		var ports []int32
+		for p := range int32(100) {
+			ports = append(ports, 41000+int32(i)*50+p)
+		}
+		objs = append(objs, newService(fmt.Sprintf("chain-%02d", i), withPorts(ports...), createdAt(time.Hour+time.Duration(i)*time.Minute)))
+	}
+	for i := range benchNodes {
+		objs = append(objs, newNode(fmt.Sprintf("n%03d", i), internalIP(benchNodeIP(i))))
+	}
+	c := decisionController(b, objs)
+	for _, bench := range []struct{ name, service string }{
+		{"hostile", "hostile"}, {"newer-sharing-a-port", "newer"}, {"chain-of-50-at-100-ports", "chain-49"},
+	} {
+		svc, err := c.services.Services("default").Get(bench.service)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bench.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = c.answerFor(svc)
+			}
+		})
+	}
 }

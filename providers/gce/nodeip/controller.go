@@ -33,8 +33,9 @@ const Name = "nodeip-service"
 
 // Informer index names.
 const (
-	portIndex         = "nodeip-port"    // served Services by "TCP/80"
-	sliceServiceIndex = "nodeip-service" // EndpointSlices by "namespace/service"
+	portIndex         = "nodeip-port"      // served Services by "TCP/80"
+	nodePortIndex     = "nodeip-node-port" // every Service by its node ports, "TCP/31000"
+	sliceServiceIndex = "nodeip-service"   // EndpointSlices by "namespace/service"
 )
 
 // Controller publishes node addresses for nodeip Services and keeps their
@@ -66,6 +67,9 @@ type Controller struct {
 	nodeGen  atomic.Uint64
 	snapMu   sync.Mutex
 	nodeSnap *nodeSnapshot
+
+	// kubeProxyIPVS: kube-proxy's ConfigMap says mode ipvs (kubeproxy.go).
+	kubeProxyIPVS atomic.Bool
 
 	mu sync.Mutex
 	// firewallProblems are the firewall errors the user must fix, by UID.
@@ -140,7 +144,7 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 	}
 	c.view = newFirewallView(deps.Compute, deps.Owner, c.isOurRule)
 
-	if err := services.Informer().AddIndexers(cache.Indexers{portIndex: c.servicePorts}); err != nil {
+	if err := services.Informer().AddIndexers(cache.Indexers{portIndex: c.servicePorts, nodePortIndex: serviceNodePorts}); err != nil {
 		return nil, fmt.Errorf("index services by port: %w", err)
 	}
 	if err := slices.Informer().AddIndexers(cache.Indexers{sliceServiceIndex: sliceService}); err != nil {
@@ -206,6 +210,7 @@ func (c *Controller) Run(ctx context.Context) {
 	if _, err := c.view.refresh(ctx); err != nil {
 		logger.Error(err, "Cannot list firewall rules; each rule is read when first needed")
 	}
+	c.checkKubeProxyMode(ctx)
 	c.enqueueInteresting()
 	for range c.opts.StatusWorkers {
 		go wait.UntilWithContext(ctx, func(ctx context.Context) { work(ctx, "status", c.statusQueue, c.syncStatus) }, time.Second)
@@ -221,6 +226,7 @@ func (c *Controller) Run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+				c.checkKubeProxyMode(ctx)
 				c.resync(ctx)
 			}
 		}

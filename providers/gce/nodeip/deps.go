@@ -60,12 +60,41 @@ type Defaults struct {
 	SourceRanges []netip.Prefix
 	// ReservedPorts no nodeip Service may take.
 	ReservedPorts []PortRange
+	// NodePortRange is the cluster's NodePort range (kube-apiserver
+	// --service-node-port-range), reserved for every protocol: kube-proxy
+	// would send a published node's NodePort to the nodeip Service.
+	NodePortRange PortRange
+	// MaxPorts is the most protocol and port pairs one Service may ask
+	// for (0: DefaultMaxPorts). A decision's work and the firewall rule's
+	// size grow with it.
+	MaxPorts int
 	// NodeSelector is a label selector for the nodes published ("" for all).
 	NodeSelector string
 }
 
-// PortRange is an inclusive range of ports.
-type PortRange struct{ From, To int32 }
+// PortRange is an inclusive range of ports of one protocol, or of every
+// protocol when Protocol is empty.
+type PortRange struct {
+	From, To int32
+	Protocol v1.Protocol
+}
+
+// DefaultNodePortRange is kube-apiserver's default
+// --service-node-port-range, reserved when Defaults name no range.
+var DefaultNodePortRange = PortRange{From: 30000, To: 32767}
+
+// alwaysReserved are ports no cloud config frees: the kubelet's API,
+// kube-proxy's health server (the external load balancers' health checks
+// ask it) and this CCM's secure port, on every node.
+var alwaysReserved = []PortRange{
+	{From: 10250, To: 10250, Protocol: v1.ProtocolTCP},
+	{From: 10256, To: 10256, Protocol: v1.ProtocolTCP},
+	{From: 10258, To: 10258, Protocol: v1.ProtocolTCP},
+}
+
+// DefaultMaxPorts is the most ports a Service may ask for unless the
+// cloud config says otherwise: the external mode's cap too.
+const DefaultMaxPorts = 100
 
 // Options tune the controller.
 type Options struct {

@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -13,15 +14,28 @@ import (
 // listers.
 
 func (c *Controller) onServiceAdd(obj any) {
-	if svc, ok := obj.(*v1.Service); ok && c.interesting(svc) {
+	svc, ok := obj.(*v1.Service)
+	if !ok {
+		return
+	}
+	if c.interesting(svc) {
 		c.statusQueue.Add(serviceKey(svc))
 	}
+	c.enqueuePeers(serviceKey(svc), nodePortsOf(svc))
 }
 
 func (c *Controller) onServiceUpdate(oldObj, newObj any) {
 	old, ok1 := oldObj.(*v1.Service)
 	svc, ok2 := newObj.(*v1.Service)
-	if !ok1 || !ok2 || (!c.interesting(old) && !c.interesting(svc)) || c.isOwnWrite(old, svc) {
+	if !ok1 || !ok2 {
+		return
+	}
+	// Any Service's node ports (a NodePort Service's too) decide whether
+	// a nodeip Service on the same port shadows them.
+	if was, is := nodePortsOf(old), nodePortsOf(svc); !slices.Equal(was, is) {
+		c.enqueuePeers(serviceKey(svc), append(was, is...))
+	}
+	if (!c.interesting(old) && !c.interesting(svc)) || c.isOwnWrite(old, svc) {
 		return
 	}
 	c.statusQueue.Add(serviceKey(svc))
@@ -47,7 +61,7 @@ func (c *Controller) onServiceDelete(obj any) {
 	if r, known := c.view.peekAll(c.ruleNames(string(svc.UID)).all()); !known || r.exists() {
 		c.firewallQueue.Add(firewallKey{Service: key, UID: string(svc.UID)})
 	}
-	c.enqueuePeers(key, append(memo.ports, portsOf(svc)...))
+	c.enqueuePeers(key, slices.Concat(memo.ports, portsOf(svc), nodePortsOf(svc)))
 }
 
 func (c *Controller) onNodeUpdate(oldObj, newObj any) {
@@ -156,14 +170,29 @@ func (c *Controller) interesting(svc *v1.Service) bool {
 	return !known || r.exists()
 }
 
-// servicePorts indexes served Services by protocol and port.
+// servicePorts indexes served Services by protocol and port. A Service
+// over the port cap is refused before it claims anything, so it is not
+// indexed: no decision reads it, and its thousands of ports cost nothing.
 func (c *Controller) servicePorts(obj any) ([]string, error) {
 	svc, ok := obj.(*v1.Service)
-	if !ok || roleOf(svc, c.deps.Defaults.Mode) != serve {
+	if !ok || roleOf(svc, c.deps.Defaults.Mode) != serve || len(svc.Spec.Ports) > c.maxPorts() {
 		return nil, nil
 	}
 	var out []string
 	for _, p := range portsOf(svc) {
+		out = append(out, p.String())
+	}
+	return out, nil
+}
+
+// serviceNodePorts indexes every Service by its node ports (nodePortsOf).
+func serviceNodePorts(obj any) ([]string, error) {
+	svc, ok := obj.(*v1.Service)
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range nodePortsOf(svc) {
 		out = append(out, p.String())
 	}
 	return out, nil

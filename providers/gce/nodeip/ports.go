@@ -37,14 +37,14 @@ func portsOf(svc *v1.Service) []protoPort {
 	return slices.Compact(out)
 }
 
-// reservedPort finds the first of the Service's ports that is reserved, of
-// any protocol: a nodeip Service listens on every published node, so a
-// reserved port would take over SSH, etcd, the API server or the kubelet
-// there.
+// reservedPort finds the first of the Service's ports that is reserved: a
+// nodeip Service listens on every published node, so a reserved port would
+// take over SSH, etcd, the API server, the kubelet, an overlay's tunnel or
+// a BGP session there. A range without a protocol reserves every protocol.
 func reservedPort(ports []protoPort, reserved []PortRange) (protoPort, PortRange, bool) {
 	for _, p := range ports {
 		for _, r := range reserved {
-			if p.Port >= r.From && p.Port <= r.To {
+			if r.contains(p) {
 				return p, r, true
 			}
 		}
@@ -52,11 +52,55 @@ func reservedPort(ports []protoPort, reserved []PortRange) (protoPort, PortRange
 	return protoPort{}, PortRange{}, false
 }
 
+func (r PortRange) contains(p protoPort) bool {
+	return p.Port >= r.From && p.Port <= r.To && (r.Protocol == "" || r.Protocol == p.Protocol)
+}
+
+// String is "8472/UDP", "2379-2380/TCP", or "30000-32767" for every
+// protocol.
 func (r PortRange) String() string {
-	if r.From == r.To {
-		return fmt.Sprint(r.From)
+	s := fmt.Sprint(r.From)
+	if r.From != r.To {
+		s = fmt.Sprintf("%d-%d", r.From, r.To)
 	}
-	return fmt.Sprintf("%d-%d", r.From, r.To)
+	if r.Protocol != "" {
+		s += "/" + string(r.Protocol)
+	}
+	return s
+}
+
+// nodePortsOf are the ports kube-proxy opens on every node for the Service
+// whatever its address: its NodePorts, and its health check node port
+// (TCP; kube-proxy's health server for externalTrafficPolicy: Local).
+func nodePortsOf(svc *v1.Service) []protoPort {
+	var out []protoPort
+	for _, p := range svc.Spec.Ports {
+		if p.NodePort != 0 {
+			out = append(out, protoPort{cmp.Or(p.Protocol, v1.ProtocolTCP), p.NodePort})
+		}
+	}
+	if svc.Spec.HealthCheckNodePort != 0 {
+		out = append(out, protoPort{v1.ProtocolTCP, svc.Spec.HealthCheckNodePort})
+	}
+	slices.SortFunc(out, compareProtoPorts)
+	return slices.Compact(out)
+}
+
+// shadowedNodePort finds the first of the Service's ports that is another
+// Service's NodePort or health check node port: kube-proxy matches a
+// load-balancer IP and port before it matches a NodePort (KUBE-SERVICES
+// before KUBE-NODEPORTS), so on every published node that NodePort would
+// reach this Service instead. nodePorts are the Services that use each
+// port as a node port, by namespace/name; self is this Service's key.
+func shadowedNodePort(ports []protoPort, nodePorts map[protoPort][]string, self string) (protoPort, string, bool) {
+	for _, p := range ports {
+		for _, owner := range nodePorts[p] {
+			if owner != self {
+				return p, owner, true
+			}
+		}
+	}
+	return protoPort{}, "", false
 }
 
 // claim is what a Service would publish if nobody stood in its way: its
@@ -90,37 +134,54 @@ type portConflict struct {
 // winner holds loses whole (a Service is published on all its nodes or on
 // none) and holds nothing, so that it stands in nobody's way. It returns
 // the losers, by Service.
+//
+// The winners are indexed by port, each holding its sorted node list once:
+// the memory is the claims' ports plus their nodes, never ports times
+// nodes (a Service of thousands of ports on a hundred nodes would need
+// hundreds of thousands of entries), and the time is, per port of a claim,
+// a merge of sorted node lists with each earlier winner of that port.
 func resolvePortConflicts(claims []claim) map[string]portConflict {
 	sorted := slices.Clone(claims)
 	slices.SortStableFunc(sorted, older)
-	type slot struct {
-		node string
-		port protoPort
-	}
-	held := map[slot]string{}
+	held := map[protoPort][]*claim{}
 	losers := map[string]portConflict{}
-	for _, c := range sorted {
-		lost := false
-		for _, p := range c.Ports {
-			for _, n := range c.Nodes {
-				if w, ok := held[slot{n, p}]; ok {
-					losers[c.Service] = portConflict{Winner: w, Port: p, Node: n}
-					lost = true
-					break
-				}
-			}
-			if lost {
-				break
-			}
-		}
-		if lost {
+	for i := range sorted {
+		c := &sorted[i]
+		if lost, ok := firstOverlap(c, held); ok {
+			losers[c.Service] = lost
 			continue
 		}
 		for _, p := range c.Ports {
-			for _, n := range c.Nodes {
-				held[slot{n, p}] = c.Service
-			}
+			held[p] = append(held[p], c)
 		}
 	}
 	return losers
+}
+
+// firstOverlap is the first port, in the claim's order, that a winner in
+// held publishes on one of the claim's nodes.
+func firstOverlap(c *claim, held map[protoPort][]*claim) (portConflict, bool) {
+	for _, p := range c.Ports {
+		for _, w := range held[p] {
+			if n, ok := firstCommon(c.Nodes, w.Nodes); ok {
+				return portConflict{Winner: w.Service, Port: p, Node: n}, true
+			}
+		}
+	}
+	return portConflict{}, false
+}
+
+// firstCommon is the first name of a that b also has; both are sorted.
+func firstCommon(a, b []string) (string, bool) {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch c := strings.Compare(a[i], b[j]); {
+		case c == 0:
+			return a[i], true
+		case c < 0:
+			i++
+		default:
+			j++
+		}
+	}
+	return "", false
 }

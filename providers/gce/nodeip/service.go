@@ -152,7 +152,7 @@ func PublishedStatus(svc *v1.Service) bool {
 	for _, c := range svc.Status.Conditions {
 		if c.Type == ConditionLoadBalancerReady {
 			switch c.Reason {
-			case ReasonPublished, ReasonNoEligibleNodes, ReasonReservedPort, ReasonPortConflict:
+			case ReasonPublished, ReasonNoEligibleNodes, ReasonReservedPort, ReasonPortConflict, ReasonTooManyPorts, ReasonKubeProxyIPVS:
 				return true
 			}
 		}

@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -190,8 +191,31 @@ func (c *Controller) candidateFor(svc *v1.Service, nodes []nodeInfo) candidate {
 	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
 		endpointNodes = readyEndpointNodes(c.slicesOf(svc))
 	}
-	return candidateOf(svc, nodes, endpointNodes, c.deps.Defaults, c.defaultSelector)
+	return candidateOf(svc, nodes, endpointNodes, c.deps.Defaults, c.defaultSelector, c.factsFor(svc))
 }
+
+// factsFor are the cluster's facts the Service's candidate reads: the
+// Services using its ports as node ports (none are read for a Service over
+// the port cap, which is refused before they matter) and kube-proxy's mode.
+func (c *Controller) factsFor(svc *v1.Service) clusterFacts {
+	f := clusterFacts{kubeProxyIPVS: c.kubeProxyIPVS.Load()}
+	if len(svc.Spec.Ports) > c.maxPorts() {
+		return f
+	}
+	for _, p := range svc.Spec.Ports {
+		pp := protoPort{cmp.Or(p.Protocol, v1.ProtocolTCP), p.Port}
+		objs, _ := c.serviceIndex.ByIndex(nodePortIndex, pp.String())
+		for _, o := range objs {
+			if f.nodePorts == nil {
+				f.nodePorts = map[protoPort][]string{}
+			}
+			f.nodePorts[pp] = append(f.nodePorts[pp], serviceKey(o.(*v1.Service)))
+		}
+	}
+	return f
+}
+
+func (c *Controller) maxPorts() int { return cmp.Or(c.deps.Defaults.MaxPorts, DefaultMaxPorts) }
 
 func (c *Controller) slicesOf(svc *v1.Service) []*discoveryv1.EndpointSlice {
 	objs, _ := c.slices.ByIndex(sliceServiceIndex, serviceKey(svc))

@@ -39,7 +39,7 @@ type conditionWant struct {
 // ourReasons are the condition reasons this controller writes; it removes
 // only a condition with one of them.
 var ourReasons = []string{ReasonPublished, ReasonNoEligibleNodes, ReasonInvalidSetting, ReasonReservedPort,
-	ReasonPortConflict, ReasonNameCollision, ReasonQuotaExceeded}
+	ReasonPortConflict, ReasonNameCollision, ReasonQuotaExceeded, ReasonTooManyPorts, ReasonKubeProxyIPVS}
 
 // writeStatus patches status.loadBalancer and the condition where they
 // differ from svc's, and says so in events: a Normal event "old -> new" for
