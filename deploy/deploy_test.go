@@ -183,10 +183,10 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 			},
 		},
 		{
-			name: "liveness and readiness probe /healthz over HTTPS on the secure port 10258",
+			name: "liveness and readiness probe /healthz over HTTPS on the secure port 10258 of the node's loopback, where it listens",
 			diff: func(d *appsv1.Deployment) string {
 				healthz := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-					Scheme: corev1.URISchemeHTTPS, Port: intstr.FromInt32(10258), Path: "/healthz",
+					Host: "127.0.0.1", Scheme: corev1.URISchemeHTTPS, Port: intstr.FromInt32(10258), Path: "/healthz",
 				}}
 				c := theContainer(d)
 				return cmp.Diff(
@@ -207,7 +207,8 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 					"--leader-elect=true",
 					"--leader-elect-resource-name=cloud-controller-manager",
 					"--secure-port=10258",
-					"--bind-address=0.0.0.0",
+					"--bind-address=127.0.0.1",
+					"--profiling=false",
 					"--configure-cloud-routes=false",
 					"--allocate-node-cidrs=false",
 					"--concurrent-service-syncs=10",

@@ -47,10 +47,10 @@ local-zone = us-central1-a
 network-name = default
 node-tags = k8s-node
 api-endpoint = %s
-token-url = nil
 [load-balancer]
 backend = backend-service
 [compute-api]
+no-authentication = true
 qps = 5000
 burst = 5000
 `, cloud.Project, cloud.Endpoint)))

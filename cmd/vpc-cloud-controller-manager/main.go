@@ -27,6 +27,7 @@ func main() {
 	if err != nil {
 		klog.Fatalf("unable to initialize command options: %v", err)
 	}
+	ccm.SetExposureDefaults(opts)
 	flags := cliflag.NamedFlagSets{}
 	settings := ccm.AddFlags(flags.FlagSet("vpc"))
 	command := app.NewCloudControllerManagerCommand(opts, ccm.CloudInitializer(settings, os.Stderr, os.Exit),

@@ -52,11 +52,13 @@ contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 `
 
-const goodConfig = `[global]
+// goodConfig ends in [global], so that a test may add keys to it.
+const goodConfig = `[compute-api]
+no-authentication = true
+[global]
 project-id = fake-project
 local-zone = us-central1-a
 network-name = vpc
-token-url = nil
 api-endpoint = http://127.0.0.1:1/compute/v1/
 `
 
@@ -74,6 +76,30 @@ func TestCommand(t *testing.T) {
 			"--bind-address", "--apiserver-wait-timeout", "--v"} {
 			if !strings.Contains(out, flag+" ") && !strings.Contains(out, flag+"=") {
 				t.Errorf("--help does not document %s", flag)
+			}
+		}
+	})
+
+	// hostNetwork puts the secure port on every interface of the node by
+	// the upstream default (0.0.0.0), with /healthz unauthenticated and
+	// /debug/pprof on: this command listens on loopback and profiles
+	// nothing unless told to.
+	t.Run("help shows the secure port on loopback and profiling off by default", func(t *testing.T) {
+		out, _, _ := run(t, bin, "--help")
+		for _, line := range strings.Split(out, "\n") {
+			fields := strings.Fields(line)
+			if len(fields) == 0 {
+				continue
+			}
+			switch fields[0] {
+			case "--bind-address":
+				if !strings.HasSuffix(line, "(default 127.0.0.1)") {
+					t.Errorf("--bind-address: %q, want the default 127.0.0.1", line)
+				}
+			case "--profiling":
+				if strings.HasSuffix(line, "(default true)") {
+					t.Errorf("--profiling: %q, want it off by default", line)
+				}
 			}
 		}
 	})
