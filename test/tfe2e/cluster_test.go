@@ -150,8 +150,10 @@ func (e *env) runCluster(t *testing.T, out exampleOutputs) {
 		}
 		defer k.Stop(ctx, false)
 	}
-	ccm, err := cluster.StartCCM(ctx, e.dir, filepath.Join(e.bin, "vpc-cloud-controller-manager"), "ccm-tf",
-		kubeconfig, cloudConfig, clusterName)
+	// The example's gce.conf says token-url = nil, Application Default
+	// Credentials: fake-gce's metadata server hands out the token.
+	ccm, err := cluster.StartCCMWithEnv(ctx, e.dir, filepath.Join(e.bin, "vpc-cloud-controller-manager"), "ccm-tf",
+		kubeconfig, cloudConfig, clusterName, []string{"GCE_METADATA_HOST=" + e.cloud.Host, "GOOGLE_APPLICATION_CREDENTIALS="})
 	if err != nil {
 		t.Fatal(err)
 	}
