@@ -64,6 +64,12 @@ GET /admin/v1/generation?after=N (long poll until the state changes),
 GET/PUT /admin/v1/health (health-check results for getHealth); /healthz
 and /metrics.
 
+With --require-token the admin endpoints need the token too. Every request
+must name a loopback name, an IP address, the --listen host or an
+--allowed-host in its Host header, and cross-origin POST/PUT/DELETE requests
+(a web page's form) are refused. Listening on 0.0.0.0 exposes all of it to
+the network: see docs/security.md.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -77,7 +83,12 @@ Flags:
 	stateFile := fs.String("state-file", "", "file that persists every change across restarts (empty: memory only)")
 	opLatency := fs.Duration("op-latency", fakegce.DefaultOpLatency, "how long an operation stays RUNNING before DONE, as the real API's do (an address's setLabels and an instance group's addInstances are DONE at once, as recorded); 0 answers every operation DONE at once")
 	extRange := fs.String("external-ip-range", "203.0.113.0/24", "pool for ephemeral and reserved external addresses")
-	token := fs.String("require-token", "", "when set, compute requests need 'Authorization: Bearer TOKEN' (401 otherwise); the metadata server hands out this token")
+	token := fs.String("require-token", "", "when set, compute and admin requests need 'Authorization: Bearer TOKEN' (401 otherwise)")
+	metadataToken := fs.Bool("metadata-token", false, "with --require-token, the metadata server hands out its token as the default service account's (anyone who reaches the port can then read it)")
+	var allowedHosts listFlag
+	fs.Var(&allowedHosts, "allowed-host", "a name requests may carry in their Host header, besides loopback names, IP addresses and the --listen host (repeatable); other names are refused, against DNS rebinding")
+	maxCalls := fs.Int("max-calls", 100000, "entries the call log (/admin/v1/calls) keeps; the oldest go first")
+	maxCallBytes := fs.Int("max-call-bytes", fakegce.DefaultMaxCallBytes, "bytes the call log (/admin/v1/calls) keeps; the oldest go first")
 	faultsFile := fs.String("faults", "", "JSON file of fault rules (a list, or {\"rules\": [...]}); see /admin/v1/faults")
 	seed := fs.Int64("seed", 1, "seed for ids and fault probabilities")
 	fs.Var(quotas, "quota", "per-project quota METRIC=LIMIT, e.g. FIREWALLS=100 (repeatable)")
@@ -97,6 +108,10 @@ Flags:
 	cfg := fakegce.Config{
 		Projects: projects, Regions: regions, OpLatency: *opLatency, ExternalIPRange: *extRange,
 		RequireToken: *token, StateFile: *stateFile, Seed: *seed, Quotas: quotas, MetadataInstance: *metaInstance,
+		ServeMetadataToken: *metadataToken, AllowedHosts: allowedHosts, MaxCalls: *maxCalls, MaxCallBytes: *maxCallBytes,
+	}
+	if host, _, err := net.SplitHostPort(*listen); err == nil && host != "" {
+		cfg.AllowedHosts = append(cfg.AllowedHosts, host)
 	}
 	if *zones != "" {
 		cfg.Zones = strings.Split(*zones, ",")

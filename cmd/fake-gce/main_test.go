@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -34,6 +38,10 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		{"require-token", "Bearer"},
 		{"faults", "fault rules"},
 		{"seed", "seed"},
+		{"metadata-token", "require-token"},
+		{"allowed-host", "Host"},
+		{"max-calls", "call log"},
+		{"max-call-bytes", "call log"},
 	} {
 		i := strings.Index(help, "  -"+flag.name+" ")
 		if i < 0 {
@@ -85,5 +93,83 @@ func TestBadArgumentsStopTheBinaryWithOneLine(t *testing.T) {
 				t.Errorf("stderr = %q, want one line saying %s", stderr.String(), tc.want)
 			}
 		})
+	}
+}
+
+// serve runs the binary on a free loopback port until the test ends and
+// returns its host:port.
+func serve(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if _, rest, ok := strings.Cut(lines.Text(), "serving the compute API at http://"); ok {
+			go io.Copy(io.Discard, stderr)
+			host, _, _ := strings.Cut(rest, "/")
+			return host
+		}
+	}
+	t.Fatalf("fake-gce exited before serving: %v", lines.Err())
+	return ""
+}
+
+func get(t *testing.T, host, url string, headers ...string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = host
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestTheMetadataServerHandsOutTheRequiredTokenOnlyWithMetadataToken(t *testing.T) {
+	bin := buildBinary(t)
+	const token = "ci-token"
+	tokenURL := func(addr string) string {
+		return "http://" + addr + "/computeMetadata/v1/instance/service-accounts/default/token"
+	}
+	addr := serve(t, bin, "--require-token", token)
+	if code := get(t, addr, tokenURL(addr), "Metadata-Flavor: Google"); code != http.StatusNotFound {
+		t.Errorf("token without --metadata-token = %d, want 404", code)
+	}
+	if code := get(t, addr, "http://"+addr+"/admin/v1/state"); code != http.StatusUnauthorized {
+		t.Errorf("GET /admin/v1/state without the token = %d, want 401", code)
+	}
+	addr = serve(t, bin, "--require-token", token, "--metadata-token")
+	if code := get(t, addr, tokenURL(addr), "Metadata-Flavor: Google"); code != http.StatusOK {
+		t.Errorf("token with --metadata-token = %d, want 200", code)
+	}
+}
+
+func TestAllowedHostAddsANameRequestsMayCarry(t *testing.T) {
+	bin := buildBinary(t)
+	addr := serve(t, bin, "--allowed-host", "fake-gce.ci.internal")
+	_, port, _ := strings.Cut(addr, ":")
+	for host, want := range map[string]int{
+		"fake-gce.ci.internal:" + port:    http.StatusOK,
+		"localhost:" + port:               http.StatusOK,
+		"rebind.attacker.example:" + port: http.StatusForbidden,
+	} {
+		if code := get(t, host, "http://"+addr+"/admin/v1/state"); code != want {
+			t.Errorf("GET /admin/v1/state with Host %s = %d, want %d", host, code, want)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func TestTokenURLNilUsesApplicationDefaultCredentials(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("HOME", t.TempDir()) // no gcloud well-known file
 			t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
-			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token})
+			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token, ServeMetadataToken: true})
 			endpoint := tt.setup(t, fc)
 			cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
 				TokenURL: "nil", API: APIConfig{QPS: 100, Burst: 100}}
@@ -147,7 +147,7 @@ func TestTokenURLNilUsesApplicationDefaultCredentials(t *testing.T) {
 // whose token is the metadata server's: the token service knows the caller.
 func TestTokenURLRequestCarriesTheMetadataServersToken(t *testing.T) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
-	metadataServer := fakegcetest.Start(t, fakegce.Config{RequireToken: "node-token"})
+	metadataServer := fakegcetest.Start(t, fakegce.Config{RequireToken: "node-token", ServeMetadataToken: true})
 	t.Setenv("GCE_METADATA_HOST", metadataServer.Host)
 	fc := fakegcetest.Start(t, fakegce.Config{RequireToken: "alt-token"})
 	tokenURL := startTokenEndpoint(t, http.StatusOK, `{"accessToken":"alt-token","expireTime":"2099-01-01T00:00:00Z"}`)
@@ -274,7 +274,7 @@ func TestNoAuthenticationSendsNoCredentials(t *testing.T) {
 // ships as a ConfigMap: the file comes from a Secret.
 func TestTokenBodyFileIsWhatTheTokenURLIsSent(t *testing.T) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
-	metadataServer := fakegcetest.Start(t, fakegce.Config{RequireToken: "node-token"})
+	metadataServer := fakegcetest.Start(t, fakegce.Config{RequireToken: "node-token", ServeMetadataToken: true})
 	t.Setenv("GCE_METADATA_HOST", metadataServer.Host)
 	fc := fakegcetest.Start(t, fakegce.Config{RequireToken: "alt-token"})
 	var body atomic.Value

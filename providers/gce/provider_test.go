@@ -344,7 +344,7 @@ func TestAuthenticationModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token})
+			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token, ServeMetadataToken: true})
 			cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
 				API: APIConfig{QPS: 100, Burst: 100}}
 			counter := tt.setup(t, fc, cfg)

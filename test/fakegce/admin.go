@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,25 +28,60 @@ type callRecord struct {
 	Duration float64   `json:"durationSeconds"`
 }
 
-// callLog keeps the most recent compute requests for tests and benchmarks.
+// maxCallValue bounds a recorded path or query: the log is for seeing which
+// calls were made, and a client (or an outsider) may send megabyte queries.
+const maxCallValue = 1 << 10
+
+// callLog keeps the most recent compute requests for tests and benchmarks,
+// bounded in entries and in bytes (each record counted as its JSON form), so
+// that no stream of requests grows fake-gce's memory or /admin/v1/calls
+// without bound. The oldest tenth goes when either bound is reached.
 type callLog struct {
-	mu      sync.Mutex
-	max     int
-	calls   []callRecord
-	dropped int
+	mu         sync.Mutex
+	maxEntries int
+	maxBytes   int
+	calls      []callRecord
+	sizes      []int
+	bytes      int
+	dropped    int
 }
 
-func newCallLog(max int) *callLog { return &callLog{max: max} }
+func newCallLog(maxEntries, maxBytes int) *callLog {
+	return &callLog{maxEntries: maxEntries, maxBytes: maxBytes}
+}
 
 func (l *callLog) add(r callRecord) {
+	r.Path = truncateValue(r.Path)
+	r.Query = truncateValue(r.Query)
+	raw, _ := json.Marshal(r)
+	size := len(raw) + 1
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.calls) >= l.max {
-		n := len(l.calls) / 10
+	for len(l.calls) > 0 && (len(l.calls) >= l.maxEntries || l.bytes+size > l.maxBytes) {
+		n := max(1, len(l.calls)/10)
+		for _, sz := range l.sizes[:n] {
+			l.bytes -= sz
+		}
 		l.calls = append(l.calls[:0], l.calls[n:]...)
+		l.sizes = append(l.sizes[:0], l.sizes[n:]...)
 		l.dropped += n
 	}
 	l.calls = append(l.calls, r)
+	l.sizes = append(l.sizes, size)
+	l.bytes += size
+}
+
+// truncateValue cuts v to maxCallValue bytes (at a character boundary) and
+// says how much was left out.
+func truncateValue(v string) string {
+	if len(v) <= maxCallValue {
+		return v
+	}
+	cut := maxCallValue
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "...[" + strconv.Itoa(len(v)-cut) + " more bytes]"
 }
 
 func (l *callLog) snapshot() ([]callRecord, int) {
@@ -56,7 +92,7 @@ func (l *callLog) snapshot() ([]callRecord, int) {
 
 func (l *callLog) clear() {
 	l.mu.Lock()
-	l.calls, l.dropped = nil, 0
+	l.calls, l.sizes, l.bytes, l.dropped = nil, nil, 0, 0
 	l.mu.Unlock()
 }
 

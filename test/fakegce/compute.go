@@ -53,6 +53,13 @@ func (c *call) scopeFields(obj map[string]any) {
 
 func (s *Server) serveCompute(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// Requests refused for their credentials are not logged: anyone who can
+	// reach the port could fill the log with them.
+	if err := s.authorize(r); err != nil {
+		writeError(w, err)
+		s.m.observe("", err.Code, time.Since(start))
+		return
+	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	methodID := s.handleCompute(rec, r)
 	d := time.Since(start)
@@ -75,10 +82,6 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 // handleCompute serves one request and returns the API method id it matched.
 func (s *Server) handleCompute(w http.ResponseWriter, r *http.Request) string {
-	if err := s.authorize(r); err != nil {
-		writeError(w, err)
-		return ""
-	}
 	path := strings.TrimPrefix(r.URL.Path, "/compute/v1/")
 	m, params := s.rt.match(r.Method, path)
 	methodID := ""

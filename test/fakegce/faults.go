@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// MaxFaultLatency bounds a fault rule's latency: long enough to outlast any
+// client deadline a test sets, short enough that a rule cannot pin requests
+// and their connections for hours.
+const MaxFaultLatency = 5 * time.Minute
+
 // FaultRule injects a failure into matching compute requests. A rule matches
 // when Method (an HTTP verb such as "POST", or an API method id such as
 // "compute.firewalls.insert"; empty for any) and Path (a regular expression
@@ -44,6 +49,9 @@ func (f *FaultRule) compile() error {
 		d, err := time.ParseDuration(f.Latency)
 		if err != nil || d < 0 {
 			return fmt.Errorf("latency %q: want a duration such as 200ms", f.Latency)
+		}
+		if d > MaxFaultLatency {
+			return fmt.Errorf("latency %q: at most %v (a rule must not hold requests, and their connections, for hours)", f.Latency, MaxFaultLatency)
 		}
 		f.latency = d
 	}

@@ -88,12 +88,17 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 // metadataToken is the access token the metadata server hands out: the one
-// the API requires, when it requires one.
-func (s *Server) metadataToken() string {
-	if s.cfg.RequireToken != "" {
-		return s.cfg.RequireToken
+// the API requires, when it requires one and Config.ServeMetadataToken allows
+// handing it out (anyone who reaches the port could read it there). ok is
+// false when there is none to hand out.
+func (s *Server) metadataToken() (token string, ok bool) {
+	switch {
+	case s.cfg.RequireToken == "":
+		return "fake-gce-token", true
+	case s.cfg.ServeMetadataToken:
+		return s.cfg.RequireToken, true
 	}
-	return "fake-gce-token"
+	return "", false
 }
 
 func (s *Server) metadataTree() map[string]any {
@@ -107,14 +112,15 @@ func (s *Server) metadataTree() map[string]any {
 			"attributes":         map[string]any{},
 		},
 	}
-	accounts := map[string]any{
-		"default": map[string]any{
-			"email":   email,
-			"aliases": "default\n",
-			"scopes":  "https://www.googleapis.com/auth/cloud-platform\n",
-			"token":   s.tokenJSON(),
-		},
+	account := map[string]any{
+		"email":   email,
+		"aliases": "default\n",
+		"scopes":  "https://www.googleapis.com/auth/cloud-platform\n",
 	}
+	if token, ok := s.metadataToken(); ok {
+		account["token"] = tokenJSON(token)
+	}
+	accounts := map[string]any{"default": account}
 	inst := s.currentInstance()
 	if inst == nil {
 		// Without a current instance the server still hands out the default
@@ -163,8 +169,8 @@ func (s *Server) metadataTree() map[string]any {
 	return tree
 }
 
-func (s *Server) tokenJSON() json.RawMessage {
-	b, _ := json.Marshal(map[string]any{"access_token": s.metadataToken(), "expires_in": 3599, "token_type": "Bearer"})
+func tokenJSON(token string) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
 	return b
 }
 

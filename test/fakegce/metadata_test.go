@@ -22,6 +22,7 @@ func TestTheMetadataServerDescribesTheCurrentInstance(t *testing.T) {
 	c := start(t, func(cfg *fakegce.Config) {
 		cfg.MetadataInstance = zone + "/node-1"
 		cfg.RequireToken = "meta-token"
+		cfg.ServeMetadataToken = true
 	})
 	t.Setenv("GCE_METADATA_HOST", c.Host)
 	// The compute API needs the token; admin is the fake with a client that sends it.
@@ -84,7 +85,7 @@ func TestTheMetadataServerDescribesTheCurrentInstance(t *testing.T) {
 		t.Errorf("OnGCE = false, want true with GCE_METADATA_HOST set")
 	}
 
-	t.Run("the token endpoint hands out the token the API requires", func(t *testing.T) {
+	t.Run("the token endpoint hands out the token the API requires, when asked to", func(t *testing.T) {
 		raw, err := md.GetWithContext(ctx, "instance/service-accounts/default/token")
 		if err != nil {
 			t.Fatal(err)

@@ -54,6 +54,9 @@ func (rt *router) decodeBody(r io.Reader, schema string) (map[string]any, error)
 	if m == nil {
 		m = map[string]any{}
 	}
+	if err := checkFieldLengths(m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

@@ -29,6 +29,10 @@ const DefaultOpLatency = 20 * time.Millisecond
 // answer, which the real API never does for an insert.
 const NoOpLatency time.Duration = -1
 
+// DefaultMaxCallBytes bounds the call log unless configured: a few hundred
+// thousand ordinary calls, whatever the size of the requests.
+const DefaultMaxCallBytes = 32 << 20
+
 // Config describes the fake cloud. The zero value, after defaults, is one
 // project "fake-project" in us-central1 with zones a, b and c.
 type Config struct {
@@ -44,9 +48,17 @@ type Config struct {
 	OpLatency time.Duration
 	// ExternalIPRange is the pool for ephemeral and reserved external addresses.
 	ExternalIPRange string
-	// RequireToken, when set, makes every compute request without
+	// RequireToken, when set, makes every compute and admin request without
 	// "Authorization: Bearer <RequireToken>" answer 401.
 	RequireToken string
+	// ServeMetadataToken makes the metadata server hand out RequireToken as
+	// the default service account's access token, for clients that take their
+	// credentials from the metadata server. Off, anyone who can reach the
+	// port could read the token there.
+	ServeMetadataToken bool
+	// AllowedHosts are the names, besides loopback names and IP addresses,
+	// that requests may carry in their Host header (DNS rebinding defence).
+	AllowedHosts []string
 	// StateFile persists every change; empty keeps state in memory only.
 	StateFile string
 	// Faults are the initial fault rules.
@@ -61,6 +73,8 @@ type Config struct {
 	MetadataInstance string
 	// MaxCalls bounds the call log kept for /admin/v1/calls (oldest dropped).
 	MaxCalls int
+	// MaxCallBytes bounds the call log's size in bytes (oldest dropped).
+	MaxCallBytes int
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +97,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxCalls == 0 {
 		c.MaxCalls = 100000
+	}
+	if c.MaxCallBytes == 0 {
+		c.MaxCallBytes = DefaultMaxCallBytes
 	}
 }
 
@@ -112,6 +129,9 @@ func (c *Config) validate() error {
 		if err := c.Faults[i].compile(); err != nil {
 			return fmt.Errorf("fault rule %d: %v", i, err)
 		}
+	}
+	if c.MaxCalls < 0 || c.MaxCallBytes < 0 {
+		return fmt.Errorf("call log bounds %d entries, %d bytes: must not be negative", c.MaxCalls, c.MaxCallBytes)
 	}
 	if c.MetadataInstance != "" && strings.Count(c.MetadataInstance, "/") != 1 {
 		return fmt.Errorf("metadata instance %q: want ZONE/NAME", c.MetadataInstance)
@@ -145,6 +165,7 @@ type Server struct {
 	faults *faultSet
 	ops    *opRunner
 	mux    *http.ServeMux
+	h      http.Handler
 	m      *serverMetrics
 	health reportedHealth
 	rngMu  sync.Mutex
@@ -166,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:   cfg,
 		rt:    rt,
 		st:    newStore(uint64(cfg.Seed)),
-		calls: newCallLog(cfg.MaxCalls),
+		calls: newCallLog(cfg.MaxCalls, cfg.MaxCallBytes),
 		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		m:     newServerMetrics(),
 	}
@@ -188,11 +209,12 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	s.mux.Handle("/metrics", s.m.handler())
 	s.registerAdmin()
+	s.h = s.guard(s.mux)
 	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
 
 // Close stops the operation timer and closes the state file.
 func (s *Server) Close() error {

@@ -90,7 +90,7 @@ func startFakeGCE(t *testing.T) *fakeGCE {
 		"--project", project,
 		"--region", region,
 		"--op-latency", "20ms",
-		"--require-token", token)
+		"--require-token", token, "--metadata-token")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,13 @@ func startFakeGCE(t *testing.T) *fakeGCE {
 // whatever a client does.
 func (f *fakeGCE) stateKeys(t *testing.T) []string {
 	t.Helper()
-	resp, err := http.Get("http://" + f.host + "/admin/v1/state")
+	// With --require-token the admin API needs the token too.
+	req, err := http.NewRequest(http.MethodGet, "http://"+f.host+"/admin/v1/state", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("read fake-gce state: %v", err)
 	}
