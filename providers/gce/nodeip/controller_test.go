@@ -290,7 +290,11 @@ func TestARuleChangedByHandIsPutBackOnResync(t *testing.T) {
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
 	fw := h.rule(svc)
-	if _, err := h.cloud.Compute.Firewalls.Patch(h.cloud.Project, fw.Name, &compute.Firewall{SourceRanges: []string{"10.9.9.9/32"}}).Do(); err != nil {
+	op, err := h.cloud.Compute.Firewalls.Patch(h.cloud.Project, fw.Name, &compute.Firewall{SourceRanges: []string{"10.9.9.9/32"}}).Do()
+	if err == nil {
+		_, err = h.cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	h.ctrl.resync(h.ctx)
@@ -305,7 +309,11 @@ func TestAForeignRuleOfTheSameNameIsNeverTouched(t *testing.T) {
 	foreign := &compute.Firewall{Name: testFirewallName(string(svc.UID)), Network: "global/networks/default", Description: "opened by hand",
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"9999"}}}}
 	h := startHarness(t, objects(threeNodes()))
-	if _, err := h.cloud.Compute.Firewalls.Insert(h.cloud.Project, foreign).Do(); err != nil {
+	op, err := h.cloud.Compute.Firewalls.Insert(h.cloud.Project, foreign).Do()
+	if err == nil {
+		_, err = h.cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	h.create(svc)
@@ -430,7 +438,12 @@ func TestARuleTheProviderRemovedIsPutBack(t *testing.T) {
 	}))
 	h.waitFor(svc, abc, abc)
 	name := testFirewallName(string(svc.UID))
-	if _, err := h.cloud.Compute.Firewalls.Delete(h.cloud.Project, name).Do(); err != nil {
+	// The provider removed it: its delete is DONE before it notifies.
+	op, err := h.cloud.Compute.Firewalls.Delete(h.cloud.Project, name).Do()
+	if err == nil {
+		_, err = h.cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	notify(string(svc.UID))
