@@ -74,14 +74,30 @@ func (c *Cloud) report(ctx context.Context, svc *v1.Service, err error) {
 		}
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, reason, msg
 		c.reporter.recorder.Event(svc, v1.EventTypeWarning, reason, msg)
+		c.reporter.setCondition(ctx, svc, cond)
+		return
 	}
-	c.reporter.setCondition(ctx, svc, cond)
+	// The load balancer is as asked, but the Service's source ranges may
+	// leave one of its IP families (or all) closed: say so, once per
+	// change, as the condition does.
+	note := nlb.SourcesNoteOf(svc)
+	switch {
+	case note.Blocking:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, note.Reason, note.Message
+	case note.Reason != "":
+		cond.Message += " " + note.Message
+	}
+	if c.reporter.setCondition(ctx, svc, cond) && note.Reason != "" {
+		c.reporter.recorder.Event(svc, v1.EventTypeWarning, note.Reason, note.Message)
+	}
 }
 
-func (r *serviceReporter) setCondition(ctx context.Context, svc *v1.Service, cond metav1.Condition) {
+// setCondition writes the condition where it differs from the Service's,
+// and reports whether it did.
+func (r *serviceReporter) setCondition(ctx context.Context, svc *v1.Service, cond metav1.Condition) bool {
 	cur := meta.FindStatusCondition(svc.Status.Conditions, cond.Type)
 	if cur != nil && cur.Status == cond.Status && cur.Reason == cond.Reason && cur.Message == cond.Message {
-		return
+		return false
 	}
 	cond.LastTransitionTime = metav1.Now()
 	if cur != nil && cur.Status == cond.Status {
@@ -91,5 +107,7 @@ func (r *serviceReporter) setCondition(ctx context.Context, svc *v1.Service, con
 	_, err := r.client.CoreV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Cannot set the Service's condition", "service", klog.KObj(svc), "condition", cond.Type)
+		return false
 	}
+	return true
 }
