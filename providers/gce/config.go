@@ -79,6 +79,9 @@ type LoadBalancerConfig struct {
 	// namespace's Services may ask for (none by default).
 	UserAddresses []nlb.AddressGrant
 	NodeSelector  string
+	// PublishControlPlane lets nodeip Services publish control-plane
+	// nodes (nodeip-publish-control-plane; false by default).
+	PublishControlPlane bool
 }
 
 // PortRange is an inclusive range of ports of one protocol ("TCP", "UDP"
@@ -136,6 +139,7 @@ type rawConfig struct {
 		NodeIPMaxPorts          string   `gcfg:"nodeip-max-ports"`
 		UserAddresses           []string `gcfg:"user-addresses"`
 		NodeSelector            string   `gcfg:"nodeip-node-selector"`
+		PublishControlPlane     string   `gcfg:"nodeip-publish-control-plane"`
 	} `gcfg:"load-balancer"`
 }
 
@@ -348,6 +352,9 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 		return bad("load-balancer", "nodeip-node-selector", "%q is not a label selector such as pool=edge,zone!=us-central1-c", lb.NodeSelector)
 	}
 	c.LoadBalancer.NodeSelector = lb.NodeSelector
+	if c.LoadBalancer.PublishControlPlane, err = parseBool("load-balancer", "nodeip-publish-control-plane", lb.PublishControlPlane); err != nil {
+		return err
+	}
 	return nil
 }
 

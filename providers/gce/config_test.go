@@ -36,6 +36,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a bad health-check range", file: "[load-balancer]\nhealth-check-source-ranges = 35.191.0.0\n", want: `cloud config: [load-balancer] health-check-source-ranges: "35.191.0.0" is not a CIDR range such as 10.0.0.0/8`},
 		{name: "a bad address type", file: "[load-balancer]\nnodeip-address-type = Hostname\n", want: `cloud config: [load-balancer] nodeip-address-type: "Hostname" is not an address type (want InternalIP or ExternalIP)`},
 		{name: "a bad node selector", file: "[load-balancer]\nnodeip-node-selector = pool in edge\n", want: `cloud config: [load-balancer] nodeip-node-selector: "pool in edge" is not a label selector such as pool=edge,zone!=us-central1-c`},
+		{name: "a bad control-plane switch", file: "[load-balancer]\nnodeip-publish-control-plane = sometimes\n", want: `cloud config: [load-balancer] nodeip-publish-control-plane: "sometimes" is not a boolean (want true or false)`},
 		{name: "a user address without its namespace", file: "[load-balancer]\nuser-addresses = team-a/web-ip, web-ip\n",
 			want: `cloud config: [load-balancer] user-addresses: "web-ip" is not namespace/address (a namespace or *, then an address name, an IP or *)`},
 		{name: "a reversed port range", file: "[load-balancer]\nnodeip-reserved-ports = 22,2380-2379\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "2380-2379" is not a port or a port range such as 2379-2380/tcp`},
@@ -109,12 +110,13 @@ nodeip-reserved-ports = 22/tcp, 9000-9100
 nodeip-node-port-range = 20000-22767
 nodeip-max-ports = 20
 nodeip-node-selector = role=edge
+nodeip-publish-control-plane = true
 `, want: Config{API: APIConfig{QPS: 5.5, Burst: 10, MaxRetries: 0}, LoadBalancer: LoadBalancerConfig{
 			Mode: ModeNodeIP, Backend: "target-pool",
 			HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")},
 			NodeIPAddressType:       "ExternalIP", NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 			ReservedPorts: []PortRange{{22, 22, "TCP"}, {9000, 9100, ""}}, NodePortRange: PortRange{From: 20000, To: 22767}, NodeIPMaxPorts: 20,
-			NodeSelector: "role=edge"}}},
+			NodeSelector: "role=edge", PublishControlPlane: true}}},
 		{name: "user addresses granted to namespaces", file: "[load-balancer]\nuser-addresses = team-a/web-ip, team-a/203.0.113.10\nuser-addresses = edge/*\n",
 			want: Config{API: APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}, LoadBalancer: func() LoadBalancerConfig {
 				lb := defaults

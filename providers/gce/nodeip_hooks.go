@@ -50,13 +50,14 @@ func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 		FirewallName:     func(uid string) string { return NodeIPFirewallName(owner, uid) },
 		FirewallNameIPv6: func(uid string) string { return NodeIPFirewallNameIPv6(owner, uid) },
 		Defaults: nodeip.Defaults{
-			Mode:          lb.Mode,
-			AddressType:   v1.NodeAddressType(lb.NodeIPAddressType),
-			SourceRanges:  lb.NodeIPSourceRanges,
-			ReservedPorts: reserved,
-			NodePortRange: nodeip.PortRange{From: int32(lb.NodePortRange.From), To: int32(lb.NodePortRange.To)},
-			MaxPorts:      lb.NodeIPMaxPorts,
-			NodeSelector:  lb.NodeSelector,
+			Mode:                lb.Mode,
+			AddressType:         v1.NodeAddressType(lb.NodeIPAddressType),
+			SourceRanges:        lb.NodeIPSourceRanges,
+			ReservedPorts:       reserved,
+			NodePortRange:       nodeip.PortRange{From: int32(lb.NodePortRange.From), To: int32(lb.NodePortRange.To)},
+			MaxPorts:            lb.NodeIPMaxPorts,
+			NodeSelector:        lb.NodeSelector,
+			PublishControlPlane: lb.PublishControlPlane,
 		},
 		ReleaseExternal: func(ctx context.Context, svc *v1.Service) error {
 			return nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)

@@ -41,6 +41,8 @@ type candidate struct {
 	targets  []target
 	problem  *problem
 	claim    claim
+	// notes are what the Service is told although it is served.
+	notes []note
 }
 
 // clusterFacts are what a Service's candidate depends on beyond the
@@ -103,6 +105,7 @@ func candidateOf(svc *v1.Service, nodes []nodeInfo, endpointNodes map[string]boo
 		return c
 	}
 	c.targets = capTargets(string(svc.UID), candidateTargets(nodes, s, endpointNodes), s.maxNodes)
+	c.notes = append(slices.Clone(s.notes), narrowedNodes(nodes, s, endpointNodes, d)...)
 	if len(c.targets) > 0 {
 		c.claim.Ports = c.ports
 		for _, t := range c.targets {
@@ -125,18 +128,21 @@ type answer struct {
 	// Claim is the candidate's claim; Won says it holds it.
 	Claim claim
 	Won   bool
+	// Notes are what the Service is told in its condition when it is
+	// served: what the operator's limits narrowed, a family closed.
+	Notes []note
 }
 
 // decide completes a candidate with the port conflicts: competitors are the
 // claims of the Services older than this one that share a port with it,
 // directly or through each other. It is pure.
 func decide(svc *v1.Service, c candidate, competitors []claim, names ruleNames, p ruleParams) answer {
-	a := answer{Families: c.settings.families, Claim: c.claim, Problem: c.problem}
+	a := answer{Families: c.settings.families, Claim: c.claim, Problem: c.problem, Notes: c.notes}
 	if a.Problem != nil {
 		return a
 	}
 	if len(c.targets) == 0 {
-		msg := "No node is Ready, free of the exclude-from-external-load-balancers label and the autoscaler's deletion taint, and matched by the node selector; nothing is published."
+		msg := "No node is Ready, free of the exclude-from-external-load-balancers label and the autoscaler's deletion taint, matched by the node selector and the cluster's (nodeip-node-selector), and not a control-plane node unless [load-balancer] nodeip-publish-control-plane is true; nothing is published."
 		if c.settings.local {
 			msg = "No eligible node hosts a ready endpoint of the Service (externalTrafficPolicy: Local); nothing is published."
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
@@ -16,7 +15,7 @@ import (
 // decideFor runs the pure pipeline for svc, with others as the Services
 // that might compete for its ports.
 func decideFor(svc *v1.Service, nodes []*v1.Node, d Defaults, others ...*v1.Service) answer {
-	sel, _ := labels.Parse(d.NodeSelector)
+	sel, _ := nodeCeiling(d)
 	c := candidateOf(svc, nodeInfosOf(nodes), nil, d, sel, clusterFacts{})
 	var competitors []claim
 	for _, o := range others {
@@ -54,9 +53,9 @@ func TestDecide(t *testing.T) {
 			wantNodes: []string{"a"}, wantRule: true,
 		},
 		{
-			name: "a Service's node selector annotation overrides the cloud config's",
+			name: "a Service's node selector annotation is added to the cloud config's, never put in its place",
 			svc:  newService("web", annotated(annotations.NodeSelector, "pool!=edge")), defaults: func(d *Defaults) { d.NodeSelector = "pool=edge" },
-			wantNodes: []string{"b"}, wantRule: true,
+			wantReason: ReasonNoEligibleNodes, wantMessage: "No node is Ready",
 		},
 		{
 			name: "a bad node selector is refused, naming the annotation", svc: newService("web", annotated(annotations.NodeSelector, "pool in edge")),

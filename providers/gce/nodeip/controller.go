@@ -109,7 +109,7 @@ type claimMemo struct {
 // indexes; call it before the informers start.
 func New(client kubernetes.Interface, services coreinformers.ServiceInformer, nodes coreinformers.NodeInformer,
 	slices discoveryinformers.EndpointSliceInformer, deps Deps, opts Options) (*Controller, error) {
-	sel, err := labels.Parse(deps.Defaults.NodeSelector)
+	sel, err := nodeCeiling(deps.Defaults)
 	if err != nil {
 		return nil, fmt.Errorf("cloud config: [load-balancer] nodeip-node-selector: %q is not a label selector: %w", deps.Defaults.NodeSelector, err)
 	}

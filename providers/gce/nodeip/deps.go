@@ -68,8 +68,13 @@ type Defaults struct {
 	// for (0: DefaultMaxPorts). A decision's work and the firewall rule's
 	// size grow with it.
 	MaxPorts int
-	// NodeSelector is a label selector for the nodes published ("" for all).
+	// NodeSelector is a label selector for the nodes published ("" for
+	// all). A Service's own selector is added to it, never put in its
+	// place (nodeCeiling).
 	NodeSelector string
+	// PublishControlPlane lets control-plane nodes (controlPlaneLabels)
+	// be published; by default no Service may reach them.
+	PublishControlPlane bool
 }
 
 // PortRange is an inclusive range of ports of one protocol, or of every

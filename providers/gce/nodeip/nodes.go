@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -9,7 +10,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	upstreamservice "k8s.io/cloud-provider/controllers/service"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
 // ineligibility says why a node may not carry any nodeip Service's traffic,
@@ -130,8 +134,9 @@ func familyOf(a netip.Addr) v1.IPFamily {
 }
 
 // candidateTargets are the nodes a Service may publish before any cap:
-// eligible, matched by its selector and, for externalTrafficPolicy: Local,
-// hosting a ready endpoint of it. They keep the nodes' order (by name).
+// eligible, matched by its selector (within the operator's ceiling) and,
+// for externalTrafficPolicy: Local, hosting a ready endpoint of it. They
+// keep the nodes' order (by name).
 func candidateTargets(nodes []nodeInfo, s settings, endpointNodes map[string]bool) []target {
 	var out []target
 	for _, n := range nodes {
@@ -143,6 +148,70 @@ func candidateTargets(nodes []nodeInfo, s settings, endpointNodes map[string]boo
 		}
 	}
 	return out
+}
+
+// controlPlaneLabels mark the nodes that run the control plane: the label
+// kubeadm sets, and the legacy one it set before v1.24 (KEP-2067,
+// https://github.com/kubernetes/enhancements/tree/master/keps/sig-cluster-lifecycle/kubeadm/2067-rename-master-label-taint,
+// and kubernetes/kubernetes#107533), which older clusters and other
+// installers (k3s sets both) still carry. Their presence, whatever the
+// value, marks the node.
+var controlPlaneLabels = []string{"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"}
+
+// nodeCeiling is the selector every published node must match, whatever
+// the Service's own selector asks: the cloud config's nodeip-node-selector
+// and, unless nodeip-publish-control-plane is set, no control-plane label.
+// A Service's node-selector annotation is added to it, never put in its
+// place, so that a tenant cannot reach nodes the operator kept out.
+func nodeCeiling(d Defaults) (labels.Selector, error) {
+	sel, err := labels.Parse(d.NodeSelector)
+	if err != nil {
+		return nil, err
+	}
+	if !d.PublishControlPlane {
+		for _, l := range controlPlaneLabels {
+			r, err := labels.NewRequirement(l, selection.DoesNotExist, nil)
+			if err != nil {
+				return nil, err
+			}
+			sel = sel.Add(*r)
+		}
+	}
+	return sel, nil
+}
+
+// narrowedNodes is the note that says which nodes the Service's own
+// selector matches but the operator's ceiling keeps out (eligible ones
+// only, and for externalTrafficPolicy: Local those with a ready endpoint):
+// nil when the Service names no selector or none is kept out.
+func narrowedNodes(nodes []nodeInfo, s settings, endpointNodes map[string]bool, d Defaults) []note {
+	if s.own == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range nodes {
+		if n.eligible && (!s.local || endpointNodes[n.name]) && s.own.Matches(n.labels) && !s.selector.Matches(n.labels) {
+			out = append(out, n.name)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	const shown = 5
+	names := strings.Join(out[:min(len(out), shown)], ", ")
+	if len(out) > shown {
+		names += fmt.Sprintf(" and %d more", len(out)-shown)
+	}
+	var limits []string
+	if d.NodeSelector != "" {
+		limits = append(limits, fmt.Sprintf("[load-balancer] nodeip-node-selector %q", d.NodeSelector))
+	}
+	if !d.PublishControlPlane {
+		limits = append(limits, "no control-plane node unless [load-balancer] nodeip-publish-control-plane is true")
+	}
+	return []note{{Reason: ReasonNarrowed, Message: fmt.Sprintf(
+		"Nodes %s match the annotation %s but not the cluster's limits (%s), so they are not published.",
+		names, annotations.NodeSelector, strings.Join(limits, "; "))}}
 }
 
 // readyEndpointNodes are the nodes that host a ready endpoint in the

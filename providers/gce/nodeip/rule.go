@@ -44,7 +44,7 @@ func (n ruleNames) all() []string { return []string{n.IPv4, n.IPv6} }
 // carries the cluster's marker and the Service's UID, so that
 // firewall.CollectGarbage removes both once the Service is gone. It is
 // pure.
-func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets []target, sources map[v1.IPFamily][]netip.Prefix, p ruleParams) []firewall.Rule {
+func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets []target, sources firewall.Sources, p ruleParams) []firewall.Rule {
 	var out []firewall.Rule
 	for _, fam := range ruleFamilies {
 		// The destinations are put in Normalize's order here (by
@@ -59,7 +59,7 @@ func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets [
 				}
 			}
 		}
-		if len(dests) == 0 || len(sources[fam]) == 0 {
+		if len(dests) == 0 || len(sources[firewall.Family(fam)]) == 0 {
 			continue
 		}
 		r := firewall.Rule{
@@ -70,7 +70,7 @@ func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets [
 			TargetTags:  p.NodeTags,
 			Description: p.Owner.Description(map[string]string{ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID)}),
 		}
-		for _, s := range sources[fam] {
+		for _, s := range sources[firewall.Family(fam)] {
 			r.SourceRanges = append(r.SourceRanges, s.String())
 		}
 		for _, pp := range ports {

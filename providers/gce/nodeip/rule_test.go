@@ -56,7 +56,7 @@ func TestDesiredRule(t *testing.T) {
 			for _, r := range tt.ranges {
 				ranges = append(ranges, netip.MustParsePrefix(r))
 			}
-			got := desiredRules(tt.svc, testRuleNames(string(tt.svc.UID)), portsOf(tt.svc), tt.targets, sourcesByFamily(ranges, true), p)
+			got := desiredRules(tt.svc, testRuleNames(string(tt.svc.UID)), portsOf(tt.svc), tt.targets, mustSources(ranges), p)
 			if diff := cmp.Diff([]firewall.Rule{tt.want}, got); diff != "" {
 				t.Errorf("rules (-want +got):\n%s", diff)
 			}
@@ -185,51 +185,6 @@ func TestDesiredRulesByFamily(t *testing.T) {
 	}
 }
 
-func TestSourcesByFamily(t *testing.T) {
-	tests := []struct {
-		name        string
-		ranges      []string
-		fromService bool
-		wantIPv4    []string
-		wantIPv6    []string
-	}{
-		{name: "the Service's ranges are split by family", ranges: []string{"203.0.113.0/24", "2001:db8::/32", "198.51.100.0/24"}, fromService: true,
-			wantIPv4: []string{"203.0.113.0/24", "198.51.100.0/24"}, wantIPv6: []string{"2001:db8::/32"}},
-		{name: "the Service's ranges of one family leave the other without sources, even anywhere",
-			ranges: []string{"0.0.0.0/0"}, fromService: true, wantIPv4: []string{"0.0.0.0/0"}},
-		{name: "a default of anywhere in IPv4 is anywhere in IPv6 too",
-			ranges: []string{"0.0.0.0/0"}, wantIPv4: []string{"0.0.0.0/0"}, wantIPv6: []string{"::/0"}},
-		{name: "a default of anywhere in IPv6 is anywhere in IPv4 too",
-			ranges: []string{"::/0"}, wantIPv4: []string{"0.0.0.0/0"}, wantIPv6: []string{"::/0"}},
-		{name: "a default narrowed to IPv4 ranges leaves IPv6 without sources",
-			ranges: []string{"10.0.0.0/8"}, wantIPv4: []string{"10.0.0.0/8"}},
-		{name: "a default with ranges of both families is split",
-			ranges: []string{"10.0.0.0/8", "fd00::/8"}, wantIPv4: []string{"10.0.0.0/8"}, wantIPv6: []string{"fd00::/8"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var ranges []netip.Prefix
-			for _, r := range tt.ranges {
-				ranges = append(ranges, netip.MustParsePrefix(r))
-			}
-			got := sourcesByFamily(ranges, tt.fromService)
-			str := func(ps []netip.Prefix) []string {
-				var out []string
-				for _, p := range ps {
-					out = append(out, p.String())
-				}
-				return out
-			}
-			if diff := cmp.Diff(tt.wantIPv4, str(got[v1.IPv4Protocol])); diff != "" {
-				t.Errorf("IPv4 sources (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tt.wantIPv6, str(got[v1.IPv6Protocol])); diff != "" {
-				t.Errorf("IPv6 sources (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 func TestAdmitted(t *testing.T) {
 	name := testFirewallName("u1")
 	ours := testOwner.Description(map[string]string{ownership.ServiceUIDKey: "u1"})
@@ -266,4 +221,10 @@ func TestAdmitted(t *testing.T) {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
+}
+
+// mustSources are the Service's ranges by family, with no ceiling.
+func mustSources(ranges []netip.Prefix) firewall.Sources {
+	s, _ := firewall.ClientSources(ranges, nil)
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -68,22 +69,32 @@ func hasFinalizer(svc *v1.Service) bool { return slices.Contains(svc.Finalizers,
 // settings are a Service's choices, read from its spec and annotations with
 // the cloud config's defaults.
 type settings struct {
-	selector    labels.Selector
+	// selector is what a published node must match: the operator's
+	// ceiling (nodeCeiling) and the Service's own selector, if any.
+	selector labels.Selector
+	// own is the Service's own selector (nil when it names none), to tell
+	// it which nodes the ceiling kept out.
+	own         labels.Selector
 	addressType v1.NodeAddressType
 	maxNodes    int // 0: no cap
 	// sources are where clients may come from, by IP family.
-	sources map[v1.IPFamily][]netip.Prefix
+	sources firewall.Sources
 	// families are the Service's IP families (spec.ipFamilies) that
 	// clients may come from: the ones published.
 	families []v1.IPFamily
 	local    bool // externalTrafficPolicy: Local
+	// notes say what the operator's limits took from the Service's
+	// request, and which of its families are closed.
+	notes []note
 }
 
-// settingsOf reads the Service's settings. A bad value is an
+// settingsOf reads the Service's settings, within the operator's limits:
+// ceiling is the selector every published node must match (nodeCeiling),
+// and the operator's source ranges cap the Service's. A bad value is an
 // *annotations.Error that names the annotation or field.
-func settingsOf(svc *v1.Service, d Defaults, defaultSelector labels.Selector) (settings, error) {
+func settingsOf(svc *v1.Service, d Defaults, ceiling labels.Selector) (settings, error) {
 	s := settings{
-		selector:    defaultSelector,
+		selector:    ceiling,
 		addressType: d.AddressType,
 		families:    familiesOf(svc),
 		local:       svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal,
@@ -97,7 +108,10 @@ func settingsOf(svc *v1.Service, d Defaults, defaultSelector labels.Selector) (s
 			return settings{}, &annotations.Error{Annotation: annotations.NodeSelector, Value: v,
 				Problem: "is not a label selector such as pool=edge,zone!=us-central1-c"}
 		}
-		s.selector = sel
+		// Added to the ceiling, never put in its place: an empty selector
+		// selects every node, control planes included.
+		reqs, _ := sel.Requirements()
+		s.own, s.selector = sel, ceiling.Add(reqs...)
 	}
 	if v, ok := svc.Annotations[annotations.NodeAddressType]; ok {
 		switch t := strings.TrimSpace(v); {
@@ -114,16 +128,7 @@ func settingsOf(svc *v1.Service, d Defaults, defaultSelector labels.Selector) (s
 	if s.maxNodes, err = annotations.MaxAddressesOf(svc); err != nil {
 		return settings{}, err
 	}
-	ranges, err := annotations.SourceRangesOf(svc, nil)
-	if err != nil {
-		return settings{}, err
-	}
-	fromService := len(ranges) > 0
-	if !fromService {
-		ranges = d.SourceRanges
-	}
-	s.sources = sourcesByFamily(ranges, fromService)
-	if s.families, err = servedFamilies(svc, s.families, s.sources, fromService); err != nil {
+	if s.sources, s.families, s.notes, err = clientSources(svc, s.families, d.SourceRanges); err != nil {
 		return settings{}, err
 	}
 	return s, nil

@@ -1,12 +1,14 @@
 package nodeip
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -15,38 +17,89 @@ import (
 // and IPv6 ranges, so a dual-stack Service has one rule per family.
 var ruleFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
 
-// anywhere is the whole address space of a family.
-var anywhere = map[v1.IPFamily]netip.Prefix{
-	v1.IPv4Protocol: netip.MustParsePrefix("0.0.0.0/0"),
-	v1.IPv6Protocol: netip.MustParsePrefix("::/0"),
+// sourceRangesKey is the cloud config key of the operator's ranges: the
+// default of a Service that names none, and the ceiling of one that does.
+const sourceRangesKey = "[load-balancer] nodeip-source-ranges"
+
+// note is something a Service is told although it is served: what the
+// operator's limits took from its request, or an IP family no client may
+// use. It goes into the condition's message and a Warning event.
+type note struct {
+	Reason  string
+	Message string
 }
 
-// sourcesByFamily splits where clients may come from by IP family.
-//
-// The Service's own ranges (fromService: spec.loadBalancerSourceRanges or
-// the annotation) are taken as they are: a family they name no range of
-// gets none, since the user said where clients come from and named none of
-// that family. The cloud config's default is taken the same way, except
-// that the whole space of one family (0.0.0.0/0 or ::/0) in it means
-// anywhere in the other too: the built-in default, 0.0.0.0/0, lets IPv6
-// clients of a dual-stack Service in as well, while a default narrowed to
-// some IPv4 ranges does not open IPv6 to the world. It is pure.
-func sourcesByFamily(ranges []netip.Prefix, fromService bool) map[v1.IPFamily][]netip.Prefix {
-	out := map[v1.IPFamily][]netip.Prefix{}
-	open := false
-	for _, r := range ranges {
-		fam := familyOf(r.Addr())
-		out[fam] = append(out[fam], r)
-		open = open || r.Bits() == 0
+// Reasons of notes.
+const (
+	// ReasonNarrowed: the cluster's limits narrowed what the Service asked
+	// for (its source ranges, or the nodes its selector matches).
+	ReasonNarrowed = "RequestNarrowed"
+	// ReasonIPFamilyClosed: one of the Service's IP families has no source
+	// range, so its addresses are not published.
+	ReasonIPFamilyClosed = "IPFamilyClosed"
+)
+
+// clientSources decides where the Service's clients may come from
+// (firewall.ClientSources, the rule the external mode follows too: the
+// operator's ranges are the default and the ceiling), which of its
+// families are served, and what it is told about it. It is pure.
+func clientSources(svc *v1.Service, families []v1.IPFamily, operator []netip.Prefix) (firewall.Sources, []v1.IPFamily, []note, error) {
+	requested, err := annotations.SourceRangesOf(svc, nil)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if !fromService && open {
-		for _, fam := range ruleFamilies {
-			if len(out[fam]) == 0 {
-				out[fam] = []netip.Prefix{anywhere[fam]}
+	sources, narrowed := firewall.ClientSources(requested, operator)
+	served, err := servedFamilies(svc, families, requested, sources, operator)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var notes []note
+	field := annotations.SourceRangesField(svc)
+	if len(narrowed) > 0 {
+		var parts []string
+		for _, n := range narrowed {
+			if len(n.Kept) == 0 {
+				parts = append(parts, n.Requested.String()+" lies outside them and is left out")
+				continue
 			}
+			parts = append(parts, n.Requested.String()+" is narrowed to "+joinPrefixes(n.Kept))
 		}
+		notes = append(notes, note{Reason: ReasonNarrowed, Message: fmt.Sprintf(
+			"The cluster allows clients from %s only (%s): of %s, %s.",
+			joinPrefixes(firewallCeiling(operator)), sourceRangesKey, field, strings.Join(parts, "; "))})
 	}
-	return out
+	for _, f := range families {
+		if slices.Contains(served, f) {
+			continue
+		}
+		// Who closed it: the Service, by naming no range of the family, or
+		// the operator's ranges, which have none of it.
+		by := sourceRangesKey
+		if slices.ContainsFunc(requested, func(p netip.Prefix) bool { return familyOf(p.Addr()) != f }) &&
+			!slices.ContainsFunc(requested, func(p netip.Prefix) bool { return familyOf(p.Addr()) == f }) {
+			by = field
+		}
+		notes = append(notes, note{Reason: ReasonIPFamilyClosed, Message: fmt.Sprintf(
+			"No %s client may connect, so the nodes' %s addresses are not published: %s names no %s range.", f, f, by, f)})
+	}
+	return sources, served, notes, nil
+}
+
+// firewallCeiling is the operator's ranges as they cap a Service: all of
+// them, or anywhere when there are none.
+func firewallCeiling(operator []netip.Prefix) []netip.Prefix {
+	if len(operator) == 0 {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	return operator
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
 }
 
 // servedFamilies are the Service's IP families that clients may come from;
@@ -54,28 +107,25 @@ func sourcesByFamily(ranges []netip.Prefix, fromService bool) map[v1.IPFamily][]
 // A dual-stack Service with the ranges of one family only is served in
 // that family alone: the other's addresses are not published, since no
 // rule would let a client reach them.
-func servedFamilies(svc *v1.Service, families []v1.IPFamily, sources map[v1.IPFamily][]netip.Prefix, fromService bool) ([]v1.IPFamily, error) {
-	out := slices.DeleteFunc(slices.Clone(families), func(f v1.IPFamily) bool { return len(sources[f]) == 0 })
+func servedFamilies(svc *v1.Service, families []v1.IPFamily, requested []netip.Prefix, sources firewall.Sources, operator []netip.Prefix) ([]v1.IPFamily, error) {
+	out := slices.DeleteFunc(slices.Clone(families), func(f v1.IPFamily) bool { return len(sources[firewall.Family(f)]) == 0 })
 	if len(out) > 0 {
 		return out, nil
-	}
-	field := "[load-balancer] nodeip-source-ranges"
-	switch {
-	case fromService && len(svc.Spec.LoadBalancerSourceRanges) > 0:
-		field = "spec.loadBalancerSourceRanges"
-	case fromService:
-		field = annotations.SourceRanges
-	}
-	var given []string
-	for _, f := range ruleFamilies {
-		for _, r := range sources[f] {
-			given = append(given, r.String())
-		}
 	}
 	var want []string
 	for _, f := range families {
 		want = append(want, string(f))
 	}
-	return nil, &annotations.Error{Annotation: field, Value: strings.Join(given, ","),
+	if len(requested) == 0 {
+		return nil, &annotations.Error{Annotation: sourceRangesKey, Value: joinPrefixes(operator),
+			Problem: "has no range of the Service's IP families (" + strings.Join(want, ", ") + "), so no client could reach it: the cluster's operator must add one"}
+	}
+	field := annotations.SourceRangesField(svc)
+	value := strings.ReplaceAll(joinPrefixes(requested), ", ", ",")
+	if slices.ContainsFunc(requested, func(p netip.Prefix) bool { return slices.Contains(families, familyOf(p.Addr())) }) {
+		return nil, &annotations.Error{Annotation: field, Value: value,
+			Problem: "lies outside the ranges the cluster allows (" + sourceRangesKey + ": " + joinPrefixes(firewallCeiling(operator)) + "), so no client could reach it: name ranges inside them"}
+	}
+	return nil, &annotations.Error{Annotation: field, Value: value,
 		Problem: "has no range of the Service's IP families (" + strings.Join(want, ", ") + "), so no client could reach it: add a range of one of them"}
 }

@@ -303,6 +303,14 @@ func (c *Controller) conditionFor(a answer, uid string, pending bool) *condition
 	case pending:
 		return nil
 	}
-	return &conditionWant{cond: metav1.Condition{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: ReasonPublished,
+	want := &conditionWant{cond: metav1.Condition{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: ReasonPublished,
 		Message: "The nodes' addresses are published and the firewall lets clients in; kube-proxy forwards them to the Service's endpoints."}}
+	// What the cluster's limits took from the request, or a family closed:
+	// in the message, and a Warning event when it changes.
+	for _, n := range a.Notes {
+		want.cond.Message += " " + n.Message
+		want.warn = true
+		want.eventReason = cmp.Or(want.eventReason, n.Reason)
+	}
+	return want
 }

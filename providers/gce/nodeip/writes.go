@@ -1,6 +1,7 @@
 package nodeip
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,6 +35,9 @@ type conditionWant struct {
 	cond   metav1.Condition
 	warn   bool
 	remove bool
+	// eventReason is the Warning event's reason when it is not the
+	// condition's (a note on a served Service).
+	eventReason string
 }
 
 // ourReasons are the condition reasons this controller writes; it removes
@@ -69,7 +73,7 @@ func (c *Controller) writeStatus(ctx context.Context, svc *v1.Service, ingress [
 		c.recorder.Eventf(out, v1.EventTypeNormal, ReasonAddressesChange, "Published node addresses: %s -> %s", ingressString(oldIngress), ingressString(ingress))
 	}
 	if condChanged && want != nil && want.warn {
-		c.recorder.Event(out, v1.EventTypeWarning, want.cond.Reason, want.cond.Message)
+		c.recorder.Event(out, v1.EventTypeWarning, cmp.Or(want.eventReason, want.cond.Reason), want.cond.Message)
 	}
 	return nil
 }
