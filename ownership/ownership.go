@@ -25,6 +25,13 @@ const (
 	NodeKey = "cloud-provider-vpc.io/node"
 )
 
+// DefaultClusterName is the --cluster-name a cloud controller manager runs
+// with when it is given none: k8s.io/cloud-provider sets it in
+// config/v1alpha1/defaults.go (SetDefaults_KubeCloudSharedConfiguration).
+// Every cluster that leaves the flag unset shares it, so it tells no two
+// clusters apart; the provider refuses it unless the cloud config accepts it.
+const DefaultClusterName = "kubernetes"
+
 // maxNameLen is the longest compute resource name (RFC 1035 label).
 const maxNameLen = 63
 

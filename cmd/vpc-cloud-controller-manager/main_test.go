@@ -125,6 +125,39 @@ func TestCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("the default cluster name stops it with one line naming --cluster-name", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", goodConfig)
+		for _, flag := range [][]string{nil, {"--cluster-name=kubernetes"}} {
+			args := append([]string{"--cloud-provider=gce", "--cloud-config=" + cfg, "--kubeconfig=" + kubeconfig, "--apiserver-wait-timeout=0"}, flag...)
+			_, stderr, code := run(t, bin, args...)
+			want := `vpc-cloud-controller-manager: --cluster-name is "kubernetes", the default every cluster that does not set it shares, `
+			if last := lastLine(stderr); code != 1 || !strings.HasPrefix(last, want) {
+				t.Errorf("with %q: exit %d, last line of stderr = %q, want it to start %q", flag, code, last, want)
+			}
+		}
+	})
+
+	t.Run("an empty cluster name stops it with one line naming --cluster-name", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", goodConfig)
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--cluster-name=", "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=0")
+		want := "vpc-cloud-controller-manager: --cluster-name is empty: "
+		if last := lastLine(stderr); code != 1 || !strings.HasPrefix(last, want) {
+			t.Errorf("exit %d, last line of stderr = %q, want it to start %q", code, last, want)
+		}
+	})
+
+	t.Run("with [cluster] allow-default-name the default cluster name goes on to the cloud", func(t *testing.T) {
+		// A regional cluster reads its region's zones at start; nothing
+		// answers at the config's api-endpoint, so reaching that call
+		// shows the name was accepted.
+		cfg := writeFile(t, "gce.conf", goodConfig+"regional = true\n[compute-api]\nmax-retries = 0\n[cluster]\nallow-default-name = true\n")
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=0")
+		want := "vpc-cloud-controller-manager: read the zones of region us-central1: "
+		if last := lastLine(stderr); code != 1 || !strings.HasPrefix(last, want) {
+			t.Errorf("exit %d, last line of stderr = %q, want it to start %q", code, last, want)
+		}
+	})
+
 	t.Run("another cloud provider name is refused", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", goodConfig)
 		_, stderr, code := run(t, bin, "--cloud-provider=aws", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=0")

@@ -46,6 +46,14 @@ type Config struct {
 
 	API          APIConfig
 	LoadBalancer LoadBalancerConfig
+	Cluster      ClusterConfig
+}
+
+// ClusterConfig holds the [cluster] section.
+type ClusterConfig struct {
+	// AllowDefaultName accepts --cluster-name=kubernetes, the name every
+	// cluster that does not set one shares (CheckClusterName).
+	AllowDefaultName bool
 }
 
 // APIConfig tunes the compute client.
@@ -141,6 +149,9 @@ type rawConfig struct {
 		NodeSelector            string   `gcfg:"nodeip-node-selector"`
 		PublishControlPlane     string   `gcfg:"nodeip-publish-control-plane"`
 	} `gcfg:"load-balancer"`
+	Cluster struct {
+		AllowDefaultName string `gcfg:"allow-default-name"`
+	} `gcfg:"cluster"`
 }
 
 // ConfigError is a bad cloud config: Key is "[section] key" (or empty when
@@ -184,7 +195,7 @@ func ParseConfig(r io.Reader) (*Config, error) {
 			}
 			if m := unknownRE.FindStringSubmatch(err.Error()); m != nil {
 				if m[2] == "" {
-					return nil, &ConfigError{Key: "[" + m[1] + "]", Problem: "unknown section (known: global, compute-api, load-balancer)"}
+					return nil, &ConfigError{Key: "[" + m[1] + "]", Problem: "unknown section (known: global, compute-api, load-balancer, cluster)"}
 				}
 				return nil, bad(m[1], m[2], "unknown key")
 			}
@@ -238,6 +249,9 @@ func (raw *rawConfig) validate() (*Config, error) {
 		return nil, err
 	}
 	if err := raw.validateLoadBalancer(c); err != nil {
+		return nil, err
+	}
+	if c.Cluster.AllowDefaultName, err = parseBool("cluster", "allow-default-name", raw.Cluster.AllowDefaultName); err != nil {
 		return nil, err
 	}
 	return c, nil

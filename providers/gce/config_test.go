@@ -17,7 +17,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		want string
 	}{
 		{name: "an unknown key", file: "[global]\nproject = p\n", want: `cloud config: [global] project: unknown key`},
-		{name: "an unknown section", file: "[lb]\nmode = nodeip\n", want: `cloud config: [lb]: unknown section (known: global, compute-api, load-balancer)`},
+		{name: "an unknown section", file: "[lb]\nmode = nodeip\n", want: `cloud config: [lb]: unknown section (known: global, compute-api, load-balancer, cluster)`},
 		{name: "a file that is not INI", file: "[global\n", want: `cloud config: not a valid INI file: 1:8: expected subsection name or right bracket`},
 		{name: "a bad boolean", file: "[global]\nregional = maybe\n", want: `cloud config: [global] regional: "maybe" is not a boolean (want true or false)`},
 		{name: "a bad project id", file: "[global]\nproject-id = My_Project\n", want: `cloud config: [global] project-id: "My_Project" is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter)`},

@@ -28,7 +28,8 @@ const linkBase = "https://www.googleapis.com/compute/v1/"
 
 // Options are the settings that come from the command line, not the cloud config.
 type Options struct {
-	// ClusterName is --cluster-name: it scopes the ownership of every resource.
+	// ClusterName is --cluster-name: it scopes the ownership of every
+	// resource. New refuses one CheckClusterName refuses.
 	ClusterName string
 	UserAgent   string
 }
@@ -51,19 +52,24 @@ type Cloud struct {
 var _ cloudprovider.Interface = (*Cloud)(nil)
 
 func init() {
+	// The registry's factory is not told --cluster-name: it gets the default
+	// name, which New accepts only when the cloud config allows it.
 	cloudprovider.RegisterCloudProvider(ProviderName, func(r io.Reader) (cloudprovider.Interface, error) {
 		cfg, err := ParseConfig(r)
 		if err != nil {
 			return nil, err
 		}
-		return New(context.Background(), cfg, Options{ClusterName: "kubernetes"})
+		return New(context.Background(), cfg, Options{ClusterName: ownership.DefaultClusterName})
 	})
 }
 
-// New builds the provider: it fills what the config leaves out from the
-// metadata server, sets up authentication and the compute client, and reads
-// the region's zones when the cluster spans them.
+// New builds the provider: it checks the cluster name, fills what the
+// config leaves out from the metadata server, sets up authentication and the
+// compute client, and reads the region's zones when the cluster spans them.
 func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
+	if err := CheckClusterName(opts.ClusterName, cfg); err != nil {
+		return nil, err
+	}
 	if err := fillFromMetadata(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -77,9 +83,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	if opts.ClusterName == "" {
-		opts.ClusterName = "kubernetes"
 	}
 	c := &Cloud{
 		cfg: cfg, api: api, owner: ownership.ForCluster(opts.ClusterName), project: cfg.ProjectID,

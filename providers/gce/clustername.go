@@ -1,0 +1,30 @@
+package gce
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+)
+
+// CheckClusterName refuses a --cluster-name that another cluster may share
+// by accident. The name scopes every resource the cluster owns: their name
+// prefix and the marker in their description (ownership.ForCluster). Two
+// clusters of one name in one project (or on one Shared VPC network) take
+// each other's resources for their own: the shared instance groups drop the
+// other cluster's nodes, the firewall garbage collector deletes its rules,
+// the route controller its routes. The default name is the one they are
+// most likely to share, so it is refused unless the cloud config says this
+// cluster already runs with it ([cluster] allow-default-name): renaming
+// such a cluster would leave its resources to no one. An empty name is
+// always refused: the controllers would pass it on as it is.
+func CheckClusterName(name string, cfg *Config) error {
+	switch {
+	case name == "":
+		return errors.New("--cluster-name is empty: set a name no other cluster in the project or its network uses (it names and marks every cloud resource of the cluster)")
+	case name == ownership.DefaultClusterName && !cfg.Cluster.AllowDefaultName:
+		return fmt.Errorf("--cluster-name is %q, the default every cluster that does not set it shares, and two clusters of one name in one project delete each other's cloud resources: "+
+			"set a name no other cluster in the project or its network uses, or keep this one with [cluster] allow-default-name = true in the cloud config", name)
+	}
+	return nil
+}
