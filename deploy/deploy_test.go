@@ -97,6 +97,78 @@ func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
 	}
 }
 
+func TestTheCCMRunsOnlyWhereAnOverlayNamedTheCluster(t *testing.T) {
+	tests := []struct {
+		name     string
+		dir      string
+		wantName string
+		wantErr  string // the start of the line the CCM stops with; empty: it starts
+	}{
+		{name: "the base names no cluster, so the CCM stops naming --cluster-name", dir: "base", wantErr: "--cluster-name is empty: "},
+		{name: "the nodeip overlay names no cluster either", dir: "overlays/nodeip", wantErr: "--cluster-name is empty: "},
+		{name: "the fake-gce overlay names its CI cluster", dir: "overlays/fake-gce", wantName: "ci"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := render(t, tt.dir)
+			d := theDeployment(t, objs)
+			cfg, err := gce.ParseConfig(strings.NewReader(renderedCloudConfig(t, objs, d)))
+			if err != nil {
+				t.Fatalf("gce.ParseConfig of the rendered gce.conf: %v", err)
+			}
+			name := renderedClusterName(t, objs, theContainer(d))
+			if name != tt.wantName {
+				t.Errorf("--cluster-name = %q, want %q", name, tt.wantName)
+			}
+			err = gce.CheckClusterName(name, cfg)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("the CCM would stop: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Errorf("the CCM's check of --cluster-name = %v, want an error starting %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// renderedClusterName is the --cluster-name the kubelet gives the container:
+// the flag's value with $(VAR) references to the container's environment
+// expanded, each variable read from the ConfigMap key it names. A key that
+// must be there (not optional) stops the pod when it is missing, rather
+// than passing the reference on as it is.
+func renderedClusterName(t *testing.T, objs []*unstructured.Unstructured, c *corev1.Container) string {
+	t.Helper()
+	v, ok := flagValue(c.Args, "--cluster-name")
+	if !ok {
+		t.Fatalf("the container has no --cluster-name flag: %q", c.Args)
+	}
+	for _, e := range c.Env {
+		ref := "$(" + e.Name + ")"
+		if !strings.Contains(v, ref) {
+			continue
+		}
+		value := e.Value
+		if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+			key := e.ValueFrom.ConfigMapKeyRef
+			if key.Optional != nil && *key.Optional {
+				t.Errorf("env %s: the ConfigMap key %s is optional; without it the CCM would run with %q", e.Name, key.Key, ref)
+			}
+			if !strings.HasPrefix(key.Name, "cluster-name-") {
+				t.Errorf("env %s: ConfigMap %q, want cluster-name-<content hash> so a change rolls the pods", e.Name, key.Name)
+			}
+			cm := decodeOne[corev1.ConfigMap](t, objs, "ConfigMap", key.Name)
+			if value, ok = cm.Data[key.Key]; !ok {
+				t.Fatalf("ConfigMap %s has no key %s (keys: %v)", cm.Name, key.Key, keys(cm.Data))
+			}
+		}
+		v = strings.ReplaceAll(v, ref, value)
+	}
+	if strings.Contains(v, "$(") {
+		t.Fatalf("--cluster-name %q refers to a variable the container does not define", v)
+	}
+	return v
+}
+
 // cloudConfig is the part of gce.Config the kustomizations set.
 type cloudConfig struct {
 	Mode              string
@@ -198,7 +270,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 			},
 		},
 		{
-			name: "the binary runs as the gce provider with leader election on the secure port, ten Services at once, and neither routes nor CIDRs",
+			name: "the binary runs as the gce provider with leader election on the secure port, ten Services at once, neither routes nor CIDRs, and the cluster's name from its ConfigMap",
 			diff: func(d *appsv1.Deployment) string {
 				want := []string{
 					"--cloud-provider=gce",
@@ -212,6 +284,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 					"--configure-cloud-routes=false",
 					"--allocate-node-cidrs=false",
 					"--concurrent-service-syncs=10",
+					"--cluster-name=$(CLUSTER_NAME)",
 				}
 				return cmp.Diff(want, theContainer(d).Args, cmpopts.SortSlices(stringLess))
 			},
