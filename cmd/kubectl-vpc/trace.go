@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -51,9 +52,9 @@ DNAT and masquerade, a VPC route). When the packet would be dropped it says
 where, why, and what to change. It reads the Service, its EndpointSlices and
 the nodes, and the cloud resources cloud-provider-vpc made for the Service;
 it changes nothing.`,
-		Example: `  kubectl vpc trace -n shop web --cloud-config /etc/kubernetes/gce.conf
-  kubectl vpc trace web --project my-project --region us-central1 --to-node node-2 -o mermaid
-  kubectl vpc trace web --compute-endpoint http://127.0.0.1:8085/compute/v1/ --project my-project --region us-central1`,
+		Example: `  kubectl vpc trace -n shop web --cloud-config /etc/kubernetes/gce.conf --cluster-name prod-eu
+  kubectl vpc trace web --project my-project --region us-central1 --cluster-name prod-eu --to-node node-2 -o mermaid
+  kubectl vpc trace web --compute-endpoint http://127.0.0.1:8085/compute/v1/ --project my-project --region us-central1 --cluster-name ci`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
@@ -84,7 +85,7 @@ it changes nothing.`,
 	f.BoolVar(&o.SendCredentialsToEndpoint, "send-credentials-to-endpoint", false, "send your Google credentials to the cloud config's api-endpoint even when it is not Google's API over https")
 	f.StringVar(&o.Project, "project", "", "the project (default: [global] project-id of --cloud-config)")
 	f.StringVar(&o.Region, "region", "", "the region of the load balancers (default: that of [global] local-zone of --cloud-config)")
-	f.StringVar(&o.ClusterName, "cluster-name", "kubernetes", "the CCM's --cluster-name, which names the cluster's cloud resources")
+	f.StringVar(&o.ClusterName, "cluster-name", "", "the CCM's --cluster-name, which names the cluster's cloud resources (required: the CCM runs with no default)")
 	return cmd
 }
 
@@ -110,6 +111,9 @@ func Run(ctx context.Context, o Options, kube kubernetes.Interface, out io.Write
 	cloud, err := cloudSettingsOf(&o)
 	if err != nil {
 		return err
+	}
+	if o.ClusterName == "" {
+		return errors.New("no cluster name: set --cluster-name to the CCM's, which names the cluster's cloud resources")
 	}
 	api, err := cloud.computeClient(ctx, &o)
 	if err != nil {

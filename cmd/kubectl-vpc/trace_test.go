@@ -255,6 +255,7 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		{name: "a client that is no IP:PORT", o: Options{From: "198.51.100.10"}, want: `--from "198.51.100.10": not an IP:PORT such as 198.51.100.10:40000 or [2001:db8::10]:40000`},
 		{name: "no project", o: Options{Region: "us-central1"}, want: "no project: set --project, or [global] project-id in the file of --cloud-config"},
 		{name: "no region", o: Options{Project: "fake-project"}, want: "no region: set --region, or [global] local-zone in the file of --cloud-config"},
+		{name: "no cluster name", o: Options{Project: "fake-project", Region: "us-central1"}, want: "no cluster name: set --cluster-name to the CCM's, which names the cluster's cloud resources"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

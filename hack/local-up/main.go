@@ -39,6 +39,10 @@ var nodes = []struct{ zone, name string }{
 	{"us-central1-a", "node-1"}, {"us-central1-b", "node-2"}, {"us-central1-c", "node-3"},
 }
 
+// clusterName is the CCM's --cluster-name: the name of every cloud resource
+// of the local cluster starts with it (kubectl vpc trace needs it too).
+const clusterName = "local-up"
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "local-up:", err)
@@ -122,7 +126,7 @@ func run() error {
 		return err
 	}
 	ccm, err := cluster.StartCCM(ctx, dir, filepath.Join(bin, "vpc-cloud-controller-manager"), "vpc-cloud-controller-manager",
-		ccmKubeconfig, cloudConfig, "local-up")
+		ccmKubeconfig, cloudConfig, clusterName)
 	if err != nil {
 		return err
 	}
@@ -146,8 +150,8 @@ func run() error {
 	}
 
 	envFile := filepath.Join(dir, "env")
-	env := fmt.Sprintf("export KUBECONFIG=%s\nexport FAKE_GCE_ENDPOINT=%s\nexport GCE_METADATA_HOST=%s\nexport CLOUD_CONFIG=%s\nexport CCM_LOG=%s\nexport PATH=%s:$PATH\n",
-		kubeconfig, cloud.Endpoint, cloud.Host, cloudConfig, ccm.LogPath(), bin)
+	env := fmt.Sprintf("export KUBECONFIG=%s\nexport FAKE_GCE_ENDPOINT=%s\nexport GCE_METADATA_HOST=%s\nexport CLOUD_CONFIG=%s\nexport CLUSTER_NAME=%s\nexport CCM_LOG=%s\nexport PATH=%s:$PATH\n",
+		kubeconfig, cloud.Endpoint, cloud.Host, cloudConfig, clusterName, ccm.LogPath(), bin)
 	if err := os.WriteFile(envFile, []byte(env), 0o644); err != nil {
 		return err
 	}
@@ -211,7 +215,7 @@ func summarize(ctx context.Context, cp *cluster.ControlPlane, cloud *cluster.Fak
 		state = "resumed from saved state"
 	}
 	fmt.Fprintf(&b, "\nThe local cluster is up (%s).\n\n", state)
-	fmt.Fprintf(&b, "Use it:\n  source %s        # KUBECONFIG, FAKE_GCE_ENDPOINT, CLOUD_CONFIG, CCM_LOG, kubectl on PATH\n", envFile)
+	fmt.Fprintf(&b, "Use it:\n  source %s        # KUBECONFIG, FAKE_GCE_ENDPOINT, CLOUD_CONFIG, CLUSTER_NAME, CCM_LOG, kubectl on PATH\n", envFile)
 	fmt.Fprintf(&b, "  kubectl get nodes -o wide\n  curl -s $FAKE_GCE_ENDPOINT/projects/fake-project/zones/us-central1-a/instances\n\n")
 	nodesList, err := cp.Admin.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
