@@ -43,6 +43,12 @@ func (f *FakeGCE) EnsureVPC(ctx context.Context) error {
 // EnsureInstance creates an instance the way terraform does (boot disk from
 // an image family, the node tag, an external address) unless it exists.
 func (f *FakeGCE) EnsureInstance(ctx context.Context, zone, name string) (*compute.Instance, error) {
+	return f.EnsureTaggedInstance(ctx, zone, name, NodeTag)
+}
+
+// EnsureTaggedInstance is EnsureInstance with another network tag: that of
+// the nodes of a second cluster in the project.
+func (f *FakeGCE) EnsureTaggedInstance(ctx context.Context, zone, name, tag string) (*compute.Instance, error) {
 	inst, err := f.Compute.Instances.Get(f.Project, zone, name).Context(ctx).Do()
 	if err == nil {
 		return inst, nil
@@ -56,7 +62,7 @@ func (f *FakeGCE) EnsureInstance(ctx context.Context, zone, name string) (*compu
 			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: "regions/" + Region + "/subnetworks/" + SubnetworkName,
 			AccessConfigs: []*compute.AccessConfig{{Name: "External NAT", Type: "ONE_TO_ONE_NAT"}}}},
-		Tags:   &compute.Tags{Items: []string{NodeTag}},
+		Tags:   &compute.Tags{Items: []string{tag}},
 		Labels: map[string]string{"role": "node"},
 	}).Context(ctx).Do()
 	if err := f.wait(ctx, op, err); err != nil {
