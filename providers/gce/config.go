@@ -359,13 +359,6 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 		return bad("load-balancer", "nodeip-node-selector", "%q is not a label selector such as pool=edge,zone!=us-central1-c", lb.NodeSelector)
 	}
 	c.LoadBalancer.NodeSelector = lb.NodeSelector
-	if c.LoadBalancer.UserAddresses, err = parseAddressGrants(lb.UserAddresses); err != nil {
-		return err
-	}
-	if _, err := labels.Parse(lb.NodeSelector); err != nil {
-		return bad("load-balancer", "nodeip-node-selector", "%q is not a label selector such as pool=edge,zone!=us-central1-c", lb.NodeSelector)
-	}
-	c.LoadBalancer.NodeSelector = lb.NodeSelector
 	if c.LoadBalancer.PublishControlPlane, err = parseBool("load-balancer", "nodeip-publish-control-plane", lb.PublishControlPlane); err != nil {
 		return err
 	}
