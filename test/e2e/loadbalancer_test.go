@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
@@ -241,4 +244,139 @@ func TestAnInternalLoadBalancerTakesItsAddressFromTheNetworksOnlySubnetwork(t *t
 	}
 	deleteServiceAndWaitForItsResources(t, "api", base)
 	noForbiddenCalls(t, ccm)
+}
+
+// resetCloudCalls forgets the compute requests fake-gce has served.
+func resetCloudCalls(t *testing.T) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+s.cloud.Host+"/admin/v1/calls", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// cloudWrites lists the mutating compute requests fake-gce has served since
+// the last reset (operation polls and reads sent as POST aside).
+func cloudWrites(t *testing.T) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + s.cloud.Host + "/admin/v1/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var log struct {
+		Calls []struct{ Method, Path, API string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range log.Calls {
+		if c.Method == http.MethodGet || strings.Contains(c.API, "Operations.") || strings.HasSuffix(c.API, ".listInstances") || strings.HasSuffix(c.API, ".getHealth") {
+			continue
+		}
+		out = append(out, c.Method+" "+c.Path)
+	}
+	return out
+}
+
+// eventCount is how many times the Service got events of a reason.
+func eventCount(t *testing.T, service, reason string) int32 {
+	t.Helper()
+	evs, err := s.cp.Admin.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + service + ",reason=" + reason})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int32
+	for _, e := range evs.Items {
+		n += max(e.Count, 1)
+	}
+	return n
+}
+
+func setExcluded(t *testing.T, node string, excluded bool) {
+	t.Helper()
+	value := "null"
+	if excluded {
+		value = `"true"`
+	}
+	patch := []byte(`{"metadata":{"labels":{"` + v1.LabelNodeExcludeBalancers + `":` + value + `}}}`)
+	if _, err := s.cp.Admin.CoreV1().Nodes().Patch(context.Background(), node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestALoadBalancerWhoseNodesAreAllExcludedHasNoBackendsUntilTheyReturn(t *testing.T) {
+	ccm := startCCM(t, "ccm-lb-exclude")
+	nodes := map[string]string{"node-51": "us-central1-a", "node-52": "us-central1-b"}
+	for name, zone := range nodes {
+		startNode(t, zone, name)
+	}
+	eventually(t, convergeWithin, "nodes initialised", func() (bool, error) {
+		a, _ := initialised("node-51")()
+		b, _ := initialised("node-52")()
+		return a && b, nil
+	})
+	svc := createService(t, "drained", nil, 80)
+	base := strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(svc.UID)), "-nip")
+	eventually(t, convergeWithin, "the Service gets an external IP", func() (bool, error) {
+		svc, err := getService("drained")
+		return err == nil && len(svc.Status.LoadBalancer.Ingress) > 0, err
+	})
+	// served reports whether the backend service has a backend in every
+	// zone of the nodes and each zone's group holds its node, or (serving
+	// false) has no backend and no group holds either node.
+	served := func(want bool) func() (bool, error) {
+		return func() (bool, error) {
+			bs, err := s.cloud.Compute.RegionBackendServices.Get(s.cloud.Project, "us-central1", base).Do()
+			if err != nil {
+				return false, err
+			}
+			if want != (len(bs.Backends) == len(nodes)) || !want && len(bs.Backends) != 0 {
+				return false, fmt.Errorf("the backend service has %d backends", len(bs.Backends))
+			}
+			for name, zone := range nodes {
+				group := nlb.InstanceGroupName(ownership.ForCluster("e2e"), zone)
+				members, err := s.cloud.Compute.InstanceGroups.ListInstances(s.cloud.Project, zone, group, &compute.InstanceGroupsListInstancesRequest{}).Do()
+				if err != nil {
+					return false, err
+				}
+				member := false
+				for _, m := range members.Items {
+					member = member || strings.HasSuffix(m.Instance, "/"+name)
+				}
+				if member != want {
+					return false, fmt.Errorf("%s in group %s: %v", name, group, member)
+				}
+			}
+			return true, nil
+		}
+	}
+	eventually(t, convergeWithin, "a backend per zone, each group holding its node", served(true))
+
+	for name := range nodes {
+		setExcluded(t, name, true)
+	}
+	eventually(t, convergeWithin, "every node excluded: no backend, no node in the groups", served(false))
+	for name := range nodes {
+		setExcluded(t, name, false)
+	}
+	eventually(t, convergeWithin, "the nodes included again: the backends are restored", served(true))
+
+	// A new leader re-ensures the Service from nothing it remembers: reads
+	// only.
+	ccm.Stop()
+	ensured := eventCount(t, "drained", "EnsuredLoadBalancer")
+	resetCloudCalls(t)
+	next := startCCM(t, "ccm-lb-exclude-next")
+	eventually(t, convergeWithin, "the new leader ensured the Service", func() (bool, error) {
+		return eventCount(t, "drained", "EnsuredLoadBalancer") > ensured, nil
+	})
+	if writes := cloudWrites(t); len(writes) != 0 {
+		t.Errorf("a no-change resync wrote %v, want nothing", writes)
+	}
+	deleteServiceAndWaitForItsResources(t, "drained", base)
+	noForbiddenCalls(t, ccm, next)
 }
