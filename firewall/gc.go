@@ -19,12 +19,22 @@ import (
 // Service UID, or without the marker, is left alone. Each delete re-reads the
 // rule first, as Apply does.
 //
+// network is the link of the cluster's network (in the host project under
+// Shared VPC). A rule on another network is left alone whatever its marker:
+// a cluster of the same name on another VPC of the project, or on another
+// network of the host project, lists the same rules and marks them alike,
+// but its Services are not ones live knows. Links are compared by project
+// and name (sameNetwork), as Diff compares them.
+//
 // live is called once per rule, from this goroutine. Callers run
 // CollectGarbage at start and periodically, after their informers synced, so
 // that live knows every Service. It returns the names deleted, sorted.
-func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownership.Cluster, live func(serviceUID string) bool) ([]string, error) {
+func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownership.Cluster, network string, live func(serviceUID string) bool) ([]string, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, fmt.Errorf("collect firewall garbage: %w", err)
+	}
+	if network == "" {
+		return nil, fmt.Errorf("collect firewall garbage of cluster %s: no network given", owner.Name())
 	}
 	fws, err := c.ListFirewalls(ctx, owner.NamePattern())
 	if err != nil {
@@ -33,7 +43,7 @@ func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownershi
 	a := &applier{c: c, owner: owner, log: klog.FromContext(ctx)}
 	var dead []string
 	for _, fw := range fws {
-		if !owner.Owns(fw.Name, fw.Description) {
+		if !owner.Owns(fw.Name, fw.Description) || !sameNetwork(network, fw.Network) {
 			continue
 		}
 		keys, _ := ownership.Parse(fw.Description)

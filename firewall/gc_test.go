@@ -32,7 +32,7 @@ func TestCollectGarbageDeletesTheRulesOfDeadServicesOnly(t *testing.T) {
 	cloud.Server.ResetCalls()
 
 	isLive := func(uid string) bool { return uid == webUID }
-	deleted, err := firewall.CollectGarbage(context.Background(), c, owner, isLive)
+	deleted, err := firewall.CollectGarbage(context.Background(), c, owner, defaultNetwork, isLive)
 	if err != nil {
 		t.Fatalf("CollectGarbage: %v", err)
 	}
@@ -53,16 +53,49 @@ func TestCollectGarbageDeletesTheRulesOfDeadServicesOnly(t *testing.T) {
 
 	// A second pass finds nothing more to do.
 	cloud.Server.ResetCalls()
-	deleted, err = firewall.CollectGarbage(context.Background(), c, owner, isLive)
+	deleted, err = firewall.CollectGarbage(context.Background(), c, owner, defaultNetwork, isLive)
 	if err != nil || len(deleted) != 0 || mutatingCalls(cloud) != 0 {
 		t.Errorf("second pass: deleted %v, err %v, %d mutating calls; want nothing", deleted, err, mutatingCalls(cloud))
 	}
 }
 
+// A cluster of the same name on another network of the project (or on
+// another Shared VPC network of the host project) has rules with the same
+// marker; its Services are not this cluster's, so its rules look dead here.
+// Only the rules on the cluster's own network are this cluster's to collect.
+func TestCollectGarbageLeavesTheRulesOfOtherNetworksAlone(t *testing.T) {
+	cloud, c := startCloud(t)
+	const deadUID = "dead0000-0000-4000-8000-000000000000"
+	var (
+		here        = newRule("gone", deadUID)
+		otherVPC    = newRule("twin", deadUID, withNetwork(otherNetwork))
+		partialHere = newRule("gone-partial", deadUID, withNetwork("projects/fake-project/global/networks/default"))
+	)
+	for _, r := range rules(here, otherVPC, partialHere) {
+		insertDirect(t, cloud, r)
+	}
+	cloud.Server.ResetCalls()
+
+	// The cluster's network as the config builds it: another base URL than
+	// the one the API returns, same project and name.
+	network := "https://compute.example.test/compute/v1/projects/fake-project/global/networks/default"
+	deleted, err := firewall.CollectGarbage(context.Background(), c, owner, network, func(string) bool { return false })
+	if err != nil {
+		t.Fatalf("CollectGarbage: %v", err)
+	}
+	if diff := cmp.Diff([]string{here.Name, partialHere.Name}, deleted); diff != "" {
+		t.Errorf("deleted (-want +got):\n%s", diff)
+	}
+	wantStored(t, cloud, otherVPC)
+}
+
 func TestCollectGarbageRefusesAClusterWithoutName(t *testing.T) {
 	cloud, c := startCloud(t)
-	if _, err := firewall.CollectGarbage(context.Background(), c, ownership.Cluster{}, func(string) bool { return false }); err == nil {
+	if _, err := firewall.CollectGarbage(context.Background(), c, ownership.Cluster{}, defaultNetwork, func(string) bool { return false }); err == nil {
 		t.Error("CollectGarbage with the zero Cluster: no error")
+	}
+	if _, err := firewall.CollectGarbage(context.Background(), c, owner, "", func(string) bool { return false }); err == nil {
+		t.Error("CollectGarbage without a network: no error")
 	}
 	if got := len(cloud.Server.Calls()); got != 0 {
 		t.Errorf("%d calls, want none", got)

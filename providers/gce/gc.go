@@ -30,7 +30,7 @@ func (c *Cloud) collectFirewallGarbage(client kubernetes.Interface, stop <-chan 
 		// If the list fails, every rule is kept.
 		var live map[string]bool
 		var listErr error
-		deleted, err := firewall.CollectGarbage(ctx, c.api, c.owner, func(uid string) bool {
+		deleted, err := firewall.CollectGarbage(ctx, c.api, c.owner, c.networkURL, func(uid string) bool {
 			if live == nil && listErr == nil {
 				if live, listErr = liveServiceUIDs(ctx, client); listErr != nil {
 					log.Error(listErr, "Cannot list Services; keeping every rule this time")

@@ -563,7 +563,7 @@ func TestGarbageCollectionRemovesBothRulesOfAVanishedService(t *testing.T) {
 	h.eventually("both rules exist", func() (bool, string) { return h.rule(svc) != nil && h.ruleIPv6(svc) != nil, "not yet" })
 	h.stop()
 	h.stop = func() {}
-	deleted, err := firewall.CollectGarbage(context.Background(), h.api, testOwner, func(uid string) bool { return uid != string(svc.UID) })
+	deleted, err := firewall.CollectGarbage(context.Background(), h.api, testOwner, testNetwork, func(uid string) bool { return uid != string(svc.UID) })
 	if err != nil {
 		t.Fatal(err)
 	}
