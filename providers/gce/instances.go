@@ -66,15 +66,26 @@ func (c *Cloud) findInstanceByName(ctx context.Context, nodeName string) (*compu
 		return nil, fmt.Errorf("find instance %s: %w", name, err)
 	}
 	var inZones []*compute.Instance
+	var elsewhere []string
 	for _, inst := range found {
-		if inst.Name == name && contains(c.managedZones, lastSegment(inst.Zone)) {
+		switch {
+		case inst.Name != name:
+		case contains(c.managedZones, lastSegment(inst.Zone)):
 			inZones = append(inZones, inst)
+		default:
+			elsewhere = append(elsewhere, lastSegment(inst.Zone))
 		}
 	}
-	switch len(inZones) {
-	case 0:
+	switch {
+	case len(inZones) == 0 && len(elsewhere) > 0:
+		// Alive, but not where the cluster looks: not InstanceNotFound,
+		// which the node lifecycle controller answers by deleting the node
+		// (k8s.io/cloud-provider controllers/nodelifecycle); an error keeps it.
+		return nil, fmt.Errorf("instance %s is in zone %s, which this cluster does not manage (zones %s; [global] regional = true manages every zone of the region)",
+			name, strings.Join(elsewhere, ","), strings.Join(c.managedZones, ","))
+	case len(inZones) == 0:
 		return nil, fmt.Errorf("instance %s in zones %s: %w", name, strings.Join(c.managedZones, ","), errInstanceNotFound)
-	case 1:
+	case len(inZones) == 1:
 		return inZones[0], nil
 	}
 	return nil, fmt.Errorf("instance %s exists in several zones (%s, %s): set the node's providerID", name, lastSegment(inZones[0].Zone), lastSegment(inZones[1].Zone))

@@ -70,6 +70,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	if err := CheckClusterName(opts.ClusterName, cfg); err != nil {
 		return nil, err
 	}
+	if err := checkManagedZones(cfg); err != nil {
+		return nil, err
+	}
 	if err := fillFromMetadata(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -101,6 +104,23 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	}
 	klog.FromContext(ctx).Info("Cloud provider ready", "project", c.project, "region", c.region, "zones", c.managedZones, "network", c.networkURL, "cluster", opts.ClusterName)
 	return c, nil
+}
+
+// checkManagedZones refuses a single-zone cluster whose zone is not in the
+// cloud config. The managed zones decide which instances are nodes; they
+// must be the cluster's, the same in every replica. The metadata server's
+// instance/zone is the zone of the replica that asks, so with leader
+// election the set would change with the leader. A regional (or multizone)
+// cluster manages every zone of the region, as the upstream GCE provider
+// does (kubernetes/cloud-provider-gcp providers/gce/gce.go,
+// generateCloudConfig: with multizone or regional, ManagedZones = nil "Use
+// all zones in region"), so there a replica's zone only names the region.
+func checkManagedZones(cfg *Config) error {
+	if cfg.LocalZone != "" || cfg.Regional || cfg.Multizone {
+		return nil
+	}
+	return &ConfigError{Key: "[global] local-zone", Problem: "not set, and neither regional nor multizone is: set it to the cluster's zone " +
+		"(a replica's own zone from the metadata server would change the cluster's zone with the leader)"}
 }
 
 // fillFromMetadata asks the metadata server for what the config leaves out:

@@ -152,8 +152,56 @@ func TestMultizoneClustersFindNodesInEveryZoneOfTheRegion(t *testing.T) {
 	}
 	single := newTestCloud(t, fakegce.Config{}, nil)
 	single.addInstance(t, "us-central1-c", "node-c")
-	if _, err := single.provider.InstanceMetadata(context.Background(), node("node-c", "")); !errors.Is(err, cloudprovider.InstanceNotFound) {
-		t.Errorf("a single-zone cluster found an instance outside its zone: %v", err)
+	if md, err := single.provider.InstanceMetadata(context.Background(), node("node-c", "")); err == nil {
+		t.Errorf("a single-zone cluster described an instance outside its zone: %+v", md)
+	}
+}
+
+// The node lifecycle controller of k8s.io/cloud-provider deletes a node for
+// which InstanceExists answers false with no error, and only logs an error
+// (controllers/nodelifecycle, ensureNodeExistsByProviderID). An instance
+// that is alive in a zone the cluster does not manage is not gone: the
+// answer is an error, and the node stays.
+func TestANodeInAZoneOutsideTheManagedOnesIsNotReportedGone(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, nil)
+	tc.addInstance(t, "us-central1-c", "node-c")
+	ctx := context.Background()
+	n := node("node-c", "")
+	if ok, err := tc.provider.InstanceExists(ctx, n); err == nil {
+		t.Errorf("InstanceExists of a live instance in an unmanaged zone = %v, nil; want an error", ok)
+	} else if errors.Is(err, cloudprovider.InstanceNotFound) || !strings.Contains(err.Error(), "us-central1-c") {
+		t.Errorf("InstanceExists error %q: want one that names the zone and is not InstanceNotFound", err)
+	}
+	if down, err := tc.provider.InstanceShutdown(ctx, n); err == nil {
+		t.Errorf("InstanceShutdown of a live instance in an unmanaged zone = %v, nil; want an error", down)
+	}
+	if _, err := tc.provider.GetZoneByNodeName(ctx, "node-c"); err == nil || errors.Is(err, cloudprovider.InstanceNotFound) {
+		t.Errorf("GetZoneByNodeName of an instance in an unmanaged zone: %v; want an error other than InstanceNotFound", err)
+	}
+}
+
+// Without local-zone in the cloud config, each replica would take its own
+// zone from the metadata server, and the managed zones of a single-zone
+// cluster would change with the leader. The zones are the cluster's, so
+// the config must say them.
+func TestAZoneFromOneReplicasMetadataDoesNotDecideTheManagedZones(t *testing.T) {
+	fc := fakegcetest.Start(t, fakegce.Config{MetadataInstance: "us-central1-b/master"})
+	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc"}).Do())
+	must(t, fc)(fc.Compute.Instances.Insert(fc.Project, "us-central1-b", &compute.Instance{Name: "master", MachineType: "zones/us-central1-b/machineTypes/e2-medium",
+		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
+	t.Setenv("GCE_METADATA_HOST", fc.Host)
+	_, err := New(context.Background(), &Config{ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
+	var cerr *ConfigError
+	if !errors.As(err, &cerr) || cerr.Key != "[global] local-zone" {
+		t.Errorf("New = %v; want a config error naming [global] local-zone", err)
+	}
+	p, err := New(context.Background(), &Config{ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}, Options{ClusterName: "c"})
+	if err != nil {
+		t.Fatalf("New of a regional cluster with the zone from the metadata server: %v", err)
+	}
+	if got := p.managedZones; !cmp.Equal(got, []string{"us-central1-a", "us-central1-b", "us-central1-c"}) {
+		t.Errorf("managed zones = %v, want every zone of the region", got)
 	}
 }
 
@@ -277,7 +325,7 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)
-	cfg := &Config{APIEndpoint: fc.Endpoint, NoAuthentication: true}
+	cfg := &Config{APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}
 	p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)
