@@ -173,3 +173,62 @@ func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnet
 		t.Fatalf("delete: %v", err)
 	}
 }
+
+// On a Shared VPC cluster the route lives in the host project, and the API
+// wants a next-hop instance in the route's own project
+// (https://docs.cloud.google.com/vpc/docs/static-routes, "Next hops and
+// features"): the route names the node by its internal IPv4 address instead.
+func TestASharedVPCRouteNamesTheNodeByItsInternalAddress(t *testing.T) {
+	const service, host = "service-project", "host-project"
+	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}})
+	waitOp := func(op *compute.Operation, err error) {
+		t.Helper()
+		if err == nil {
+			_, err = fc.WaitOperation(context.Background(), op)
+		}
+		if err != nil {
+			t.Fatalf("setup: %v", err)
+		}
+	}
+	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
+	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+	waitOp(fc.Compute.Instances.Insert(service, "us-central1-a", &compute.Instance{
+		Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4", CanIpForward: true,
+		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
+			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: linkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes"}},
+	}).Do())
+	inst, err := fc.Compute.Instances.Get(service, "us-central1-a", "node-1").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.CreateRoute(ctx, cluster, "uid-1", &cloudprovider.Route{TargetNode: "node-1", DestinationCIDR: "10.64.1.0/24"}); err != nil {
+		t.Fatalf("CreateRoute: %v", err)
+	}
+	routes, err := fc.Compute.Routes.List(host).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []*compute.Route
+	for _, r := range routes.Items {
+		if strings.HasPrefix(r.Name, p.owner.Prefix()) {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) != 1 || mine[0].NextHopIp != inst.NetworkInterfaces[0].NetworkIP || mine[0].NextHopInstance != "" {
+		t.Fatalf("host project routes = %+v; want one with nextHopIp %s and no next-hop instance", mine, inst.NetworkInterfaces[0].NetworkIP)
+	}
+	listed, err := p.ListRoutes(ctx, cluster)
+	if err != nil || len(listed) != 1 || listed[0].TargetNode != "node-1" || listed[0].DestinationCIDR != "10.64.1.0/24" {
+		t.Errorf("ListRoutes = %+v, %v; want the route to node-1", listed, err)
+	}
+}

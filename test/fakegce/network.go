@@ -421,7 +421,15 @@ func prepareRoute(t *tx, c *call, obj, old map[string]any) error {
 		}
 	}
 	if inst := str(obj, "nextHopInstance"); inst != "" {
-		r, _ := parseRef(inst, ref{})
+		r, _ := parseRef(inst, ref{Project: c.project})
+		// A next-hop instance is named by name and zone and must be in the
+		// same project as the route; a Shared VPC route to a service
+		// project's VM names it by address (nextHopIp) instead
+		// (https://docs.cloud.google.com/vpc/docs/static-routes, "Next hops
+		// and features"). The wording of the error is a guess.
+		if r.Project != "" && r.Project != c.project {
+			return invalidValue("resource.nextHopInstance", inst, "The next hop instance must be in the same project as the route.")
+		}
 		i := t.get(r.coll(), r.Name)
 		if nic := firstNIC(i); nic != nil && str(nic, "network") != str(obj, "network") {
 			return invalidValue("resource.nextHopInstance", inst, "The instance is not on the route's network.")

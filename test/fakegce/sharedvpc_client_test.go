@@ -51,6 +51,18 @@ func TestSharedVPCResourcesLiveInTheNetworksProject(t *testing.T) {
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: link("projects/host-project/regions/us-central1/subnetworks/nodes")}}}).Do())
+	// A route's next-hop instance must be in the route's project
+	// (https://docs.cloud.google.com/vpc/docs/static-routes, "Next hops and
+	// features"); the service project's VM is named by its address instead.
+	vm := link("projects/service-project/zones/us-central1-a/instances/vm")
+	_, err := c.Compute.Routes.Insert("host-project", &compute.Route{Name: "r", Network: hostNet, DestRange: "10.64.0.0/24", NextHopInstance: vm}).Do()
+	if code, reason := apiError(t, err); code != 400 || reason != "invalid" || !strings.Contains(err.Error(), "'resource.nextHopInstance'") {
+		t.Errorf("a host project route to a service project's instance: %v, want 400 invalid on resource.nextHopInstance", err)
+	}
+	inst, err := c.Compute.Instances.Get("service-project", "us-central1-a", "vm").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
 	wait(t, c)(c.Compute.Routes.Insert("host-project", &compute.Route{Name: "r", Network: hostNet, DestRange: "10.64.0.0/24",
-		NextHopInstance: link("projects/service-project/zones/us-central1-a/instances/vm")}).Do())
+		NextHopIp: inst.NetworkInterfaces[0].NetworkIP}).Do())
 }
