@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -267,21 +268,28 @@ func (raw *rawConfig) validateAPI(c *Config) error {
 		}
 		c.API.QPS = v
 	}
-	if a.Burst != "" {
-		v, err := strconv.Atoi(a.Burst)
-		if err != nil || v < 1 {
-			return bad("compute-api", "burst", "%q is not a whole number of at least 1", a.Burst)
-		}
-		c.API.Burst = v
+	var err error
+	if c.API.Burst, err = wholeNumber("compute-api", "burst", a.Burst, 1, math.MaxInt, c.API.Burst); err != nil {
+		return err
 	}
-	if a.MaxRetries != "" {
-		v, err := strconv.Atoi(a.MaxRetries)
-		if err != nil || v < 0 || v > 20 {
-			return bad("compute-api", "max-retries", "%q is not a whole number from 0 to 20", a.MaxRetries)
-		}
-		c.API.MaxRetries = v
+	c.API.MaxRetries, err = wholeNumber("compute-api", "max-retries", a.MaxRetries, 0, 20, c.API.MaxRetries)
+	return err
+}
+
+// wholeNumber reads key's value, an integer from lo to hi (no upper bound
+// when hi is math.MaxInt), or def when the key is left out.
+func wholeNumber(section, key, value string, lo, hi, def int) (int, error) {
+	if value == "" {
+		return def, nil
 	}
-	return nil
+	v, err := strconv.Atoi(value)
+	if err == nil && v >= lo && v <= hi {
+		return v, nil
+	}
+	if hi == math.MaxInt {
+		return 0, bad(section, key, "%q is not a whole number of at least %d", value, lo)
+	}
+	return 0, bad(section, key, "%q is not a whole number from %d to %d", value, lo, hi)
 }
 
 func (raw *rawConfig) validateLoadBalancer(c *Config) error {
@@ -343,14 +351,9 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	} else {
 		c.LoadBalancer.NodePortRange = r[0]
 	}
-	c.LoadBalancer.NodeIPMaxPorts = defaultNodeIPMaxPorts
-	if lb.NodeIPMaxPorts != "" {
-		// The ceiling bounds a decision's work and a firewall rule's size.
-		v, err := strconv.Atoi(lb.NodeIPMaxPorts)
-		if err != nil || v < 1 || v > 1000 {
-			return bad("load-balancer", "nodeip-max-ports", "%q is not a whole number from 1 to 1000", lb.NodeIPMaxPorts)
-		}
-		c.LoadBalancer.NodeIPMaxPorts = v
+	// The ceiling bounds a decision's work and a firewall rule's size.
+	if c.LoadBalancer.NodeIPMaxPorts, err = wholeNumber("load-balancer", "nodeip-max-ports", lb.NodeIPMaxPorts, 1, 1000, defaultNodeIPMaxPorts); err != nil {
+		return err
 	}
 	if c.LoadBalancer.UserAddresses, err = parseAddressGrants(lb.UserAddresses); err != nil {
 		return err
