@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -92,19 +93,29 @@ func TestNodeInitialisation(t *testing.T) {
 			t.Errorf("label %s = %q, want %q", k, n.Labels[k], v)
 		}
 	}
-	wantAddrs := map[v1.NodeAddressType]string{
-		v1.NodeInternalIP: inst.NetworkInterfaces[0].NetworkIP,
-		v1.NodeExternalIP: inst.NetworkInterfaces[0].AccessConfigs[0].NatIP,
-		v1.NodeHostName:   "node-1",
-	}
-	for _, a := range n.Status.Addresses {
-		if want, ok := wantAddrs[a.Type]; ok && a.Address == want {
-			delete(wantAddrs, a.Type)
+	// The cloud node controller removes the taint first and writes the
+	// addresses in a second update (k8s.io/cloud-provider
+	// controllers/node syncNode, then updateNodeAddress): wait for them.
+	eventually(t, convergeWithin, "node-1's addresses from its instance", func() (bool, error) {
+		n, err := getNode("node-1")
+		if err != nil {
+			return false, err
 		}
-	}
-	if len(wantAddrs) > 0 {
-		t.Errorf("node addresses %v lack %v", n.Status.Addresses, wantAddrs)
-	}
+		wantAddrs := map[v1.NodeAddressType]string{
+			v1.NodeInternalIP: inst.NetworkInterfaces[0].NetworkIP,
+			v1.NodeExternalIP: inst.NetworkInterfaces[0].AccessConfigs[0].NatIP,
+			v1.NodeHostName:   "node-1",
+		}
+		for _, a := range n.Status.Addresses {
+			if want, ok := wantAddrs[a.Type]; ok && a.Address == want {
+				delete(wantAddrs, a.Type)
+			}
+		}
+		if len(wantAddrs) > 0 {
+			return false, fmt.Errorf("node addresses %v lack %v", n.Status.Addresses, wantAddrs)
+		}
+		return true, nil
+	})
 	noForbiddenCalls(t, ccm)
 }
 
