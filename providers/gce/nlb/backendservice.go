@@ -751,6 +751,11 @@ func syncGroup(ctx context.Context, api *computeclient.Client, p Params, zone st
 	mu, _ := groupLocks.LoadOrStore(igLink(p, zone), &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
+	// The worker that held the lock before may just have made the group
+	// what this one wants: then there is nothing to read or write.
+	if cachedInSync(api, igLink(p, zone), want) {
+		return nil
+	}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var have []string

@@ -3,6 +3,7 @@ package nlb
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
@@ -76,5 +77,39 @@ func TestANodeChangeTheShortcutCannotAnswer(t *testing.T) {
 	}
 	if err := Delete(ctx, lc.api, lc.p, web); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Workers that reach a shared group at once take turns on its lock; the
+// first reads and changes it, and the others find it in sync from what the
+// one before them wrote, without reading it again (docs/benchmarks.md).
+func TestConcurrentWorkersReadASharedGroupOnce(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2", "node-3")
+	lc.p.DefaultBackend = BackendService
+	ensure(t, lc, newService("web", withPorts("TCP", 80)), nodesFor("us-central1-a", "node-1", "node-2"))
+	d, err := Desire(newService("web", withPorts("TCP", 80)), nodesFor("us-central1-a", "node-1", "node-2", "node-3"), lc.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := d.Groups["us-central1-a"]
+
+	lc.Server.ResetCalls()
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() { errs <- syncGroup(context.Background(), lc.api, lc.p, "us-central1-a", want) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := writesSince(lc), []string{"instanceGroups.addInstances"}; !slices.Equal(got, want) {
+		t.Errorf("writes %v, want %v", got, want)
+	}
+	if c := lc.calls(); c.reads != 1 {
+		t.Errorf("10 workers made %s, want 1 read of the group", c)
 	}
 }
