@@ -2,8 +2,12 @@ package gce
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"google.golang.org/api/googleapi"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -22,17 +26,34 @@ func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	name := NodeIPFirewallName(tc.provider.owner, string(gone.UID))
+	base := name[:len(name)-len("-nip")]
+	// Both rules exist before the collector runs, so their absence after is
+	// its doing.
+	for _, rule := range []string{base + "-fw", base + "-hc"} {
+		if _, err := tc.Compute.Firewalls.Get(tc.Project, rule).Do(); err != nil {
+			t.Fatalf("before the collector runs: get %s: %v", rule, err)
+		}
+	}
 	client := fake.NewSimpleClientset(live)
 	stop := make(chan struct{})
 	go tc.provider.collectFirewallGarbage(client, stop)
 	defer close(stop)
-	name := NodeIPFirewallName(tc.provider.owner, string(gone.UID))
-	base := name[:len(name)-len("-nip")]
+	// gone reports whether a rule is gone: a 404, and no other error.
+	gone404 := func(rule string) bool {
+		_, err := tc.Compute.Firewalls.Get(tc.Project, rule).Do()
+		var apiErr *googleapi.Error
+		if errors.As(err, &apiErr) && apiErr.Code == http.StatusNotFound {
+			return true
+		}
+		if err != nil {
+			t.Fatalf("get %s: %v, want the rule or a 404", rule, err)
+		}
+		return false
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, errFw := tc.Compute.Firewalls.Get(tc.Project, base+"-fw").Do()
-		_, errHc := tc.Compute.Firewalls.Get(tc.Project, base+"-hc").Do()
-		if errFw != nil && errHc != nil {
+		if gone404(base+"-fw") && gone404(base+"-hc") {
 			break
 		}
 		if time.Now().After(deadline) {
