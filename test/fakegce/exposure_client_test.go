@@ -154,35 +154,51 @@ func TestARequestNamingAnUnexpectedHostIsRefused(t *testing.T) {
 }
 
 func TestTheCallLogIsBoundedInEntriesAndBytes(t *testing.T) {
-	const maxCalls, maxBytes = 50, 256 << 10
-	c := start(t, func(cfg *fakegce.Config) { cfg.MaxCalls = maxCalls; cfg.MaxCallBytes = maxBytes })
-	long := "/compute/v1/projects/" + c.Project + "/global/networks?filter=" + strings.Repeat("a", 100<<10)
-	for i := 0; i < 200; i++ {
-		send(t, c, "GET", long, "")
+	// Each cap is checked where only it can trim: 200 calls of about 1 KiB
+	// each once cut (about 240 KiB) against 50 entries and plenty of bytes,
+	// then against plenty of entries and 16 KiB.
+	tests := []struct {
+		name               string
+		maxCalls, maxBytes int
+	}{
+		{name: "by entries", maxCalls: 50, maxBytes: 1 << 20},
+		{name: "by bytes", maxCalls: 10000, maxBytes: 16 << 10},
 	}
-	code, body := send(t, c, "GET", "/admin/v1/calls", "")
-	if code != http.StatusOK {
-		t.Fatalf("GET /admin/v1/calls = %d", code)
-	}
-	var log struct {
-		Calls   []fakegce.CallRecord `json:"calls"`
-		Dropped int                  `json:"dropped"`
-	}
-	if err := json.Unmarshal([]byte(body), &log); err != nil {
-		t.Fatal(err)
-	}
-	if len(log.Calls) == 0 || len(log.Calls) > maxCalls {
-		t.Errorf("the log holds %d calls, want 1 to %d", len(log.Calls), maxCalls)
-	}
-	if len(body) > maxBytes+64<<10 {
-		t.Errorf("GET /admin/v1/calls answered %d bytes, want about %d at most", len(body), maxBytes)
-	}
-	if log.Dropped+len(log.Calls) != 200 {
-		t.Errorf("kept %d + dropped %d calls, want 200 in all", len(log.Calls), log.Dropped)
-	}
-	last := log.Calls[len(log.Calls)-1]
-	if len(last.Query) > 2<<10 || !strings.HasPrefix(last.Query, "filter=aaaa") {
-		t.Errorf("a 100 KB query is kept as %d bytes starting %.20q, want it cut to its first KB or so", len(last.Query), last.Query)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, func(cfg *fakegce.Config) { cfg.MaxCalls = tt.maxCalls; cfg.MaxCallBytes = tt.maxBytes })
+			long := "/compute/v1/projects/" + c.Project + "/global/networks?filter=" + strings.Repeat("a", 100<<10)
+			for i := 0; i < 200; i++ {
+				send(t, c, "GET", long, "")
+			}
+			code, body := send(t, c, "GET", "/admin/v1/calls", "")
+			if code != http.StatusOK {
+				t.Fatalf("GET /admin/v1/calls = %d", code)
+			}
+			var log struct {
+				Calls   []fakegce.CallRecord `json:"calls"`
+				Dropped int                  `json:"dropped"`
+			}
+			if err := json.Unmarshal([]byte(body), &log); err != nil {
+				t.Fatal(err)
+			}
+			if len(log.Calls) == 0 || len(log.Calls) > tt.maxCalls {
+				t.Errorf("the log holds %d calls, want 1 to %d", len(log.Calls), tt.maxCalls)
+			}
+			if len(log.Calls) >= 200 || log.Dropped == 0 {
+				t.Errorf("the log holds %d calls and dropped %d, want some dropped", len(log.Calls), log.Dropped)
+			}
+			if len(body) > tt.maxBytes+4<<10 {
+				t.Errorf("GET /admin/v1/calls answered %d bytes, want about %d at most", len(body), tt.maxBytes)
+			}
+			if log.Dropped+len(log.Calls) != 200 {
+				t.Errorf("kept %d + dropped %d calls, want 200 in all", len(log.Calls), log.Dropped)
+			}
+			last := log.Calls[len(log.Calls)-1]
+			if len(last.Query) > 2<<10 || !strings.HasPrefix(last.Query, "filter=aaaa") {
+				t.Errorf("a 100 KB query is kept as %d bytes starting %.20q, want it cut to its first KB or so", len(last.Query), last.Query)
+			}
+		})
 	}
 }
 

@@ -23,8 +23,8 @@ func externalInUse(t *tx, projects []string) map[string]string {
 		}
 		for _, f := range t.listAll(p, "forwardingRules") {
 			if str(f, "loadBalancingScheme") == "EXTERNAL" {
-				if _, ok := used[str(f, "IPAddress")]; !ok {
-					used[str(f, "IPAddress")] = str(f, "selfLink")
+				if _, ok := used[ruleIP(f)]; !ok {
+					used[ruleIP(f)] = str(f, "selfLink")
 				}
 			}
 		}
@@ -87,8 +87,8 @@ func internalInUse(t *tx, project, subnetLink string) map[string]string {
 	}
 	for _, f := range t.listAll(project, "forwardingRules") {
 		if str(f, "loadBalancingScheme") != "EXTERNAL" && str(f, "subnetwork") == subnetLink {
-			if _, ok := used[str(f, "IPAddress")]; !ok {
-				used[str(f, "IPAddress")] = str(f, "selfLink")
+			if _, ok := used[ruleIP(f)]; !ok {
+				used[ruleIP(f)] = str(f, "selfLink")
 			}
 		}
 	}
