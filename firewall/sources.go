@@ -3,6 +3,7 @@ package firewall
 import (
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // Family is the IP family of a rule's ranges: the compute API refuses a
@@ -32,6 +33,18 @@ func FamilyOf(a netip.Addr) Family {
 var anywhereOf = map[Family]netip.Prefix{
 	IPv4: netip.MustParsePrefix("0.0.0.0/0"),
 	IPv6: netip.MustParsePrefix("::/0"),
+}
+
+// Anywhere is the whole address space of a family: 0.0.0.0/0 or ::/0.
+func Anywhere(f Family) netip.Prefix { return anywhereOf[f] }
+
+// JoinPrefixes lists prefixes as a user writes them, comma-separated.
+func JoinPrefixes(ps []netip.Prefix) string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
 }
 
 // Sources are where a Service's clients may come from, by IP family. A

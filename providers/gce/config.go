@@ -1,6 +1,7 @@
 package gce
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -338,14 +339,11 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	default:
 		return bad("load-balancer", "nodeip-address-type", "%q is not an address type (want InternalIP or ExternalIP)", lb.NodeIPAddressType)
 	}
-	ports := lb.ReservedPorts
-	if ports == "" {
-		ports = defaultReservedPorts
-	}
+	ports := cmp.Or(lb.ReservedPorts, defaultReservedPorts)
 	if c.LoadBalancer.ReservedPorts, err = parsePortList(ports); err != nil {
 		return bad("load-balancer", "nodeip-reserved-ports", "%v", err)
 	}
-	nodePorts := cmpOr(lb.NodePortRange, defaultNodePortRange)
+	nodePorts := cmp.Or(lb.NodePortRange, defaultNodePortRange)
 	if r, err := parsePortList(nodePorts); err != nil || len(r) != 1 || r[0].From == r[0].To || r[0].Protocol != "" {
 		return bad("load-balancer", "nodeip-node-port-range", "%q is not a port range such as 30000-32767", nodePorts)
 	} else {
@@ -452,13 +450,6 @@ func parsePortList(s string) ([]PortRange, error) {
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 func checkURL(s string) error {

@@ -22,7 +22,7 @@ var _ cloudprovider.LoadBalancer = (*Cloud)(nil)
 
 func (c *Cloud) nlbParams(clusterName string) nlb.Params {
 	return nlb.Params{
-		Owner: ownership.ForCluster(clusterName), Project: c.project, Region: c.region, NetworkURL: c.networkURL,
+		Owner: ownership.ForCluster(clusterName), Project: c.project, NetworkProject: networkProject(c.cfg), Region: c.region, NetworkURL: c.networkURL,
 		NodeTags: c.cfg.NodeTags, HealthCheckRanges: c.cfg.LoadBalancer.HealthCheckSourceRanges,
 		DefaultBackend: c.cfg.LoadBalancer.Backend, SubnetworkURL: c.subnetworkURL(),
 		UserAddresses: c.cfg.LoadBalancer.UserAddresses,

@@ -27,8 +27,11 @@ import (
 
 // Params is what the desired state depends on besides the Service and nodes.
 type Params struct {
-	Owner             ownership.Cluster
-	Project           string
+	Owner   ownership.Cluster
+	Project string
+	// NetworkProject is the project of the cluster's network: the host
+	// project of a Shared VPC, else Project.
+	NetworkProject    string
 	Region            string
 	NetworkURL        string
 	NodeTags          []string
@@ -301,7 +304,7 @@ func internal(svc *v1.Service, p Params, d *Desired) error {
 	if subnet != "" {
 		// A subnetwork is in its network's project: on a Shared VPC the host
 		// project (network-project-id), not the cluster's.
-		d.Subnetwork = linkBase + "projects/" + networkProject(p) + "/regions/" + p.Region + "/subnetworks/" + subnet
+		d.Subnetwork = linkBase + "projects/" + p.NetworkProject + "/regions/" + p.Region + "/subnetworks/" + subnet
 	}
 	if d.Subnetwork == "" {
 		return &ServiceError{Reason: ReasonNoSubnetwork, Message: "an internal load balancer needs a subnetwork: set [global] subnetwork-name in the cloud config or the annotation " + annotations.InternalSubnet}

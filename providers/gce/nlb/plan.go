@@ -3,7 +3,6 @@ package nlb
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"google.golang.org/api/compute/v1"
 )
@@ -23,17 +22,6 @@ func (e *ServiceError) Error() string { return e.Message }
 const ReasonNoSubnetwork = "NoSubnetwork"
 
 const linkBase = "https://www.googleapis.com/compute/v1/"
-
-// networkProject is the project of the cluster's network, as its link
-// says: the host project of a Shared VPC, else the cluster's own.
-func networkProject(p Params) string {
-	if _, rest, ok := strings.Cut(p.NetworkURL, "projects/"); ok {
-		if project, _, ok := strings.Cut(rest, "/"); ok && project != "" {
-			return project
-		}
-	}
-	return p.Project
-}
 
 // Plan is the minimal set of calls that turns the observed state into the
 // desired one. An empty Plan is a no-change resync.

@@ -1,7 +1,6 @@
 package nlb
 
 import (
-	"net/netip"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -54,16 +53,14 @@ func SourcesNoteOf(svc *v1.Service) SourcesNote {
 	case len(closed) == 0:
 		return SourcesNote{}
 	case len(closed) == len(fams):
-		return SourcesNote{Reason: ReasonNoClientSource, Blocking: true, Message: field + " (" + joinPrefixes(ranges) +
+		return SourcesNote{Reason: ReasonNoClientSource, Blocking: true, Message: field + " (" + firewall.JoinPrefixes(ranges) +
 			") names no range of the Service's IP families (" + joinFamilies(closed) +
 			"), so no client may connect: the load balancer has no firewall rule for clients. Add a range of one of them."}
 	}
 	return SourcesNote{Reason: ReasonIPFamilyClosed, Message: "No " + joinFamilies(closed) + " client may connect: " + field +
 		" names no " + joinFamilies(closed) + " range, so the load balancer's " + joinFamilies(closed) +
-		" address has no firewall rule for clients. Add one (" + anywhereOf(closed) + " for everyone) to let them in."}
+		" address has no firewall rule for clients. Add one (" + firewall.Anywhere(closed[0]).String() + " for everyone) to let them in."}
 }
-
-func joinPrefixes(ps []netip.Prefix) string { return strings.Join(prefixStrings(ps), ", ") }
 
 func joinFamilies(fs []firewall.Family) string {
 	var out []string
@@ -71,12 +68,4 @@ func joinFamilies(fs []firewall.Family) string {
 		out = append(out, string(f))
 	}
 	return strings.Join(out, " or ")
-}
-
-// anywhereOf is the whole space of the first family, as the user writes it.
-func anywhereOf(fs []firewall.Family) string {
-	if len(fs) > 0 && fs[0] == firewall.IPv6 {
-		return "::/0"
-	}
-	return "0.0.0.0/0"
 }

@@ -62,11 +62,11 @@ func clientSources(svc *v1.Service, families []v1.IPFamily, operator []netip.Pre
 				parts = append(parts, n.Requested.String()+" lies outside them and is left out")
 				continue
 			}
-			parts = append(parts, n.Requested.String()+" is narrowed to "+joinPrefixes(n.Kept))
+			parts = append(parts, n.Requested.String()+" is narrowed to "+firewall.JoinPrefixes(n.Kept))
 		}
 		notes = append(notes, note{Reason: ReasonNarrowed, Message: fmt.Sprintf(
 			"The cluster allows clients from %s only (%s): of %s, %s.",
-			joinPrefixes(firewallCeiling(operator)), sourceRangesKey, field, strings.Join(parts, "; "))})
+			firewall.JoinPrefixes(firewallCeiling(operator)), sourceRangesKey, field, strings.Join(parts, "; "))})
 	}
 	for _, f := range families {
 		if slices.Contains(served, f) {
@@ -89,17 +89,9 @@ func clientSources(svc *v1.Service, families []v1.IPFamily, operator []netip.Pre
 // them, or anywhere when there are none.
 func firewallCeiling(operator []netip.Prefix) []netip.Prefix {
 	if len(operator) == 0 {
-		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+		return []netip.Prefix{firewall.Anywhere(firewall.IPv4), firewall.Anywhere(firewall.IPv6)}
 	}
 	return operator
-}
-
-func joinPrefixes(ps []netip.Prefix) string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.String())
-	}
-	return strings.Join(out, ", ")
 }
 
 // servedFamilies are the Service's IP families that clients may come from;
@@ -117,14 +109,14 @@ func servedFamilies(svc *v1.Service, families []v1.IPFamily, requested []netip.P
 		want = append(want, string(f))
 	}
 	if len(requested) == 0 {
-		return nil, &annotations.Error{Annotation: sourceRangesKey, Value: joinPrefixes(operator),
+		return nil, &annotations.Error{Annotation: sourceRangesKey, Value: firewall.JoinPrefixes(operator),
 			Problem: "has no range of the Service's IP families (" + strings.Join(want, ", ") + "), so no client could reach it: the cluster's operator must add one"}
 	}
 	field := annotations.SourceRangesField(svc)
-	value := strings.ReplaceAll(joinPrefixes(requested), ", ", ",")
+	value := strings.ReplaceAll(firewall.JoinPrefixes(requested), ", ", ",")
 	if slices.ContainsFunc(requested, func(p netip.Prefix) bool { return slices.Contains(families, familyOf(p.Addr())) }) {
 		return nil, &annotations.Error{Annotation: field, Value: value,
-			Problem: "lies outside the ranges the cluster allows (" + sourceRangesKey + ": " + joinPrefixes(firewallCeiling(operator)) + "), so no client could reach it: name ranges inside them"}
+			Problem: "lies outside the ranges the cluster allows (" + sourceRangesKey + ": " + firewall.JoinPrefixes(firewallCeiling(operator)) + "), so no client could reach it: name ranges inside them"}
 	}
 	return nil, &annotations.Error{Annotation: field, Value: value,
 		Problem: "has no range of the Service's IP families (" + strings.Join(want, ", ") + "), so no client could reach it: add a range of one of them"}
