@@ -86,11 +86,13 @@ func TestCommand(t *testing.T) {
 	// nothing unless told to.
 	t.Run("help shows the secure port on loopback and profiling off by default", func(t *testing.T) {
 		out, _, _ := run(t, bin, "--help")
+		seen := map[string]bool{}
 		for _, line := range strings.Split(out, "\n") {
 			fields := strings.Fields(line)
 			if len(fields) == 0 {
 				continue
 			}
+			seen[fields[0]] = true
 			switch fields[0] {
 			case "--bind-address":
 				if !strings.HasSuffix(line, "(default 127.0.0.1)") {
@@ -100,6 +102,11 @@ func TestCommand(t *testing.T) {
 				if strings.HasSuffix(line, "(default true)") {
 					t.Errorf("--profiling: %q, want it off by default", line)
 				}
+			}
+		}
+		for _, flag := range []string{"--bind-address", "--profiling"} {
+			if !seen[flag] {
+				t.Errorf("--help has no line for %s", flag)
 			}
 		}
 	})
