@@ -202,8 +202,7 @@ func (c *Controller) factsFor(svc *v1.Service) clusterFacts {
 	if len(svc.Spec.Ports) > c.maxPorts() {
 		return f
 	}
-	for _, p := range svc.Spec.Ports {
-		pp := protoPort{cmp.Or(p.Protocol, v1.ProtocolTCP), p.Port}
+	for _, pp := range portsOf(svc) {
 		objs, _ := c.serviceIndex.ByIndex(nodePortIndex, pp.String())
 		for _, o := range objs {
 			if f.nodePorts == nil {
