@@ -87,7 +87,7 @@ Flags:
 	metadataToken := fs.Bool("metadata-token", false, "with --require-token, the metadata server hands out its token as the default service account's (anyone who reaches the port can then read it)")
 	var allowedHosts listFlag
 	fs.Var(&allowedHosts, "allowed-host", "a name requests may carry in their Host header, besides loopback names, IP addresses and the --listen host (repeatable); other names are refused, against DNS rebinding")
-	maxCalls := fs.Int("max-calls", 100000, "entries the call log (/admin/v1/calls) keeps; the oldest go first")
+	maxCalls := fs.Int("max-calls", fakegce.DefaultMaxCalls, "entries the call log (/admin/v1/calls) keeps; the oldest go first")
 	maxCallBytes := fs.Int("max-call-bytes", fakegce.DefaultMaxCallBytes, "bytes the call log (/admin/v1/calls) keeps; the oldest go first")
 	faultsFile := fs.String("faults", "", "JSON file of fault rules (a list, or {\"rules\": [...]}); see /admin/v1/faults")
 	seed := fs.Int64("seed", 1, "seed for ids and fault probabilities")

@@ -33,6 +33,9 @@ const NoOpLatency time.Duration = -1
 // thousand ordinary calls, whatever the size of the requests.
 const DefaultMaxCallBytes = 32 << 20
 
+// DefaultMaxCalls bounds the call log's entries unless configured.
+const DefaultMaxCalls = 100000
+
 // Config describes the fake cloud. The zero value, after defaults, is one
 // project "fake-project" in us-central1 with zones a, b and c.
 type Config struct {
@@ -96,7 +99,7 @@ func (c *Config) setDefaults() {
 		c.OpLatency = DefaultOpLatency
 	}
 	if c.MaxCalls == 0 {
-		c.MaxCalls = 100000
+		c.MaxCalls = DefaultMaxCalls
 	}
 	if c.MaxCallBytes == 0 {
 		c.MaxCallBytes = DefaultMaxCallBytes
