@@ -7,15 +7,29 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	upstreamservice "k8s.io/cloud-provider/controllers/service"
 )
 
 // eligibleNode says whether a node belongs in every load balancer's node
 // set. As upstream since KEP-3458, readiness is not part of it (the load
 // balancer's health check handles that, and dropping NotReady nodes would
-// cut their connections); nodes being deleted, labelled
-// node.kubernetes.io/exclude-from-external-load-balancers, or tainted by
-// the cluster autoscaler for deletion are left out.
+// cut their connections); nodes being deleted or labelled
+// node.kubernetes.io/exclude-from-external-load-balancers are left out.
+//
+// The cluster autoscaler's ToBeDeletedByClusterAutoscaler taint is not
+// part of it either: a tainted node stays until its Node is deleted.
+// Upstream's service controller does not resync on that taint
+// (shouldSyncUpdatedNode in k8s.io/cloud-provider
+// controllers/service/controller.go looks only at the exclusion label and
+// the provider ID) but still filters it (nodeUnTaintedPredicate in
+// stableNodeSetPredicates) whenever something else causes a sync, which
+// its own comment calls "not perfect": the node is then pulled out while
+// its connections still flow. Here one node set serves every Service, so
+// such a filter would pull the node out of every load balancer at the next
+// unrelated node change. Draining is the health check's job: kube-proxy's
+// /healthz, which the shared health check probes, fails on a node with
+// that taint or being deleted (NodeEligible in k8s.io/kubernetes
+// pkg/proxy/healthcheck/proxy_health.go), so new connections stop while
+// established ones finish.
 func eligibleNode(n *v1.Node) bool {
 	if n.DeletionTimestamp != nil {
 		return false
@@ -24,11 +38,6 @@ func eligibleNode(n *v1.Node) bool {
 		excluded, err := strconv.ParseBool(v)
 		if err != nil || excluded {
 			// An unparsable value excludes the node, as upstream does.
-			return false
-		}
-	}
-	for _, t := range n.Spec.Taints {
-		if t.Key == upstreamservice.ToBeDeletedTaint {
 			return false
 		}
 	}
@@ -63,8 +72,9 @@ func nodeSetFingerprint(sorted []*v1.Node) uint64 {
 }
 
 // nodeChangeMatters says whether a node update can change the node set: its
-// eligibility or its provider ID changed. Heartbeats, addresses and
-// conditions do not.
+// eligibility or its provider ID changed, as upstream's
+// shouldSyncUpdatedNode (plus a deletion timestamp, which upstream's set
+// filters too). Heartbeats, addresses, conditions and taints do not.
 func nodeChangeMatters(old, cur *v1.Node) bool {
 	return eligibleNode(old) != eligibleNode(cur) || old.Spec.ProviderID != cur.Spec.ProviderID
 }

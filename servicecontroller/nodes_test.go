@@ -48,7 +48,7 @@ func TestEligibleNode(t *testing.T) {
 		{"a node labelled for exclusion is not", newNode("a", withLabel(v1.LabelNodeExcludeBalancers, "true")), false},
 		{"the exclusion label set to false keeps the node", newNode("a", withLabel(v1.LabelNodeExcludeBalancers, "false")), true},
 		{"an unparsable exclusion label excludes the node", newNode("a", withLabel(v1.LabelNodeExcludeBalancers, "maybe")), false},
-		{"the autoscaler's deletion taint excludes the node", newNode("a", withTaint("ToBeDeletedByClusterAutoscaler")), false},
+		{"the autoscaler's deletion taint keeps the node until it is deleted", newNode("a", withTaint("ToBeDeletedByClusterAutoscaler")), true},
 		{"another taint does not", newNode("a", withTaint("dedicated")), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,7 +104,8 @@ func TestNodeChangeMatters(t *testing.T) {
 		{"turning NotReady does not", newNode("a"), newNode("a", withReady(v1.ConditionFalse)), false},
 		{"the provider ID being set does", newNode("a", withProviderID("")), newNode("a"), true},
 		{"the exclusion label does", newNode("a"), newNode("a", withLabel(v1.LabelNodeExcludeBalancers, "true")), true},
-		{"the autoscaler's taint does", newNode("a"), newNode("a", withTaint("ToBeDeletedByClusterAutoscaler")), true},
+		{"the autoscaler's taint does not", newNode("a"), newNode("a", withTaint("ToBeDeletedByClusterAutoscaler")), false},
+		{"removing the autoscaler's taint does not", newNode("a", withTaint("ToBeDeletedByClusterAutoscaler")), newNode("a"), false},
 		{"a deletion timestamp does", newNode("a"), newNode("a", beingDeleted()), true},
 		{"an unrelated label does not", newNode("a"), newNode("a", withLabel("team", "web")), false},
 	} {
