@@ -18,14 +18,35 @@ import (
 const kubeProxyHealthPort = 10256
 
 // Where the trace sends health checks from, as the packet lab's data plane
-// does: an address of the checkers' ranges of each kind. Legacy HTTP checks
-// of target pools come from 209.85.152.0/22, 209.85.204.0/22 and
-// 35.191.0.0/16, the checks of backend services from 35.191.0.0/16 and
-// 130.211.0.0/22.
+// does: one address of the checkers' ranges of each kind of load balancer
+// and IP family. GCE's probe ranges
+// (https://cloud.google.com/load-balancing/docs/health-check-concepts,
+// "Probe IP ranges and firewall rules"):
+//   - external passthrough Network Load Balancers (legacy checks of target
+//     pools and checks of backend services alike): 35.191.0.0/16,
+//     209.85.152.0/22, 209.85.204.0/22, and over IPv6 2600:1901:8001::/48;
+//   - internal passthrough Network Load Balancers: 35.191.0.0/16,
+//     130.211.0.0/22, and over IPv6 2600:2d00:1:b029::/64.
+//
+// An IPv6 backend is probed over IPv6, at its IPv6 address.
 var (
-	legacyProbeSource = netip.MustParseAddr("209.85.152.1")
-	probeSource       = netip.MustParseAddr("35.191.0.1")
+	legacyProbeSource       = netip.MustParseAddr("209.85.152.1")
+	probeSource             = netip.MustParseAddr("35.191.0.1")
+	externalProbeSourceIPv6 = netip.MustParseAddr("2600:1901:8001::1")
+	internalProbeSourceIPv6 = netip.MustParseAddr("2600:2d00:1:b029::1")
 )
+
+// probeSourceOf is where GCE probes the backends of a backend service from,
+// by the forwarding rule's scheme and the IP family traced.
+func probeSourceOf(fr *compute.ForwardingRule, ipv6 bool) netip.Addr {
+	switch {
+	case !ipv6:
+		return probeSource
+	case strings.EqualFold(fr.LoadBalancingScheme, "INTERNAL"):
+		return internalProbeSourceIPv6
+	}
+	return externalProbeSourceIPv6
+}
 
 // healthCheck is the check of a load balancer's backends.
 type healthCheck struct {
@@ -87,7 +108,7 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (lbTarget, error) {
 			}
 		}
 		slices.Sort(members)
-		check := healthCheck{source: probeSource}
+		check := healthCheck{source: probeSourceOf(fr, !tr.t.Client.Addr().Is4())}
 		if len(bs.HealthChecks) > 0 {
 			check.name = lastSegment(bs.HealthChecks[0])
 			for _, hc := range c.HealthChecks {
@@ -166,8 +187,12 @@ func (tr *tracer) backendHealth(inst *compute.Instance, node string, check healt
 	n := tr.nodes[node]
 	switch {
 	case int32(check.port) == tr.svc.Spec.HealthCheckNodePort && check.port != 0:
-		if k := len(tr.localEndpoints(node)); k > 0 {
+		if k := len(tr.healthCheckEndpoints(node)); k > 0 {
 			return true, fmt.Sprintf("kube-proxy answers 200 on :%d/healthz: %s on %s", check.port, count(k, "ready endpoint"), node)
+		}
+		if terminating := tr.localEndpoints(node); len(terminating) > 0 {
+			return false, fmt.Sprintf("%s has only terminating endpoints (%s): kube-proxy answers 503 on :%d/healthz, which counts ready endpoints only (externalTrafficPolicy Local)",
+				node, endpointNames(terminating), check.port)
 		}
 		return false, fmt.Sprintf("no ready endpoint on %s: kube-proxy answers 503 on :%d/healthz (externalTrafficPolicy Local)", node, check.port)
 	case check.port == kubeProxyHealthPort:

@@ -26,8 +26,11 @@ func (e *endpoint) name() string {
 // serviceEndpoints are the Service's endpoints for the traced port and the
 // client's IP family, as kube-proxy reads the EndpointSlices: the slices
 // labelled with the Service's name, their first address, the port of the
-// Service port's name; a missing ready condition is ready, a missing
-// serving condition is the ready one. Sorted by pod name, then address.
+// Service port's name; a missing ready or serving condition is true, a
+// missing terminating one false (k8s.io/kubernetes v1.37
+// pkg/proxy/endpointslicecache.go, addEndpoints: "serving :=
+// endpoint.Conditions.Serving == nil || *endpoint.Conditions.Serving").
+// Sorted by pod name, then address.
 func (tr *tracer) serviceEndpoints() []endpoint {
 	family := discoveryv1.AddressTypeIPv4
 	if !tr.t.Client.Addr().Is4() {
@@ -60,10 +63,7 @@ func (tr *tracer) serviceEndpoints() []endpoint {
 				e.Pod = ep.TargetRef.Name
 			}
 			e.ready = ep.Conditions.Ready == nil || *ep.Conditions.Ready
-			e.serving = e.ready
-			if ep.Conditions.Serving != nil {
-				e.serving = *ep.Conditions.Serving
-			}
+			e.serving = ep.Conditions.Serving == nil || *ep.Conditions.Serving
 			e.terminating = ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
 			out = append(out, e)
 		}
@@ -121,15 +121,43 @@ func usable(eps []endpoint) []endpoint {
 func (tr *tracer) clusterEndpoints() []endpoint { return usable(tr.serviceEndpoints()) }
 
 // localEndpoints are what kube-proxy on node uses for externalTrafficPolicy
-// Local, and what its health check counts.
-func (tr *tracer) localEndpoints(node string) []endpoint {
+// Local: its ready endpoints, or its serving terminating ones when none is
+// ready (pkg/proxy/topology.go, CategorizeEndpoints).
+func (tr *tracer) localEndpoints(node string) []endpoint { return usable(tr.endpointsOn(node)) }
+
+// endpointsOn are the Service's endpoints on node, whatever their state.
+func (tr *tracer) endpointsOn(node string) []endpoint {
 	var local []endpoint
 	for _, e := range tr.serviceEndpoints() {
 		if e.Node == node {
 			local = append(local, e)
 		}
 	}
-	return usable(local)
+	return local
+}
+
+// healthCheckEndpoints are what kube-proxy's health check node port counts
+// on node: its ready endpoints only, so that a node whose endpoints all
+// terminate answers 503 and the load balancer stops sending it new flows,
+// although kube-proxy still sends the flows that come to the terminating
+// ones (pkg/proxy/endpointschangetracker.go, getLocalReadyEndpointIPs:
+// "Only add ready endpoints for health checking").
+func (tr *tracer) healthCheckEndpoints(node string) []endpoint {
+	var ready []endpoint
+	for _, e := range tr.endpointsOn(node) {
+		if e.ready {
+			ready = append(ready, e)
+		}
+	}
+	return ready
+}
+
+func endpointNames(eps []endpoint) string {
+	names := make([]string, len(eps))
+	for i, e := range eps {
+		names[i] = e.name()
+	}
+	return strings.Join(names, ", ")
 }
 
 func publicEndpoints(eps []endpoint) []Endpoint {

@@ -246,7 +246,7 @@ func withDualStack() labOpt {
 		l.cloud.ForwardingRules = append(l.cloud.ForwardingRules, &v6)
 		l.cloud.Firewalls = append(l.cloud.Firewalls,
 			newFirewall(webBase+"-fw6", sources("::/0"), destinations(lbIPv6+"/96"), targetTags("k8s-node")),
-			newFirewall(webBase+"-hc6", sources("2600:2d00:1:b029::/64"), targetTags("k8s-node"), allow("tcp", "10256")))
+			newFirewall(webBase+"-hc6", sources("2600:1901:8001::/48"), targetTags("k8s-node"), allow("tcp", "10256")))
 		for i, n := range l.nodes {
 			n.Spec.PodCIDRs = append(n.Spec.PodCIDRs, fmt.Sprintf("fd00:10:64:%d::/64", i+1))
 			n.Status.Addresses = append(n.Status.Addresses, v1.NodeAddress{Type: v1.NodeInternalIP, Address: fmt.Sprintf("fd20:1::%d", i+2)})

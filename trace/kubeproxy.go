@@ -71,7 +71,18 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 		tr.note("externalTrafficPolicy Local: the pod sees the client's own address %s.", tr.flow.Src.Addr())
 		return &ep, true
 	}
+	if tr.isNodeAddress(node, ep.Address.Addr()) {
+		// The masquerade is MASQUERADE in KUBE-POSTROUTING, hooked in nat
+		// POSTROUTING (pkg/proxy/iptables/proxier.go, syncProxyRules;
+		// nftables: the "masquerading" chain in nat-postrouting): a
+		// packet DNATed to the node's own address is delivered by INPUT
+		// and never passes POSTROUTING.
+		tr.note("%s is a host-network endpoint on %s itself: the packet is delivered to the node, never passes POSTROUTING, and keeps the client's address %s although kube-proxy marked it for masquerade.",
+			ep.name(), node.Name, tr.flow.Src.Addr())
+		return &ep, true
+	}
 	masq := tr.masqueradeAddress(node, &ep)
+	tr.masqueraded = true
 	after = tr.flow
 	after.Src = netip.AddrPortFrom(masq, 0)
 	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through %s: source %s -> %s, a port picked at random (MASQUERADE --random-fully)",
@@ -90,6 +101,11 @@ func (tr *tracer) intercepts(node *v1.Node) bool {
 			continue
 		}
 		if in.IPMode != nil && *in.IPMode == v1.LoadBalancerIPModeProxy {
+			if tr.passthrough != nil {
+				tr.stop(compDNAT, Rejected, "ipMode Proxy", fmt.Sprintf("%s is in status.loadBalancer.ingress with ipMode Proxy: kube-proxy has no rule for it. %s", dst, tr.forwardedAddressText(node)),
+					"drop ipMode Proxy from the Service's status: a passthrough load balancer keeps the destination, so kube-proxy must serve it (ipMode VIP)")
+				return false
+			}
 			tr.stop(compDNAT, Dropped, "ipMode Proxy", fmt.Sprintf("%s is in status.loadBalancer.ingress with ipMode Proxy: kube-proxy leaves it to the load balancer and %s does not own it", dst, node.Name))
 			return false
 		}
@@ -115,10 +131,38 @@ func (tr *tracer) intercepts(node *v1.Node) bool {
 			tr.unpublishedFix()...)
 		return false
 	}
+	if tr.passthrough != nil {
+		tr.stop(compDNAT, Rejected, "no kube-proxy rule",
+			fmt.Sprintf("kube-proxy has no rule for %s: it is not in the Service's status.loadBalancer.ingress (%s). %s", tr.flow.Dst, joinAddrs(tr.ingressAddresses()), tr.forwardedAddressText(node)),
+			"wait for the CCM to write the load balancer's address into the Service's status; see its events")
+		return false
+	}
 	tr.stop(compDNAT, Dropped, "no kube-proxy rule",
 		fmt.Sprintf("kube-proxy has no rule for %s: it is not in the Service's status.loadBalancer.ingress, and %s does not own the address", tr.flow.Dst, node.Name),
 		"wait for the CCM to write the load balancer's address into the Service's status; see its events")
 	return false
+}
+
+// isNodeAddress: a is one of the node's addresses (its status or its
+// instance's primary internal ones): an endpoint there is host-network.
+func (tr *tracer) isNodeAddress(node *v1.Node, a netip.Addr) bool {
+	for _, na := range node.Status.Addresses {
+		if na.Address == a.String() {
+			return true
+		}
+	}
+	return isPrimaryAddress(instanceOfNode(tr.in.Cloud.Instances, node), a)
+}
+
+// forwardedAddressText says why a node answers a forwarding rule's address
+// that kube-proxy has no rule for: GCE's guest environment adds each
+// forwarded IP of the instance (the address of every forwarding rule it
+// backs) to the local routing table (GoogleCloudPlatform/guest-agent,
+// google_guest_agent/addresses.go, addLocalRoute: "route add to local %s
+// scope host dev %s proto 66"), so the node's own stack takes the packet.
+func (tr *tracer) forwardedAddressText(node *v1.Node) string {
+	return fmt.Sprintf("The guest environment made it a local address of %s (a forwarding rule's address), so %s itself receives the packet (a TCP reset, unless a process on %s listens on port %d)",
+		node.Name, node.Name, node.Name, tr.flow.Dst.Port())
 }
 
 // masqueradeAddress is the source kube-proxy's masquerade gives the

@@ -39,7 +39,7 @@ func (tr *tracer) reply() {
 	}
 	back := Flow{Protocol: tr.flow.Protocol, Src: tr.seen.Dst, Dst: tr.seen.Src}
 	undo := "DNAT"
-	if !tr.local {
+	if tr.masqueraded {
 		undo = "DNAT and masquerade"
 	}
 	tr.step(compConntrack, entry, "rewritten", fmt.Sprintf("conntrack undoes kube-proxy's %s: %s", undo, changes(tr.flow, back)), back)

@@ -35,6 +35,18 @@ type Trace struct {
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
 	// Notes say what the trace chose and what else could happen.
 	Notes []string `json:"notes,omitempty"`
+	// Rewrites counts the addresses rewritten on the way in and back.
+	Rewrites Rewrites `json:"rewrites"`
+}
+
+// Rewrites counts the changes of the packet's addresses in each
+// direction: a hop that rewrites both source and destination counts two.
+// The way back undoes the way in, so the two usually match; they are
+// reported apart so that a count of the way in (client to pod) is not
+// mistaken for one that includes the reply's undoing.
+type Rewrites struct {
+	Forward int `json:"forward"`
+	Reply   int `json:"reply"`
 }
 
 // Outcomes.

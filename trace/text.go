@@ -33,6 +33,10 @@ func WriteText(w io.Writer, t *Trace) error {
 	case t.Endpoint != nil:
 		fmt.Fprintf(&b, "DELIVERED to pod %s (%s) on %s.\n", (&endpoint{Endpoint: *t.Endpoint}).name(), t.Endpoint.Address, t.Endpoint.Node)
 	}
+	if t.Outcome == Delivered {
+		fmt.Fprintf(&b, "Rewrites: %d on the way in (client to pod), %d on the way back (each source or destination changed counts one).\n",
+			t.Rewrites.Forward, t.Rewrites.Reply)
+	}
 	if len(t.Backends) > 0 {
 		b.WriteString("\nLoad balancer backends:\n")
 		for _, be := range t.Backends {

@@ -49,7 +49,24 @@ func Run(in Input) (*Trace, error) {
 	if tr.t.Outcome == Delivered {
 		tr.reply()
 	}
+	tr.t.Rewrites = Rewrites{Forward: countRewrites(tr.t.Hops), Reply: countRewrites(tr.t.Reply)}
 	return tr.t, nil
+}
+
+// countRewrites counts the addresses the hops change: a source and a
+// destination rewritten by one hop count two, as the packet lab counts
+// the rewrites conntrack records (test/lab/rewrites_test.go).
+func countRewrites(hops []Hop) int {
+	n := 0
+	for _, h := range hops {
+		if h.Before.Src != h.After.Src {
+			n++
+		}
+		if h.Before.Dst != h.After.Dst {
+			n++
+		}
+	}
+	return n
 }
 
 // tracer follows the packet, hop by hop.
@@ -78,6 +95,7 @@ type tracer struct {
 	endpoint    *endpoint               // the endpoint it reached
 	crossed     *compute.Instance       // the endpoint's instance, when it is another node's
 	endpointAt  string                  // the endpoint's node (or instance) name
+	masqueraded bool                    // kube-proxy's masquerade rewrote the source
 
 	// toldProblems: a note already says what is wrong with the node.
 	toldProblems bool

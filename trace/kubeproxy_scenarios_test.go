@@ -1,0 +1,314 @@
+package trace
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/utils/ptr"
+)
+
+// The scenarios of issue 19: the trace follows the packet as kube-proxy
+// v1.37 and GCE really take it. Each case names the source it relies on;
+// the packet lab cites these names for its matching tests.
+
+// scenario is the part of a trace these cases compare: the hops, the
+// outcome and drop, the backends' health ("node-1 healthy"), the rewrites
+// counted, and the notes only when a case asks for them.
+type scenario struct {
+	Node     string
+	Endpoint string
+	Hops     []string
+	Reply    []string
+	Outcome  string
+	Drop     *Drop
+	Backends []string
+	Rewrites Rewrites
+}
+
+func scenarioOf(t *Trace) scenario {
+	s := summarize(t)
+	out := scenario{Node: s.Node, Endpoint: s.Endpoint, Hops: s.Hops, Reply: s.Reply, Outcome: s.Outcome, Drop: s.Drop, Rewrites: t.Rewrites}
+	for _, b := range t.Backends {
+		health := "unhealthy"
+		if b.Healthy {
+			health = "healthy"
+		}
+		out.Backends = append(out.Backends, fmt.Sprintf("%s %s: %s", b.Node, health, b.Reason))
+	}
+	return out
+}
+
+// terminatingEndpoint is a pod being deleted that still serves: ready
+// false, serving as given (nil: unset), terminating true.
+func terminatingEndpoint(pod, ip, node string, serving *bool) discoveryv1.Endpoint {
+	ep := podEndpoint(pod, ip, node)
+	ep.Conditions = discoveryv1.EndpointConditions{Ready: ptr.To(false), Serving: serving, Terminating: ptr.To(true)}
+	return ep
+}
+
+// withHealthCheck6Sources replaces the sources of the Service's IPv6
+// health-check rule.
+func withHealthCheck6Sources(r ...string) labOpt {
+	return func(l *lab) {
+		for _, fw := range l.cloud.Firewalls {
+			if fw.Name == webBase+"-hc6" {
+				fw.SourceRanges = r
+			}
+		}
+	}
+}
+
+// withStatusAddress replaces the Service's published address, leaving
+// the forwarding rule where it is: a stale status.
+func withStatusAddress(ip string, mode *v1.LoadBalancerIPMode) labOpt {
+	return func(l *lab) {
+		l.svc.Status.LoadBalancer.Ingress[0].IP = ip
+		l.svc.Status.LoadBalancer.Ingress[0].IPMode = mode
+	}
+}
+
+func runScenarios(t *testing.T, tests []struct {
+	name string
+	in   Input
+	want scenario
+}) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Run(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, scenarioOf(got)); diff != "" {
+				t.Errorf("Run (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+var allHealthyCluster = []string{
+	"node-1 healthy: kube-proxy answers 200 on :10256/healthz",
+	"node-2 healthy: kube-proxy answers 200 on :10256/healthz",
+	"node-3 healthy: kube-proxy answers 200 on :10256/healthz",
+}
+
+func TestRunProbesAsGCEDoes(t *testing.T) {
+	runScenarios(t, []struct {
+		name string
+		in   Input
+		want scenario
+	}{
+		{
+			// https://cloud.google.com/load-balancing/docs/health-check-concepts
+			// (probe IP ranges): the IPv6 probes of external passthrough
+			// Network Load Balancers come from 2600:1901:8001::/48.
+			name: "ipv6 probes external backends from 2600:1901:8001::/48, which the -hc6 rule opens, without the IPv4 rule",
+			in:   newLab(withDualStack(), withoutFirewall(webBase+"-hc")).input(from("[2001:db8::10]:40000")),
+			want: scenario{
+				Node: "node-1", Endpoint: "web-a [fd00:10:64:1::3]:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->VPC: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 sent",
+					"forwarding rule VPC->VPC: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 forwarded",
+					"VPC firewall VPC->node-1: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 allowed",
+					"kube-proxy DNAT node-1->node-1: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 => [2001:db8::10]:40000 -> [fd00:10:64:1::3]:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-1->node-1: [2001:db8::10]:40000 -> [fd00:10:64:1::3]:8080 => [fd00:10:64:1::1]:* -> [fd00:10:64:1::3]:8080 rewritten",
+					"pod node-1->pod: [fd00:10:64:1::1]:* -> [fd00:10:64:1::3]:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: [fd00:10:64:1::3]:8080 -> [fd00:10:64:1::1]:* sent",
+					"kube-proxy conntrack node-1->node-1: [fd00:10:64:1::3]:8080 -> [fd00:10:64:1::1]:* => [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 rewritten",
+					"node route node-1->VPC: [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 routed",
+					"client VPC->Client: [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 received",
+				},
+				Backends: allHealthyCluster,
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+		{
+			// The same page: 2600:2d00:1:b029::/64 is the range of the
+			// internal passthrough load balancers' probes, not of the
+			// external ones.
+			name: "an -hc6 rule that opens only the internal load balancers' 2600:2d00:1:b029::/64 keeps the external IPv6 probes out",
+			in: newLab(withDualStack(), withHealthCheck6Sources("2600:2d00:1:b029::/64")).input(
+				from("[2001:db8::10]:40000"), to(lbIPv6), toNode("node-1")),
+			want: scenario{
+				Node: "node-1", Endpoint: "web-a [fd00:10:64:1::3]:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->VPC: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 sent",
+					"forwarding rule VPC->VPC: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 forwarded",
+					"VPC firewall VPC->node-1: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 allowed",
+					"kube-proxy DNAT node-1->node-1: [2001:db8::10]:40000 -> [2600:1900:4000:a0e::]:80 => [2001:db8::10]:40000 -> [fd00:10:64:1::3]:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-1->node-1: [2001:db8::10]:40000 -> [fd00:10:64:1::3]:8080 => [fd00:10:64:1::1]:* -> [fd00:10:64:1::3]:8080 rewritten",
+					"pod node-1->pod: [fd00:10:64:1::1]:* -> [fd00:10:64:1::3]:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: [fd00:10:64:1::3]:8080 -> [fd00:10:64:1::1]:* sent",
+					"kube-proxy conntrack node-1->node-1: [fd00:10:64:1::3]:8080 -> [fd00:10:64:1::1]:* => [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 rewritten",
+					"node route node-1->VPC: [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 routed",
+					"client VPC->Client: [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 received",
+				},
+				Backends: []string{
+					"node-1 unhealthy: the firewall blocks health checks from 2600:1901:8001::1 on tcp:10256 (denied by the implied deny-ingress rule (priority 65535))",
+					"node-2 unhealthy: the firewall blocks health checks from 2600:1901:8001::1 on tcp:10256 (denied by the implied deny-ingress rule (priority 65535))",
+					"node-3 unhealthy: the firewall blocks health checks from 2600:1901:8001::1 on tcp:10256 (denied by the implied deny-ingress rule (priority 65535))",
+				},
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+	})
+}
+
+func TestRunReadsEndpointsAsKubeProxyDoes(t *testing.T) {
+	runScenarios(t, []struct {
+		name string
+		in   Input
+		want scenario
+	}{
+		{
+			// pkg/proxy/endpointschangetracker.go, getLocalReadyEndpointIPs:
+			// "if !ep.IsReady() { continue }": the health check node port
+			// counts ready endpoints only, and answers 503 on a node whose
+			// endpoints all terminate (healthcheck/service_health.go,
+			// ServeHTTP: "resp.WriteHeader(http.StatusServiceUnavailable)").
+			name: "local, a rolling update leaves node-1 only a terminating endpoint: its health check answers 503 and GCE sends to node-2",
+			in: newLab(withLocal(), withEndpoints(
+				terminatingEndpoint("web-a", "10.64.1.3", "node-1", ptr.To(true)),
+				podEndpoint("web-b", "10.64.2.5", "node-2"))).input(),
+			want: scenario{
+				Node: "node-2", Endpoint: "web-b 10.64.2.5:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+					"VPC firewall VPC->node-2: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+					"kube-proxy DNAT node-2->node-2: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.2.5:8080 rewritten",
+					"pod node-2->pod: 198.51.100.10:40000 -> 10.64.2.5:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-2: 10.64.2.5:8080 -> 198.51.100.10:40000 sent",
+					"kube-proxy conntrack node-2->node-2: 10.64.2.5:8080 -> 198.51.100.10:40000 => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
+					"node route node-2->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
+					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
+				},
+				Backends: []string{
+					"node-1 unhealthy: node-1 has only terminating endpoints (web-a): kube-proxy answers 503 on :31234/healthz, which counts ready endpoints only (externalTrafficPolicy Local)",
+					"node-2 healthy: kube-proxy answers 200 on :31234/healthz: 1 ready endpoint on node-2",
+					"node-3 unhealthy: no ready endpoint on node-3: kube-proxy answers 503 on :31234/healthz (externalTrafficPolicy Local)",
+				},
+				Rewrites: Rewrites{Forward: 1, Reply: 1},
+			},
+		},
+		{
+			// pkg/proxy/endpointslicecache.go, addEndpoints: "serving :=
+			// endpoint.Conditions.Serving == nil || *endpoint.Conditions.Serving";
+			// topology.go, CategorizeEndpoints falls back to the serving
+			// terminating endpoints when none is ready.
+			name: "an unset serving condition is serving: with no ready endpoint, kube-proxy sends to the terminating one",
+			in:   newLab(withEndpoints(terminatingEndpoint("web-a", "10.64.1.3", "node-1", nil))).input(),
+			want: scenario{
+				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops:     sameNodeHops,
+				Reply:    sameNodeReply,
+				Backends: allHealthyCluster,
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+		{
+			// pkg/proxy/iptables/proxier.go: the masquerade is "-j
+			// MASQUERADE" in KUBE-POSTROUTING, hooked in nat POSTROUTING,
+			// which a packet delivered to the node itself (nat PREROUTING,
+			// then INPUT) never passes.
+			name: "cluster, a host-network endpoint on the node the load balancer chose: delivered to the node itself, never masqueraded",
+			in: newLab(withEndpoints(discoveryv1.Endpoint{Addresses: []string{"10.128.0.2"}, NodeName: ptr.To("node-1"),
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})).input(toNode("node-1")),
+			want: scenario{
+				Node: "node-1", Endpoint: " 10.128.0.2:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+					"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+					"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.128.0.2:8080 rewritten",
+					"pod node-1->pod: 198.51.100.10:40000 -> 10.128.0.2:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.128.0.2:8080 -> 198.51.100.10:40000 sent",
+					"kube-proxy conntrack node-1->node-1: 10.128.0.2:8080 -> 198.51.100.10:40000 => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
+					"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
+					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
+				},
+				Backends: allHealthyCluster,
+				Rewrites: Rewrites{Forward: 1, Reply: 1},
+			},
+		},
+	})
+}
+
+func TestRunRejectsAtANodeWithoutAKubeProxyRule(t *testing.T) {
+	// GoogleCloudPlatform/guest-agent, google_guest_agent/addresses.go,
+	// addLocalRoute: "route add to local %s scope host dev %s proto 66"
+	// for each of the instance's forwarded IPs: the node owns the address
+	// of every forwarding rule it backs, and its own stack answers a
+	// connection nothing listens for with a reset.
+	staleHops := []string{
+		"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+		"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+		"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+		"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 rejected",
+	}
+	runScenarios(t, []struct {
+		name string
+		in   Input
+		want scenario
+	}{
+		{
+			name: "ipmode proxy: kube-proxy leaves the address alone, and the node the forwarding rule delivers to answers with a reset",
+			in:   newLab(withStatusAddress(lbIP, ptr.To(v1.LoadBalancerIPModeProxy))).input(toNode("node-1")),
+			want: scenario{
+				Node: "node-1", Outcome: Rejected, Hops: staleHops,
+				Drop: &Drop{Hop: 4, Component: compDNAT, At: "node-1",
+					Reason: "203.0.113.10 is in status.loadBalancer.ingress with ipMode Proxy: kube-proxy has no rule for it. The guest environment made it a local address of node-1 (a forwarding rule's address), so node-1 itself receives the packet (a TCP reset, unless a process on node-1 listens on port 80)",
+					Fix:    []string{"drop ipMode Proxy from the Service's status: a passthrough load balancer keeps the destination, so kube-proxy must serve it (ipMode VIP)"}},
+				Backends: allHealthyCluster,
+			},
+		},
+		{
+			name: "a stale status: kube-proxy has rules for the old address only, and the node the forwarding rule delivers to answers with a reset",
+			in:   newLab(withStatusAddress("203.0.113.99", ptr.To(v1.LoadBalancerIPModeVIP))).input(to(lbIP), toNode("node-1")),
+			want: scenario{
+				Node: "node-1", Outcome: Rejected, Hops: staleHops,
+				Drop: &Drop{Hop: 4, Component: compDNAT, At: "node-1",
+					Reason: "kube-proxy has no rule for 203.0.113.10:80: it is not in the Service's status.loadBalancer.ingress (203.0.113.99). The guest environment made it a local address of node-1 (a forwarding rule's address), so node-1 itself receives the packet (a TCP reset, unless a process on node-1 listens on port 80)",
+					Fix:    []string{"wait for the CCM to write the load balancer's address into the Service's status; see its events"}},
+				Backends: allHealthyCluster,
+			},
+		},
+	})
+}
+
+func TestRunCountsRewritesForwardAndReply(t *testing.T) {
+	// The lab counts each changed address (test/lab/rewrites_test.go,
+	// rewritesOf): a hop that rewrites source and destination counts two.
+	tests := []struct {
+		name string
+		in   Input
+		want Rewrites
+	}{
+		{"external, Cluster: DNAT and masquerade, both undone by conntrack", newLab().input(toNode("node-3")), Rewrites{Forward: 2, Reply: 2}},
+		{"external, Local: DNAT alone", newLab(withLocal()).input(), Rewrites{Forward: 1, Reply: 1}},
+		{"nodeip from outside, Local: the 1:1 NAT and DNAT", newLab(withLocal(), withNodeIP(v1.NodeInternalIP, 1, 2)).input(), Rewrites{Forward: 2, Reply: 2}},
+		{"nodeip from outside, Cluster across nodes: NAT, DNAT, masquerade", newLab(withNodeIP(v1.NodeInternalIP, 1, 2)).input(toNode("node-2")), Rewrites{Forward: 3, Reply: 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Run(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.Rewrites); diff != "" {
+				t.Errorf("Rewrites (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
