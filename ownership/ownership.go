@@ -23,6 +23,9 @@ const (
 	ServiceUIDKey = "cloud-provider-vpc.io/service-uid"
 	// NodeKey names the node a route sends traffic to.
 	NodeKey = "cloud-provider-vpc.io/node"
+	// ProjectKey names the cluster's own project when it is a service
+	// project of a Shared VPC host: part of the marker (InServiceProject).
+	ProjectKey = "cloud-provider-vpc.io/project"
 )
 
 // DefaultClusterName is the --cluster-name a cloud controller manager runs
@@ -37,14 +40,37 @@ const maxNameLen = 63
 
 // Cluster is one cluster's view of ownership.
 type Cluster struct {
-	name   string
-	prefix string
+	name    string
+	project string // the service project, on a Shared VPC only
+	prefix  string
 }
 
 // ForCluster returns the ownership of the cluster named name (the CCM's
 // --cluster-name).
 func ForCluster(name string) Cluster {
-	sum := sha256.Sum256([]byte(name))
+	return Cluster{name: name, prefix: prefixOf(name, name)}
+}
+
+// InServiceProject returns the ownership of the same cluster run from
+// project, a service project of a Shared VPC host whose network the cluster
+// uses (an empty project changes nothing). Firewall rules and routes live in
+// the host project (https://cloud.google.com/vpc/docs/shared-vpc), so two
+// service projects that run clusters of one name would list, mark and
+// collect the same rules: here the project joins the name in the prefix's
+// hash and in the marker, so each owns only its own. A cluster whose own
+// project holds its network never calls this: its names and marker stay
+// those of ForCluster, and an upgrade orphans nothing.
+func (c Cluster) InServiceProject(project string) Cluster {
+	if project == "" {
+		return c
+	}
+	return Cluster{name: c.name, project: project, prefix: prefixOf(c.name, project+"/"+c.name)}
+}
+
+// prefixOf is "cpv-<name>-<hash>-": the name for the reader, the first two
+// bytes of key's SHA-256 to tell clusters apart.
+func prefixOf(name, key string) string {
+	sum := sha256.Sum256([]byte(key))
 	short := sanitize(name)
 	if len(short) > 10 {
 		short = strings.TrimRight(short[:10], "-")
@@ -53,11 +79,14 @@ func ForCluster(name string) Cluster {
 	if short != "" {
 		prefix = "cpv-" + short + "-" + hex.EncodeToString(sum[:2]) + "-"
 	}
-	return Cluster{name: name, prefix: prefix}
+	return prefix
 }
 
 // Name is the cluster name.
 func (c Cluster) Name() string { return c.name }
+
+// Project is the service project InServiceProject set, or "".
+func (c Cluster) Project() string { return c.project }
 
 // Prefix starts the name of every resource of the cluster: "cpv-<name>-<hash>-",
 // at most 20 characters, so that a 36-character UID still fits in a name.
@@ -87,18 +116,23 @@ func (c Cluster) Description(keys map[string]string) string {
 	for k, v := range keys {
 		m[k] = v
 	}
+	if c.project != "" {
+		m[ProjectKey] = c.project
+	}
 	b, _ := json.Marshal(m)
 	return string(b)
 }
 
 // Owns reports whether a resource with this name and description belongs to
-// the cluster: the name has the prefix and the description the marker.
+// the cluster: the name has the prefix and the description the marker, the
+// cluster's name and its service project (none outside a Shared VPC: a
+// marker that names a project is then another cluster's).
 func (c Cluster) Owns(name, description string) bool {
 	if !strings.HasPrefix(name, c.prefix) {
 		return false
 	}
 	keys, ok := Parse(description)
-	return ok && keys[ClusterKey] == c.name
+	return ok && keys[ClusterKey] == c.name && keys[ProjectKey] == c.project
 }
 
 // Parse reads the keys of a description written by Description.

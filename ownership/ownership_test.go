@@ -68,3 +68,57 @@ func TestPrefixesDifferBetweenClusters(t *testing.T) {
 		t.Errorf("clusters a and A share a prefix")
 	}
 }
+
+// Two service projects of one Shared VPC host write their firewall rules and
+// routes into the host project, on one network: a cluster of one name in
+// each must own only its own.
+func TestClustersOfOneNameInTwoServiceProjectsOwnOnlyTheirOwn(t *testing.T) {
+	a := ForCluster("prod").InServiceProject("team-a")
+	b := ForCluster("prod").InServiceProject("team-b")
+	host := ForCluster("prod")
+	if a.Prefix() == b.Prefix() || a.Prefix() == host.Prefix() {
+		t.Fatalf("prefixes %q, %q and %q are not all different", a.Prefix(), b.Prefix(), host.Prefix())
+	}
+	tests := []struct {
+		name  string
+		owner Cluster
+		of    Cluster
+		want  bool
+	}{
+		{name: "a service project's cluster owns its own rule", owner: a, of: a, want: true},
+		{name: "a service project's cluster does not own the other service project's rule", owner: a, of: b, want: false},
+		{name: "a service project's cluster does not own the host project's cluster's rule", owner: a, of: host, want: false},
+		{name: "the host project's cluster does not own a service project's rule", owner: host, of: a, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := tt.of.ResourceName("fw", "5f0c1d2e8a1b4c3d9e8f0a1b2c3d4e5f")
+			desc := tt.of.Description(nil)
+			if got := tt.owner.Owns(name, desc); got != tt.want {
+				t.Errorf("Owns(%q, %q) = %v, want %v", name, desc, got, tt.want)
+			}
+			// The marker alone decides too: a rule named like the owner's
+			// but marked by the other cluster is not the owner's.
+			if got := tt.owner.Owns(tt.owner.ResourceName("fw", "x"), desc); got != tt.want {
+				t.Errorf("Owns(owner's name, %q) = %v, want %v", desc, got, tt.want)
+			}
+		})
+	}
+}
+
+// A cluster whose project holds its network keeps the names and marker it
+// had before service projects were told apart: its resources stay its own
+// after an upgrade.
+func TestAClusterOutsideASharedVPCKeepsItsNamesAndMarker(t *testing.T) {
+	c := ForCluster("prod")
+	// The prefix every release so far gave the cluster "prod".
+	if got, want := c.Prefix(), "cpv-prod-6754-"; got != want {
+		t.Errorf("Prefix = %q, want %q", got, want)
+	}
+	if got, want := c.Description(map[string]string{NodeKey: "n1"}), `{"cloud-provider-vpc.io/cluster":"prod","cloud-provider-vpc.io/node":"n1"}`; got != want {
+		t.Errorf("Description = %s, want %s", got, want)
+	}
+	if got, want := c.InServiceProject("").Prefix(), c.Prefix(); got != want {
+		t.Errorf("InServiceProject(\"\").Prefix() = %q, want the plain prefix %q", got, want)
+	}
+}

@@ -28,3 +28,17 @@ func CheckClusterName(name string, cfg *Config) error {
 	}
 	return nil
 }
+
+// ownerOf is the ownership of the cluster named clusterName as this provider
+// runs it: on a Shared VPC (the network's project is not project-id) the
+// cluster's own project joins its identity, since the host project holds
+// the firewall rules and routes of every service project's clusters
+// (ownership.Cluster.InServiceProject). Elsewhere it is the name alone, as
+// it always was.
+func (c *Cloud) ownerOf(clusterName string) ownership.Cluster {
+	owner := ownership.ForCluster(clusterName)
+	if networkProject(c.cfg) != c.project {
+		owner = owner.InServiceProject(c.project)
+	}
+	return owner
+}

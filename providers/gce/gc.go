@@ -24,20 +24,7 @@ func (c *Cloud) collectFirewallGarbage(client kubernetes.Interface, stop <-chan 
 	ctx := wait.ContextForChannel(stop)
 	log := klog.FromContext(ctx).WithName("firewall-gc")
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		// Services are listed after the firewall rules (on the first rule
-		// with a UID): a rule in the list was made after its Service
-		// existed, so a Service created meanwhile cannot lose its new rule.
-		// If the list fails, every rule is kept.
-		var live map[string]bool
-		var listErr error
-		deleted, err := firewall.CollectGarbage(ctx, c.api, c.owner, c.networkURL, func(uid string) bool {
-			if live == nil && listErr == nil {
-				if live, listErr = liveServiceUIDs(ctx, client); listErr != nil {
-					log.Error(listErr, "Cannot list Services; keeping every rule this time")
-				}
-			}
-			return listErr != nil || live[uid]
-		})
+		deleted, err := c.collectFirewallGarbageOnce(klog.NewContext(ctx, log), client)
 		if err != nil {
 			log.Error(err, "Firewall garbage collection failed")
 		}
@@ -45,6 +32,28 @@ func (c *Cloud) collectFirewallGarbage(client kubernetes.Interface, stop <-chan 
 			log.Info("Deleted firewall rules of Services that are gone", "rules", deleted)
 		}
 	}, gcPeriod)
+}
+
+// collectFirewallGarbageOnce is one pass of the collector. It considers only
+// the rules c.owner owns (name prefix and marker, with the service project
+// on a Shared VPC) on the cluster's network: another cluster's Services are
+// not in this cluster's API server, so its rules would all look dead.
+func (c *Cloud) collectFirewallGarbageOnce(ctx context.Context, client kubernetes.Interface) ([]string, error) {
+	log := klog.FromContext(ctx)
+	// Services are listed after the firewall rules (on the first rule
+	// with a UID): a rule in the list was made after its Service
+	// existed, so a Service created meanwhile cannot lose its new rule.
+	// If the list fails, every rule is kept.
+	var live map[string]bool
+	var listErr error
+	return firewall.CollectGarbage(ctx, c.api, c.owner, c.networkURL, func(uid string) bool {
+		if live == nil && listErr == nil {
+			if live, listErr = liveServiceUIDs(ctx, client); listErr != nil {
+				log.Error(listErr, "Cannot list Services; keeping every rule this time")
+			}
+		}
+		return listErr != nil || live[uid]
+	})
 }
 
 func liveServiceUIDs(ctx context.Context, client kubernetes.Interface) (map[string]bool, error) {

@@ -3,16 +3,20 @@ package gce
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
-
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 )
 
 func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
@@ -65,5 +69,83 @@ func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
 	liveBase = liveBase[:len(liveBase)-len("-nip")]
 	if _, err := tc.Compute.Firewalls.Get(tc.Project, liveBase+"-fw").Do(); err != nil {
 		t.Errorf("the live Service's rule was collected: %v", err)
+	}
+}
+
+// Two service projects of one Shared VPC host each run a cluster of the same
+// name: both write their firewall rules into the host project, on the same
+// network. Each cluster's garbage collector knows only its own Services, so
+// it must collect only its own rules, and the two clusters' rules must not
+// share names.
+func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *testing.T) {
+	const host = "host-project"
+	projects := []string{"team-a", "team-b"}
+	fc := fakegcetest.Start(t, fakegce.Config{Projects: append([]string{host}, projects...)})
+	waitOp := func(op *compute.Operation, err error) {
+		t.Helper()
+		if err == nil {
+			_, err = fc.WaitOperation(context.Background(), op)
+		}
+		if err != nil {
+			t.Fatalf("setup: %v", err)
+		}
+	}
+	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
+		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
+	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+
+	type teamCluster struct {
+		p       *Cloud
+		svc     *v1.Service
+		ruleFor func(suffix string) string
+	}
+	ctx := context.Background()
+	var clusters []teamCluster
+	for i, project := range projects {
+		waitOp(fc.Compute.Instances.Insert(project, "us-central1-a", &compute.Instance{
+			Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4",
+			Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
+				InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+			NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: linkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes",
+				AccessConfigs: []*compute.AccessConfig{{}}}},
+			Tags: &compute.Tags{Items: []string{"k8s-node"}},
+		}).Do())
+		cfg := &Config{ProjectID: project, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+			NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+		p, err := New(ctx, cfg, Options{ClusterName: cluster})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := lbService(nil)
+		svc.UID = types.UID(fmt.Sprintf("6a1d6c1e-1111-4222-8333-44445555666%d", i))
+		if _, err := p.EnsureLoadBalancer(ctx, cluster, svc, []*v1.Node{node("node-1", "gce://"+project+"/us-central1-a/node-1")}); err != nil {
+			t.Fatalf("%s: EnsureLoadBalancer: %v", project, err)
+		}
+		base := strings.TrimSuffix(NodeIPFirewallName(p.owner, string(svc.UID)), "-nip")
+		clusters = append(clusters, teamCluster{p: p, svc: svc, ruleFor: func(suffix string) string { return base + suffix }})
+	}
+	a, b := clusters[0], clusters[1]
+	if a.p.owner.Prefix() == b.p.owner.Prefix() {
+		t.Errorf("both clusters name their resources with the prefix %s: their shared rules (health checks) are one rule", a.p.owner.Prefix())
+	}
+
+	// Each collector runs with its own cluster's Services only.
+	for _, c := range clusters {
+		deleted, err := c.p.collectFirewallGarbageOnce(ctx, fake.NewSimpleClientset(c.svc))
+		if err != nil || len(deleted) != 0 {
+			t.Errorf("%s: collector deleted %v (%v); want nothing: every rule it owns has a live Service", c.p.project, deleted, err)
+		}
+	}
+	for _, c := range clusters {
+		for _, rule := range []string{c.ruleFor("-fw"), c.ruleFor("-hc")} {
+			if _, err := fc.Compute.Firewalls.Get(host, rule).Do(); err != nil {
+				t.Errorf("%s's rule %s after both collectors ran: %v", c.p.project, rule, err)
+			}
+		}
+		st, exists, err := c.p.GetLoadBalancer(ctx, cluster, c.svc)
+		if err != nil || !exists || len(st.Ingress) == 0 {
+			t.Errorf("%s's load balancer after both collectors ran: %+v, exists %v, %v", c.p.project, st, exists, err)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
@@ -36,7 +35,7 @@ func (c *Cloud) nodeIPRuleRemoved(svc *v1.Service) {
 // defaults, and the external mode's cleanup for a Service that switched.
 // clusterName is --cluster-name, which scopes ownership.
 func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
-	owner := ownership.ForCluster(clusterName)
+	owner := c.ownerOf(clusterName)
 	lb := c.cfg.LoadBalancer
 	reserved := make([]nodeip.PortRange, 0, len(lb.ReservedPorts))
 	for _, r := range lb.ReservedPorts {

@@ -88,10 +88,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{
-		cfg: cfg, api: api, owner: ownership.ForCluster(opts.ClusterName), project: cfg.ProjectID,
+		cfg: cfg, api: api, project: cfg.ProjectID,
 		localZone: cfg.LocalZone, region: regionOf(cfg.LocalZone), managedZones: []string{cfg.LocalZone},
 		networkURL: networkURL(cfg),
 	}
+	c.owner = c.ownerOf(opts.ClusterName)
 	if cfg.Regional || cfg.Multizone {
 		r, err := api.GetRegion(ctx, c.region)
 		if err != nil {
@@ -198,10 +199,17 @@ func regionOf(zone string) string {
 	return zone
 }
 
+// KubernetesClientName is the identity of the provider's own Kubernetes
+// client: Service conditions and events, and the firewall garbage
+// collector's list of Services. With --use-service-account-credentials it
+// is the ServiceAccount kube-system/cloud-provider-vpc, which needs its own
+// RBAC (docs/rbac.md).
+const KubernetesClientName = "cloud-provider-vpc"
+
 // Initialize is called by the controller manager before controllers start:
 // it gets the Kubernetes client the provider reports on Services with.
 func (c *Cloud) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
-	client, err := clientBuilder.Client("cloud-provider-vpc")
+	client, err := clientBuilder.Client(KubernetesClientName)
 	if err != nil {
 		klog.Background().Error(err, "No Kubernetes client: Service conditions and events will not be written")
 		return
