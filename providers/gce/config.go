@@ -75,7 +75,9 @@ const (
 type LoadBalancerConfig struct {
 	Mode string
 	// Backend of external load balancers: target-pool or backend-service.
-	Backend                 string
+	Backend string
+	// HealthCheckSourceRanges replace, per family, the health checkers'
+	// ranges of every load balancer; none: GCE's of each scheme.
 	HealthCheckSourceRanges []netip.Prefix
 	NodeIPAddressType       string
 	NodeIPSourceRanges      []netip.Prefix
@@ -103,7 +105,6 @@ type PortRange struct {
 
 // Defaults the GCE provider uses too.
 var (
-	defaultHealthCheckRanges = []string{"35.191.0.0/16", "130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22"}
 	// SSH, BGP (Calico, kube-router, MetalLB), etcd, the API server, the
 	// kubelet, kube-proxy's health server, the controller manager, this
 	// CCM and the scheduler over TCP; VXLAN (IANA 4789; 8472 for the Linux
@@ -311,20 +312,18 @@ func (raw *rawConfig) validateLoadBalancer(c *Config) error {
 	default:
 		return bad("load-balancer", "backend", "%q is not a backend (want target-pool or backend-service)", lb.Backend)
 	}
-	ranges := lb.HealthCheckSourceRanges
-	if len(ranges) == 0 {
-		ranges = defaultHealthCheckRanges
-	}
+	// Unset, the load balancers open to GCE's checkers of their own scheme
+	// (nlb's checkerRanges); set, a family's ranges replace those.
 	var err error
-	if c.LoadBalancer.HealthCheckSourceRanges, err = parsePrefixes("health-check-source-ranges", ranges); err != nil {
+	if c.LoadBalancer.HealthCheckSourceRanges, err = parsePrefixes("health-check-source-ranges", lb.HealthCheckSourceRanges); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(c.LoadBalancer.HealthCheckSourceRanges, func(p netip.Prefix) bool { return p.Addr().Is4() }) {
+	if len(c.LoadBalancer.HealthCheckSourceRanges) > 0 && !slices.ContainsFunc(c.LoadBalancer.HealthCheckSourceRanges, func(p netip.Prefix) bool { return p.Addr().Is4() }) {
 		// A firewall rule holds one family: IPv6 ranges open the IPv6
 		// health-check rule, and the IPv4 rule needs sources of its own.
 		return bad("load-balancer", "health-check-source-ranges", "has no IPv4 range (IPv6 ranges only replace the IPv6 health checkers' ranges)")
 	}
-	ranges = lb.NodeIPSourceRanges
+	ranges := lb.NodeIPSourceRanges
 	if len(ranges) == 0 {
 		ranges = []string{"0.0.0.0/0"}
 	}

@@ -64,8 +64,6 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 func TestParseConfigReadsGoodFiles(t *testing.T) {
 	defaults := LoadBalancerConfig{
 		Mode: ModeExternal, Backend: "backend-service",
-		HealthCheckSourceRanges: []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("130.211.0.0/22"),
-			netip.MustParsePrefix("209.85.152.0/22"), netip.MustParsePrefix("209.85.204.0/22")},
 		NodeIPAddressType:  "InternalIP",
 		NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
 		ReservedPorts: []PortRange{{22, 22, "TCP"}, {179, 179, "TCP"}, {2379, 2380, "TCP"}, {6443, 6443, "TCP"}, {10250, 10250, "TCP"},

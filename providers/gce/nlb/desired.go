@@ -31,10 +31,13 @@ type Params struct {
 	Project string
 	// NetworkProject is the project of the cluster's network: the host
 	// project of a Shared VPC, else Project.
-	NetworkProject    string
-	Region            string
-	NetworkURL        string
-	NodeTags          []string
+	NetworkProject string
+	Region         string
+	NetworkURL     string
+	NodeTags       []string
+	// HealthCheckRanges are the cloud config's health-check-source-ranges:
+	// each family's replace GCE's checker ranges of that family for every
+	// scheme (none: checkerRanges, per scheme).
 	HealthCheckRanges []netip.Prefix
 	// SubnetworkURL is the cluster's subnetwork (internal load balancers).
 	SubnetworkURL string
@@ -341,19 +344,11 @@ func instancesByZone(links []string) map[string][]string {
 // the VPC's ranges in d.SourceRanges).
 func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 	sources, _ := firewall.ClientSources(d.SourceRanges, nil)
-	var hcSources []netip.Prefix
-	for _, s := range p.HealthCheckRanges {
-		// A firewall rule holds one IP family; IPv6 checkers have the
-		// -hc6 rule.
-		if s.Addr().Is4() {
-			hcSources = append(hcSources, s)
-		}
-	}
 	var rules []firewall.Rule
 	if src := sources[firewall.IPv4]; len(src) > 0 {
 		rules = append(rules, d.clientRule(p, d.Base+"-fw", src, ip+"/32"))
 	}
-	return append(rules, d.healthCheckRule(p, d.Base+"-hc", hcSources))
+	return append(rules, d.healthCheckRule(p, d.Base+"-hc", healthCheckSources(p.HealthCheckRanges, d.Scheme, firewall.IPv4)))
 }
 
 // clientRule lets clients from sources in to the Service's exact ports on
@@ -392,10 +387,46 @@ func prefixStrings(ps []netip.Prefix) []string {
 	return out
 }
 
-// ipv6HealthCheckRanges are where the cloud's health checkers come from over
-// IPv6, unless the cloud config's health-check-source-ranges lists IPv6
-// ranges of its own.
-var ipv6HealthCheckRanges = []string{"2600:2d00:1:1::/64", "2600:2d00:1:b029::/64"}
+// checkerRanges are where GCE's health checkers probe from, by load
+// balancer scheme and IP family: "probe IP ranges and firewall rules",
+// https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges
+// (and https://cloud.google.com/load-balancing/docs/firewall-rules). The
+// checks of external passthrough load balancers, legacy ones of target
+// pools as well as those of backend services, come from other ranges than
+// those of internal passthrough ones (kubernetes/ingress-gce
+// pkg/healthchecksl4/healthchecksl4.go has the same two IPv6 ranges:
+// L4NetLBIPv6HCRange, L4ILBIPv6HCRange). 2600:2d00:1:1::/64 serves only
+// global proxy load balancers, so it is in neither.
+var checkerRanges = map[string]map[firewall.Family][]string{
+	"EXTERNAL": {
+		firewall.IPv4: {"35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"},
+		firewall.IPv6: {"2600:1901:8001::/48"},
+	},
+	"INTERNAL": {
+		firewall.IPv4: {"35.191.0.0/16", "130.211.0.0/22"},
+		firewall.IPv6: {"2600:2d00:1:b029::/64"},
+	},
+}
+
+// healthCheckSources are the sources of a health-check firewall rule of one
+// family (a rule holds one): the cloud config's ranges of that family
+// (health-check-source-ranges), which replace the checkers' of every
+// scheme, else GCE's checkers of the load balancer's scheme.
+func healthCheckSources(configured []netip.Prefix, scheme string, family firewall.Family) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range configured {
+		if firewall.FamilyOf(s.Addr()) == family {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, s := range checkerRanges[scheme][family] {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
 
 // FirewallsIPv6 are the IPv6 twins of Firewalls: clients (the Service's IPv6
 // source ranges, else anywhere when it names none; no rule when it names
@@ -403,20 +434,9 @@ var ipv6HealthCheckRanges = []string{"2600:2d00:1:1::/64", "2600:2d00:1:b029::/6
 // checkers' IPv6 ranges to the health-check port.
 func (d *Desired) FirewallsIPv6(p Params, ip string) []firewall.Rule {
 	sources, _ := firewall.ClientSources(d.SourceRanges, nil)
-	var hcSources []netip.Prefix
-	for _, s := range p.HealthCheckRanges {
-		if s.Addr().Is6() {
-			hcSources = append(hcSources, s)
-		}
-	}
-	if len(hcSources) == 0 {
-		for _, s := range ipv6HealthCheckRanges {
-			hcSources = append(hcSources, netip.MustParsePrefix(s))
-		}
-	}
 	var rules []firewall.Rule
 	if src := sources[firewall.IPv6]; len(src) > 0 {
 		rules = append(rules, d.clientRule(p, d.Base+"-fw6", src, ip+"/96"))
 	}
-	return append(rules, d.healthCheckRule(p, d.Base+"-hc6", hcSources))
+	return append(rules, d.healthCheckRule(p, d.Base+"-hc6", healthCheckSources(p.HealthCheckRanges, d.Scheme, firewall.IPv6)))
 }

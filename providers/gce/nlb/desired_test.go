@@ -122,28 +122,48 @@ func TestDesireRefusesBadServices(t *testing.T) {
 	}
 }
 
-func TestHealthCheckRangesAreSplitByFamily(t *testing.T) {
-	p := testParams
-	p.HealthCheckRanges = []netip.Prefix{netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("2600:db8:1::/64")}
+func TestHealthCheckFirewallsOpenToTheCheckersOfTheSchemeAndFamily(t *testing.T) {
+	// GCE's probe ranges per load balancer ("probe IP ranges and firewall
+	// rules", https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges).
+	externalV4 := []string{"35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"}
+	externalV6 := []string{"2600:1901:8001::/48"}
+	internalV4 := []string{"35.191.0.0/16", "130.211.0.0/22"}
+	internalV6 := []string{"2600:2d00:1:b029::/64"}
+	params := testParams
+	params.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/p1/regions/us-central1/subnetworks/nodes"
+	gceRanges := params
+	gceRanges.HealthCheckRanges = nil
+	configured := params
+	configured.HealthCheckRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/64")}
+	configuredV4Only := params
+	configuredV4Only.HealthCheckRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	external := newService("web", withPorts("TCP", 80))
+	targetPool := newService("web", withPorts("TCP", 80), withAnnotation(annotations.Backend, BackendTargetPool))
+	internal := newService("web", withPorts("TCP", 80), withAnnotation(annotations.GKELoadBalancerType, "Internal"))
 	for _, tc := range []struct {
 		name   string
+		svc    *v1.Service
 		params Params
 		v4, v6 []string
 	}{
-		{"IPv6 ranges of the config go to the -hc6 rule only", p, []string{"35.191.0.0/16"}, []string{"2600:db8:1::/64"}},
-		{"without IPv6 ranges in the config the checkers' own apply", testParams, []string{"35.191.0.0/16"}, ipv6HealthCheckRanges},
+		{"an external load balancer on a backend service opens to the external passthrough checkers", external, gceRanges, externalV4, externalV6},
+		{"an external load balancer on a target pool opens to the same checkers (legacy health checks)", targetPool, gceRanges, externalV4, externalV6},
+		{"an internal load balancer opens to the internal passthrough checkers", internal, gceRanges, internalV4, internalV6},
+		{"the config's ranges replace both families' for an external load balancer", external, configured, []string{"10.0.0.0/8"}, []string{"2001:db8:1::/64"}},
+		{"the config's ranges replace both families' for an internal load balancer", internal, configured, []string{"10.0.0.0/8"}, []string{"2001:db8:1::/64"}},
+		{"config ranges of IPv4 only leave the scheme's IPv6 checkers", external, configuredV4Only, []string{"10.0.0.0/8"}, externalV6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := Desire(newService("web", withPorts("TCP", 80)), nil, tc.params)
+			d, err := Desire(tc.svc, nil, tc.params)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v4 := d.Firewalls(tc.params, "203.0.113.7")[1]
-			v6 := d.FirewallsIPv6(tc.params, "2001:db8::1")[1]
-			if diff := cmp.Diff(tc.v4, v4.SourceRanges); diff != "" {
+			v4 := d.Firewalls(tc.params, "10.128.0.50")
+			v6 := d.FirewallsIPv6(tc.params, "2001:db8::1")
+			if diff := cmp.Diff(tc.v4, v4[len(v4)-1].SourceRanges); diff != "" {
 				t.Errorf("-hc sources (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.v6, v6.SourceRanges); diff != "" {
+			if diff := cmp.Diff(tc.v6, v6[len(v6)-1].SourceRanges); diff != "" {
 				t.Errorf("-hc6 sources (-want +got):\n%s", diff)
 			}
 		})
