@@ -10,10 +10,17 @@ import (
 )
 
 // Checker addresses: GCE probes from documented ranges, which the VPC
-// firewall must allow. Legacy HTTP health checks (of target pools) come from
-// 209.85.152.0/22, 209.85.204.0/22 and 35.191.0.0/16; the health checks of
-// backend services from 35.191.0.0/16 and 130.211.0.0/22. The data plane puts
-// these two addresses on a dummy interface of the vpc namespace.
+// firewall must allow, and they depend on the load balancer, not on the
+// kind of check ("probe IP ranges and firewall rules",
+// https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges):
+// the checks of external passthrough load balancers, legacy ones of target
+// pools and those of backend services alike, come from 35.191.0.0/16,
+// 209.85.152.0/22 and 209.85.204.0/22 (IPv6: 2600:1901:8001::/48); those of
+// internal passthrough ones from 35.191.0.0/16 and 130.211.0.0/22 (IPv6:
+// 2600:2d00:1:b029::/64). 35.191.0.1 is in the ranges of both; the legacy
+// checks of target pools come from 209.85.152.1, in the external ones only.
+// The data plane puts these two addresses on a dummy interface of the vpc
+// namespace.
 var (
 	LegacyCheckerSource = netip.MustParseAddr("209.85.152.1")
 	CheckerSource       = netip.MustParseAddr("35.191.0.1")
