@@ -130,6 +130,7 @@ func TestAPortConflictGoesToTheOlderServiceAndTheNewerRecovers(t *testing.T) {
 			containsAll(c.Message, "TCP/80", "default/old"), fmt.Sprintf("%+v", c)
 	})
 	h.waitForEvent("newer", v1.EventTypeWarning, ReasonPortConflict, "by Service default/old")
+	h.processed()
 	if got := h.ingress("newer"); len(got) != 0 {
 		t.Errorf("the newer Service publishes %v, want nothing", got)
 	}
@@ -157,6 +158,7 @@ func TestAReservedPortIsRefused(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == ReasonReservedPort && containsAll(c.Message, "TCP/22"), fmt.Sprintf("%+v", c)
 	})
 	h.waitForEvent("ssh", v1.EventTypeWarning, ReasonReservedPort, "port TCP/22 is reserved")
+	h.processed()
 	if got := h.ingress("ssh"); len(got) != 0 {
 		t.Errorf("publishes %v, want nothing", got)
 	}
@@ -229,6 +231,7 @@ func TestADeletedServiceLosesItsRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.eventually("the deleted Service's rule is gone", func() (bool, string) { return h.rule(svc) == nil, "still there" })
+	h.processed()
 	if h.rule(other) == nil {
 		t.Errorf("the other Service's rule went too")
 	}
@@ -260,7 +263,24 @@ func TestTheAddressCapPublishesAStableSubset(t *testing.T) {
 		}
 	}
 	h.create(newNode("n9", internalIP("10.0.1.99")))
-	h.waitFor(svc, first, first)
+	// The answer may not change at all: wait until the controller has
+	// handled the new node and finished what it caused, then look.
+	h.processed()
+	if _, err := h.ctrl.nodes.Get("n9"); err != nil {
+		t.Fatalf("the controller has not seen node n9: %v", err)
+	}
+	if got := h.ingress("web"); !slices.Equal(got, first) {
+		t.Errorf("after node n9 joined, web publishes %v, want the same subset %v", got, first)
+	}
+	var got []string
+	if fw := h.rule(svc); fw != nil {
+		for _, r := range fw.DestinationRanges {
+			got = append(got, strings.TrimSuffix(r, "/32"))
+		}
+	}
+	if !slices.Equal(got, first) {
+		t.Errorf("after node n9 joined, the rule opens to %v, want the same subset %v", got, first)
+	}
 }
 
 func TestNothingIsWrittenWhenNothingChanged(t *testing.T) {
@@ -268,6 +288,7 @@ func TestNothingIsWrittenWhenNothingChanged(t *testing.T) {
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
 	h.eventually("the condition is set", func() (bool, string) { c := h.condition("web"); return c != nil, "none" })
+	h.processed()
 	writes := h.statusWrites()
 	h.cloud.Server.ResetCalls()
 
@@ -277,12 +298,115 @@ func TestNothingIsWrittenWhenNothingChanged(t *testing.T) {
 	h.updateNode("b", func(n *v1.Node) { n.Labels["unrelated"] = "x" })
 	h.updateNode("c", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
 	h.waitFor(svc, []string{"10.0.0.1", "10.0.0.2"}, []string{"10.0.0.1", "10.0.0.2"})
+	h.processed()
 	if got := h.statusWrites() - writes; got != 1 {
 		t.Errorf("%d status writes, want 1 (for node c only)", got)
 	}
 	if got := h.firewallWrites(); got != 1 {
 		t.Errorf("%d firewall writes, want 1 (the patch for node c)", got)
 	}
+}
+
+// A node change looks at every served Service again; each one whose answer
+// changed gets one status write and one firewall write, the others none,
+// and nothing follows once the controller is done.
+func TestANodeChangeWritesEachAffectedServiceOnceAndNoOther(t *testing.T) {
+	nodes := objects(threeNodes(), []runtime.Object{newNode("d", internalIP("10.0.0.4"))})
+	var svcs []runtime.Object
+	affected := map[string]int{}
+	for i := range 6 {
+		// Cluster Services publish every node: d going NotReady changes them.
+		name := fmt.Sprintf("cluster-%d", i)
+		svcs = append(svcs, newService(name, withPorts(int32(8000+i))))
+		affected[name] = 1
+	}
+	for i := range 6 {
+		// Local Services publish the nodes of their ready endpoints: half
+		// of them have one on d.
+		name := fmt.Sprintf("local-%d", i)
+		ready := map[string]bool{"a": true, "b": true}
+		if i%2 == 0 {
+			ready["d"] = true
+			affected[name] = 1
+		}
+		svcs = append(svcs, newService(name, withPorts(int32(9000+i)), local()), endpointSlice(name, name+"-1", ready))
+	}
+	h := startHarness(t, objects(nodes, svcs))
+	for _, o := range svcs {
+		if svc, ok := o.(*v1.Service); ok {
+			want := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}
+			if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
+				want = []string{"10.0.0.1", "10.0.0.2"}
+				if affected[svc.Name] == 1 {
+					want = append(want, "10.0.0.4")
+				}
+			}
+			h.waitFor(svc, want, want)
+		}
+	}
+	h.processed()
+	h.client.ClearActions()
+	h.cloud.Server.ResetCalls()
+
+	h.updateNode("d", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
+	for _, o := range svcs {
+		if svc, ok := o.(*v1.Service); ok && affected[svc.Name] == 1 {
+			want := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+			if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
+				want = []string{"10.0.0.1", "10.0.0.2"}
+			}
+			h.waitFor(svc, want, want)
+		}
+	}
+	h.processed()
+	if diff := cmp.Diff(affected, h.statusWritesByService()); diff != "" {
+		t.Errorf("status writes by Service (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(affected, h.firewallWritesByService(svcs)); diff != "" {
+		t.Errorf("firewall writes by Service (-want +got):\n%s", diff)
+	}
+}
+
+// statusWritesByService counts the Service status patches since the
+// actions were last cleared, by Service name.
+func (h *harness) statusWritesByService() map[string]int {
+	out := map[string]int{}
+	for _, a := range h.client.Actions() {
+		if p, ok := a.(k8stesting.PatchAction); ok && a.GetResource().Resource == "services" && a.GetSubresource() == "status" {
+			out[p.GetName()]++
+		}
+	}
+	return out
+}
+
+// firewallWritesByService counts the mutating calls on each Service's
+// firewall rules since the call log was last reset, by Service name; a
+// write to a rule of none of svcs counts under its rule's name.
+func (h *harness) firewallWritesByService(svcs []runtime.Object) map[string]int {
+	owner := map[string]string{}
+	for _, o := range svcs {
+		if svc, ok := o.(*v1.Service); ok {
+			for _, name := range testRuleNames(string(svc.UID)).all() {
+				owner[name] = svc.Name
+			}
+		}
+	}
+	out := map[string]int{}
+	for _, c := range h.cloud.Server.Calls() {
+		if !strings.HasPrefix(c.API, "compute.firewalls.") || c.Method == http.MethodGet {
+			continue
+		}
+		// An insert names its rule in the body, not the path.
+		rule := "(insert)"
+		if c.API != "compute.firewalls.insert" {
+			rule = c.Path[strings.LastIndex(c.Path, "/")+1:]
+		}
+		if name, ok := owner[rule]; ok {
+			rule = name
+		}
+		out[rule]++
+	}
+	return out
 }
 
 func TestARuleChangedByHandIsPutBackOnResync(t *testing.T) {
@@ -321,6 +445,14 @@ func TestAForeignRuleOfTheSameNameIsNeverTouched(t *testing.T) {
 		c := h.condition("web")
 		return c != nil && c.Reason == ReasonNameCollision, fmt.Sprintf("%+v", c)
 	})
+	// The controller retries, with a backoff, for as long as the rule is
+	// in the way; wait for a retry to fail too, then for the rest.
+	key := firewallKey{Service: "default/web", UID: string(svc.UID)}
+	h.eventually("the firewall sync is retried", func() (bool, string) {
+		n := h.ctrl.firewallQueue.NumRequeues(key)
+		return n >= 2, fmt.Sprint(n, " requeues")
+	})
+	h.processedButRetries()
 	if got := h.ingress("web"); len(got) != 0 {
 		t.Errorf("publishes %v behind a rule it does not own", got)
 	}
@@ -337,6 +469,7 @@ func TestServicesOfAnotherModeOrClassAreNotTouched(t *testing.T) {
 	svc := newService("web")
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{ext, other, svc}))
 	h.waitFor(svc, abc, abc)
+	h.processed()
 	for _, a := range h.client.Actions() {
 		if pa, ok := a.(interface{ GetName() string }); ok && a.GetVerb() == "patch" && pa.GetName() != "web" {
 			t.Errorf("patched %s", pa.GetName())
@@ -367,6 +500,7 @@ func TestARestartWithoutTheCloudsListNeverUnpublishes(t *testing.T) {
 	h.restart()
 	h.updateNode("c", func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
 	h.waitFor(svc, []string{"10.0.0.1", "10.0.0.2"}, []string{"10.0.0.1", "10.0.0.2"})
+	h.processed()
 	for _, a := range h.client.Actions() {
 		p, ok := a.(k8stesting.PatchAction)
 		if !ok || a.GetSubresource() != "status" {
@@ -388,6 +522,7 @@ func TestWritesTestTheResourceVersionTheyWereComputedFrom(t *testing.T) {
 	svc := newService("web", func(s *v1.Service) { s.ResourceVersion = "7" })
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
+	h.processed()
 	found := false
 	for _, a := range h.client.Actions() {
 		if p, ok := a.(k8stesting.PatchAction); ok && a.GetSubresource() == "status" {
@@ -423,6 +558,7 @@ func TestSwitchingFromExternalRemovesTheLoadBalancerBeforeItsAddress(t *testing.
 		}
 	}))
 	h.waitFor(svc, abc, abc)
+	h.processed()
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff([]string{"[198.51.100.7]"}, calls); diff != "" {
@@ -515,6 +651,7 @@ func TestADualStackServiceGetsARulePerFamilyAndLosesBothWhenDeleted(t *testing.T
 		t.Fatal(err)
 	}
 	h.waitForRules(svc, nil, nil)
+	h.processed()
 	if h.rule(other) == nil || h.ruleIPv6(other) == nil {
 		t.Errorf("the other Service's rules went too")
 	}
@@ -586,6 +723,7 @@ func TestARefusedFirewallWriteIsRetriedAfterABackoff(t *testing.T) {
 		fw := h.rule(svc)
 		return fw != nil && len(fw.Allowed) == 1 && slices.Equal(fw.Allowed[0].Ports, []string{"80", "443"}), fmt.Sprintf("%+v", fw)
 	})
+	h.processed()
 	patches := h.firewallPatchTimes()
 	if len(patches) != 2 {
 		t.Fatalf("%d firewall patches, want 2: the refused one and one retry", len(patches))
@@ -614,6 +752,7 @@ func TestAServiceChangedWhileItsFirewallBacksOffIsTriedAtOnce(t *testing.T) {
 		fw := h.rule(svc)
 		return fw != nil && len(fw.Allowed) == 1 && slices.Equal(fw.Allowed[0].Ports, []string{"80", "443", "8443"}), fmt.Sprintf("%+v", fw)
 	})
+	h.processed() // and the refused sync's retry, which finds nothing to do
 	patches := h.firewallPatchTimes()
 	if len(patches) != 2 {
 		t.Fatalf("%d firewall patches, want 2: the refused one and the changed Service's", len(patches))

@@ -46,6 +46,10 @@ type harness struct {
 	deps    Deps
 	options Options
 	stop    func()
+	// seen, queues and marker are the barrier's (barrier_test.go).
+	seen   *handled
+	queues *queueTracker
+	marker int
 }
 
 type harnessOpt func(*harnessConfig)
@@ -114,10 +118,12 @@ func startHarness(t testing.TB, objs []runtime.Object, opts ...harnessOpt) *harn
 func (h *harness) startController() {
 	h.t.Helper()
 	factory := informers.NewSharedInformerFactory(h.client, 0)
-	ctrl, err := New(h.client, factory.Core().V1().Services(), factory.Core().V1().Nodes(), factory.Discovery().V1().EndpointSlices(), h.deps, h.options)
+	services, nodes, endpointSlices := h.observe(factory.Core().V1().Services(), factory.Core().V1().Nodes(), factory.Discovery().V1().EndpointSlices())
+	ctrl, err := New(h.client, services, nodes, endpointSlices, h.deps, h.options)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.trackQueues(ctrl)
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan struct{})

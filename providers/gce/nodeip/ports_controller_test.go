@@ -21,6 +21,7 @@ func (h *harness) waitForProblem(svc *v1.Service, reason string, parts ...string
 		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reason && containsAll(c.Message, parts...), fmt.Sprintf("%+v", c)
 	})
 	h.waitForEvent(svc.Name, v1.EventTypeWarning, reason, parts[0])
+	h.processed()
 	if got := h.ingress(svc.Name); len(got) != 0 {
 		h.t.Errorf("%s publishes %v, want nothing", svc.Name, got)
 	}
