@@ -140,8 +140,18 @@ func instanceMetadata(project string, inst *compute.Instance) *cloudprovider.Ins
 }
 
 // nodeAddresses lists an instance's addresses: InternalIP from each
-// interface's networkIP (then its internal IPv6), ExternalIP from each access
-// config's natIP (then external IPv6), and the Hostname.
+// interface's networkIP, then its IPv6 address; ExternalIP from each access
+// config's natIP; and the Hostname.
+//
+// The IPv6 address is an InternalIP whatever its reach, as upstream reports
+// it (kubernetes/cloud-provider-gcp providers/gce/gce_instances.go,
+// nodeAddressesFromInstance, getIPV6AddressFromInterface): the interface's
+// ipv6Address, or, on a subnetwork whose ipv6AccessType is EXTERNAL, the
+// externalIpv6 of its ipv6AccessConfigs. There is no NAT in IPv6: the NIC
+// holds that address itself, unlike an IPv4 natIP. Reported as ExternalIP
+// it would make a kubelet's dual-stack --node-ip drop the node's external
+// IPv4 (k8s.io/cloud-provider node/helpers/address.go keeps one address of
+// each type a node IP has).
 func nodeAddresses(inst *compute.Instance) []v1.NodeAddress {
 	var out []v1.NodeAddress
 	add := func(t v1.NodeAddressType, a string) {
@@ -151,14 +161,11 @@ func nodeAddresses(inst *compute.Instance) []v1.NodeAddress {
 	}
 	for _, nic := range inst.NetworkInterfaces {
 		add(v1.NodeInternalIP, nic.NetworkIP)
-		add(v1.NodeInternalIP, nic.Ipv6Address)
+		add(v1.NodeInternalIP, ipv6AddressOf(nic))
 	}
 	for _, nic := range inst.NetworkInterfaces {
 		for _, ac := range nic.AccessConfigs {
 			add(v1.NodeExternalIP, ac.NatIP)
-		}
-		for _, ac := range nic.Ipv6AccessConfigs {
-			add(v1.NodeExternalIP, ac.ExternalIpv6)
 		}
 	}
 	host := inst.Hostname
@@ -167,6 +174,20 @@ func nodeAddresses(inst *compute.Instance) []v1.NodeAddress {
 	}
 	add(v1.NodeHostName, host)
 	return out
+}
+
+// ipv6AddressOf is the interface's own IPv6 address, internal or external
+// (upstream's getIPV6AddressFromInterface), or "".
+func ipv6AddressOf(nic *compute.NetworkInterface) string {
+	if nic.Ipv6Address != "" || nic.Ipv6AccessType != "EXTERNAL" {
+		return nic.Ipv6Address
+	}
+	for _, ac := range nic.Ipv6AccessConfigs {
+		if ac.ExternalIpv6 != "" {
+			return ac.ExternalIpv6
+		}
+	}
+	return ""
 }
 
 func isInstanceNotFound(err error) bool { return errors.Is(err, errInstanceNotFound) }

@@ -277,7 +277,7 @@ func TestNodeAddresses(t *testing.T) {
 		{name: "an instance without an external address", inst: &compute.Instance{Name: "n",
 			NetworkInterfaces: []*compute.NetworkInterface{{NetworkIP: "10.0.0.2"}}},
 			want: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "10.0.0.2"}, {Type: v1.NodeHostName, Address: "n"}}},
-		{name: "a dual-stack instance with two interfaces and a custom hostname", inst: &compute.Instance{Name: "n", Hostname: "n.example.com",
+		{name: "a dual-stack instance with two interfaces and a custom hostname (its ipv6Address is its IPv6 address, TestNodeAddressesReportIPv6AsUpstreamDoes)", inst: &compute.Instance{Name: "n", Hostname: "n.example.com",
 			NetworkInterfaces: []*compute.NetworkInterface{
 				{NetworkIP: "10.0.0.2", Ipv6Address: "fd20::2", AccessConfigs: []*compute.AccessConfig{{NatIP: "203.0.113.5"}},
 					Ipv6AccessConfigs: []*compute.AccessConfig{{ExternalIpv6: "2600:1900::5"}}},
@@ -286,7 +286,7 @@ func TestNodeAddresses(t *testing.T) {
 			want: []v1.NodeAddress{
 				{Type: v1.NodeInternalIP, Address: "10.0.0.2"}, {Type: v1.NodeInternalIP, Address: "fd20::2"},
 				{Type: v1.NodeInternalIP, Address: "10.1.0.2"},
-				{Type: v1.NodeExternalIP, Address: "203.0.113.5"}, {Type: v1.NodeExternalIP, Address: "2600:1900::5"},
+				{Type: v1.NodeExternalIP, Address: "203.0.113.5"},
 				{Type: v1.NodeHostName, Address: "n.example.com"},
 			}},
 	}

@@ -102,8 +102,9 @@ func nodeInfosOf(nodes []*v1.Node) []nodeInfo {
 
 // target is a node a Service may publish: its addresses of the Service's
 // address type (at most one per IP family, in the Service's family order)
-// and its internal addresses of the same families, which the firewall
-// rule opens to.
+// and the addresses the firewall rules open to: the internal IPv4 address
+// (the VPC's 1:1 NAT turns an external IPv4 address into it before the
+// firewall) and the published IPv6 address itself.
 type target struct {
 	Node      string
 	Addresses []netip.Addr
@@ -113,11 +114,27 @@ type target struct {
 // targetOf reads a node's addresses for a Service. A node without an
 // address of the type, or without an internal address (the firewall rule
 // could not name it), is no target.
+//
+// IPv6 has no NAT in a VPC: on a subnetwork whose ipv6AccessType is
+// EXTERNAL the interface holds its external IPv6 address itself
+// (ipv6AccessConfigs[].externalIpv6, which upstream reports as an
+// InternalIP: kubernetes/cloud-provider-gcp providers/gce/gce_instances.go,
+// getIPV6AddressFromInterface). So the IPv6 rule opens to the IPv6 address
+// published, whatever type it came from: a node registered when such an
+// address was an ExternalIP, or one with internal and external IPv6
+// addresses, is opened where clients send.
 func targetOf(n nodeInfo, addressType v1.NodeAddressType, families []v1.IPFamily) (target, bool) {
 	t := target{Node: n.name}
 	for _, fam := range families {
-		if a, ok := n.first[addressKey{addressType, fam}]; ok {
-			t.Addresses = append(t.Addresses, a)
+		published, ok := n.first[addressKey{addressType, fam}]
+		if ok {
+			t.Addresses = append(t.Addresses, published)
+		}
+		if fam == v1.IPv6Protocol {
+			if ok {
+				t.Internal = append(t.Internal, published)
+			}
+			continue
 		}
 		if a, ok := n.first[addressKey{v1.NodeInternalIP, fam}]; ok {
 			t.Internal = append(t.Internal, a)

@@ -39,7 +39,8 @@ func (n ruleNames) all() []string { return []string{n.IPv4, n.IPv6} }
 // first: exactly its protocols and ports, from its source ranges of the
 // family, to the targets' internal addresses of the family (the 1:1 NAT of
 // an external address happens before the firewall, so the internal address
-// is the destination either way), on instances with the node tags. A family
+// is the destination either way; IPv6 has no NAT, so there it is the
+// published address itself: targetOf), on instances with the node tags. A family
 // without destinations or without sources has no rule. The description
 // carries the cluster's marker and the Service's UID, so that
 // firewall.CollectGarbage removes both once the Service is gone. It is
