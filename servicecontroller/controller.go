@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 )
 
 // nodeSetKey is the node queue's only key: every node event asks for the
@@ -56,14 +58,6 @@ type Controller struct {
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 
-	// applying orders provider calls with the node set they carry: a call
-	// holds it for reading from reading the set to returning, and a new
-	// set is published under the write lock. So no call with an older set
-	// can run after one with a newer set has started, and a worker that
-	// read the set before a change cannot undo it in a shared instance
-	// group (taking a node out that another worker just put in).
-	applying sync.RWMutex
-
 	mu sync.Mutex
 	// mu guards what follows. records holds each Service's last successful
 	// reconcile.
@@ -71,9 +65,23 @@ type Controller struct {
 	// gone holds the last state of handled Services that left the cache
 	// without the cleanup finalizer, until their load balancer is deleted.
 	gone map[string]*v1.Service
-	// nodeSet is the eligible nodes, sorted, and their fingerprint.
-	nodeSet     []*v1.Node
-	nodeSetHash uint64
+	// nodeSet is the node set last published (nil before the first).
+	nodeSet *nodeSet
+}
+
+// nodeSet is one publication of the eligible nodes. A provider call takes
+// the set current when it starts and keeps it to the end, so publishing
+// waits for no call in flight (a load balancer's creation takes minutes).
+// The version, carried in the call's context, lets the provider refuse an
+// older set in a resource several Services share once a newer one was
+// applied there (nlb's shared instance groups), and the call that took the
+// older set is queued again by remember.
+type nodeSet struct {
+	// nodes are the eligible nodes sorted by name, shared and never
+	// modified.
+	nodes   []*v1.Node
+	hash    uint64
+	version nodeset.Version
 }
 
 // lastSync is what a Service's last successful reconcile saw and wrote.
@@ -266,13 +274,11 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 	}
 	set := eligibleNodes(all)
 	hash := nodeSetFingerprint(set)
-	c.applying.Lock()
-	defer c.applying.Unlock()
 	c.mu.Lock()
-	changed := hash != c.nodeSetHash || c.nodeSet == nil
-	c.nodeSet, c.nodeSetHash = set, hash
+	changed := c.nodeSet == nil || hash != c.nodeSet.hash
 	var behind []string
 	if changed {
+		c.nodeSet = &nodeSet{nodes: set, hash: hash, version: nodeset.Next()}
 		for key, r := range c.records {
 			if r.nodes != hash {
 				behind = append(behind, key)
@@ -291,12 +297,14 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 	}
 }
 
-// currentNodeSet returns the eligible nodes (shared, never modified) and
-// their fingerprint.
-func (c *Controller) currentNodeSet() ([]*v1.Node, uint64) {
+// currentNodeSet returns the node set last published.
+func (c *Controller) currentNodeSet() nodeSet {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nodeSet, c.nodeSetHash
+	if c.nodeSet == nil {
+		return nodeSet{}
+	}
+	return *c.nodeSet
 }
 
 func (c *Controller) lookup(key string) (lastSync, bool) {
@@ -312,7 +320,7 @@ func (c *Controller) lookup(key string) (lastSync, bool) {
 func (c *Controller) remember(key string, r lastSync) {
 	c.mu.Lock()
 	c.records[key] = r
-	behind := r.nodes != c.nodeSetHash
+	behind := c.nodeSet != nil && r.nodes != c.nodeSet.hash
 	c.mu.Unlock()
 	if behind {
 		c.queue.Add(key)

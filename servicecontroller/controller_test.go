@@ -28,12 +28,20 @@ type harness struct {
 	client   *fake.Clientset
 	cloud    *fakegcetest.Cloud
 	provider *gce.Cloud
+	ctrl     *Controller
 	stop     func()
 }
 
 func startHarness(t *testing.T, nodes int, objs ...runtime.Object) *harness {
 	t.Helper()
-	cloud := fakegcetest.Start(t, fakegce.Config{MaxCalls: 1_000_000})
+	return startHarnessWith(t, nil, nodes, objs...)
+}
+
+// startHarnessWith is startHarness with fake-gce behind gate (none when
+// nil), which can hold a call open until the test releases it.
+func startHarnessWith(t *testing.T, gate *callGate, nodes int, objs ...runtime.Object) *harness {
+	t.Helper()
+	cloud := startCloud(t, fakegce.Config{MaxCalls: 1_000_000}, gate)
 	mustDo(t, cloud, func() (*compute.Operation, error) {
 		return cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
 	})
@@ -64,6 +72,11 @@ burst = 5000
 	h := &harness{t: t, client: fake.NewClientset(objs...), cloud: cloud, provider: provider}
 	h.start()
 	t.Cleanup(func() { h.stop() })
+	if gate != nil {
+		// Cleanups run last first: a held call is let go before the
+		// controller stops, whatever the test's outcome.
+		t.Cleanup(gate.release)
+	}
 	return h
 }
 
@@ -75,6 +88,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.ctrl = ctrl
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan struct{})

@@ -13,6 +13,8 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 	servicehelper "k8s.io/cloud-provider/service/helpers"
 	"k8s.io/klog/v2"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 )
 
 // step is what a reconcile of a Service has to do, decided from the Service
@@ -70,9 +72,8 @@ func (c *Controller) syncService(ctx context.Context, key string) error {
 		}
 		known = false
 	}
-	_, nodesHash := c.currentNodeSet()
 	spec := specFingerprint(svc)
-	switch nextStep(svc, last, known, spec, nodesHash) {
+	switch nextStep(svc, last, known, spec, c.currentNodeSet().hash) {
 	case stepDelete:
 		return c.timed("delete", func() error { return c.delete(ctx, key, svc.DeepCopy()) })
 	case stepEnsure:
@@ -107,16 +108,14 @@ func (c *Controller) ensure(ctx context.Context, key string, svc *v1.Service, ne
 	if err := c.addFinalizer(ctx, svc); err != nil {
 		return fmt.Errorf("add the load balancer cleanup finalizer to %s: %w", key, err)
 	}
-	// The node set is read just before the call, and held (applying) until
-	// it returns: see Controller.applying.
-	c.applying.RLock()
-	nodes, nodesHash := c.currentNodeSet()
-	next.nodes = nodesHash
-	if len(nodes) == 0 {
+	// The node set is taken just before the call, with its version: see
+	// nodeSet.
+	set := c.currentNodeSet()
+	next.nodes = set.hash
+	if len(set.nodes) == 0 {
 		c.recorder.Event(svc, v1.EventTypeWarning, "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
 	}
-	status, err := c.balancer.EnsureLoadBalancer(ctx, c.clusterName, svc, nodes)
-	c.applying.RUnlock()
+	status, err := c.balancer.EnsureLoadBalancer(nodeset.WithVersion(ctx, set.version), c.clusterName, svc, set.nodes)
 	switch {
 	case errors.Is(err, cloudprovider.ImplementedElsewhere):
 		// Another controller implements this Service and owns its
@@ -147,10 +146,9 @@ func (c *Controller) ensure(ctx context.Context, key string, svc *v1.Service, ne
 
 // updateNodes tells the load balancer about a new node set.
 func (c *Controller) updateNodes(ctx context.Context, key string, svc *v1.Service, last lastSync) error {
-	c.applying.RLock()
-	nodes, nodesHash := c.currentNodeSet()
-	err := c.balancer.UpdateLoadBalancer(ctx, c.clusterName, svc, nodes)
-	c.applying.RUnlock()
+	set := c.currentNodeSet()
+	nodes := set.nodes
+	err := c.balancer.UpdateLoadBalancer(nodeset.WithVersion(ctx, set.version), c.clusterName, svc, nodes)
 	switch {
 	case err == nil, errors.Is(err, cloudprovider.ImplementedElsewhere):
 	default:
@@ -168,7 +166,7 @@ func (c *Controller) updateNodes(ctx context.Context, key string, svc *v1.Servic
 			c.recorder.Event(svc, v1.EventTypeNormal, "UpdatedLoadBalancer", "Updated load balancer with new hosts")
 		}
 	}
-	last.nodes = nodesHash
+	last.nodes = set.hash
 	c.remember(key, last)
 	return nil
 }

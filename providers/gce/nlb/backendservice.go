@@ -18,6 +18,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 )
 
 // The backend-service backend: a regional backend service (EXTERNAL scheme)
@@ -725,6 +726,13 @@ func deleteRules(ctx context.Context, api *computeclient.Client, p Params, o *Ob
 // and the first one makes it.
 var groupLocks sync.Map // group link -> *sync.Mutex
 
+// groupSets remembers, per shared group, the newest node set applied to it.
+// The service controller publishes a node set without waiting for the
+// calls in flight, each of which took the set current when it started
+// (nodeset.VersionOf its context): a call that reaches a group after one
+// with a newer set must not undo it.
+var groupSets nodeset.Applied // groupKey -> newest version
+
 // applyMembership brings each zone's shared group to the desired members.
 // The plan only says whether a zone needs a change: under the group's lock,
 // the members are read again and the change recomputed, so that the
@@ -751,6 +759,11 @@ func syncGroup(ctx context.Context, api *computeclient.Client, p Params, zone st
 	mu, _ := groupLocks.LoadOrStore(igLink(p, zone), &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
+	if !groupSets.Admit(groupKey{api, igLink(p, zone)}, nodeset.VersionOf(ctx)) {
+		// A newer node set was applied here: this one is out of date,
+		// and its caller is queued again with the newer one.
+		return nil
+	}
 	// The worker that held the lock before may just have made the group
 	// what this one wants: then there is nothing to read or write.
 	if cachedInSync(api, igLink(p, zone), want) {

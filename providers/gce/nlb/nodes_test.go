@@ -3,10 +3,14 @@ package nlb
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
+	"google.golang.org/api/compute/v1"
+
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
 
@@ -112,4 +116,60 @@ func TestConcurrentWorkersReadASharedGroupOnce(t *testing.T) {
 	if c := lc.calls(); c.reads != 1 {
 		t.Errorf("10 workers made %s, want 1 read of the group", c)
 	}
+}
+
+// The service controller publishes node sets without waiting for the calls
+// in flight, so a worker may reach the shared group with a set older than
+// one another worker already applied there. Versions are compared: the
+// older set is not applied, and the node the newer one added stays.
+func TestAnOlderNodeSetCannotUndoANewerOneInASharedGroup(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2", "node-3")
+	lc.p.DefaultBackend = BackendService
+	web, api := newService("web", withPorts("TCP", 80)), newService("api-server", withPorts("TCP", 443))
+	older := nodeset.WithVersion(context.Background(), 1)
+	newer := nodeset.WithVersion(context.Background(), 2)
+	two := nodesFor("us-central1-a", "node-1", "node-2")
+	three := nodesFor("us-central1-a", "node-1", "node-2", "node-3")
+
+	if _, err := Ensure(newer, lc.api, lc.p, api, three); err != nil {
+		t.Fatal(err)
+	}
+	lc.Server.ResetCalls()
+	// web's ensure took the set of version 1, published before node-3
+	// joined, and reaches the group after api's.
+	if _, err := Ensure(older, lc.api, lc.p, web, two); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := UpdateNodes(older, lc.api, lc.p, api, two); !done || err != nil {
+		t.Fatalf("UpdateNodes(api, older set) = %v, %v; want handled", done, err)
+	}
+	if w := writesSince(lc); slices.Contains(w, "instanceGroups.removeInstances") {
+		t.Errorf("an older node set took a node out of the shared group: writes %v", w)
+	}
+	if got := groupMembers(t, lc, "us-central1-a"); !slices.Equal(got, []string{"node-1", "node-2", "node-3"}) {
+		t.Errorf("the shared group has %v, want node-1, node-2 and node-3", got)
+	}
+
+	// The newest set is still applied, and so is a later one.
+	lc.Server.ResetCalls()
+	if done, err := UpdateNodes(nodeset.WithVersion(context.Background(), 3), lc.api, lc.p, web, two); !done || err != nil {
+		t.Fatalf("UpdateNodes(web, version 3) = %v, %v; want handled", done, err)
+	}
+	if got := groupMembers(t, lc, "us-central1-a"); !slices.Equal(got, []string{"node-1", "node-2"}) {
+		t.Errorf("after version 3 (node-3 gone) the shared group has %v, want node-1 and node-2", got)
+	}
+}
+
+func groupMembers(t *testing.T, lc *lbCloud, zone string) []string {
+	t.Helper()
+	got, err := lc.Compute.InstanceGroups.ListInstances(lc.Project, zone, InstanceGroupName(lc.p.Owner, zone), &compute.InstanceGroupsListInstancesRequest{}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range got.Items {
+		out = append(out, m.Instance[strings.LastIndex(m.Instance, "/")+1:])
+	}
+	slices.Sort(out)
+	return out
 }
