@@ -79,4 +79,10 @@ type Settings struct {
 	// NodeIPAddressType is [load-balancer] nodeip-address-type
 	// (InternalIP when empty).
 	NodeIPAddressType v1.NodeAddressType
+	// KubeProxyMode is kube-proxy's mode: iptables or nftables (the two
+	// the trace models). "" is iptables, kube-proxy's default on Linux.
+	KubeProxyMode string
+	// KubeProxyModeSource says where KubeProxyMode was read, for example
+	// "ConfigMap kube-system/kube-proxy"; "" when it was not read.
+	KubeProxyModeSource string
 }

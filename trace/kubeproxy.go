@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -22,17 +23,34 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	if !tr.intercepts(node) {
 		return nil, false
 	}
-	if ranges := tr.svc.Spec.LoadBalancerSourceRanges; len(ranges) > 0 && !inRanges(tr.flow.Src.Addr(), ranges) {
+	all := tr.clusterEndpoints()
+	ranges := tr.svc.Spec.LoadBalancerSourceRanges
+	outsideRanges := len(ranges) > 0 && !inRanges(tr.flow.Src.Addr(), ranges)
+	if len(all) == 0 && (!outsideRanges || tr.t.KubeProxyMode != KubeProxyNFTables) {
+		// iptables checks the source ranges in a chain it builds only
+		// for a Service with endpoints ("usesFWChain := hasEndpoints &&
+		// ..."); without, KUBE-EXTERNAL-SERVICES rejects every client
+		// (pkg/proxy/iptables/proxier.go, syncProxyRules). nftables
+		// checks them first (below).
+		why := ""
+		if outsideRanges {
+			why = "; in iptables mode the source ranges are checked only for a Service with endpoints"
+		}
+		tr.stop(compDNAT, Rejected, "no endpoints",
+			fmt.Sprintf("the Service has no ready endpoint for port %s: kube-proxy on %s rejects new connections (ICMP port unreachable)%s", portName(tr.port), node.Name, why),
+			fmt.Sprintf("make the pods the Service selects ready (kubectl get endpointslices -n %s -l %s=%s)", tr.svc.Namespace, "kubernetes.io/service-name", tr.svc.Name))
+		return nil, false
+	}
+	if outsideRanges {
+		// nftables: "usesFWChain := len(svcInfo.LoadBalancerVIPs()) > 0
+		// && len(svcInfo.LoadBalancerSourceRanges()) > 0", checked by the
+		// firewall-check chain in filter-prerouting-pre-dnat, before the
+		// no-endpoint reject of the input and forward hooks
+		// (pkg/proxy/nftables/proxier.go); iptables: KUBE-PROXY-FIREWALL
+		// drops what its KUBE-FW- chain did not DNAT.
 		tr.stop(compDNAT, Dropped, "source not allowed",
 			fmt.Sprintf("kube-proxy on %s drops it: %s is not in spec.loadBalancerSourceRanges (%s)", node.Name, tr.flow.Src.Addr(), strings.Join(ranges, ", ")),
 			fmt.Sprintf("add the client's range (%s/%d) to spec.loadBalancerSourceRanges", tr.flow.Src.Addr(), tr.flow.Src.Addr().BitLen()))
-		return nil, false
-	}
-	all := tr.clusterEndpoints()
-	if len(all) == 0 {
-		tr.stop(compDNAT, Rejected, "no endpoints",
-			fmt.Sprintf("the Service has no ready endpoint for port %s: kube-proxy on %s rejects new connections (ICMP port unreachable)", portName(tr.port), node.Name),
-			fmt.Sprintf("make the pods the Service selects ready (kubectl get endpointslices -n %s -l %s=%s)", tr.svc.Namespace, "kubernetes.io/service-name", tr.svc.Name))
 		return nil, false
 	}
 	candidates := all
@@ -88,6 +106,23 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through %s: source %s -> %s, a port picked at random (MASQUERADE --random-fully)",
 		node.Name, tr.flow.Src, masq), after)
 	return &ep, true
+}
+
+// kube-proxy's modes the trace models.
+const (
+	KubeProxyIPTables = "iptables"
+	KubeProxyNFTables = "nftables"
+)
+
+// kubeProxyModeOf is the mode the trace follows and where it comes from:
+// the one read, else iptables, kube-proxy's default on Linux
+// (cmd/kube-proxy/app/server_linux.go, platformApplyDefaults: `if
+// config.Mode == "" { config.Mode = kubeproxyconfig.ProxyModeIPTables`).
+func kubeProxyModeOf(s Settings) (string, string) {
+	if s.KubeProxyMode == "" {
+		return KubeProxyIPTables, "assumed: kube-proxy's default on Linux"
+	}
+	return s.KubeProxyMode, cmp.Or(s.KubeProxyModeSource, "given")
 }
 
 // intercepts: kube-proxy has a rule for the destination, an address of

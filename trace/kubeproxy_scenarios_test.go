@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -308,6 +309,83 @@ func TestRunCountsRewritesForwardAndReply(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got.Rewrites); diff != "" {
 				t.Errorf("Rewrites (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// withKubeProxyMode: kube-proxy's mode, as read from its ConfigMap.
+func withKubeProxyMode(mode string) func(*Input) {
+	return func(in *Input) {
+		in.Settings.KubeProxyMode, in.Settings.KubeProxyModeSource = mode, "ConfigMap kube-system/kube-proxy"
+	}
+}
+
+func TestRunFollowsKubeProxysMode(t *testing.T) {
+	// A client outside spec.loadBalancerSourceRanges, let in by a rule of
+	// the cluster's owner, to a Service without endpoints:
+	//   - iptables (pkg/proxy/iptables/proxier.go, syncProxyRules):
+	//     "usesFWChain := hasEndpoints && ..." builds no firewall chain
+	//     without endpoints, and KUBE-EXTERNAL-SERVICES (filter INPUT and
+	//     FORWARD) rejects: `"%s has no endpoints"` ... "REJECT";
+	//   - nftables (pkg/proxy/nftables/proxier.go, syncProxyRules):
+	//     "usesFWChain := len(svcInfo.LoadBalancerVIPs()) > 0 &&
+	//     len(svcInfo.LoadBalancerSourceRanges()) > 0" whatever the
+	//     endpoints, and its firewall-check chain runs in
+	//     filter-prerouting-pre-dnat, before the no-endpoint reject of the
+	//     filter input and forward hooks: the source check drops.
+	outside := newLab(withEndpoints(), withSourceRanges("10.0.0.0/8"), withFirewall(newFirewall("allow-web", allow("tcp", "80"))))
+	hops := []string{
+		"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+		"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+		"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+	}
+	tests := []struct {
+		name     string
+		in       Input
+		wantMode string
+		wantHop  string
+		wantDrop string
+		wantFrom string
+	}{
+		{
+			name:     "iptables, read from the ConfigMap: no endpoints and a client outside the source ranges is rejected",
+			in:       outside.input(withKubeProxyMode("iptables"), toNode("node-1")),
+			wantMode: "iptables",
+			wantHop:  "kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 rejected",
+			wantDrop: "the Service has no ready endpoint for port http (80): kube-proxy on node-1 rejects new connections (ICMP port unreachable); in iptables mode the source ranges are checked only for a Service with endpoints",
+			wantFrom: "ConfigMap kube-system/kube-proxy",
+		},
+		{
+			name:     "nftables, read from the ConfigMap: the same packet is dropped by the source check, before the no-endpoint reject",
+			in:       outside.input(withKubeProxyMode("nftables"), toNode("node-1")),
+			wantMode: "nftables",
+			wantHop:  "kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 dropped",
+			wantDrop: "kube-proxy on node-1 drops it: 198.51.100.10 is not in spec.loadBalancerSourceRanges (10.0.0.0/8)",
+			wantFrom: "ConfigMap kube-system/kube-proxy",
+		},
+		{
+			name:     "no mode read: the trace assumes iptables, kube-proxy's default on Linux, and says so",
+			in:       outside.input(toNode("node-1")),
+			wantMode: "iptables",
+			wantHop:  "kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 rejected",
+			wantDrop: "the Service has no ready endpoint for port http (80): kube-proxy on node-1 rejects new connections (ICMP port unreachable); in iptables mode the source ranges are checked only for a Service with endpoints",
+			// cmd/kube-proxy/app/server_linux.go, platformApplyDefaults:
+			// `if config.Mode == "" { config.Mode = kubeproxyconfig.ProxyModeIPTables`.
+			wantFrom: "assumed: kube-proxy's default on Linux",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Run(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(append(slices.Clone(hops), tc.wantHop), summarize(got).Hops); diff != "" {
+				t.Errorf("hops (-want +got):\n%s", diff)
+			}
+			if got.KubeProxyMode != tc.wantMode || got.KubeProxyModeSource != tc.wantFrom || got.Drop == nil || got.Drop.Reason != tc.wantDrop {
+				t.Errorf("Run = mode %q (%s), drop %+v;\nwant mode %q (%s), drop %q", got.KubeProxyMode, got.KubeProxyModeSource, got.Drop, tc.wantMode, tc.wantFrom, tc.wantDrop)
 			}
 		})
 	}

@@ -14,7 +14,13 @@ type Trace struct {
 	Mode string `json:"mode"`
 	// ExternalTrafficPolicy is Cluster or Local.
 	ExternalTrafficPolicy string `json:"externalTrafficPolicy"`
-	Port                  Port   `json:"port"`
+	// KubeProxyMode is the mode of kube-proxy the trace follows: iptables
+	// or nftables.
+	KubeProxyMode string `json:"kubeProxyMode"`
+	// KubeProxyModeSource says where the mode was read (ConfigMap
+	// kube-system/kube-proxy), or that it is assumed.
+	KubeProxyModeSource string `json:"kubeProxyModeSource"`
+	Port                Port   `json:"port"`
 	// Client is where the packet comes from; Destination the address the
 	// client connects to.
 	Client      netip.AddrPort `json:"client"`

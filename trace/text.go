@@ -17,7 +17,8 @@ func WriteText(w io.Writer, t *Trace) error {
 		port = t.Port.Name + " " + port
 	}
 	fmt.Fprintf(&b, "Service %s port %s: mode %s, externalTrafficPolicy %s\n", t.Service, port, t.Mode, t.ExternalTrafficPolicy)
-	fmt.Fprintf(&b, "Client %s\n\n", t.Client)
+	fmt.Fprintf(&b, "Client %s\n", t.Client)
+	fmt.Fprintf(&b, "kube-proxy: %s mode (%s)\n\n", t.KubeProxyMode, t.KubeProxyModeSource)
 	writeHops(&b, t.Hops)
 	if len(t.Reply) > 0 {
 		b.WriteString("\nReply:\n")

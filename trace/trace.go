@@ -149,6 +149,10 @@ func newTracer(in Input) (*tracer, error) {
 		Port:   Port{Name: port.Name, Protocol: string(cmp.Or(port.Protocol, v1.ProtocolTCP)), Port: port.Port},
 		Client: from, Hops: []Hop{},
 	}
+	tr.t.KubeProxyMode, tr.t.KubeProxyModeSource = kubeProxyModeOf(in.Settings)
+	if tr.t.KubeProxyMode != KubeProxyIPTables && tr.t.KubeProxyMode != KubeProxyNFTables {
+		tr.note("kube-proxy's mode %s is not modelled: the trace follows the rules of its iptables mode.", tr.t.KubeProxyMode)
+	}
 	tr.flow = Flow{Protocol: tr.t.Port.Protocol, Src: from}
 	tr.at = atClient
 	tr.hops = &tr.t.Hops
