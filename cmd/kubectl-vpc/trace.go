@@ -129,7 +129,8 @@ func Run(ctx context.Context, o Options, kube kubernetes.Interface, out io.Write
 	if err != nil {
 		return err
 	}
-	in.Settings = trace.Settings{Owner: owner, DefaultMode: cloud.cfg.LoadBalancer.Mode, NodeIPAddressType: v1.NodeAddressType(cloud.cfg.LoadBalancer.NodeIPAddressType)}
+	in.Settings.Owner, in.Settings.DefaultMode = owner, cloud.cfg.LoadBalancer.Mode
+	in.Settings.NodeIPAddressType = v1.NodeAddressType(cloud.cfg.LoadBalancer.NodeIPAddressType)
 	in.From, in.To, in.ToNode, in.Port = from, to, o.ToNode, o.Port
 	if from == trace.DefaultClient && len(in.Service.Spec.IPFamilies) > 0 && in.Service.Spec.IPFamilies[0] == v1.IPv6Protocol && len(in.Service.Spec.IPFamilies) == 1 {
 		in.From = netip.AddrPort{} // the default client of an IPv6 Service

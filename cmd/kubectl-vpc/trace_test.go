@@ -280,3 +280,45 @@ func TestTheCommandIsAKubectlPlugin(t *testing.T) {
 		}
 	}
 }
+
+// kubeProxyConfigMap is kube-proxy's ConfigMap as kubeadm writes it
+// (cmd/kubeadm/app/phases/addons/proxy: ConfigMap kube-proxy in
+// kube-system, key config.conf, a KubeProxyConfiguration).
+func kubeProxyConfigMap(conf string) *v1.ConfigMap {
+	return &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-proxy"},
+		Data: map[string]string{"config.conf": conf}}
+}
+
+func TestRunReadsKubeProxysModeFromItsConfigMap(t *testing.T) {
+	c := newCluster(t)
+	svc, slice := web()
+	status, err := c.provider.EnsureLoadBalancer(context.Background(), clusterName, svc, c.nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer = *status
+	tests := []struct {
+		name      string
+		configMap *v1.ConfigMap
+		wantMode  string
+		wantFrom  string
+	}{
+		{"nftables in config.conf", kubeProxyConfigMap("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n"), "nftables", "ConfigMap kube-system/kube-proxy"},
+		{"an empty mode is kube-proxy's default", kubeProxyConfigMap("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: \"\"\n"), "iptables", "ConfigMap kube-system/kube-proxy (mode unset: kube-proxy's default on Linux)"},
+		{"no ConfigMap: assumed", nil, "iptables", "assumed: kube-proxy's default on Linux"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kube := c.clientset(svc, slice)
+			if tc.configMap != nil {
+				if _, err := kube.CoreV1().ConfigMaps("kube-system").Create(context.Background(), tc.configMap, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := run(t, Options{CloudConfig: c.cloudConfig, ClusterName: clusterName}, kube)
+			if got.KubeProxyMode != tc.wantMode || got.KubeProxyModeSource != tc.wantFrom {
+				t.Errorf("kube-proxy mode %q (%s), want %q (%s)", got.KubeProxyMode, got.KubeProxyModeSource, tc.wantMode, tc.wantFrom)
+			}
+		})
+	}
+}

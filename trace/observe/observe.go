@@ -1,5 +1,6 @@
 // Package observe reads what a trace (package trace) looks at: the Service,
-// its EndpointSlices and the nodes from the Kubernetes API; from the
+// its EndpointSlices, the nodes and kube-proxy's ConfigMap
+// (kube-system/kube-proxy, for its mode) from the Kubernetes API; from the
 // compute API the nodes' instances, the project's firewall rules and
 // routes, the region's forwarding rules, the target pools, backend
 // services, instance groups and health checks behind the forwarding rules
@@ -43,7 +44,8 @@ type Reader struct {
 	Owner ownership.Cluster
 }
 
-// Read reads the Service namespace/name and what its packets meet. The
+// Read reads the Service namespace/name, what its packets meet, and
+// kube-proxy's mode from its ConfigMap when there is one. The
 // load balancers behind the Service's forwarding rules (named after it, or
 // on one of its published addresses or on an address of also) are read
 // with their backends; other forwarding rules only as they are. Settings,
@@ -68,6 +70,9 @@ func (r Reader) Read(ctx context.Context, namespace, name string, also ...netip.
 	}
 	for i := range nodes.Items {
 		in.Nodes = append(in.Nodes, &nodes.Items[i])
+	}
+	if err := r.readKubeProxyMode(ctx, &in.Settings); err != nil {
+		return in, err
 	}
 	if err := r.readCloud(ctx, &in, also); err != nil {
 		return in, err
