@@ -115,6 +115,16 @@ func (tr *tracer) podDenied(v FirewallVerdict, pkt Packet, inst, source *compute
 	if v.Rule != nil {
 		reason = fmt.Sprintf("firewall rule %s (priority %d) denies %s", v.Rule.Name, v.Rule.Priority, what)
 	}
+	if !tr.masqueraded {
+		var cidrs []string
+		for _, n := range tr.in.Nodes {
+			cidrs = append(cidrs, podCIDRs(n)...)
+		}
+		return reason + ": the packet keeps the client pod's address, which no source tag matches (externalTrafficPolicy Local does not masquerade a pod's packet)", []string{
+			fmt.Sprintf("let the pods reach each other: a firewall rule from the pod CIDRs (%s) to the nodes on %s:%d", strings.Join(cidrs, ", "), tr.protocol, pkt.Dst.Port()),
+			"or set externalTrafficPolicy: Cluster, which masquerades the packet to the node's address",
+		}
+	}
 	reason += ": kube-proxy masqueraded the packet to the node's address to cross nodes"
 	tags := "the nodes' tags"
 	if source != nil && len(tagsOf(source)) > 0 {

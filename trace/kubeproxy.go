@@ -54,7 +54,7 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 		return nil, false
 	}
 	candidates := all
-	if tr.local {
+	if tr.local && tr.client == clientOutside {
 		candidates = tr.localEndpoints(node.Name)
 		if len(candidates) == 0 {
 			tr.stop(compDNAT, Dropped, "no local endpoint",
@@ -85,11 +85,14 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	after := tr.flow
 	after.Dst = ep.Address
 	tr.step(compDNAT, node.Name, "rewritten", fmt.Sprintf("Service %s port %d -> endpoint %s (%s)%s", tr.t.Service, tr.port.Port, ep.name(), ep.Address, where), after)
-	if tr.local {
+	if tr.client != clientOutside && !tr.masqueradesInCluster(&ep) {
+		return &ep, true
+	}
+	if tr.local && tr.client == clientOutside {
 		tr.note("externalTrafficPolicy Local: the pod sees the client's own address %s.", tr.flow.Src.Addr())
 		return &ep, true
 	}
-	if tr.isNodeAddress(node, ep.Address.Addr()) {
+	if tr.client != clientNode && tr.isNodeAddress(node, ep.Address.Addr()) {
 		// The masquerade is MASQUERADE in KUBE-POSTROUTING, hooked in nat
 		// POSTROUTING (pkg/proxy/iptables/proxier.go, syncProxyRules;
 		// nftables: the "masquerading" chain in nat-postrouting): a
@@ -103,8 +106,15 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	tr.masqueraded = true
 	after = tr.flow
 	after.Src = netip.AddrPortFrom(masq, 0)
-	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("externalTrafficPolicy Cluster: kube-proxy masquerades external traffic so that the reply comes back through %s: source %s -> %s, a port picked at random (MASQUERADE --random-fully)",
-		node.Name, tr.flow.Src, masq), after)
+	why := "externalTrafficPolicy Cluster: kube-proxy masquerades external traffic"
+	switch {
+	case tr.client != clientOutside && ep.Address.Addr() == tr.t.Client.Addr():
+		why = "the pod is its own endpoint: kube-proxy masquerades it (hairpin)"
+	case tr.client == clientNode && tr.local:
+		why = "the node's own packet: kube-proxy masquerades it"
+	}
+	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("%s so that the reply comes back through %s: source %s -> %s, a port picked at random (MASQUERADE --random-fully)",
+		why, node.Name, tr.flow.Src, masq), after)
 	return &ep, true
 }
 

@@ -390,3 +390,150 @@ func TestRunFollowsKubeProxysMode(t *testing.T) {
 		})
 	}
 }
+
+// withPodsFirewall: a rule of the cluster's owner that lets the pods
+// reach each other across nodes (their addresses are no instance's
+// primary address, so source tags do not match them).
+func withPodsFirewall() labOpt {
+	return withFirewall(newFirewall("lab-pods-to-pods", sources("10.64.0.0/16"), targetTags("k8s-node"), allow("all")))
+}
+
+func TestRunTracesClientsInsideTheClusterThroughTheirOwnNode(t *testing.T) {
+	// kube-proxy hooks KUBE-SERVICES into nat OUTPUT and PREROUTING
+	// (pkg/proxy/iptables/proxier.go, iptablesJumpChains; nftables:
+	// nftablesJumpChains, {servicesChain, natOutputChain} and
+	// {servicesChain, natPreroutingChain}) with a rule for each load
+	// balancer address ("%s loadbalancer IP"): a node's or a pod's packet
+	// to it is DNATed on its own node and never reaches the forwarding
+	// rule, the VPC firewall of a backend or the backend. With
+	// externalTrafficPolicy Local, the external chain sends pod traffic
+	// ("pod traffic for %s external destinations") and the node's own
+	// ("route LOCAL traffic for %s external destinations") to the cluster
+	// policy chain, and masquerades the node's ("masquerade LOCAL traffic
+	// for %s external destinations").
+	runScenarios(t, []struct {
+		name string
+		in   Input
+		want scenario
+	}{
+		{
+			name: "a pod on node-2 connects to the load balancer: kube-proxy on node-2 takes it, Cluster masquerades, no forwarding rule",
+			in:   newLab().input(from("10.64.2.7:40000")),
+			want: scenario{
+				Node: "node-2", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->node-2: 10.64.2.7:40000 -> 203.0.113.10:80 sent",
+					"kube-proxy DNAT node-2->node-2: 10.64.2.7:40000 -> 203.0.113.10:80 => 10.64.2.7:40000 -> 10.64.1.3:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-2->node-2: 10.64.2.7:40000 -> 10.64.1.3:8080 => 10.128.0.3:* -> 10.64.1.3:8080 rewritten",
+					"node route node-2->VPC: 10.128.0.3:* -> 10.64.1.3:8080 routed",
+					"VPC firewall VPC->node-1: 10.128.0.3:* -> 10.64.1.3:8080 allowed",
+					"pod node-1->pod: 10.128.0.3:* -> 10.64.1.3:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.64.1.3:8080 -> 10.128.0.3:* sent",
+					"node route node-1->VPC: 10.64.1.3:8080 -> 10.128.0.3:* routed",
+					"VPC firewall VPC->node-2: 10.64.1.3:8080 -> 10.128.0.3:* allowed",
+					"kube-proxy conntrack node-2->node-2: 10.64.1.3:8080 -> 10.128.0.3:* => 203.0.113.10:80 -> 10.64.2.7:40000 rewritten",
+					"client node-2->Client: 203.0.113.10:80 -> 10.64.2.7:40000 received",
+				},
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+		{
+			name: "local, a pod on node-3, which has no endpoint: kube-proxy sends it to any endpoint and keeps the pod's address",
+			in:   newLab(withLocal(), withPodsFirewall()).input(from("10.64.3.7:40000")),
+			want: scenario{
+				Node: "node-3", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->node-3: 10.64.3.7:40000 -> 203.0.113.10:80 sent",
+					"kube-proxy DNAT node-3->node-3: 10.64.3.7:40000 -> 203.0.113.10:80 => 10.64.3.7:40000 -> 10.64.1.3:8080 rewritten",
+					"node route node-3->VPC: 10.64.3.7:40000 -> 10.64.1.3:8080 routed",
+					"VPC firewall VPC->node-1: 10.64.3.7:40000 -> 10.64.1.3:8080 allowed",
+					"pod node-1->pod: 10.64.3.7:40000 -> 10.64.1.3:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.64.1.3:8080 -> 10.64.3.7:40000 sent",
+					"node route node-1->VPC: 10.64.1.3:8080 -> 10.64.3.7:40000 routed",
+					"VPC firewall VPC->node-3: 10.64.1.3:8080 -> 10.64.3.7:40000 allowed",
+					"kube-proxy conntrack node-3->node-3: 10.64.1.3:8080 -> 10.64.3.7:40000 => 203.0.113.10:80 -> 10.64.3.7:40000 rewritten",
+					"client node-3->Client: 203.0.113.10:80 -> 10.64.3.7:40000 received",
+				},
+				Rewrites: Rewrites{Forward: 1, Reply: 1},
+			},
+		},
+		{
+			name: "local, node-3 itself: kube-proxy sends it to any endpoint and masquerades it",
+			in:   newLab(withLocal()).input(from("10.128.0.4:40000")),
+			want: scenario{
+				Node: "node-3", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->node-3: 10.128.0.4:40000 -> 203.0.113.10:80 sent",
+					"kube-proxy DNAT node-3->node-3: 10.128.0.4:40000 -> 203.0.113.10:80 => 10.128.0.4:40000 -> 10.64.1.3:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-3->node-3: 10.128.0.4:40000 -> 10.64.1.3:8080 => 10.128.0.4:* -> 10.64.1.3:8080 rewritten",
+					"node route node-3->VPC: 10.128.0.4:* -> 10.64.1.3:8080 routed",
+					"VPC firewall VPC->node-1: 10.128.0.4:* -> 10.64.1.3:8080 allowed",
+					"pod node-1->pod: 10.128.0.4:* -> 10.64.1.3:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.64.1.3:8080 -> 10.128.0.4:* sent",
+					"node route node-1->VPC: 10.64.1.3:8080 -> 10.128.0.4:* routed",
+					"VPC firewall VPC->node-3: 10.64.1.3:8080 -> 10.128.0.4:* allowed",
+					"kube-proxy conntrack node-3->node-3: 10.64.1.3:8080 -> 10.128.0.4:* => 203.0.113.10:80 -> 10.128.0.4:40000 rewritten",
+					"client node-3->Client: 203.0.113.10:80 -> 10.128.0.4:40000 received",
+				},
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+		{
+			name: "a pod whose packet kube-proxy sends to itself is masqueraded (hairpin)",
+			in:   newLab(withLocal()).input(from("10.64.1.3:40000")),
+			want: scenario{
+				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->node-1: 10.64.1.3:40000 -> 203.0.113.10:80 sent",
+					"kube-proxy DNAT node-1->node-1: 10.64.1.3:40000 -> 203.0.113.10:80 => 10.64.1.3:40000 -> 10.64.1.3:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-1->node-1: 10.64.1.3:40000 -> 10.64.1.3:8080 => 10.64.1.1:* -> 10.64.1.3:8080 rewritten",
+					"pod node-1->pod: 10.64.1.1:* -> 10.64.1.3:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.64.1.3:8080 -> 10.64.1.1:* sent",
+					"kube-proxy conntrack node-1->node-1: 10.64.1.3:8080 -> 10.64.1.1:* => 203.0.113.10:80 -> 10.64.1.3:40000 rewritten",
+					"client node-1->Client: 203.0.113.10:80 -> 10.64.1.3:40000 received",
+				},
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+	})
+}
+
+func TestRunCountsPodsInsideTheVPC(t *testing.T) {
+	// A pod's address is in its node's pod CIDR, which the VPC routes
+	// (the CCM's routes): it reaches internal addresses as the nodes do.
+	in := newLab(withNodeIP(v1.NodeInternalIP, 1), withPodsFirewall()).input(from("10.64.2.7:40000"), to("10.128.0.4"))
+	got, err := Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Drop == nil || got.Drop.Component != compDNAT || got.Outcome != Rejected {
+		t.Errorf("Run = %s, %+v; want node-3's own stack to reject it (kube-proxy has no rule for an unpublished address)", got.Outcome, got.Drop)
+	}
+}
+
+func TestRunExplainsAPodsUnmasqueradedPacketTheFirewallDrops(t *testing.T) {
+	// Source tags match an instance's primary address only
+	// (EvaluateIngress): the nodes' rule does not let a pod's own address
+	// across nodes.
+	got, err := Run(newLab(withLocal()).input(from("10.64.3.7:40000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Drop{Hop: 4, Component: compFirewall, At: "node-1",
+		Reason: "no firewall rule allows tcp:8080 from 10.64.3.7 to pod address 10.64.1.3 on node-1 (10.128.0.2, tags k8s-node): the packet keeps the client pod's address, which no source tag matches (externalTrafficPolicy Local does not masquerade a pod's packet)",
+		Fix: []string{
+			"let the pods reach each other: a firewall rule from the pod CIDRs (10.64.1.0/24, 10.64.2.0/24, 10.64.3.0/24) to the nodes on tcp:8080",
+			"or set externalTrafficPolicy: Cluster, which masquerades the packet to the node's address",
+		}}
+	if diff := cmp.Diff(want, got.Drop); diff != "" {
+		t.Errorf("drop (-want +got):\n%s", diff)
+	}
+}

@@ -44,6 +44,9 @@ func (tr *tracer) reply() {
 	}
 	tr.step(compConntrack, entry, "rewritten", fmt.Sprintf("conntrack undoes kube-proxy's %s: %s", undo, changes(tr.flow, back)), back)
 	switch {
+	case tr.client != clientOutside:
+		tr.step(compClient, atClient, "received", fmt.Sprintf("the client on %s receives the reply from %s, the address it connected to", entry, tr.flow.Src), tr.flow)
+		return
 	case tr.entryNAT != nil:
 		tr.step(compRoute, atVPC, "routed", entry+" sends the reply to the VPC (its default route)", tr.flow)
 		nat := natAddress(tr.entryNAT)

@@ -101,6 +101,8 @@ type tracer struct {
 	toldProblems bool
 	// inside: the client is inside the VPC (see Cloud.NetworkRanges).
 	inside bool
+	// client: whether the client is a node or a pod of the cluster.
+	client clientKind
 }
 
 func newTracer(in Input) (*tracer, error) {
@@ -167,25 +169,33 @@ func (tr *tracer) forward() {
 	}
 	tr.t.Destination = netip.AddrPortFrom(dst, uint16(tr.port.Port))
 	tr.flow.Dst = tr.t.Destination
-	tr.step(compClient, atVPC, "sent", why, tr.flow)
 
-	inst, ok := tr.throughVPC()
-	if !ok {
-		return
-	}
-	node := tr.nodeOfInstance(inst)
-	if node == nil {
-		tr.stop(compFirewall, Dropped, "no node", fmt.Sprintf("instance %s is no node of the cluster (no node has its providerID or name): nothing there handles the Service", inst.Name),
-			"check the instance's node: its spec.providerID must be gce://PROJECT/ZONE/"+inst.Name)
-		return
-	}
-	tr.entry = node
-	tr.t.Node = node.Name
-	if problems := nodeProblems(node); len(problems) > 0 && !tr.toldProblems {
-		tr.note("%s is %s.", node.Name, strings.Join(problems, ", "))
-	}
-	if !tr.enter(inst, node.Name, clientEntry) {
-		return
+	var node *v1.Node
+	var inst *compute.Instance
+	if n, kind := tr.clusterClient(tr.flow.Src.Addr()); n != nil && tr.kubeProxyServes(dst) {
+		node, inst = n, instanceOfNode(tr.in.Cloud.Instances, n)
+		tr.fromInsideCluster(n, kind, why)
+		tr.entry = node
+		tr.t.Node = node.Name
+	} else {
+		tr.step(compClient, atVPC, "sent", why, tr.flow)
+		if inst, ok = tr.throughVPC(); !ok {
+			return
+		}
+		node = tr.nodeOfInstance(inst)
+		if node == nil {
+			tr.stop(compFirewall, Dropped, "no node", fmt.Sprintf("instance %s is no node of the cluster (no node has its providerID or name): nothing there handles the Service", inst.Name),
+				"check the instance's node: its spec.providerID must be gce://PROJECT/ZONE/"+inst.Name)
+			return
+		}
+		tr.entry = node
+		tr.t.Node = node.Name
+		if problems := nodeProblems(node); len(problems) > 0 && !tr.toldProblems {
+			tr.note("%s is %s.", node.Name, strings.Join(problems, ", "))
+		}
+		if !tr.enter(inst, node.Name, clientEntry) {
+			return
+		}
 	}
 	tr.seen = tr.flow
 	ep, ok := tr.kubeProxy(node)

@@ -61,10 +61,16 @@ func (tr *tracer) throughVPC() (*compute.Instance, bool) {
 	return nil, false
 }
 
-// insideVPC: a is in the VPC's ranges or is an instance's address.
+// insideVPC: a is in the VPC's ranges, is an instance's address, or is a
+// pod's (in a node's pod CIDR, which the VPC routes to the node).
 func (tr *tracer) insideVPC(a netip.Addr) bool {
 	for _, p := range tr.in.Cloud.NetworkRanges {
 		if p.Contains(a) {
+			return true
+		}
+	}
+	for _, n := range tr.in.Nodes {
+		if podCIDROf(n, a) != "" {
 			return true
 		}
 	}
