@@ -56,6 +56,11 @@ func (tr *tracer) reply() {
 	case tr.passthrough != nil:
 		tr.step(compRoute, atVPC, "routed", fmt.Sprintf("%s sends the reply to the VPC (its default route); its source is already the load balancer's address, so it does not pass forwarding rule %s (direct server return)",
 			entry, tr.passthrough.Name), tr.flow)
+		if tr.clientNAT != nil {
+			after := tr.flow
+			after.Dst = tr.t.Client
+			tr.step(compNAT, atVPC, "rewritten", fmt.Sprintf("the 1:1 NAT of instance %s rewrites the destination back to its internal address %s", tr.clientNAT.Name, tr.t.Client.Addr()), after)
+		}
 	default:
 		tr.step(compRoute, atVPC, "routed", entry+" sends the reply to the VPC (its default route)", tr.flow)
 	}

@@ -89,6 +89,7 @@ type tracer struct {
 
 	// What the way back needs to know about the way in.
 	entryNAT    *compute.Instance       // the instance whose 1:1 NAT rewrote the destination
+	clientNAT   *compute.Instance       // the client's instance, whose 1:1 NAT rewrote the source
 	passthrough *compute.ForwardingRule // the forwarding rule that delivered the packet
 	entry       *v1.Node                // the node the packet entered
 	seen        Flow                    // the packet as kube-proxy on the entry node saw it

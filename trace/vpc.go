@@ -22,6 +22,9 @@ func (tr *tracer) throughVPC() (*compute.Instance, bool) {
 				"trace a client inside the VPC (--from an address of its subnetworks), or make the load balancer external")
 			return nil, false
 		}
+		if !strings.EqualFold(fr.LoadBalancingScheme, "INTERNAL") && tr.inside && !tr.leaveVPC(fr) {
+			return nil, false
+		}
 		return tr.loadBalance(fr)
 	}
 	for _, inst := range tr.in.Cloud.Instances {
@@ -59,6 +62,41 @@ func (tr *tracer) throughVPC() (*compute.Instance, bool) {
 		fmt.Sprintf("%s is no forwarding rule's address, no instance's external address and no instance's internal address: the VPC has nowhere to send it", dst.Addr()),
 		"check the Service's status.loadBalancer.ingress: the address may be stale")
 	return nil, false
+}
+
+// leaveVPC takes a packet of a client inside the VPC to an external
+// forwarding rule: such a rule takes packets from the internet, which a
+// VM reaches through its external address (the 1:1 NAT of its
+// accessConfigs[0] rewrites the source) or Cloud NAT
+// (https://cloud.google.com/load-balancing/docs/network: "External
+// passthrough Network Load Balancers can receive traffic from: Any client
+// on the internet; Google Cloud VMs with external IPs; Google Cloud VMs
+// that have internet access through Cloud NAT or instance-based NAT").
+// Cloud NAT is not modelled: the trace reads no Cloud Routers.
+func (tr *tracer) leaveVPC(fr *compute.ForwardingRule) bool {
+	src := tr.flow.Src.Addr()
+	inst := tr.instanceWithPrimary(src)
+	if nat := natAddress(inst); nat.IsValid() && src.Is4() {
+		after := tr.flow
+		after.Src = netip.AddrPortFrom(nat, tr.flow.Src.Port())
+		tr.clientNAT = inst
+		tr.step(compNAT, atVPC, "rewritten", fmt.Sprintf("forwarding rule %s is external: instance %s reaches it through its external address, the 1:1 NAT of accessConfigs[0] rewriting the source %s to %s",
+			fr.Name, inst.Name, src, nat), after)
+		return true
+	}
+	const cloudNAT = "Cloud NAT, the other way out, is not modelled (the trace reads no Cloud Routers)"
+	natFix := "or give its subnetwork Cloud NAT (not modelled: the trace then still says dropped)"
+	head := fmt.Sprintf("%s is the address of external forwarding rule %s, which takes packets from the internet: ", tr.flow.Dst.Addr(), fr.Name)
+	if inst != nil {
+		tr.stop(compVPCRoute, Dropped, "no way out of the VPC",
+			head+fmt.Sprintf("instance %s (%s) is inside the VPC and has no external address (accessConfigs[0].natIP) to leave it from. %s", inst.Name, src, cloudNAT),
+			fmt.Sprintf("give instance %s an external address (an access config of type ONE_TO_ONE_NAT)", inst.Name), natFix)
+		return false
+	}
+	tr.stop(compVPCRoute, Dropped, "no way out of the VPC",
+		head+fmt.Sprintf("%s is inside the VPC and is no instance the trace read, so it has no known external address (accessConfigs[0].natIP) to leave it from. %s", src, cloudNAT),
+		"trace from the client's external address (--from), or from a VM of the VPC that has one", natFix)
+	return false
 }
 
 // insideVPC: a is in the VPC's ranges, is an instance's address, or is a
