@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,11 +34,54 @@ type ccmRun struct {
 	heapProfile   string
 }
 
+// ccmResult is one run's figures.
 type ccmResult struct {
-	run      ccmRun
-	total    time.Duration
+	load string // the 1-minute load average as the Services were created
+	// allReady is from the first creation request to the last Service
+	// seen with its address, both as the watch saw them.
+	allReady time.Duration
 	p50, p99 time.Duration
 	rss      int64
+}
+
+// ccmRow is the runs of one mode and Service count.
+type ccmRow struct {
+	run  ccmRun
+	runs []ccmResult
+}
+
+// buildBinaries builds the CCM and fake-gce once for every run, into a
+// temporary folder whose bin directory it returns.
+func buildBinaries() (string, error) {
+	repo, err := cluster.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "cpv-bench-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := cluster.BuildTree(context.Background(), repo, bin); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return bin, nil
+}
+
+// runCCMTimes makes runs runs of r, each with a new control plane, cloud
+// and CCM.
+func runCCMTimes(bin string, r ccmRun, runs int) (ccmRow, error) {
+	row := ccmRow{run: r}
+	for i := range runs {
+		fmt.Fprintf(os.Stderr, "bench: %s, %d Services: run %d of %d\n", r.label(), r.services, i+1, runs)
+		res, err := runCCM(bin, r)
+		if err != nil {
+			return row, err
+		}
+		row.runs = append(row.runs, res)
+	}
+	return row, nil
 }
 
 func (r ccmRun) label() string {
@@ -50,9 +94,9 @@ func (r ccmRun) label() string {
 // runCCM starts a control plane, fake-gce and the CCM, registers the nodes
 // (Ready, with the instances' addresses, as kubelets would), creates the
 // Services and waits until each has its address.
-func runCCM(r ccmRun) (ccmResult, error) {
+func runCCM(bin string, r ccmRun) (ccmResult, error) {
 	ctx := context.Background()
-	res := ccmResult{run: r}
+	var res ccmResult
 	repo, err := cluster.RepoRoot()
 	if err != nil {
 		return res, err
@@ -66,10 +110,6 @@ func runCCM(r ccmRun) (ccmResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "bin")
-	if err := cluster.BuildTree(ctx, repo, bin); err != nil {
-		return res, err
-	}
 	cloud, err := cluster.StartFakeGCE(ctx, dir, filepath.Join(bin, "fake-gce"), 0,
 		"--zones=us-central1-a,us-central1-b,us-central1-c", "--external-ip-range=198.18.0.0/15",
 		"--op-latency="+r.opLatency.String())
@@ -141,6 +181,7 @@ func runCCM(r ccmRun) (ccmResult, error) {
 		return res, err
 	}
 	start := time.Now()
+	res.load = loadAverage()
 	if err := parallelN(r.services, 16, func(i int) error {
 		svc := ccmService(i, r.mode)
 		lat.created(svc.Name)
@@ -149,18 +190,22 @@ func runCCM(r ccmRun) (ccmResult, error) {
 	}); err != nil {
 		return res, err
 	}
-	for {
-		ready := lat.ready()
-		if ready >= r.services {
-			break
+	// The figures come from the watch; the ticker only reports progress
+	// and notices a CCM that exited.
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-lat.done:
+			waiting = false
+		case <-progress.C:
+			fmt.Fprintf(os.Stderr, "bench: %s: %d of %d Services have their address (%s)\n", r.label(), lat.ready(), r.services, time.Since(start).Round(time.Second))
+			if !ccm.Running() {
+				return res, fmt.Errorf("the CCM exited; see %s", ccm.LogPath())
+			}
 		}
-		fmt.Fprintf(os.Stderr, "bench: %s: %d of %d Services have their address (%s)\n", r.label(), ready, r.services, time.Since(start).Round(time.Second))
-		if !ccm.Running() {
-			return res, fmt.Errorf("the CCM exited; see %s", ccm.LogPath())
-		}
-		time.Sleep(min(10*time.Second, time.Duration(r.services)*50*time.Millisecond+100*time.Millisecond))
 	}
-	res.total = time.Since(start)
+	res.allReady = lat.allReadyAfter()
 	res.p50, res.p99 = lat.percentiles()
 	if r.heapProfile != "" {
 		if err := saveHeapProfile(strings.TrimSuffix(ccm.HealthzURL, "/healthz")+"/debug/pprof/heap", r.heapProfile); err != nil {
@@ -205,27 +250,57 @@ func ccmService(i int, mode string) *v1.Service {
 }
 
 // memoryText is the report's memory section.
-func memoryText(res ccmResult) string {
+func memoryText(row ccmRow, command string) string {
 	limit := ""
-	if res.run.memLimit != "" {
-		limit = ", `GOMEMLIMIT=" + res.run.memLimit + "`"
+	if row.run.memLimit != "" {
+		limit = ", `GOMEMLIMIT=" + row.run.memLimit + "`"
 	}
-	return fmt.Sprintf("\n## Memory\n\nThe CCM binary (`--concurrent-service-syncs=10 --kube-api-qps=200 --kube-api-burst=400`, backend-service backend, `[compute-api] qps = 2000`%s) against the e2e control plane and fake-gce (operations at once), with %d nodes and %d LoadBalancer Services created at once: all Services had their address after %s (from its creation to a Service's address, seen by a watch: p50 %s, p99 %s); peak RSS (VmHWM) %.0f MiB.\n",
-		limit, res.run.nodes, res.run.services, res.total.Round(time.Second), res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond), float64(res.rss)/(1<<20))
+	f := figuresOf(row.runs)
+	return fmt.Sprintf("\n## Memory\n\n`%s`: the CCM binary (`--concurrent-service-syncs=10 --kube-api-qps=200 --kube-api-burst=400`, backend-service backend, `[compute-api] qps = 2000`%s) against the e2e control plane and fake-gce (operations at once), with %d nodes and %d LoadBalancer Services created at once, %d runs (median and range): all Services had their address after %s, seen by a watch (from its creation to a Service's address: p50 %s, p99 %s); peak RSS (VmHWM) %s; load average (1 min) as each run's Services were created: %s.\n",
+		command, limit, row.run.nodes, row.run.services, len(row.runs), spread(f.allReady), spread(f.p50), spread(f.p99), mibSpread(f.rss), strings.Join(f.loads, ", "))
 }
 
 // ccmText is the report's section on the whole CCM's status latency.
-func ccmText(rows []ccmResult) string {
+func ccmText(rows []ccmRow, command string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## The whole CCM\n\nThe CCM binary against the e2e control plane and the fake-gce binary (operations take %s), %d Ready nodes, Services created at once, each timed from its creation request to its address as a watch on the API server sees it (`--concurrent-service-syncs=10 --kube-api-qps=200`).\n\n",
-		rows[0].run.opLatency, rows[0].run.nodes)
-	fmt.Fprintln(&b, "| mode | Services | time to status p50 | p99 | all ready after | CCM peak RSS |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|")
+	fmt.Fprintf(&b, "\n## The whole CCM\n\n`%s`: the CCM binary against the e2e control plane and the fake-gce binary (operations take %s), %d Ready nodes, Services created at once, each timed from its creation request to its address as a watch on the API server sees it (`--concurrent-service-syncs=10 --kube-api-qps=200`); \"all ready\" is from the first creation request to the last address the watch saw. Median and range of %d runs; the load column is the 1-minute load average as each run's Services were created.\n\n",
+		command, rows[0].run.opLatency, rows[0].run.nodes, len(rows[0].runs))
+	fmt.Fprintln(&b, "| mode | Services | time to status p50 | p99 | all ready after | CCM peak RSS | load |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.0f MiB |\n", r.run.label(), r.run.services,
-			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.total.Round(time.Millisecond), float64(r.rss)/(1<<20))
+		f := figuresOf(r.runs)
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n", r.run.label(), r.run.services,
+			spread(f.p50), spread(f.p99), spread(f.allReady), mibSpread(f.rss), strings.Join(f.loads, ", "))
 	}
 	return b.String()
+}
+
+// ccmFigures are the runs' figures side by side.
+type ccmFigures struct {
+	p50, p99, allReady []time.Duration
+	rss                []int64
+	loads              []string
+}
+
+func figuresOf(runs []ccmResult) ccmFigures {
+	var f ccmFigures
+	for _, r := range runs {
+		f.p50, f.p99, f.allReady = append(f.p50, r.p50), append(f.p99, r.p99), append(f.allReady, r.allReady)
+		f.rss, f.loads = append(f.rss, r.rss), append(f.loads, r.load)
+	}
+	return f
+}
+
+// mibSpread is the median of the sizes in MiB and, with more than one,
+// their range.
+func mibSpread(bs []int64) string {
+	s := slices.Clone(bs)
+	slices.Sort(s)
+	mib := func(b int64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) }
+	if len(s) == 1 {
+		return mib(s[0]) + " MiB"
+	}
+	return fmt.Sprintf("%s MiB (%s–%s)", mib(s[len(s)/2]), mib(s[0]), mib(s[len(s)-1]))
 }
 
 // parallelN runs f for 0..n-1 with the given number of workers.

@@ -20,6 +20,11 @@ type statusLatency struct {
 	mu        sync.Mutex
 	createdAt map[string]time.Time
 	seen      map[string]time.Duration
+	// firstCreated and lastSeen bound the whole batch: the first creation
+	// request and the last address the watch saw.
+	firstCreated, lastSeen time.Time
+	// done is closed once want Services have been seen with an address.
+	done chan struct{}
 }
 
 func watchStatusLatency(ctx context.Context, cp *cluster.ControlPlane, want int) (*statusLatency, error) {
@@ -27,7 +32,7 @@ func watchStatusLatency(ctx context.Context, cp *cluster.ControlPlane, want int)
 	if err != nil {
 		return nil, fmt.Errorf("watch Services: %w", err)
 	}
-	l := &statusLatency{createdAt: make(map[string]time.Time, want), seen: make(map[string]time.Duration, want)}
+	l := &statusLatency{createdAt: make(map[string]time.Time, want), seen: make(map[string]time.Duration, want), done: make(chan struct{})}
 	go func() {
 		defer w.Stop()
 		for ev := range w.ResultChan() {
@@ -35,15 +40,18 @@ func watchStatusLatency(ctx context.Context, cp *cluster.ControlPlane, want int)
 			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) || len(svc.Status.LoadBalancer.Ingress) == 0 {
 				continue
 			}
+			now := time.Now()
 			l.mu.Lock()
 			if _, done := l.seen[svc.Name]; !done {
 				if t, ok := l.createdAt[svc.Name]; ok {
-					l.seen[svc.Name] = time.Since(t)
+					l.seen[svc.Name] = now.Sub(t)
+					l.lastSeen = now
 				}
 			}
 			n := len(l.seen)
 			l.mu.Unlock()
 			if n >= want {
+				close(l.done)
 				return
 			}
 		}
@@ -53,9 +61,21 @@ func watchStatusLatency(ctx context.Context, cp *cluster.ControlPlane, want int)
 
 // created records the moment a Service's creation is requested.
 func (l *statusLatency) created(name string) {
+	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.createdAt[name] = time.Now()
+	l.createdAt[name] = now
+	if l.firstCreated.IsZero() || now.Before(l.firstCreated) {
+		l.firstCreated = now
+	}
+}
+
+// allReadyAfter is the time from the first creation request to the last
+// Service seen with its address.
+func (l *statusLatency) allReadyAfter() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastSeen.Sub(l.firstCreated)
 }
 
 func (l *statusLatency) ready() int {

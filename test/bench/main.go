@@ -1,10 +1,10 @@
 // Command bench measures what external load balancers cost at scale, against
 // an in-process fake-gce whose operations take a chosen time, and prints a
-// markdown table (also written to -out, e.g. docs/benchmarks.md):
+// markdown table (also written to -out, e.g. _output/benchmarks.md):
 //
-//   - time from Service creation to status, p50 and p99, for 1, 100 and
-//     1,000 Services created at once and reconciled by -workers workers (the
-//     CCM's --concurrent-service-syncs), per backend;
+//   - the time until the provider's Ensure returns, p50 and p99, for 1, 100
+//     and 1,000 Services started at once and reconciled by -workers workers
+//     (the CCM's --concurrent-service-syncs), per backend;
 //   - API requests per Service create, no-change resync and delete (reads,
 //     writes, operation waits);
 //   - API requests and wall time to absorb one node added and one removed,
@@ -13,7 +13,12 @@
 //     time from Service creation to status per mode and backend;
 //   - with -rss-services, the CCM's peak RSS with many Services and nodes.
 //
-// Usage: go run ./test/bench -op-latency 1s -services 1,100,1000 -out docs/benchmarks.md
+// Every measurement is made -runs times; a figure is printed as the median
+// and the range (min-max) of the runs, next to the machine's load average
+// (/proc/loadavg) at the start of each run: the same figures on a busier or
+// an idler machine are slower or faster.
+//
+// Usage: go run ./test/bench -op-latency 1s -services 1,100 -runs 3 -out _output/benchmarks.md
 package main
 
 import (
@@ -23,6 +28,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,17 +62,22 @@ func main() {
 	ccmNodes := flag.Int("ccm-nodes", 10, "nodes for the whole-CCM runs")
 	ccmModes := flag.String("ccm-modes", "backend-service,target-pool,nodeip", "comma-separated modes of the whole-CCM runs: the external backends and nodeip")
 	backends := flag.String("backends", nlb.BackendTargetPool+","+nlb.BackendService, "comma-separated external backends to measure")
+	runs := flag.Int("runs", 3, "how many times each measurement is made (the report gives their median and range)")
 	flag.Parse()
+	if *runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs: must be at least 1")
+		os.Exit(2)
+	}
 	ns := parseCounts("services", *counts)
 	cs := parseCounts("ccm-services", *ccmCounts)
-	r := &report{latency: *latency, workers: *workers, nodes: *nodes}
+	r := &report{latency: *latency, workers: *workers, nodes: *nodes, command: commandLine()}
 	for _, backend := range strings.Split(*backends, ",") {
 		if backend != nlb.BackendTargetPool && backend != nlb.BackendService {
 			fmt.Fprintf(os.Stderr, "bench: -backends: %q is not a backend\n", backend)
 			os.Exit(2)
 		}
 		for _, n := range ns {
-			if err := r.run(backend, n, n == ns[len(ns)-1]); err != nil {
+			if err := r.measure(backend, n, n == ns[len(ns)-1], *runs); err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
 				os.Exit(1)
 			}
@@ -74,7 +87,16 @@ func main() {
 	if len(ns) > 0 {
 		text = r.String()
 	}
-	var rows []ccmResult
+	var bin string
+	if len(cs) > 0 || *rssServices > 0 {
+		var err error
+		if bin, err = buildBinaries(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(filepath.Dir(bin))
+	}
+	var rows []ccmRow
 	for _, m := range strings.Split(*ccmModes, ",") {
 		mode := ccmRun{mode: "external", backend: m}
 		switch m {
@@ -87,25 +109,25 @@ func main() {
 		}
 		for _, n := range cs {
 			mode.services, mode.nodes, mode.opLatency = n, *ccmNodes, *latency
-			res, err := runCCM(mode)
+			row, err := runCCMTimes(bin, mode, *runs)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
 				os.Exit(1)
 			}
-			rows = append(rows, res)
+			rows = append(rows, row)
 		}
 	}
 	if len(rows) > 0 {
-		text += ccmText(rows)
+		text += ccmText(rows, r.command)
 	}
 	if *rssServices > 0 {
-		res, err := runCCM(ccmRun{services: *rssServices, nodes: *rssNodes, mode: "external", backend: nlb.BackendService,
-			memLimit: *memLimit, heapProfile: os.Getenv("BENCH_HEAP_PROFILE")})
+		row, err := runCCMTimes(bin, ccmRun{services: *rssServices, nodes: *rssNodes, mode: "external", backend: nlb.BackendService,
+			memLimit: *memLimit, heapProfile: os.Getenv("BENCH_HEAP_PROFILE")}, *runs)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
-		text += memoryText(res)
+		text += memoryText(row, r.command)
 	}
 	fmt.Print(text)
 	if *out != "" {
@@ -140,26 +162,38 @@ func (c counts) per(n int) string {
 	return fmt.Sprintf("%s (%s + %s + %s)", f(c.reads+c.writes+c.waits), f(c.reads), f(c.writes), f(c.waits))
 }
 
-type createRow struct {
-	backend  string
-	n        int
+// createRun is one run's creates, resyncs and deletes of n Services.
+type createRun struct {
+	load     string // the 1-minute load average as the run started
 	p50, p99 time.Duration
 	create   counts
 	resync   counts
 	delete   counts
 }
 
-type churnRow struct {
-	backend       string
-	n             int
+type createRow struct {
+	backend string
+	n       int
+	runs    []createRun
+}
+
+// churnRun is one run's node added, then removed.
+type churnRun struct {
 	add, remove   counts
 	addT, removeT time.Duration
+}
+
+type churnRow struct {
+	backend string
+	n       int
+	runs    []churnRun
 }
 
 type report struct {
 	latency time.Duration
 	workers int
 	nodes   int
+	command string
 	creates []createRow
 	churns  []churnRow
 }
@@ -299,11 +333,34 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[idx]
 }
 
-func (r *report) run(backend string, n int, churn bool) error {
-	fmt.Fprintf(os.Stderr, "bench: %s, %d Services\n", backend, n)
+// measure makes the runs of one backend and Service count.
+func (r *report) measure(backend string, n int, churn bool, runs int) error {
+	row, crow := createRow{backend: backend, n: n}, churnRow{backend: backend, n: n}
+	for i := range runs {
+		fmt.Fprintf(os.Stderr, "bench: %s, %d Services, run %d of %d\n", backend, n, i+1, runs)
+		cr, ch, err := r.run(backend, n, churn)
+		if err != nil {
+			return err
+		}
+		row.runs = append(row.runs, cr)
+		if churn {
+			crow.runs = append(crow.runs, ch)
+		}
+	}
+	r.creates = append(r.creates, row)
+	if churn {
+		r.churns = append(r.churns, crow)
+	}
+	return nil
+}
+
+// run is one run: n Services created at once, resynced, and deleted, with
+// (if churn) one node added and removed before the deletes.
+func (r *report) run(backend string, n int, churn bool) (createRun, churnRun, error) {
+	var cr churnRun
 	e, err := newEnv(r.latency, r.nodes, backend)
 	if err != nil {
-		return err
+		return createRun{}, cr, err
 	}
 	defer e.close()
 	ctx := context.Background()
@@ -325,53 +382,64 @@ func (r *report) run(backend string, n int, churn bool) error {
 		}
 	}
 	e.srv.ResetCalls()
+	load := loadAverage()
 	times, err := each(n, r.workers, ensure(e.nodes))
 	if err != nil {
-		return fmt.Errorf("create: %w", err)
+		return createRun{}, cr, fmt.Errorf("create: %w", err)
 	}
-	row := createRow{backend: backend, n: n, p50: percentile(times, 0.5), p99: percentile(times, 0.99), create: e.counts()}
+	row := createRun{load: load, p50: percentile(times, 0.5), p99: percentile(times, 0.99), create: e.counts()}
 	e.srv.ResetCalls()
 	if _, err := each(n, r.workers, ensure(e.nodes)); err != nil {
-		return fmt.Errorf("resync: %w", err)
+		return row, cr, fmt.Errorf("resync: %w", err)
 	}
 	row.resync = e.counts()
 	if churn {
-		cr := churnRow{backend: backend, n: n}
 		added := append(append([]*v1.Node(nil), e.nodes...), node(fmt.Sprintf("node-%d", r.nodes+1), zoneOf(r.nodes)))
 		e.srv.ResetCalls()
 		start := time.Now()
 		if _, err := each(n, r.workers, update(added)); err != nil {
-			return fmt.Errorf("node add: %w", err)
+			return row, cr, fmt.Errorf("node add: %w", err)
 		}
 		cr.addT, cr.add = time.Since(start), e.counts()
 		e.srv.ResetCalls()
 		start = time.Now()
 		if _, err := each(n, r.workers, update(e.nodes)); err != nil {
-			return fmt.Errorf("node removal: %w", err)
+			return row, cr, fmt.Errorf("node removal: %w", err)
 		}
 		cr.removeT, cr.remove = time.Since(start), e.counts()
-		r.churns = append(r.churns, cr)
 	}
 	e.srv.ResetCalls()
 	if _, err := each(n, r.workers, func(i int) error { return nlb.Delete(ctx, e.api, e.p, service(i)) }); err != nil {
-		return fmt.Errorf("delete: %w", err)
+		return row, cr, fmt.Errorf("delete: %w", err)
 	}
 	row.delete = e.counts()
-	r.creates = append(r.creates, row)
-	return nil
+	return row, cr, nil
 }
 
 func (r *report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `go run ./test/bench -op-latency %s -workers %d -nodes %d` on this repository's 2-core machine, against an in-process fake-gce whose operations take %s each. Services are created at once and reconciled by %d workers (the CCM's `--concurrent-service-syncs`). Requests are reads + writes + operation waits, per Service.\n\n",
-		r.latency, r.workers, r.nodes, r.latency, r.workers)
+	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `%s` on a %d-core machine, against an in-process fake-gce whose operations take %s each. Services are started at once and reconciled by %d workers (the CCM's `--concurrent-service-syncs`). Each figure is the median of %d runs and, in brackets, their range; the load column is the machine's 1-minute load average as each run started. Requests are reads + writes + operation waits, per Service.\n\n",
+		r.command, runtime.NumCPU(), r.latency, r.workers, r.runs())
 	fmt.Fprintln(&b, "## Creating, resyncing and deleting Services")
 	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "| backend | Services | time to status p50 | p99 | requests per create | per no-change resync | per delete |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(&b, "The provider's `EnsureLoadBalancer` called directly, with no Kubernetes API: the time is from the start of the batch until each Service's Ensure returns (its time in the queue of workers included), not a Service status.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| backend | Services | Ensure returned after, p50 | p99 | requests per create | per no-change resync | per delete | load |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|")
 	for _, c := range r.creates {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n", c.backend, c.n, c.p50.Round(time.Millisecond), c.p99.Round(time.Millisecond),
-			c.create.per(c.n), c.resync.per(c.n), c.delete.per(c.n))
+		var p50, p99 []time.Duration
+		var create, resync, del []string
+		var loads []string
+		for _, run := range c.runs {
+			p50, p99 = append(p50, run.p50), append(p99, run.p99)
+			create, resync, del = append(create, run.create.per(c.n)), append(resync, run.resync.per(c.n)), append(del, run.delete.per(c.n))
+			loads = append(loads, run.load)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", c.backend, c.n, spread(p50), spread(p99),
+			distinct(create), distinct(resync), distinct(del), strings.Join(loads, ", "))
+	}
+	if len(r.churns) == 0 {
+		return b.String()
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "## One node added, then removed")
@@ -379,9 +447,77 @@ func (r *report) String() string {
 	fmt.Fprintln(&b, "| backend | Services | node add: writes (total requests), wall time | node removal: writes (total requests), wall time |")
 	fmt.Fprintln(&b, "|---|---|---|---|")
 	for _, c := range r.churns {
-		fmt.Fprintf(&b, "| %s | %d | %d writes (%d requests), %s | %d writes (%d requests), %s |\n", c.backend, c.n,
-			c.add.writes, c.add.reads+c.add.writes+c.add.waits, c.addT.Round(time.Millisecond),
-			c.remove.writes, c.remove.reads+c.remove.writes+c.remove.waits, c.removeT.Round(time.Millisecond))
+		var add, remove []string
+		var addT, removeT []time.Duration
+		for _, run := range c.runs {
+			add = append(add, fmt.Sprintf("%d writes (%d requests)", run.add.writes, run.add.reads+run.add.writes+run.add.waits))
+			remove = append(remove, fmt.Sprintf("%d writes (%d requests)", run.remove.writes, run.remove.reads+run.remove.writes+run.remove.waits))
+			addT, removeT = append(addT, run.addT), append(removeT, run.removeT)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s, %s | %s, %s |\n", c.backend, c.n, distinct(add), spread(addT), distinct(remove), spread(removeT))
 	}
 	return b.String()
+}
+
+// runs is the number of runs per measurement.
+func (r *report) runs() int {
+	if len(r.creates) == 0 {
+		return 0
+	}
+	return len(r.creates[0].runs)
+}
+
+// spread is the median of the durations and, with more than one, their
+// range: "3.01s (3.009s-3.02s)".
+func spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	med := s[len(s)/2].Round(time.Millisecond)
+	if len(s) == 1 {
+		return med.String()
+	}
+	return fmt.Sprintf("%s (%s–%s)", med, s[0].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+}
+
+// distinct is the values the runs gave, each once, in order of first
+// appearance: one value when every run agreed.
+func distinct(vs []string) string {
+	var out []string
+	for _, v := range vs {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return strings.Join(out, " or ")
+}
+
+// loadAverage is the machine's 1-minute load average, as /proc/loadavg
+// gives it ("?" where there is none).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// commandLine is this run's command, with the flags given, for the report.
+func commandLine() string {
+	args := []string{"go run ./test/bench"}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "out" {
+			args = append(args, "-"+f.Name+" "+shellQuote(f.Value.String()))
+		}
+	})
+	return strings.Join(args, " ")
+}
+
+func shellQuote(v string) string {
+	if v != "" && !strings.ContainsAny(v, " '\"$\\") {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
