@@ -214,6 +214,7 @@ func BenchmarkReactionToNodeAndEndpointChanges(b *testing.B) {
 			statusWrites += n
 			if _, ok := hit[name]; !ok {
 				strayWrites += n
+				b.Logf("%d status patch(es) of %s since %s, which the change did not affect", n, name, since.Format("15:04:05.000"))
 			}
 		}
 		affected += len(hit)
