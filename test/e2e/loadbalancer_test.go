@@ -257,6 +257,28 @@ func resetCloudCalls(t *testing.T) {
 	resp.Body.Close()
 }
 
+// setCloudFaults replaces fake-gce's fault rules (a JSON array of
+// fakegce.FaultRule); the test's end clears them.
+func setCloudFaults(t *testing.T, rules string) {
+	t.Helper()
+	put := func(rules string) error {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+s.cloud.Host+"/admin/v1/faults", strings.NewReader(rules))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			return fmt.Errorf("PUT /admin/v1/faults: %s", resp.Status)
+		}
+		return nil
+	}
+	if err := put(rules); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { put(`[]`) })
+}
+
 // cloudWrites lists the mutating compute requests fake-gce has served since
 // the last reset (operation polls and reads sent as POST aside).
 func cloudWrites(t *testing.T) []string {

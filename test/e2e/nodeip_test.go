@@ -2,14 +2,20 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/api/googleapi"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
@@ -89,7 +95,7 @@ func TestNodeIPModePublishesReadyNodes(t *testing.T) {
 	eventually(t, convergeWithin, "the Service and its rule are gone", func() (bool, error) {
 		_, err := getService("edge")
 		_, fwErr := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
-		return apierrors.IsNotFound(err) && fwErr != nil, nil
+		return apierrors.IsNotFound(err) && isNotFound(fwErr), nil
 	})
 	noForbiddenCalls(t, ccm)
 }
@@ -116,13 +122,88 @@ func TestANodeIPClassServiceIsCleanedUpThroughItsFinalizer(t *testing.T) {
 	if _, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do(); err != nil {
 		t.Fatalf("firewall rule %s: %v", rule, err)
 	}
+	gone := watchDeletion(t, "classy")
 	if err := s.cp.Admin.CoreV1().Services("default").Delete(context.Background(), "classy", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, convergeWithin, "the rule removed before the Service goes", func() (bool, error) {
-		_, err := getService("classy")
-		_, fwErr := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
-		return apierrors.IsNotFound(err) && fwErr != nil, nil
+	var deletedAt time.Time
+	eventually(t, convergeWithin, "the Service goes", func() (bool, error) {
+		select {
+		case deletedAt = <-gone:
+			return true, nil
+		default:
+			return false, nil
+		}
 	})
+	if _, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do(); !isNotFound(err) {
+		t.Fatalf("the rule %s outlived the Service: %v", rule, err)
+	}
+	// The rule is gone when its delete operation is DONE, not when the
+	// delete is asked for: fake-gce, like the API, answers a delete with a
+	// RUNNING operation and removes the rule later (20 ms by default), and
+	// stamps endTime then. The Service is gone when the API server sends
+	// DELETED, after the last finalizer went. endTime is cut to the
+	// millisecond and DELETED is seen a little after it happened; both
+	// favour a pass, by less than the operation's latency, which is what
+	// separates a finalizer removed after the operation from one removed
+	// when the delete was merely asked for.
+	ended := deleteOperationEnd(t, rule)
+	if !ended.Before(deletedAt) {
+		t.Errorf("the Service went at %s, before its rule %s was deleted at %s", deletedAt.Format(time.StampMicro), rule, ended.Format(time.StampMicro))
+	}
 	noForbiddenCalls(t, ccm)
+}
+
+// watchDeletion watches the Service from now on and sends the time its
+// DELETED event arrives.
+func watchDeletion(t *testing.T, name string) <-chan time.Time {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	svc, err := getService(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.cp.Admin.CoreV1().Services("default").Watch(ctx, metav1.ListOptions{
+		FieldSelector: "metadata.name=" + name, ResourceVersion: svc.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan time.Time, 1)
+	go func() {
+		defer w.Stop()
+		for e := range w.ResultChan() {
+			if e.Type == watch.Deleted {
+				out <- time.Now()
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// deleteOperationEnd is the endTime of the operation that deleted the
+// firewall rule.
+func deleteOperationEnd(t *testing.T, rule string) time.Time {
+	t.Helper()
+	ops, err := s.cloud.Compute.GlobalOperations.List(s.cloud.Project).Filter(`operationType = "delete"`).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops.Items {
+		if strings.HasSuffix(op.TargetLink, "/global/firewalls/"+rule) && op.Status == "DONE" {
+			end, err := time.Parse(time.RFC3339Nano, op.EndTime)
+			if err != nil {
+				t.Fatalf("operation %s: endTime %q: %v", op.Name, op.EndTime, err)
+			}
+			return end
+		}
+	}
+	t.Fatalf("no DONE delete operation for firewall rule %s", rule)
+	return time.Time{}
+}
+
+func isNotFound(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
 
@@ -194,6 +197,11 @@ func TestLeaderElectionFailsOver(t *testing.T) {
 	noForbiddenCalls(t, a, b)
 }
 
+// A CCM killed (kill -9) in the middle of building a load balancer, after
+// its first cloud write and before its last, leaves a half-built one; the
+// next CCM finishes it. The forwarding rule, the last write of the build
+// (nlb.ensureBackendService), is held by fake-gce until the kill, so the
+// kill cannot come after the build is done, however fast the CCM is.
 func TestACCMKilledMidwayConvergesAfterRestart(t *testing.T) {
 	first := startCCM(t, "ccm-crash-1")
 	names := []string{"node-6", "node-7", "node-8", "node-9", "node-10"}
@@ -201,10 +209,41 @@ func TestACCMKilledMidwayConvergesAfterRestart(t *testing.T) {
 	for i, n := range names {
 		startNode(t, zones[i%len(zones)], n)
 	}
-	first.Kill()
-	second := startCCM(t, "ccm-crash-2")
 	for _, n := range names {
-		eventually(t, convergeWithin, n+" initialised after the restart", initialised(n))
+		eventually(t, convergeWithin, n+" initialised", initialised(n))
 	}
+	setCloudFaults(t, `[{"method": "compute.forwardingRules.insert", "latency": "5m", "code": 503}]`)
+	resetCloudCalls(t)
+	svc := createService(t, "crash", nil, 80)
+	base := strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(svc.UID)), "-nip")
+	eventually(t, convergeWithin, "the first CCM's first cloud write for the Service", func() (bool, error) {
+		return len(cloudWrites(t)) > 0, nil
+	})
+	first.Kill()
+	written := cloudWrites(t)
+	setCloudFaults(t, `[]`)
+	if got, err := getService("crash"); err != nil || len(got.Status.LoadBalancer.Ingress) != 0 {
+		t.Fatalf("the Service had an address (%v, %v) when the CCM was killed: the kill came after the build", got.Status.LoadBalancer.Ingress, err)
+	}
+	t.Logf("the first CCM was killed after %d cloud writes: %v", len(written), written)
+
+	second := startCCM(t, "ccm-crash-2")
+	var ip string
+	eventually(t, convergeWithin, "the Service gets an external IP after the restart", func() (bool, error) {
+		got, err := getService("crash")
+		if err != nil || len(got.Status.LoadBalancer.Ingress) == 0 {
+			return false, err
+		}
+		ip = got.Status.LoadBalancer.Ingress[0].IP
+		return true, nil
+	})
+	fr, err := s.cloud.Compute.ForwardingRules.Get(s.cloud.Project, "us-central1", base+"-tcp").Do()
+	if err != nil {
+		t.Fatalf("the forwarding rule %s-tcp after the restart: %v", base, err)
+	}
+	if fr.IPAddress != ip {
+		t.Errorf("the forwarding rule serves %s, the Service publishes %s", fr.IPAddress, ip)
+	}
+	deleteServiceAndWaitForItsResources(t, "crash", base)
 	noForbiddenCalls(t, first, second)
 }
