@@ -175,3 +175,42 @@ func TestATracesRewritesAreThoseOfItsHopsThatChangeThePacket(t *testing.T) {
 		})
 	}
 }
+
+func TestRewritesAreCountedForwardAndReplyApart(t *testing.T) {
+	client := "198.51.100.10:41000"
+	for _, tc := range []struct {
+		name string
+		rs   []rewrite
+		want string
+	}{
+		{
+			name: "the 1:1 NAT, kube-proxy's DNAT and masquerade are three forward rewrites, their undoing three reply ones",
+			rs: []rewrite{
+				{forward, vpcAt, "destination", "203.0.113.2:8086", "10.128.0.11:8086"},
+				{forward, "node-1", "destination", "10.128.0.11:8086", "10.64.2.11:8080"},
+				{forward, "node-1", "source", client, "10.128.0.11:*"},
+				{back, "node-1", "destination", "10.128.0.11:*", client},
+				{back, "node-1", "source", "10.64.2.11:8080", "10.128.0.11:8086"},
+				{back, vpcAt, "source", "10.128.0.11:8086", "203.0.113.2:8086"},
+			},
+			want: "3 forward (client to pod), 3 reply (their undoing)",
+		},
+		{
+			name: "externalTrafficPolicy Local has two forward rewrites",
+			rs: []rewrite{
+				{forward, vpcAt, "destination", "203.0.113.3:8087", "10.128.0.12:8087"},
+				{forward, "node-2", "destination", "10.128.0.12:8087", "10.64.2.11:8080"},
+				{back, "node-2", "source", "10.64.2.11:8080", "10.128.0.12:8087"},
+				{back, vpcAt, "source", "10.128.0.12:8087", "203.0.113.3:8087"},
+			},
+			want: "2 forward (client to pod), 2 reply (their undoing)",
+		},
+		{name: "no rewrites", want: "0 forward (client to pod), 0 reply (their undoing)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := countRewrites(tc.rs).String(); got != tc.want {
+				t.Errorf("counted %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

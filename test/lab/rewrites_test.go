@@ -180,3 +180,25 @@ func masked(e ctEntry) ctEntry {
 func (p tracked) String() string {
 	return fmt.Sprintf("%s: %s, reply %s", p.At, p.Entry.Orig, p.Entry.Reply)
 }
+
+// rewriteCount is how many rewrites a flow meets in each direction: the
+// forward ones are the transformations from the client to the pod (what a
+// packet's walk through the network counts), the reply ones undo them on
+// the way back, so a total would count each NAT twice.
+type rewriteCount struct{ Forward, Reply int }
+
+func countRewrites(rs []rewrite) rewriteCount {
+	var c rewriteCount
+	for _, r := range rs {
+		if r.Direction == forward {
+			c.Forward++
+		} else {
+			c.Reply++
+		}
+	}
+	return c
+}
+
+func (c rewriteCount) String() string {
+	return fmt.Sprintf("%d forward (client to pod), %d reply (their undoing)", c.Forward, c.Reply)
+}

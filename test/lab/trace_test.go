@@ -32,7 +32,13 @@ import (
 
 func TestTracePredictsTheRewritesConntrackRecords(t *testing.T) {
 	requireLab(t)
-	t.Parallel()
+	// kube-proxy's iptables and nftables modes make the same rewrites (DNAT
+	// to the endpoint, masquerade with a random port): the trace, which does
+	// not know the mode, must match the kernel in both.
+	inEveryProxyMode(t, func(t *testing.T, mode string) { tracePredictsTheRewritesConntrackRecords(t) })
+}
+
+func tracePredictsTheRewritesConntrackRecords(t *testing.T) {
 	t.Run("an external load balancer's backend masquerades to the pod of another node", func(t *testing.T) {
 		t.Parallel()
 		svc := createService(t, newService("trace-external", loadBalancer()))
@@ -142,7 +148,7 @@ func traceMatchesConntrack(t *testing.T, svc *v1.Service, from clientAt, addr st
 			first.Src, first.Dst, node, diff, text.String(), pathText(path))
 		return node
 	}
-	t.Logf("%s -> %s entered %s and reached %s: trace and conntrack agree on %d rewrites", first.Src, first.Dst, node, echo.Pod, len(recorded))
+	t.Logf("%s -> %s entered %s and reached %s: trace and conntrack agree on the rewrites, %s", first.Src, first.Dst, node, echo.Pod, countRewrites(recorded))
 	return node
 }
 
