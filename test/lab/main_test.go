@@ -37,8 +37,11 @@ type env struct {
 	dataplane *cluster.Process
 	kubelet   map[string]*cluster.Kubelet
 	proxy     map[string]*topology.KubeProxy
-	pod       map[string]*topology.Pod
-	natIP     map[string]netip.Addr // the nodes' external addresses
+	// proxyMode is the mode every kube-proxy runs in; kubeBin and
+	// proxyKubeconfig restart them in another (useProxyMode).
+	proxyMode, kubeBin, proxyKubeconfig string
+	pod                                 map[string]*topology.Pod
+	natIP                               map[string]netip.Addr // the nodes' external addresses
 }
 
 var (
@@ -160,9 +163,10 @@ func (e *env) start(ctx context.Context, repo, kubeBin string) error {
 	if err != nil {
 		return err
 	}
+	e.kubeBin, e.proxyKubeconfig, e.proxyMode = kubeBin, kubeconfig, defaultProxyMode
 	for _, n := range e.lab.Nodes {
 		kp, err := topology.StartKubeProxy(ctx, n, topology.KubeProxyOptions{
-			Bin: filepath.Join(kubeBin, "kube-proxy"), Dir: e.dir, Kubeconfig: kubeconfig})
+			Bin: filepath.Join(kubeBin, "kube-proxy"), Dir: e.dir, Kubeconfig: kubeconfig, Mode: defaultProxyMode})
 		if err != nil {
 			return err
 		}

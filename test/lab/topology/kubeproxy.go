@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +29,10 @@ type KubeProxyOptions struct {
 	Bin        string // the kube-proxy binary (hack/build-kube-binaries.sh)
 	Dir        string // its log goes to Dir/logs/kube-proxy-NODE.log
 	Kubeconfig string // WriteKubeProxyKubeconfig's
-	// Mode is the proxy mode (empty: iptables, kube-proxy's default).
+	// Mode is the proxy mode (empty: iptables, kube-proxy's default). A
+	// kube-proxy started in one mode removes the rules of the others
+	// (cmd/kube-proxy/app/server_linux.go, platformCleanup), so a node's
+	// kube-proxy can be restarted in another mode.
 	Mode string
 	// ClusterCIDR is the pods' range (empty: 10.64.0.0/16).
 	ClusterCIDR string
@@ -67,7 +72,12 @@ func StartKubeProxy(ctx context.Context, n *Node, o KubeProxyOptions) (*KubeProx
 		"--iptables-min-sync-period=0",
 		"--v=2",
 	}
-	proc, err := cluster.StartProcess(o.Dir, "kube-proxy-"+n.Name, "ip", args, nil)
+	// One log per mode: a node's kube-proxy may be restarted in another.
+	name := "kube-proxy-" + n.Name
+	if o.Mode != "iptables" {
+		name += "-" + o.Mode
+	}
+	proc, err := cluster.StartProcess(o.Dir, name, "ip", args, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start kube-proxy on %s: %w", n.Name, err)
 	}
@@ -126,4 +136,34 @@ func WriteKubeProxyKubeconfig(ctx context.Context, cp *cluster.ControlPlane, dir
 	}
 	path := filepath.Join(dir, "kube-proxy.kubeconfig")
 	return path, cp.WriteKubeconfig(path, "kube-proxy", token)
+}
+
+// ProgramsRefusal says whether kube-proxy, in mode, has programmed in
+// namespace ns the rule that refuses new flows to load balancer address
+// ip of a Service without endpoints whose source ranges leave the client
+// out: the iptables mode's REJECT in the filter table, or the nftables
+// mode's element of the firewall-ips map.
+func ProgramsRefusal(ns, mode string, ip netip.Addr) (bool, error) {
+	var args []string
+	switch mode {
+	case "iptables":
+		args = []string{"iptables-save", "-t", "filter"}
+	case "nftables":
+		args = []string{"nft", "list", "map", "ip", "kube-proxy", "firewall-ips"}
+	default:
+		return false, fmt.Errorf("no refusal rule known for kube-proxy's %s mode", mode)
+	}
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("%s in %s: %w: %s", strings.Join(args, " "), ns, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case mode == "iptables" && strings.Contains(line, "-d "+ip.String()+"/32") && strings.Contains(line, "-j REJECT"):
+			return true, nil
+		case mode == "nftables" && strings.Contains(line, ip.String()+" . tcp"):
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("no rule for %s yet", ip)
 }
