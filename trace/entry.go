@@ -43,6 +43,27 @@ func (tr *tracer) enter(inst *compute.Instance, node string, kind entryKind) boo
 	return false
 }
 
+// leave passes the packet through the VPC firewall's egress rules of the
+// instance it leaves (EvaluateEgress). Only a deny is a hop: the implied
+// rule allows every egress.
+func (tr *tracer) leave(inst *compute.Instance, name string) bool {
+	if inst == nil {
+		return true
+	}
+	pkt := Packet{Protocol: tr.protocol, Src: tr.flow.Src.Addr(), Dst: tr.flow.Dst}
+	v := EvaluateEgress(tr.in.Cloud.Firewalls, pkt, inst)
+	if v.Allowed {
+		return true
+	}
+	reason := fmt.Sprintf("egress rule %s (priority %d) denies %s:%d from %s (%s) to %s", v.Rule.Name, v.Rule.Priority, tr.protocol, pkt.Dst.Port(), name, pkt.Src, pkt.Dst.Addr())
+	if tr.masqueraded {
+		reason += ": kube-proxy masqueraded the packet to the node's address to cross nodes"
+	}
+	tr.stopToward(atVPC, compFirewall, Dropped, v.String(), reason,
+		fmt.Sprintf("remove or narrow egress rule %s, or allow %s's traffic to %s with an egress rule of a priority number lower than %d", v.Rule.Name, name, pkt.Dst.Addr(), v.Rule.Priority))
+	return false
+}
+
 // clientDenied explains a client's packet the firewall drops: which rule,
 // or, when none applies, what keeps the Service's own rules from applying
 // and what is wrong with the node.

@@ -37,7 +37,10 @@ const impliedDenyPriority = 65535
 
 // String says what decided: "allowed by NAME (priority N)".
 func (v FirewallVerdict) String() string {
-	if v.Rule == nil {
+	switch {
+	case v.Rule == nil && v.Allowed:
+		return fmt.Sprintf("allowed by the implied allow-egress rule (priority %d)", impliedDenyPriority)
+	case v.Rule == nil:
 		return fmt.Sprintf("denied by the implied deny-ingress rule (priority %d)", impliedDenyPriority)
 	}
 	verb := "denied"
@@ -283,4 +286,34 @@ func serviceAccountsOf(inst *compute.Instance) []string {
 		}
 	}
 	return out
+}
+
+// EvaluateEgress decides whether the VPC firewall lets a new flow leave
+// the source instance (https://cloud.google.com/firewall/docs/firewalls,
+// "Implied rules" and "Direction of connection"):
+//
+//   - only enabled EGRESS rules of the instance's network count;
+//   - a rule applies when the instance has one of its targetTags or
+//     targetServiceAccounts (neither set: every instance), the source
+//     address is in its sourceRanges (when set), the destination is in its
+//     destinationRanges (none set: every destination, 0.0.0.0/0 and ::/0),
+//     and one of its entries names the protocol and port;
+//   - precedence as for ingress (the lowest priority number, deny before
+//     allow at equal priority);
+//   - none applies: the implied allow-egress rule (priority 65535).
+//
+// Replies of a flow the firewall let in pass without a rule: it is stateful.
+func EvaluateEgress(rules []*compute.Firewall, pkt Packet, source *compute.Instance) FirewallVerdict {
+	for _, fw := range byPrecedence(rules) {
+		if fw == nil || fw.Disabled || !strings.EqualFold(fw.Direction, "EGRESS") || !onNetworkOf(fw, source) || !targets(fw, source) {
+			continue
+		}
+		if len(fw.SourceRanges) > 0 && !inRanges(pkt.Src, fw.SourceRanges) {
+			continue
+		}
+		if toDestination(fw, pkt.Dst.Addr()) && coversProtocolPort(fw, pkt) {
+			return FirewallVerdict{Allowed: len(fw.Allowed) > 0, Rule: fw}
+		}
+	}
+	return FirewallVerdict{Allowed: true}
 }

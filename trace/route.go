@@ -19,6 +19,9 @@ import (
 // where is the endpoint's node, "" when it is not known: then the route
 // alone says where the packet goes.
 func (tr *tracer) crossNodes(from *v1.Node, fromInst *compute.Instance, ep *endpoint, where string) (*compute.Instance, bool) {
+	if !tr.leave(fromInst, from.Name) {
+		return nil, false
+	}
 	dst := ep.Address.Addr()
 	target := instanceOfNode(tr.in.Cloud.Instances, tr.nodes[where])
 	for _, inst := range tr.in.Cloud.Instances {

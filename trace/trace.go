@@ -180,6 +180,9 @@ func (tr *tracer) forward() {
 		tr.t.Node = node.Name
 	} else {
 		tr.step(compClient, atVPC, "sent", why, tr.flow)
+		if vm := tr.instanceWithPrimary(tr.flow.Src.Addr()); vm != nil && !tr.leave(vm, vm.Name) {
+			return
+		}
 		if inst, ok = tr.throughVPC(); !ok {
 			return
 		}
