@@ -15,8 +15,9 @@ import (
 // in fake-gce takes to reach the kernel: from the moment the patch request
 // is sent to the end of the data plane's pass that wrote the rule into the
 // vpc namespace's nftables table (long poll wake-up, observe, compile, one
-// nftables batch). It reports the median and the 99th percentile; run it
-// with -benchtime=50x for about 50 changes:
+// nftables batch). It reports the median and the 99th percentile, and the
+// medians of the pass's two parts: reading the state (observe) and writing
+// the kernel (apply); run it with -benchtime=50x for about 50 changes:
 //
 //	sudo go test ./test/lab/dataplane -run '^$' -bench FirewallChange -benchtime=50x
 func BenchmarkFirewallChangeToRulesApplied(b *testing.B) {
@@ -49,34 +50,41 @@ func BenchmarkFirewallChangeToRulesApplied(b *testing.B) {
 		}
 	})
 
-	var took []time.Duration
+	var took, observe, apply []time.Duration
 	for i := 0; b.Loop(); i++ {
 		source := netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + i%250)})
 		start := time.Now()
 		c.do(c.Compute.Firewalls.Patch(c.Project, "bench", &compute.Firewall{SourceRanges: []string{source.String() + "/32"}}).Do())
 		want := c.Server.Generation()
-		waitApplied(b, syncs, done, func(s Sync) bool { return s.Generation >= want && hasSource(s.Plan, "bench", source) })
+		s := waitApplied(b, syncs, done, func(s Sync) bool { return s.Generation >= want && hasSource(s.Plan, "bench", source) })
 		took = append(took, time.Since(start))
+		observe, apply = append(observe, s.Observe), append(apply, s.Apply)
 	}
 	b.StopTimer()
-	slices.Sort(took)
+	for _, d := range [][]time.Duration{took, observe, apply} {
+		slices.Sort(d)
+	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(took[len(took)/2]), "p50-ms")
+	p50 := func(d []time.Duration) float64 { return ms(d[len(d)/2]) }
+	b.ReportMetric(p50(took), "p50-ms")
 	b.ReportMetric(ms(took[min(len(took)-1, len(took)*99/100)]), "p99-ms")
+	b.ReportMetric(p50(observe), "observe-p50-ms")
+	b.ReportMetric(p50(apply), "apply-p50-ms")
 	b.ReportMetric(0, "ns/op") // 0 drops the mean, which the percentiles say better
-	b.Logf("%d firewall changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms", len(took),
-		ms(took[len(took)/2]), ms(took[min(len(took)-1, len(took)*99/100)]), ms(took[len(took)-1]))
+	b.Logf("%d firewall changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms; reading the state p50 %.1f ms, writing the kernel p50 %.1f ms",
+		len(took), p50(took), ms(took[min(len(took)-1, len(took)*99/100)]), ms(took[len(took)-1]), p50(observe), p50(apply))
 }
 
-// waitApplied waits for the data plane's pass that satisfies applied.
-func waitApplied(b *testing.B, syncs <-chan Sync, done <-chan error, applied func(Sync) bool) {
+// waitApplied waits for the data plane's pass that satisfies applied, and
+// returns it.
+func waitApplied(b *testing.B, syncs <-chan Sync, done <-chan error, applied func(Sync) bool) Sync {
 	b.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
 		select {
 		case s := <-syncs:
 			if applied(s) {
-				return
+				return s
 			}
 		case err := <-done:
 			b.Fatalf("data plane stopped: %v", err)

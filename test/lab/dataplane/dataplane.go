@@ -54,6 +54,9 @@ type Sync struct {
 	// Applied is true when the pass wrote the kernel (the plan, or the
 	// links that lead to instances, changed).
 	Applied bool
+	// Observe is how long reading the state the pass compiled took, Apply
+	// how long writing the kernel took (0 when the pass did not).
+	Observe, Apply time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -129,6 +132,8 @@ type dataplane struct {
 	appliedLinks map[netip.Addr]link
 	relaxed      map[string]bool // instance links whose rp_filter is off
 	reported     map[HealthKey]bool
+	// observeTook is how long reading the current state took.
+	observeTook time.Duration
 }
 
 // loop waits for something to change (the fake's state, a probe result, the
@@ -166,7 +171,9 @@ func (d *dataplane) loop(ctx context.Context) error {
 		}
 		failed = false
 		if observe {
+			began := time.Now()
 			s, err := d.obs.observe(ctx)
+			d.observeTook = time.Since(began)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -199,12 +206,14 @@ func (d *dataplane) pass(ctx context.Context, state State, generation uint64) er
 	if err != nil {
 		return err
 	}
-	applied := false
+	applied, applyTook := false, time.Duration(0)
 	if d.applied == nil || !reflect.DeepEqual(plan, *d.applied) || !maps.Equal(links, d.appliedLinks) {
+		began := time.Now()
 		if err := d.apply(plan, links); err != nil {
 			d.applied = nil
 			return err
 		}
+		applyTook = time.Since(began)
 		d.applied, d.appliedLinks, applied = &plan, links, true
 		d.logger.V(2).Info("Applied", "generation", generation, "nat", len(plan.NAT), "forwardingRules", len(plan.ForwardingRules),
 			"firewallRules", len(plan.Firewall), "routes", len(plan.Routes), "instanceLinks", len(links))
@@ -219,7 +228,7 @@ func (d *dataplane) pass(ctx context.Context, state State, generation uint64) er
 		}
 	}
 	if d.cfg.OnSync != nil {
-		d.cfg.OnSync(Sync{Generation: generation, Plan: plan, Applied: applied})
+		d.cfg.OnSync(Sync{Generation: generation, Plan: plan, Applied: applied, Observe: d.observeTook, Apply: applyTook})
 	}
 	return nil
 }
