@@ -2,6 +2,9 @@ package nlb
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +15,9 @@ import (
 // as on a real cloud, what a new 1-port Service on 3 nodes costs: requests
 // (reads, writes, operation waits) and wall time to ready; and the same for a
 // no-change resync, a node added, and the delete. Run it with
-// go test -run '^$' -bench ExternalLoadBalancer ./providers/gce/nlb/.
+// go test -run '^$' -bench ExternalLoadBalancer -benchtime 5x -count 3
+// ./providers/gce/nlb/ (three runs: their spread, each with the load
+// average as it ended).
 func BenchmarkExternalLoadBalancer(b *testing.B) {
 	for _, step := range []string{"create", "resync", "node-add", "delete"} {
 		b.Run(step, func(b *testing.B) {
@@ -56,6 +61,25 @@ func BenchmarkExternalLoadBalancer(b *testing.B) {
 			b.ReportMetric(float64(total.waits)/float64(b.N), "waits/op")
 			b.ReportMetric(float64(total.reads+total.writes+total.waits)/float64(b.N), "requests/op")
 			b.ReportMetric(elapsed.Seconds()/float64(b.N), "s-to-ready/op")
+			if l, ok := loadAverage1m(); ok {
+				b.ReportMetric(l, "loadavg-1m")
+			}
 		})
 	}
+}
+
+// loadAverage1m is the machine's 1-minute load average from /proc/loadavg,
+// reported next to the figures: the wall times follow the CPU the
+// benchmark gets.
+func loadAverage1m() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	return l, err == nil
 }
