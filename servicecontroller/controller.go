@@ -29,6 +29,13 @@ import (
 // same thing, one look at the node set, so bursts coalesce.
 const nodeSetKey = "node-set"
 
+// nodeSetBatch is how long a node event waits for others before the node
+// set is looked at: a look takes microseconds and no longer waits for the
+// cloud calls in flight, so without it nodes registering one after the
+// other (a scale-up) would each publish a node set and queue every
+// Service. A node reaches the load balancers this much later.
+const nodeSetBatch = time.Second
+
 // A failed sync is retried after minRetryDelay, doubling up to
 // maxRetryDelay, as upstream's service controller does: a cloud API that
 // refuses (a quota, an outage) is not asked again within milliseconds for
@@ -57,6 +64,9 @@ type Controller struct {
 	nodeQueue   workqueue.TypedRateLimitingInterface[string]
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
+	// nodeSetBatch is the constant of that name; a test that counts
+	// node-set syncs sets zero, as it cannot wait on a timer.
+	nodeSetBatch time.Duration
 
 	mu sync.Mutex
 	// mu guards what follows. records holds each Service's last successful
@@ -121,10 +131,11 @@ func New(cloud cloudprovider.Interface, client kubernetes.Interface, services co
 		nodeQueue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			retryLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "service-lb-nodes"}),
-		broadcaster: broadcaster,
-		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "service-controller"}),
-		records:     map[string]lastSync{},
-		gone:        map[string]*v1.Service{},
+		broadcaster:  broadcaster,
+		recorder:     broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "service-controller"}),
+		records:      map[string]lastSync{},
+		gone:         map[string]*v1.Service{},
+		nodeSetBatch: nodeSetBatch,
 	}
 	if _, err := services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.serviceAdded,
@@ -134,15 +145,15 @@ func New(cloud cloudprovider.Interface, client kubernetes.Interface, services co
 		return nil, fmt.Errorf("watch Services: %w", err)
 	}
 	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { c.nodeQueue.Add(nodeSetKey) },
+		AddFunc: func(any) { c.nodeChanged() },
 		UpdateFunc: func(old, cur any) {
 			o, ok1 := old.(*v1.Node)
 			n, ok2 := cur.(*v1.Node)
 			if ok1 && ok2 && nodeChangeMatters(o, n) {
-				c.nodeQueue.Add(nodeSetKey)
+				c.nodeChanged()
 			}
 		},
-		DeleteFunc: func(any) { c.nodeQueue.Add(nodeSetKey) },
+		DeleteFunc: func(any) { c.nodeChanged() },
 	}); err != nil {
 		return nil, fmt.Errorf("watch Nodes: %w", err)
 	}
@@ -178,6 +189,14 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		}
 	}, time.Second)
 	<-ctx.Done()
+}
+
+// nodeChanged asks for a node-set sync within nodeSetBatch. Every node
+// event asks for the same key (nodeSetKey), so however many arrive while a
+// sync waits or runs, they make one more sync between them.
+func (c *Controller) nodeChanged() {
+	c.nodeQueue.AddAfter(nodeSetKey, c.nodeSetBatch)
+	nodeEvents.Inc()
 }
 
 func (c *Controller) serviceAdded(obj any) {
@@ -267,6 +286,7 @@ func (c *Controller) processNodeSet(ctx context.Context) bool {
 // set. The queue, not this function, calls the provider: a Service is then
 // never reconciled by two goroutines at once.
 func (c *Controller) refreshNodeSet(ctx context.Context) {
+	nodeSetSyncs.Inc()
 	all, err := c.nodes.List(labels.Everything())
 	if err != nil {
 		utilruntime.HandleErrorWithContext(ctx, err, "Listing nodes from the cache failed")

@@ -19,9 +19,19 @@ var (
 		Help:           "Changes of the load balancers' node set, and the Services each one queued.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"kind"})
+	nodeEvents = metrics.NewCounter(&metrics.CounterOpts{
+		Name:           "cloudprovider_vpc_node_events_total",
+		Help:           "Node events that can change the load balancers' node set; they coalesce into node-set syncs.",
+		StabilityLevel: metrics.ALPHA,
+	})
+	nodeSetSyncs = metrics.NewCounter(&metrics.CounterOpts{
+		Name:           "cloudprovider_vpc_node_set_syncs_total",
+		Help:           "Looks at the load balancers' node set, each for the node events since the one before.",
+		StabilityLevel: metrics.ALPHA,
+	})
 	registerOnce sync.Once
 )
 
 func registerMetrics() {
-	registerOnce.Do(func() { legacyregistry.MustRegister(syncDuration, nodeSyncs) })
+	registerOnce.Do(func() { legacyregistry.MustRegister(syncDuration, nodeSyncs, nodeEvents, nodeSetSyncs) })
 }

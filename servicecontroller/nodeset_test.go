@@ -13,7 +13,12 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
+	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
@@ -112,6 +117,11 @@ func (h *harness) groupMembers() []string {
 func (h *harness) addNode(name string) {
 	h.t.Helper()
 	addInstance(h.t, h.cloud, name)
+	h.createNode(name)
+}
+
+func (h *harness) createNode(name string) {
+	h.t.Helper()
 	if _, err := h.client.CoreV1().Nodes().Create(context.Background(), newNode(name), metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -134,7 +144,7 @@ func TestANodeSetChangeDoesNotWaitForASlowEnsure(t *testing.T) {
 	gate := holdFirst(func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/addresses")
 	})
-	h := startHarnessWith(t, gate, 2)
+	h := startHarnessWith(t, harnessOptions{gate: gate}, 2)
 	h.createService("slow")
 	gate.waitHeld(t)
 
@@ -178,4 +188,78 @@ func (h *harness) publishedNodes() []string {
 		out = append(out, n.Name)
 	}
 	return out
+}
+
+// heldLister is the controller's node lister, which the test can make
+// hold the next List (a node-set sync) until it releases it.
+type heldLister struct {
+	corelisters.NodeLister
+	mu      sync.Mutex
+	armed   bool
+	held    chan struct{}
+	let     chan struct{}
+	letOnce *sync.Once
+}
+
+func (l *heldLister) holdNext() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed, l.held, l.let, l.letOnce = true, make(chan struct{}), make(chan struct{}), &sync.Once{}
+}
+
+func (l *heldLister) List(selector labels.Selector) ([]*v1.Node, error) {
+	l.mu.Lock()
+	hold := l.armed
+	l.armed = false
+	held, let := l.held, l.let
+	l.mu.Unlock()
+	if hold {
+		close(held)
+		<-let
+	}
+	return l.NodeLister.List(selector)
+}
+
+func (l *heldLister) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.letOnce != nil {
+		l.letOnce.Do(func() { close(l.let) })
+	}
+}
+
+func (l *heldLister) waitHeld(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	held := l.held
+	l.mu.Unlock()
+	select {
+	case <-held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no node-set sync came to be held")
+	}
+}
+
+// nodeSetCounters are the controller's node-set metrics.
+type nodeSetCounters struct{ events, syncs, changes, queued float64 }
+
+func readNodeSetCounters(t *testing.T) nodeSetCounters {
+	t.Helper()
+	var c nodeSetCounters
+	for _, m := range []struct {
+		into   *float64
+		metric metrics.CounterMetric
+	}{
+		{&c.events, nodeEvents},
+		{&c.syncs, nodeSetSyncs},
+		{&c.changes, nodeSyncs.WithLabelValues("node_set")},
+		{&c.queued, nodeSyncs.WithLabelValues("service")},
+	} {
+		v, err := testutil.GetCounterMetricValue(m.metric)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*m.into = v
+	}
+	return c
 }
