@@ -4,6 +4,33 @@ GO ?= go
 BIN := _output/bin
 GOTESTFLAGS ?=
 
+# What every binary and image says it is (internal/version). VERSION is the
+# nearest v* tag (git describe: v0.2.0, or v0.2.0-3-g0123abc past it), or
+# v0.0.0-dev-g<commit> in a clone without one, and v0.0.0-dev outside git.
+# BUILD_DATE is the commit's time, not the clock's, so that two builds of
+# one commit are the same bytes (SOURCE_DATE_EPOCH, reproducible-builds.org).
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || { c=$$(git describe --always --dirty 2>/dev/null) && echo v0.0.0-dev-g$$c; } || echo v0.0.0-dev)
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+GIT_TREE_STATE ?= $(shell if [ -z "$(GIT_COMMIT)" ]; then echo; elif git diff --quiet HEAD 2>/dev/null; then echo clean; else echo dirty; fi)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+BUILD_DATE ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || echo 1970-01-01T00:00:00Z)
+# Each asked of git once, so that a commit landing during a build cannot mix
+# two commits' values.
+VERSION := $(VERSION)
+GIT_COMMIT := $(GIT_COMMIT)
+GIT_TREE_STATE := $(GIT_TREE_STATE)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
+BUILD_DATE := $(BUILD_DATE)
+# The Kubernetes way of stamping a component (k8s.io/component-base/version),
+# read by internal/version: the CCM's --version, /version and its build_info
+# metric, fake-gce's and kubectl-vpc's --version.
+VERSION_PKG := k8s.io/component-base/version
+LDFLAGS := -s -w -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).gitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).gitTreeState=$(GIT_TREE_STATE) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+# Every build of a shipped binary (images, release): static (CGO_ENABLED=0
+# where it runs), no local paths, the stamp above. `make build` stamps alone,
+# so that it shares the compile cache with go build and go test.
+BUILDFLAGS := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
@@ -13,7 +40,16 @@ help: ## List the targets.
 .PHONY: build
 build: ## Build every command into _output/bin.
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+.PHONY: version
+version: ## Print the version, commit and build date the binaries are stamped with, and the flags that stamp them.
+	@echo VERSION=$(VERSION)
+	@echo GIT_COMMIT=$(GIT_COMMIT)
+	@echo GIT_TREE_STATE=$(GIT_TREE_STATE)
+	@echo BUILD_DATE=$(BUILD_DATE)
+	@echo SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
+	@echo "LDFLAGS=$(LDFLAGS)"
 
 .PHONY: test
 test: kube-binaries tofu lab-deps ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, the upstream GCE provider against fake-gce, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).

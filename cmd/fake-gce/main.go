@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/internal/version"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
 
@@ -93,11 +94,16 @@ Flags:
 	seed := fs.Int64("seed", 1, "seed for ids and fault probabilities")
 	fs.Var(quotas, "quota", "per-project quota METRIC=LIMIT, e.g. FIREWALLS=100 (repeatable)")
 	metaInstance := fs.String("metadata-instance", "", "ZONE/NAME of the instance the metadata server describes as the current one")
+	showVersion := fs.Bool("version", false, "print the version, commit and build date, and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if *showVersion {
+		fmt.Println(version.Line("fake-gce"))
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (all settings are flags; see --help)", fs.Arg(0))

@@ -5,11 +5,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/internal/version"
 )
 
 func main() {
@@ -30,10 +33,21 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			cobra.CommandDisplayNameAnnotation: "kubectl vpc",
 		},
 		SilenceUsage: true,
+		// cobra adds --version for a non-empty Version.
+		Version: version.Get().GitVersion,
 	}
+	root.SetVersionTemplate(version.Line("kubectl-vpc") + "\n")
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	kubeFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(newTraceCommand(kubeFlags, streams))
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and build date of kubectl-vpc",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), version.Line("kubectl-vpc"))
+		},
+	})
 	return root
 }

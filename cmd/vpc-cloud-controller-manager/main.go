@@ -8,6 +8,7 @@ package main
 import (
 	"os"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cloud-provider/app"
 	"k8s.io/cloud-provider/names"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/cmd/vpc-cloud-controller-manager/ccm"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/internal/version"
 )
 
 func main() {
@@ -32,6 +34,16 @@ func main() {
 	settings := ccm.AddFlags(flags.FlagSet("vpc"))
 	command := app.NewCloudControllerManagerCommand(opts, ccm.CloudInitializer(settings, os.Stderr, os.Exit),
 		ccm.ControllerInitFuncConstructors(), names.CCMControllerAliases(), flags, wait.NeverStop)
+	// --version is component-base's flag (verflag), answered here so that
+	// a build without the Makefile's -ldflags names this project's version
+	// too (internal/version) rather than Kubernetes' placeholder.
+	runE := command.RunE
+	command.RunE = func(cmd *cobra.Command, args []string) error {
+		if f := cmd.Flags().Lookup("version"); f != nil && version.PrintIfRequested(cmd.OutOrStdout(), "vpc-cloud-controller-manager", f.Value.String()) {
+			return nil
+		}
+		return runE(cmd, args)
+	}
 	command.Use = "vpc-cloud-controller-manager"
 	command.Long = `vpc-cloud-controller-manager runs the Kubernetes cloud controllers for a VPC
 that speaks the Compute Engine v1 API: it initialises nodes registered by
