@@ -2,11 +2,13 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildCCM builds the command once per test binary run.
@@ -59,6 +61,7 @@ no-authentication = true
 project-id = fake-project
 local-zone = us-central1-a
 network-name = vpc
+node-tags = k8s-node
 api-endpoint = http://127.0.0.1:1/compute/v1/
 `
 
@@ -132,6 +135,30 @@ func TestCommand(t *testing.T) {
 		}
 	})
 
+	// A new install's first mistake is often a typo in gce.conf, made while
+	// the API server is not reachable yet either: the config is reported at
+	// once, not after --apiserver-wait-timeout (a minute by default) has run
+	// out. The deadline is a failsafe against a hung process, not the check.
+	t.Run("a bad cloud config is reported before waiting for an unreachable API server", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", "[global]\nproject-id = fake-project\nregional = maybe\n")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Fatalf("still running when the failsafe deadline passed; stderr ends %q", lastLine(stderr.String()))
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("exit: %v, want exit code 1", err)
+		}
+		want := `vpc-cloud-controller-manager: cloud config: [global] regional: "maybe" is not a boolean (want true or false)`
+		if last := lastLine(stderr.String()); last != want {
+			t.Errorf("last line of stderr = %q, want %q", last, want)
+		}
+	})
+
 	t.Run("the default cluster name stops it with one line naming --cluster-name", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", goodConfig)
 		for _, flag := range [][]string{nil, {"--cluster-name=kubernetes"}} {
@@ -175,7 +202,7 @@ func TestCommand(t *testing.T) {
 
 	t.Run("an unreachable API server stops it with a clear message", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", goodConfig)
-		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=2s")
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--cluster-name=prod-eu", "--kubeconfig="+kubeconfig, "--apiserver-wait-timeout=2s")
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
 		}

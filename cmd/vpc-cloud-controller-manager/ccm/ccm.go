@@ -34,30 +34,41 @@ func AddFlags(fs *pflag.FlagSet) *Settings {
 	return s
 }
 
-// CloudInitializer returns the app's cloud initializer. It first waits for
-// the Kubernetes API server (bounded), then builds the provider. On any error
-// it prints one line to errOut and calls exit(1): a cloud controller manager
+// CloudInitializer returns the app's cloud initializer. It first checks
+// what needs nothing but the flags and the files (the provider name, the
+// cloud config, the cluster name), then waits for the Kubernetes API server
+// (bounded), then builds the provider. So a new install's typo in gce.conf is
+// reported at once, not after --apiserver-wait-timeout. On any error it
+// prints one line to errOut and calls exit(1): a cloud controller manager
 // that cannot reach its cluster or its cloud must not start.
 func CloudInitializer(s *Settings, errOut io.Writer, exit func(int)) app.InitCloudFunc {
 	return func(c *config.CompletedConfig) cloudprovider.Interface {
-		if s.APIServerWait > 0 {
-			if err := cmapp.WaitForAPIServer(c.Client, s.APIServerWait); err != nil {
-				fmt.Fprintf(errOut, "vpc-cloud-controller-manager: cannot reach the Kubernetes API server at %s within %s: %v\n", c.Kubeconfig.Host, s.APIServerWait, err)
-				exit(1)
-				return nil
-			}
-		}
-		cloud, err := newCloud(c)
-		if err != nil {
+		fail := func(err error) cloudprovider.Interface {
 			fmt.Fprintf(errOut, "vpc-cloud-controller-manager: %v\n", err)
 			exit(1)
 			return nil
+		}
+		cfg, err := localConfig(c)
+		if err != nil {
+			return fail(err)
+		}
+		if s.APIServerWait > 0 {
+			if err := cmapp.WaitForAPIServer(c.Client, s.APIServerWait); err != nil {
+				return fail(fmt.Errorf("cannot reach the Kubernetes API server at %s within %s: %w", c.Kubeconfig.Host, s.APIServerWait, err))
+			}
+		}
+		shared := c.ComponentConfig.KubeCloudShared
+		cloud, err := gce.New(context.Background(), cfg, gce.Options{ClusterName: shared.ClusterName, UserAgent: "vpc-cloud-controller-manager"})
+		if err != nil {
+			return fail(err)
 		}
 		return cloud
 	}
 }
 
-func newCloud(c *config.CompletedConfig) (cloudprovider.Interface, error) {
+// localConfig checks everything that neither the cluster nor the cloud is
+// asked about, and returns the parsed cloud config.
+func localConfig(c *config.CompletedConfig) (*gce.Config, error) {
 	shared := c.ComponentConfig.KubeCloudShared
 	if name := shared.CloudProvider.Name; name != gce.ProviderName {
 		return nil, fmt.Errorf("--cloud-provider=%q: this binary serves %q", name, gce.ProviderName)
@@ -66,8 +77,11 @@ func newCloud(c *config.CompletedConfig) (cloudprovider.Interface, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := gce.CheckClusterName(shared.ClusterName, cfg); err != nil {
+		return nil, err
+	}
 	cfg.CredentialsFile = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
-	return gce.New(context.Background(), cfg, gce.Options{ClusterName: shared.ClusterName, UserAgent: "vpc-cloud-controller-manager"})
+	return cfg, nil
 }
 
 func readConfig(path string) (*gce.Config, error) {
