@@ -120,7 +120,7 @@ func Run(ctx context.Context, o Options, kube kubernetes.Interface, out io.Write
 		return err
 	}
 	owner := ownership.ForCluster(o.ClusterName)
-	reader := observe.Reader{Kube: kube, Compute: api, Region: cloud.region, Owner: owner}
+	reader := observe.Reader{Kube: kube, Compute: api, Region: cloud.region, Owner: owner, Client: from.Addr()}
 	var also []netip.Addr
 	if to.IsValid() {
 		also = append(also, to)

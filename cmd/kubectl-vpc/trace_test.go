@@ -322,3 +322,37 @@ func TestRunReadsKubeProxysModeFromItsConfigMap(t *testing.T) {
 		})
 	}
 }
+
+func TestRunReadsTheClientVMOfTheVPC(t *testing.T) {
+	c := newCluster(t)
+	// A VM of the VPC that is no node, and a rule that denies its tag:
+	// source tags match the primary address of a tagged instance
+	// (EvaluateIngress), so the trace must read the client's instance.
+	wait(t, c.fc)(c.fc.Compute.Instances.Insert(c.fc.Project, "us-central1-a", &compute.Instance{
+		Name: "client-vm", MachineType: "zones/us-central1-a/machineTypes/e2-medium",
+		Disks:             []*compute.AttachedDisk{{Boot: true, AutoDelete: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
+		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/default"}},
+		Tags:              &compute.Tags{Items: []string{"blocked"}}}).Do())
+	client, err := c.fc.Compute.Instances.Get(c.fc.Project, "us-central1-a", "client-vm").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(c.fc.Project, &compute.Firewall{Name: "block-tagged", Network: "global/networks/default", Priority: 900,
+		SourceTags: []string{"blocked"}, Denied: []*compute.FirewallDenied{{IPProtocol: "tcp", Ports: []string{"80"}}}}).Do())
+	// A nodeip Service that publishes node-1, with its rule from anywhere.
+	svc, slice := web(func(s *v1.Service) { s.Annotations[annotations.Mode] = annotations.ModeNodeIP })
+	owner := ownership.ForCluster(clusterName)
+	published := c.nodes[0].Status.Addresses[0].Address
+	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(c.fc.Project, &compute.Firewall{Name: gce.NodeIPFirewallName(owner, webUID), Network: "global/networks/default",
+		Description:  owner.Description(map[string]string{ownership.ServiceKey: "default/web", ownership.ServiceUIDKey: webUID}),
+		SourceRanges: []string{"0.0.0.0/0"}, DestinationRanges: []string{published + "/32"}, TargetTags: []string{"k8s-node"},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}}}).Do())
+	svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: published, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}
+	clientIP := client.NetworkInterfaces[0].NetworkIP
+
+	got := run(t, Options{CloudConfig: c.cloudConfig, ClusterName: clusterName, From: clientIP + ":40000"}, c.clientset(svc, slice))
+
+	if got.Drop == nil || !strings.HasPrefix(got.Drop.Reason, "firewall rule block-tagged (priority 900) denies tcp:80 from "+clientIP) {
+		t.Errorf("hops %v, drop %+v; want rule block-tagged to deny the client VM by its tag", hops(got), got.Drop)
+	}
+}

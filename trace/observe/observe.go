@@ -4,7 +4,8 @@
 // compute API the nodes' instances, the project's firewall rules and
 // routes, the region's forwarding rules, the target pools, backend
 // services, instance groups and health checks behind the forwarding rules
-// of the Service, and the ranges of the nodes' network.
+// of the Service, the ranges of the nodes' network, and the instance of
+// the traced client when it is a VM of that network.
 //
 // It only reads: it never writes to either API. Every compute call goes
 // through computeclient.
@@ -42,6 +43,9 @@ type Reader struct {
 	Region string
 	// Owner names the cluster's resources (the CCM's --cluster-name).
 	Owner ownership.Cluster
+	// Client is the traced client's address: when it is a VM of the VPC,
+	// its instance is read too. Zero: no client instance is read.
+	Client netip.Addr
 }
 
 // Read reads the Service namespace/name, what its packets meet, and
@@ -118,7 +122,10 @@ func (r Reader) readCloud(ctx context.Context, in *trace.Input, also []netip.Add
 	if err := r.readInstances(ctx, in, lb.members); err != nil {
 		return err
 	}
-	return r.readNetworkRanges(ctx, in)
+	if err := r.readNetworkRanges(ctx, in); err != nil {
+		return err
+	}
+	return r.readClientInstance(ctx, in)
 }
 
 // readNetworkRanges reads the ranges of the nodes' network (that of the
