@@ -34,7 +34,11 @@ func (tr *tracer) reply() {
 	tr.flow = Flow{Protocol: tr.flow.Protocol, Src: tr.flow.Dst, Dst: tr.flow.Src}
 	tr.step(compPod, epNode, "sent", fmt.Sprintf("pod %s answers from %s", ep.name(), ep.Address), tr.flow)
 	if tr.crossed != nil {
-		tr.step(compRoute, atVPC, "routed", fmt.Sprintf("%s sends the reply to %s, %s's address, through the VPC", epNode, tr.flow.Dst.Addr(), entry), tr.flow)
+		whose := entry + "'s address"
+		if !tr.masqueraded {
+			whose = "the address of the client pod on " + entry
+		}
+		tr.step(compRoute, atVPC, "routed", fmt.Sprintf("%s sends the reply to %s, %s, through the VPC", epNode, tr.flow.Dst.Addr(), whose), tr.flow)
 		tr.step(compFirewall, entry, "allowed", "a reply of an established flow: the firewall is stateful and lets it in without a rule", tr.flow)
 	}
 	back := Flow{Protocol: tr.flow.Protocol, Src: tr.seen.Dst, Dst: tr.seen.Src}
