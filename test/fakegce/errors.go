@@ -14,9 +14,21 @@ type apiError struct {
 	Code    int
 	Reason  string
 	Message string
+	// inOperation: the API does not refuse the request but accepts it and
+	// ends its operation DONE with this error, the resource unchanged
+	// (see mutate).
+	inOperation bool
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Reason, e.Message) }
+
+// reportedInOperation is the error as the API reports it for this request:
+// through the operation, not in the answer.
+func (e *apiError) reportedInOperation() *apiError {
+	out := *e
+	out.inOperation = true
+	return &out
+}
 
 func errorf(code int, reason, format string, args ...any) *apiError {
 	return &apiError{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
@@ -47,6 +59,20 @@ func invalidValue(field string, value any, why string) *apiError {
 // "being used by": kubernetes/cloud-provider-gcp providers/gce/gce_util.go
 // (isInUsedByError) and kubernetes/ingress-gce pkg/utils/utils.go
 // (IsInUsedByError).
+//
+// The API refuses some such deletes in its answer and fails others in the
+// operation; inUseInOperation are the kinds it fails in the operation, by
+// collection: a network (the terraform provider's "Error waiting for
+// Deleting Network: The network resource '…' is already being used by '…'",
+// GoogleCloudPlatform/terraform-google-three-tier-web-app#167; "Operation
+// error: The network resource …", genevieve/leftovers#6) and an HTTP health
+// check used by a target pool ("Delete: Operation error: The
+// http_health_check resource … is already being used by …",
+// genevieve/leftovers#19). A subnetwork (genevieve/leftovers#6) and a health
+// check (terraform-google-modules/terraform-google-lb-internal#19) are
+// refused in the answer, "googleapi: Error 400".
+var inUseInOperation = map[string]bool{"networks": true, "httpHealthChecks": true}
+
 func inUse(kind, resource, user string) *apiError {
 	return errorf(http.StatusBadRequest, "resourceInUseByAnotherResource",
 		"The %s resource '%s' is already being used by '%s'", kind, resource, user)

@@ -113,7 +113,11 @@ func genericDelete(t *tx, c *call) error {
 		}
 	}
 	if us := users(t, c.project, str(obj, "selfLink")); len(us) > 0 {
-		return inUse(singular(c.kind.collection), c.resourcePath(c.name), strings.TrimPrefix(us[0], linkBase))
+		err := inUse(singular(c.kind.collection), c.resourcePath(c.name), strings.TrimPrefix(us[0], linkBase))
+		if inUseInOperation[c.kind.collection] {
+			return err.reportedInOperation()
+		}
+		return err
 	}
 	t.del(c.coll, c.name)
 	return nil

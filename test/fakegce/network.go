@@ -124,7 +124,9 @@ func deleteNetworkOwned(t *tx, c *call, obj map[string]any) error {
 			coll := "projects/" + c.project + "/regions/" + region + "/subnetworks"
 			if sub := t.get(coll, str(obj, "name")); sub != nil && str(sub, "network") == link {
 				if us := users(t, c.project, str(sub, "selfLink")); len(us) > 0 {
-					return inUse("subnetwork", strings.TrimPrefix(str(sub, "selfLink"), linkBase), strings.TrimPrefix(us[0], linkBase))
+					// Part of the network's delete: failed in its operation
+					// (inUseInOperation).
+					return inUse("subnetwork", strings.TrimPrefix(str(sub, "selfLink"), linkBase), strings.TrimPrefix(us[0], linkBase)).reportedInOperation()
 				}
 				t.del(coll, str(obj, "name"))
 			}

@@ -101,7 +101,13 @@ func (s *Server) mutate(r *http.Request, c *call, mu *mutation, failure *apiErro
 
 	t := s.st.begin()
 	if err := runMutation(t, c, mu, failure); err != nil {
-		return nil, err
+		e, ok := err.(*apiError)
+		if !ok || !e.inOperation {
+			return nil, err
+		}
+		// Accepted: the operation ends with the error, and what the
+		// mutation did before it failed is discarded.
+		failure, t = e, s.st.begin()
 	}
 	if s.cfg.OpLatency <= 0 || doneAtOnce[c.m.ID] {
 		if failure != nil {
