@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,31 +32,23 @@ var serviceAccount = rbacv1.Subject{Kind: "ServiceAccount", Name: "cloud-control
 
 func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
 	tests := []struct {
-		name         string
-		dir          string
-		wantReplicas int32
-		wantPDB      bool
-		wantConfig   cloudConfig
+		name       string
+		dir        string
+		wantConfig cloudConfig
 	}{
 		{
-			name:         "the base runs two replicas in external mode, asking the metadata server for what gce.conf leaves out",
-			dir:          "base",
-			wantReplicas: 2,
-			wantPDB:      true,
-			wantConfig:   cloudConfig{Mode: gce.ModeExternal},
+			name:       "the base runs in external mode, asking the metadata server for what gce.conf leaves out",
+			dir:        "base",
+			wantConfig: cloudConfig{Mode: gce.ModeExternal},
 		},
 		{
-			name:         "the nodeip overlay makes nodeip the default load-balancer mode",
-			dir:          "overlays/nodeip",
-			wantReplicas: 2,
-			wantPDB:      true,
-			wantConfig:   cloudConfig{Mode: gce.ModeNodeIP, NodeIPAddressType: "InternalIP"},
+			name:       "the nodeip overlay makes nodeip the default load-balancer mode",
+			dir:        "overlays/nodeip",
+			wantConfig: cloudConfig{Mode: gce.ModeNodeIP, NodeIPAddressType: "InternalIP"},
 		},
 		{
-			name:         "the fake-gce overlay runs one replica against fake-gce on the node's loopback, without credentials or a PDB",
-			dir:          "overlays/fake-gce",
-			wantReplicas: 1,
-			wantPDB:      false,
+			name: "the fake-gce overlay runs against fake-gce on the node's loopback, without credentials",
+			dir:  "overlays/fake-gce",
 			wantConfig: cloudConfig{
 				Mode: gce.ModeExternal, ProjectID: "fake-project", LocalZone: "us-central1-a", NetworkName: "default",
 				APIEndpoint: "http://127.0.0.1:8085/compute/v1/", NoAuthentication: true,
@@ -67,31 +58,44 @@ func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			objs := render(t, tt.dir)
-			d := theDeployment(t, objs)
-
-			if got := *d.Spec.Replicas; got != tt.wantReplicas {
-				t.Errorf("replicas = %d, want %d", got, tt.wantReplicas)
-			}
-			pdbs := decodeAll[policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget")
-			if got := len(pdbs) == 1; got != tt.wantPDB {
-				t.Errorf("has a PodDisruptionBudget = %v (%d), want %v", got, len(pdbs), tt.wantPDB)
-			}
-			if tt.wantPDB {
-				want := policyv1.PodDisruptionBudgetSpec{
-					MinAvailable: ptrTo(intstr.FromInt32(1)),
-					Selector:     d.Spec.Selector,
-				}
-				if diff := cmp.Diff(want, pdbs[0].Spec); diff != "" {
-					t.Errorf("PodDisruptionBudget spec (-want +got):\n%s", diff)
-				}
-			}
-
+			d := theDaemonSet(t, objs)
 			cfg, err := gce.ParseConfig(strings.NewReader(renderedCloudConfig(t, objs, d)))
 			if err != nil {
 				t.Fatalf("gce.ParseConfig of the rendered gce.conf: %v", err)
 			}
 			if diff := cmp.Diff(tt.wantConfig, projectConfig(cfg)); diff != "" {
 				t.Errorf("parsed gce.conf (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The CCM runs as upstream's GCE CCM does (kubernetes/cloud-provider-gcp,
+// deploy/packages/default/manifest.yaml): a DaemonSet on the control-plane
+// nodes, one active pod by leader election. One control-plane node runs
+// one pod, three run three, and no budget holds a drain of a node back: a
+// Deployment of two replicas with minAvailable 1 left one Pending (each
+// holds :10258 on the host network) and refused every eviction on a
+// single control-plane cluster.
+func TestTheCCMIsADaemonSetOnTheControlPlaneThatNoBudgetHoldsBack(t *testing.T) {
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			for _, kind := range []string{"Deployment", "StatefulSet", "PodDisruptionBudget"} {
+				for _, o := range objs {
+					if o.GetKind() == kind {
+						t.Errorf("%s renders a %s %s", dir, kind, o.GetName())
+					}
+				}
+			}
+			d := theDaemonSet(t, objs)
+			// One node at a time, and never a second pod beside the first:
+			// it could not bind :10258 next to it.
+			want := appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType, RollingUpdate: &appsv1.RollingUpdateDaemonSet{
+				MaxUnavailable: ptrTo(intstr.FromInt32(1)), MaxSurge: ptrTo(intstr.FromInt32(0)),
+			}}
+			if diff := cmp.Diff(want, d.Spec.UpdateStrategy); diff != "" {
+				t.Errorf("update strategy (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -111,7 +115,7 @@ func TestTheCCMRunsOnlyWhereAnOverlayNamedTheCluster(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			objs := render(t, tt.dir)
-			d := theDeployment(t, objs)
+			d := theDaemonSet(t, objs)
 			cfg, err := gce.ParseConfig(strings.NewReader(renderedCloudConfig(t, objs, d)))
 			if err != nil {
 				t.Fatalf("gce.ParseConfig of the rendered gce.conf: %v", err)
@@ -193,9 +197,9 @@ func projectConfig(c *gce.Config) cloudConfig {
 	return out
 }
 
-// renderedCloudConfig follows --cloud-config to the ConfigMap the Deployment
+// renderedCloudConfig follows --cloud-config to the ConfigMap the DaemonSet
 // mounts there and returns the file.
-func renderedCloudConfig(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) string {
+func renderedCloudConfig(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.DaemonSet) string {
 	t.Helper()
 	c := d.Spec.Template.Spec.Containers[0]
 	file, ok := flagValue(c.Args, "--cloud-config")
@@ -226,14 +230,14 @@ func renderedCloudConfig(t *testing.T, objs []*unstructured.Unstructured, d *app
 	return ""
 }
 
-func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
+func TestTheCCMPodIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 	checks := []struct {
 		name string
-		diff func(d *appsv1.Deployment) string
+		diff func(d *appsv1.DaemonSet) string
 	}{
 		{
 			name: "the pod runs as non-root user 65532 with the runtime's default seccomp profile",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				want := &corev1.PodSecurityContext{
 					RunAsNonRoot:   ptrTo(true),
 					RunAsUser:      ptrTo(int64(65532)),
@@ -245,7 +249,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 		},
 		{
 			name: "the container has a read-only root, no privilege escalation and no capabilities",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				want := &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptrTo(false),
 					ReadOnlyRootFilesystem:   ptrTo(true),
@@ -256,7 +260,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 		},
 		{
 			name: "liveness and readiness probe /healthz over HTTPS on the secure port 10258 of the node's loopback, where it listens",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				healthz := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 					Host: "127.0.0.1", Scheme: corev1.URISchemeHTTPS, Port: intstr.FromInt32(10258), Path: "/healthz",
 				}}
@@ -271,7 +275,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 		},
 		{
 			name: "the binary runs as the gce provider with leader election on the secure port, ten Services at once, neither routes nor CIDRs, and the cluster's name from its ConfigMap",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				want := []string{
 					"--cloud-provider=gce",
 					"--cloud-config=/etc/kubernetes/cloud-config/gce.conf",
@@ -291,13 +295,13 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 		},
 		{
 			name: "the image is the release tag without a registry host",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				return cmp.Diff("cloud-provider-vpc/vpc-cloud-controller-manager:v0.1.0", theContainer(d).Image)
 			},
 		},
 		{
 			name: "the container requests 50m CPU and 64Mi memory and is limited in memory only",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				want := corev1.ResourceRequirements{
 					Requests: corev1.ResourceList{
 						corev1.ResourceCPU:    resource.MustParse("50m"),
@@ -310,7 +314,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 		},
 		{
 			name: "the pod tolerates uninitialized, not-ready and control-plane nodes",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				want := []string{
 					"node.cloudprovider.kubernetes.io/uninitialized:NoSchedule",
 					"node-role.kubernetes.io/control-plane:NoSchedule",
@@ -326,24 +330,20 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 			},
 		},
 		{
-			name: "the pod runs only on control-plane nodes, one replica per node",
-			diff: func(d *appsv1.Deployment) string {
+			name: "the pod runs only on control-plane nodes, whatever value their role label has",
+			diff: func(d *appsv1.DaemonSet) string {
 				spec := d.Spec.Template.Spec
 				wantAffinity := &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
 					RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
 						MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.NodeSelectorOpExists}},
 					}}},
 				}}
-				wantSpread := []corev1.TopologySpreadConstraint{{
-					MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule,
-					LabelSelector: d.Spec.Selector,
-				}}
-				return cmp.Diff(wantAffinity, spec.Affinity) + cmp.Diff(wantSpread, spec.TopologySpreadConstraints)
+				return cmp.Diff(wantAffinity, spec.Affinity) + cmp.Diff(map[string]string(nil), spec.NodeSelector)
 			},
 		},
 		{
 			name: "the pod is cluster-critical, on the host network (before the CNI), as the CCM's service account",
-			diff: func(d *appsv1.Deployment) string {
+			diff: func(d *appsv1.DaemonSet) string {
 				type placement struct {
 					PriorityClassName  string
 					HostNetwork        bool
@@ -358,7 +358,7 @@ func TestTheDeploymentIsHardenedAndSchedulesBeforeNodesAreReady(t *testing.T) {
 		},
 	}
 	for _, dir := range kustomizations {
-		d := theDeployment(t, render(t, dir))
+		d := theDaemonSet(t, render(t, dir))
 		for _, c := range checks {
 			t.Run(dir+": "+c.name, func(t *testing.T) {
 				if diff := c.diff(d); diff != "" {
@@ -465,11 +465,11 @@ func TestNoRuleUsesAWildcard(t *testing.T) {
 	}
 }
 
-func TestTheLeaderElectionRoleNamesTheDeploymentsLease(t *testing.T) {
+func TestTheLeaderElectionRoleNamesTheCCMsLease(t *testing.T) {
 	doc := readRBACDoc(t)
 	for _, dir := range kustomizations {
 		t.Run(dir, func(t *testing.T) {
-			args := theContainer(theDeployment(t, render(t, dir))).Args
+			args := theContainer(theDaemonSet(t, render(t, dir))).Args
 			lease, _ := flagValue(args, "--leader-elect-resource-name")
 			namespace, ok := flagValue(args, "--leader-elect-resource-namespace")
 			if !ok {
@@ -635,16 +635,16 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	return objs
 }
 
-func theDeployment(t *testing.T, objs []*unstructured.Unstructured) *appsv1.Deployment {
+func theDaemonSet(t *testing.T, objs []*unstructured.Unstructured) *appsv1.DaemonSet {
 	t.Helper()
-	d := decodeOne[appsv1.Deployment](t, objs, "Deployment", "cloud-controller-manager")
+	d := decodeOne[appsv1.DaemonSet](t, objs, "DaemonSet", "cloud-controller-manager")
 	if n := len(d.Spec.Template.Spec.Containers); n != 1 {
-		t.Fatalf("Deployment has %d containers, want 1", n)
+		t.Fatalf("DaemonSet has %d containers, want 1", n)
 	}
 	return d
 }
 
-func theContainer(d *appsv1.Deployment) *corev1.Container { return &d.Spec.Template.Spec.Containers[0] }
+func theContainer(d *appsv1.DaemonSet) *corev1.Container { return &d.Spec.Template.Spec.Containers[0] }
 
 func decodeAll[T any](t *testing.T, objs []*unstructured.Unstructured, kind string) []*T {
 	t.Helper()

@@ -12,7 +12,7 @@ import (
 // as `kustomize build dir` does. Generated names (the cloud-config ConfigMap's
 // hash suffix) are resolved and the references to them rewritten. The objects
 // come in kustomize's legacy order, the CLI's default, which is an order to
-// apply them in: the ServiceAccount, RBAC and ConfigMap before the Deployment.
+// apply them in: the ServiceAccounts, RBAC and ConfigMaps before the DaemonSet.
 func Render(dir string) ([]*unstructured.Unstructured, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy

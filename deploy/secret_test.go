@@ -8,12 +8,12 @@ import (
 )
 
 // gce.conf ships as a ConfigMap; a token-url's body is a secret, so the
-// Deployment mounts an optional Secret that [compute-api] token-body-file
+// DaemonSet mounts an optional Secret that [compute-api] token-body-file
 // can name, and a cluster without one still starts.
 func TestTheTokenBodyComesFromAnOptionalSecret(t *testing.T) {
 	for _, dir := range []string{"base", "overlays/nodeip", "overlays/fake-gce"} {
 		t.Run(dir, func(t *testing.T) {
-			d := theDeployment(t, render(t, dir))
+			d := theDaemonSet(t, render(t, dir))
 			var mount *corev1.VolumeMount
 			for i, m := range theContainer(d).VolumeMounts {
 				if m.MountPath == "/etc/kubernetes/cloud-secret" {
