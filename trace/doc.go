@@ -12,12 +12,17 @@
 // first candidate by name and says which others there were.
 //
 // The model is GCE's documented data path, as the packet lab's fake VPC
-// implements it: 1:1 NAT of instances' external addresses, passthrough
-// forwarding rules (destination unchanged), a stateful ingress firewall
-// evaluated after the NAT (EvaluateIngress, in firewall.go), per-node pod
-// CIDR routes; and kube-proxy's handling of load balancer addresses
-// (externalTrafficPolicy Cluster masquerades, Local keeps the client's
-// address and drops on nodes without a local endpoint).
+// implements it: 1:1 NAT of instances' external addresses (a VM of the
+// VPC reaches an external load balancer through its own), passthrough
+// forwarding rules (destination unchanged), health checks from GCE's probe
+// ranges of the load balancer's kind and IP family, a stateful firewall of
+// ingress and egress rules (EvaluateIngress and EvaluateEgress, in
+// firewall.go), per-node pod CIDR routes; and kube-proxy v1.37's handling
+// of load balancer addresses in the mode it runs in (iptables or nftables):
+// externalTrafficPolicy Cluster masquerades, Local keeps the client's
+// address and drops on nodes without a local endpoint, a node's or a pod's
+// packet is DNATed on its own node, and its health check node port counts
+// ready endpoints only. Each rule cites its source where it is coded.
 //
 // trace never performs I/O and never changes its input.
 package trace
