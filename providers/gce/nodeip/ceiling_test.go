@@ -168,6 +168,7 @@ func TestATenantCannotWidenTheOperatorsLimits(t *testing.T) {
 		d.Defaults.NodeSelector = "pool=edge"
 	}))
 	h.waitFor(wide, []string{"10.0.0.1"}, []string{"10.0.0.1"})
+	h.processed()
 	if got := h.rule(wide).SourceRanges; !slices.Equal(got, []string{"10.0.0.0/8"}) {
 		t.Errorf("the rule of a Service asking for 0.0.0.0/0 opens to %v, want the operator's 10.0.0.0/8 only", got)
 	}
