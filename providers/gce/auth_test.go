@@ -126,7 +126,7 @@ func TestTokenURLNilUsesApplicationDefaultCredentials(t *testing.T) {
 			t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
 			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token, ServeMetadataToken: true})
 			endpoint := tt.setup(t, fc)
-			cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
+			cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
 				TokenURL: "nil", API: APIConfig{QPS: 100, Burst: 100}}
 			p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 			if err != nil {
@@ -151,7 +151,7 @@ func TestTokenURLRequestCarriesTheMetadataServersToken(t *testing.T) {
 	t.Setenv("GCE_METADATA_HOST", metadataServer.Host)
 	fc := fakegcetest.Start(t, fakegce.Config{RequireToken: "alt-token"})
 	tokenURL := startTokenEndpoint(t, http.StatusOK, `{"accessToken":"alt-token","expireTime":"2099-01-01T00:00:00Z"}`)
-	cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
+	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
 		TokenURL: tokenURL.URL, TokenBody: `{"scope":"compute"}`, API: APIConfig{QPS: 100, Burst: 100}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 	if err != nil {
@@ -253,7 +253,7 @@ func TestNoAuthenticationSendsNoCredentials(t *testing.T) {
 		httputil.NewSingleHostReverseProxy(mustURL(t, "http://"+fc.Host)).ServeHTTP(w, r)
 	}))
 	t.Cleanup(spy.Close)
-	cfg, err := ParseConfig(strings.NewReader("[global]\nproject-id = " + fc.Project + "\nlocal-zone = us-central1-a\nnetwork-name = vpc\napi-endpoint = " +
+	cfg, err := ParseConfig(strings.NewReader("[global]\nproject-id = " + fc.Project + "\nlocal-zone = us-central1-a\nnetwork-name = vpc\nnode-tags = k8s-node\napi-endpoint = " +
 		spy.URL + "/compute/v1/\n[compute-api]\nno-authentication = true\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestTokenBodyFileIsWhatTheTokenURLIsSent(t *testing.T) {
 	t.Cleanup(tokenURL.Close)
 	bodyFile := filepath.Join(t.TempDir(), "token-body")
 	os.WriteFile(bodyFile, []byte(`{"secret":"from a Secret"}`+"\n"), 0o600)
-	cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
+	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
 		TokenURL: tokenURL.URL, TokenBodyFile: bodyFile, API: APIConfig{QPS: 100, Burst: 100}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 	if err != nil {

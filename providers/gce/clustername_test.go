@@ -81,7 +81,7 @@ func TestNewRefusesTheDefaultClusterNameBeforeAskingTheCloudAnything(t *testing.
 	// Nothing listens here: a provider that asked the metadata server or the
 	// API first would fail with another error.
 	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
-	cfg := &Config{APIEndpoint: "http://127.0.0.1:1/compute/v1/", NoAuthentication: true, Regional: true}
+	cfg := &Config{NodeTags: []string{"k8s-node"}, APIEndpoint: "http://127.0.0.1:1/compute/v1/", NoAuthentication: true, Regional: true}
 	for _, name := range []string{"", "kubernetes"} {
 		_, err := New(context.Background(), cfg, Options{ClusterName: name})
 		if err == nil || !strings.HasPrefix(err.Error(), "--cluster-name is ") {

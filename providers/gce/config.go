@@ -35,6 +35,13 @@ type Config struct {
 	APIEndpoint        string
 	TokenURL           string
 	TokenBody          string
+	// StackType is the cluster's stack (stack-type): IPV4, IPV4_IPV6 or
+	// IPV6, which puts a node's IPv6 addresses first, as upstream does.
+	StackType string
+	// Ignored are the upstream keys the file sets that do nothing here
+	// ("[global] alpha-features", ...), sorted: the provider warns once
+	// for each.
+	Ignored []string
 	// TokenBodyFile ([compute-api] token-body-file) holds the body POSTed
 	// to TokenURL, so that the secret lives in a Secret, not in gce.conf.
 	TokenBodyFile string
@@ -131,6 +138,11 @@ type rawConfig struct {
 		APIEndpoint        string   `gcfg:"api-endpoint"`
 		TokenURL           string   `gcfg:"token-url"`
 		TokenBody          string   `gcfg:"token-body"`
+		StackType          string   `gcfg:"stack-type"`
+		// Upstream's keys that do nothing here (upstreamOnlyKeys).
+		AlphaFeatures        []string `gcfg:"alpha-features"`
+		SecondaryRangeName   string   `gcfg:"secondary-range-name"`
+		ContainerAPIEndpoint string   `gcfg:"container-api-endpoint"`
 	}
 	API struct {
 		QPS              string `gcfg:"qps"`
@@ -178,8 +190,13 @@ func bad(section, key, format string, args ...any) *ConfigError {
 var (
 	nameRE    = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	projectRE = regexp.MustCompile(`^(([a-z0-9.-]+):)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
-	zoneRE    = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
-	unknownRE = regexp.MustCompile(`section "([^"]+)"(?:, variable "([^"]+)")?`)
+	// projectNumberRE is a project number, which upstream accepts where a
+	// project id goes and turns into the id with projects.get
+	// (kubernetes/cloud-provider-gcp providers/gce/gce.go, isProjectNumber,
+	// tryConvertToProjectNames); New does the same (resolveProjectNumbers).
+	projectNumberRE = regexp.MustCompile(`^[0-9]{1,20}$`)
+	zoneRE          = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
+	unknownRE       = regexp.MustCompile(`section "([^"]+)"(?:, variable "([^"]+)")?`)
 )
 
 // ParseConfig reads and checks a gce.conf. An empty reader gives an empty
@@ -225,10 +242,18 @@ func (raw *rawConfig) validate() (*Config, error) {
 		return nil, err
 	}
 	for _, p := range []struct{ key, v string }{{"project-id", c.ProjectID}, {"network-project-id", c.NetworkProjectID}} {
-		if p.v != "" && !projectRE.MatchString(p.v) {
-			return nil, bad("global", p.key, "%q is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter)", p.v)
+		if p.v != "" && !projectRE.MatchString(p.v) && !projectNumberRE.MatchString(p.v) {
+			return nil, bad("global", p.key, "%q is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter) or project number", p.v)
 		}
 	}
+	switch g.StackType {
+	case "", "IPV4", "IPV4_IPV6", "IPV6":
+		// Upstream's clusterStack* values (providers/gce/gce.go).
+		c.StackType = g.StackType
+	default:
+		return nil, bad("global", "stack-type", "%q is not a stack type (want IPV4, IPV4_IPV6 or IPV6)", g.StackType)
+	}
+	c.Ignored = raw.upstreamOnlyKeys()
 	for _, n := range []struct{ key, v string }{{"network-name", c.NetworkName}, {"subnetwork-name", c.SubnetworkName}} {
 		if n.v != "" && !nameRE.MatchString(lastSegment(n.v)) {
 			return nil, bad("global", n.key, "%q is not a resource name or link", n.v)
@@ -258,6 +283,31 @@ func (raw *rawConfig) validate() (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// upstreamOnlyKeys are the keys set in the file that the upstream GCE
+// provider reads (ConfigGlobal in kubernetes/cloud-provider-gcp
+// providers/gce/gce.go) and this one has no use for: alpha-features gates
+// upstream's alpha API calls, secondary-range-name its IP alias
+// allocation, container-api-endpoint its GKE API client; none of these
+// exists here. They are accepted, so that a file written for the upstream
+// CCM starts this one, and named so that the provider warns about them.
+func (raw *rawConfig) upstreamOnlyKeys() []string {
+	g := raw.Global
+	var out []string
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"alpha-features", len(g.AlphaFeatures) > 0},
+		{"container-api-endpoint", g.ContainerAPIEndpoint != ""},
+		{"secondary-range-name", g.SecondaryRangeName != ""},
+	} {
+		if k.set {
+			out = append(out, "[global] "+k.key)
+		}
+	}
+	return out
 }
 
 func (raw *rawConfig) validateAPI(c *Config) error {

@@ -20,7 +20,10 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "an unknown section", file: "[lb]\nmode = nodeip\n", want: `cloud config: [lb]: unknown section (known: global, compute-api, load-balancer, cluster)`},
 		{name: "a file that is not INI", file: "[global\n", want: `cloud config: not a valid INI file: 1:8: expected subsection name or right bracket`},
 		{name: "a bad boolean", file: "[global]\nregional = maybe\n", want: `cloud config: [global] regional: "maybe" is not a boolean (want true or false)`},
-		{name: "a bad project id", file: "[global]\nproject-id = My_Project\n", want: `cloud config: [global] project-id: "My_Project" is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter)`},
+		{name: "a bad project id", file: "[global]\nproject-id = My_Project\n", want: `cloud config: [global] project-id: "My_Project" is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter) or project number`},
+		{name: "a project number with a letter", file: "[global]\nnetwork-project-id = 12345678901x\n", want: `cloud config: [global] network-project-id: "12345678901x" is not a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter) or project number`},
+		{name: "a stack type upstream does not know", file: "[global]\nstack-type = dual\n", want: `cloud config: [global] stack-type: "dual" is not a stack type (want IPV4, IPV4_IPV6 or IPV6)`},
+		{name: "a key neither this provider nor upstream knows", file: "[global]\nnode-tag = k8s-node\n", want: `cloud config: [global] node-tag: unknown key`},
 		{name: "a bad network name", file: "[global]\nnetwork-name = Net!\n", want: `cloud config: [global] network-name: "Net!" is not a resource name or link`},
 		{name: "a bad node tag", file: "[global]\nnode-tags = ok\nnode-tags = Not_OK\n", want: `cloud config: [global] node-tags: "Not_OK" is not a valid network tag (lowercase letters, digits and hyphens, at most 63)`},
 		{name: "a bad zone", file: "[global]\nlocal-zone = central\n", want: `cloud config: [global] local-zone: "central" is not a zone name such as us-central1-a`},
@@ -131,6 +134,56 @@ nodeip-publish-control-plane = true
 			}
 			if diff := cmp.Diff(tt.want, *got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Every [global] key of the upstream GCE provider's ConfigGlobal
+// (kubernetes/cloud-provider-gcp providers/gce/gce.go) is accepted, so that a
+// gce.conf that starts the upstream CCM starts this one: those that do
+// nothing here are named in Ignored (the provider warns once for each).
+func TestParseConfigAcceptsTheUpstreamKeys(t *testing.T) {
+	tests := []struct {
+		name        string
+		file        string
+		wantIgnored []string
+		check       func(c *Config) string
+	}{
+		{name: "alpha-features is accepted and does nothing", file: "[global]\nalpha-features = ILBSubsets\nalpha-features = NetLB\n",
+			wantIgnored: []string{"[global] alpha-features"}},
+		{name: "secondary-range-name is accepted and does nothing", file: "[global]\nsecondary-range-name = pods\n",
+			wantIgnored: []string{"[global] secondary-range-name"}},
+		{name: "container-api-endpoint is accepted and does nothing", file: "[global]\ncontainer-api-endpoint = https://container.example.com/\n",
+			wantIgnored: []string{"[global] container-api-endpoint"}},
+		{name: "stack-type IPV6 is used: IPv6 node addresses come first", file: "[global]\nstack-type = IPV6\n",
+			check: func(c *Config) string { return cmp.Diff("IPV6", c.StackType) }},
+		{name: "stack-type IPV4_IPV6 is accepted", file: "[global]\nstack-type = IPV4_IPV6\n",
+			check: func(c *Config) string { return cmp.Diff("IPV4_IPV6", c.StackType) }},
+		{name: "a numeric project-id and network-project-id are accepted (the provider reads their ids)",
+			file: "[global]\nproject-id = 123456789012\nnetwork-project-id = 210987654321\n",
+			check: func(c *Config) string {
+				return cmp.Diff([]string{"123456789012", "210987654321"}, []string{c.ProjectID, c.NetworkProjectID})
+			}},
+		{name: "every upstream key at once, none of them twice in the warnings",
+			file: "[global]\nalpha-features = A\nsecondary-range-name = pods\ncontainer-api-endpoint = https://c.example.com/\nstack-type = IPV4\n" +
+				"node-instance-prefix = kubernetes-minion\n",
+			wantIgnored: []string{"[global] alpha-features", "[global] container-api-endpoint", "[global] secondary-range-name"},
+			check:       func(c *Config) string { return cmp.Diff("kubernetes-minion", c.NodeInstancePrefix) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseConfig(strings.NewReader(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantIgnored, got.Ignored); diff != "" {
+				t.Errorf("Ignored (-want +got):\n%s", diff)
+			}
+			if tt.check != nil {
+				if diff := tt.check(got); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"google.golang.org/api/compute/v1"
@@ -123,17 +124,17 @@ func (c *Cloud) InstanceMetadata(ctx context.Context, node *v1.Node) (*cloudprov
 	if err != nil {
 		return nil, err
 	}
-	return instanceMetadata(c.project, inst), nil
+	return instanceMetadata(c.project, c.cfg.StackType, inst), nil
 }
 
 // instanceMetadata is the pure mapping from an instance to what the node
-// controller writes on the node.
-func instanceMetadata(project string, inst *compute.Instance) *cloudprovider.InstanceMetadata {
+// controller writes on the node. stackType is [global] stack-type.
+func instanceMetadata(project, stackType string, inst *compute.Instance) *cloudprovider.InstanceMetadata {
 	zone := lastSegment(inst.Zone)
 	return &cloudprovider.InstanceMetadata{
 		ProviderID:    providerID{Project: project, Zone: zone, Name: inst.Name}.String(),
 		InstanceType:  lastSegment(inst.MachineType),
-		NodeAddresses: nodeAddresses(inst),
+		NodeAddresses: orderAddresses(nodeAddresses(inst), stackType == "IPV6"),
 		Zone:          zone,
 		Region:        regionOf(zone),
 	}
@@ -173,6 +174,25 @@ func nodeAddresses(inst *compute.Instance) []v1.NodeAddress {
 		host = inst.Name
 	}
 	add(v1.NodeHostName, host)
+	return out
+}
+
+// orderAddresses puts the addresses of the cluster's first IP family first
+// (IPv6 in an IPv6 cluster, else IPv4), with the Hostname among them, and
+// keeps the order within each part, as upstream does
+// (kubernetes/cloud-provider-gcp providers/gce/gce_instances.go,
+// orderAddresses): the kubelet takes a node's first address of a type.
+func orderAddresses(addrs []v1.NodeAddress, preferIPv6 bool) []v1.NodeAddress {
+	out := make([]v1.NodeAddress, 0, len(addrs))
+	for _, first := range []bool{true, false} {
+		for _, a := range addrs {
+			ip, err := netip.ParseAddr(a.Address)
+			preferred := err != nil || ip.Is6() == preferIPv6
+			if preferred == first {
+				out = append(out, a)
+			}
+		}
+	}
 	return out
 }
 

@@ -58,3 +58,28 @@ func TestNodeAddressesReportIPv6AsUpstreamDoes(t *testing.T) {
 		})
 	}
 }
+
+// stack-type = IPV6 puts a node's IPv6 addresses before its IPv4 ones, as
+// upstream's orderAddresses does (providers/gce/gce_instances.go); any
+// other stack keeps IPv4 first.
+func TestNodeAddressesOfAnIPv6ClusterPutIPv6First(t *testing.T) {
+	inst := &compute.Instance{Name: "n", NetworkInterfaces: []*compute.NetworkInterface{{NetworkIP: "10.0.0.2", Ipv6Address: "fd20::2",
+		AccessConfigs: []*compute.AccessConfig{{NatIP: "203.0.113.2"}}}}}
+	tests := []struct {
+		stackType string
+		want      []v1.NodeAddress
+	}{
+		{stackType: "IPV6", want: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "fd20::2"}, {Type: v1.NodeHostName, Address: "n"},
+			{Type: v1.NodeInternalIP, Address: "10.0.0.2"}, {Type: v1.NodeExternalIP, Address: "203.0.113.2"}}},
+		{stackType: "IPV4_IPV6", want: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "10.0.0.2"}, {Type: v1.NodeExternalIP, Address: "203.0.113.2"},
+			{Type: v1.NodeHostName, Address: "n"}, {Type: v1.NodeInternalIP, Address: "fd20::2"}}},
+	}
+	for _, tt := range tests {
+		t.Run("stack type "+tt.stackType, func(t *testing.T) {
+			got := instanceMetadata("p", tt.stackType, inst).NodeAddresses
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("node addresses (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -73,19 +73,36 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	if err := checkManagedZones(cfg); err != nil {
 		return nil, err
 	}
+	for _, key := range cfg.Ignored {
+		klog.FromContext(ctx).Info("The cloud config sets a key of the upstream GCE provider that does nothing here; ignored (docs/cloud-config.md)", "key", key)
+	}
 	if err := fillFromMetadata(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := nodeTagsProblem(cfg); err != nil {
 		return nil, err
 	}
 	httpClient, err := authenticatedClient(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	api, err := computeclient.New(ctx, computeclient.Config{
-		Project: cfg.ProjectID, NetworkProject: networkProject(cfg), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
-		QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: opts.UserAgent,
-	})
+	newAPI := func() (*computeclient.Client, error) {
+		return computeclient.New(ctx, computeclient.Config{
+			Project: cfg.ProjectID, NetworkProject: networkProject(cfg), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
+			QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: opts.UserAgent,
+		})
+	}
+	api, err := newAPI()
 	if err != nil {
 		return nil, err
+	}
+	if projectNumberRE.MatchString(cfg.ProjectID) || projectNumberRE.MatchString(cfg.NetworkProjectID) {
+		if err := resolveProjectNumbers(ctx, cfg, api.GetProject); err != nil {
+			return nil, err
+		}
+		if api, err = newAPI(); err != nil {
+			return nil, err
+		}
 	}
 	c := &Cloud{
 		cfg: cfg, api: api, project: cfg.ProjectID,
@@ -102,6 +119,16 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 		for _, z := range r.Zones {
 			c.managedZones = append(c.managedZones, lastSegment(z))
 		}
+	}
+	if len(cfg.NodeTags) == 0 {
+		instances, err := api.ListInstancesNamed(ctx, cfg.NodeInstancePrefix)
+		if err != nil {
+			return nil, fmt.Errorf("list the instances named %s* for their network tags ([global] node-instance-prefix): %w", cfg.NodeInstancePrefix, err)
+		}
+		if cfg.NodeTags, err = deriveNodeTags(instances, cfg.NodeInstancePrefix, c.managedZones); err != nil {
+			return nil, err
+		}
+		klog.FromContext(ctx).Info("Node tags derived from the instances named with node-instance-prefix", "prefix", cfg.NodeInstancePrefix, "tags", cfg.NodeTags)
 	}
 	klog.FromContext(ctx).Info("Cloud provider ready", "project", c.project, "region", c.region, "zones", c.managedZones, "network", c.networkURL, "cluster", opts.ClusterName)
 	return c, nil

@@ -42,7 +42,7 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	must(t, fc)(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
-	cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
+	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
 		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	if tune != nil {
 		tune(cfg)
@@ -191,12 +191,12 @@ func TestAZoneFromOneReplicasMetadataDoesNotDecideTheManagedZones(t *testing.T) 
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)
-	_, err := New(context.Background(), &Config{ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
+	_, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
 	var cerr *ConfigError
 	if !errors.As(err, &cerr) || cerr.Key != "[global] local-zone" {
 		t.Errorf("New = %v; want a config error naming [global] local-zone", err)
 	}
-	p, err := New(context.Background(), &Config{ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}, Options{ClusterName: "c"})
+	p, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatalf("New of a regional cluster with the zone from the metadata server: %v", err)
 	}
@@ -325,7 +325,7 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)
-	cfg := &Config{APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}
+	cfg := &Config{NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}
 	p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +338,7 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 
 func TestWithoutConfigOrMetadataTheErrorNamesTheKey(t *testing.T) {
 	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
-	_, err := New(context.Background(), &Config{LocalZone: "us-central1-a", NetworkName: "n", NoAuthentication: true}, Options{ClusterName: "c"})
+	_, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, LocalZone: "us-central1-a", NetworkName: "n", NoAuthentication: true}, Options{ClusterName: "c"})
 	var cerr *ConfigError
 	if !errors.As(err, &cerr) || cerr.Key != "[global] project-id" {
 		t.Errorf("err = %v, want a config error naming [global] project-id", err)
@@ -393,7 +393,7 @@ func TestAuthenticationModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token, ServeMetadataToken: true})
-			cfg := &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
+			cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
 				API: APIConfig{QPS: 100, Burst: 100}}
 			counter := tt.setup(t, fc, cfg)
 			p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
@@ -415,7 +415,7 @@ func TestAuthenticationModes(t *testing.T) {
 
 func TestNoAuthenticationAgainstATokenRequiringAPIFails(t *testing.T) {
 	fc := fakegcetest.Start(t, fakegce.Config{RequireToken: "t"})
-	p, err := New(context.Background(), &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc",
+	p, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc",
 		APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)

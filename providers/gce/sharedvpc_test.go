@@ -204,7 +204,7 @@ func TestASharedVPCRouteNamesTheNodeByItsInternalAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
 		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {

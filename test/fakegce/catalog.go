@@ -37,6 +37,16 @@ func stableID(s string) string {
 
 func (k *catalog) hasProject(p string) bool { return contains(k.cfg.Projects, p) }
 
+// projectOfNumber is the id of the project whose number is n, or n itself.
+func (k *catalog) projectOfNumber(n string) string {
+	for _, p := range k.cfg.Projects {
+		if projectNumber(p) == n {
+			return p
+		}
+	}
+	return n
+}
+
 func (k *catalog) hasRegion(r string) bool { return contains(k.cfg.Regions, r) }
 
 func (k *catalog) hasZone(z string) bool { return contains(k.cfg.Zones, z) }

@@ -168,6 +168,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (s *Server) newCall(r *http.Request, m *apiMethod, params map[string]string) (*call, error) {
 	c := &call{ctx: r.Context(), s: s, m: m, params: params, query: r.URL.Query(), now: time.Now()}
 	c.project = params["project"]
+	if m.ID == "compute.projects.get" {
+		// A project number reads the project: the upstream GCE provider
+		// turns a numeric gce.conf project-id into the id this way
+		// (kubernetes/cloud-provider-gcp providers/gce/gce.go, getProjectID).
+		c.project = s.cat.projectOfNumber(c.project)
+	}
 	c.region = params["region"]
 	c.zone = params["zone"]
 	if err := s.cat.checkScope(m, c.project, c.region, c.zone); err != nil {
