@@ -26,7 +26,7 @@ const (
 // whose pod CIDR holds the client's address.
 func (tr *tracer) clusterClient(a netip.Addr) (*v1.Node, clientKind) {
 	for _, n := range tr.in.Nodes {
-		if tr.isNodeAddress(n, a) {
+		if tr.isInternalNodeAddress(n, a) {
 			return n, clientNode
 		}
 	}
@@ -36,6 +36,19 @@ func (tr *tracer) clusterClient(a netip.Addr) (*v1.Node, clientKind) {
 		}
 	}
 	return nil, clientOutside
+}
+
+// isInternalNodeAddress: a is an address the node's own packets leave
+// with: its instance's primary internal addresses, or an address of its
+// status that is not an ExternalIP (which the VPC's 1:1 NAT owns, not
+// the node).
+func (tr *tracer) isInternalNodeAddress(n *v1.Node, a netip.Addr) bool {
+	for _, na := range n.Status.Addresses {
+		if na.Type != v1.NodeExternalIP && na.Address == a.String() {
+			return true
+		}
+	}
+	return isPrimaryAddress(instanceOfNode(tr.in.Cloud.Instances, n), a)
 }
 
 // kubeProxyServes: dst is an address of the Service's

@@ -537,3 +537,16 @@ func TestRunExplainsAPodsUnmasqueradedPacketTheFirewallDrops(t *testing.T) {
 		t.Errorf("drop (-want +got):\n%s", diff)
 	}
 }
+
+func TestRunTakesANodesExternalAddressForAClientOutside(t *testing.T) {
+	// A node's own packets leave with its internal address; its external
+	// address as a source is a client on the internet (or the node through
+	// its 1:1 NAT, after the VPC), which meets the forwarding rule.
+	got, err := Run(newLab().input(from("203.0.113.4:40000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Hops) < 2 || got.Hops[0].Next != atVPC || got.Hops[1].Component != compForwarding {
+		t.Errorf("hops %v; want the client's packet to the VPC and the forwarding rule", summarize(got).Hops)
+	}
+}
