@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/cmd/vpc-cloud-controller-manager/ccm"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 )
@@ -403,38 +404,224 @@ func TestTheRolesGrantExactlyTheTableInDocsRBAC(t *testing.T) {
 	}
 }
 
-func TestEveryBindingGivesARoleInTheTableToTheCCMServiceAccount(t *testing.T) {
+func TestTheBindingsAreTheTableInDocsRBAC(t *testing.T) {
 	doc := readRBACDoc(t)
+	want := readBindingsDoc(t)
 	for _, dir := range kustomizations {
 		t.Run(dir, func(t *testing.T) {
 			objs := render(t, dir)
-			_ = decodeOne[corev1.ServiceAccount](t, objs, "ServiceAccount", serviceAccount.Name)
+			got := renderedBindings(t, objs)
+			if diff := cmp.Diff(want, got, cmpopts.SortSlices(bindingLess)); diff != "" {
+				t.Errorf("bindings (-docs/rbac.md +%s):\n%s", dir, diff)
+			}
 			bound := map[string]bool{}
-			check := func(kind, name string, subjects []rbacv1.Subject, role string) {
-				bound[role] = true
-				if !doc.roles[role] {
-					t.Errorf("%s %s binds %s, which docs/rbac.md does not list", kind, name, role)
+			for _, b := range got {
+				bound[b.Role] = true
+				if !doc.roles[b.Role] {
+					t.Errorf("%s binds %s, which the grants table of docs/rbac.md does not list", b.Binding, b.Role)
 				}
-				if diff := cmp.Diff([]rbacv1.Subject{serviceAccount}, subjects); diff != "" {
-					t.Errorf("%s %s subjects (-want +got):\n%s", kind, name, diff)
-				}
-			}
-			for _, b := range decodeAll[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding") {
-				check("ClusterRoleBinding", b.Name, b.Subjects, b.RoleRef.Kind+" "+b.RoleRef.Name)
-			}
-			for _, b := range decodeAll[rbacv1.RoleBinding](t, objs, "RoleBinding") {
-				if b.RoleRef.Kind != "Role" {
-					t.Errorf("RoleBinding %s/%s refers to a %s; this deployment binds only Roles in namespaces", b.Namespace, b.Name, b.RoleRef.Kind)
-				}
-				check("RoleBinding", b.Namespace+"/"+b.Name, b.Subjects, "Role "+b.Namespace+"/"+b.RoleRef.Name)
 			}
 			for role := range doc.roles {
 				if !bound[role] {
-					t.Errorf("docs/rbac.md lists %s, but no binding in %s gives it to the CCM", role, dir)
+					t.Errorf("docs/rbac.md lists %s, but no binding in %s gives it to anyone", role, dir)
 				}
 			}
 		})
 	}
+}
+
+// controllerIdentities are the names the CCM's controllers ask its client
+// builder for (ControllerInitContext.ClientName), and the provider's own.
+// With --use-service-account-credentials=true each is a ServiceAccount in
+// kube-system that the CCM gets and requests tokens for
+// (k8s.io/controller-manager pkg/clientbuilder, DynamicControllerClientBuilder).
+func controllerIdentities() []string {
+	ids := []string{gce.KubernetesClientName}
+	for _, c := range ccm.ControllerInitFuncConstructors() {
+		ids = append(ids, c.InitContext.ClientName)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func TestEveryControllerIdentityHasItsServiceAccountWhoseTokenTheCCMMayRequest(t *testing.T) {
+	ids := controllerIdentities()
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			bindings := renderedBindings(t, objs)
+			grants := grantsOf(t, objs, bindings)
+			for _, id := range ids {
+				sa := decodeOne[corev1.ServiceAccount](t, objs, "ServiceAccount", id)
+				if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+					t.Errorf("ServiceAccount %s: no pod runs as it; automountServiceAccountToken should be false", id)
+				}
+				if len(grants[subjectName(id)]) == 0 {
+					t.Errorf("no binding grants anything to %s, which the CCM's code uses as a controller identity", subjectName(id))
+				}
+			}
+			// The CCM gets each ServiceAccount (it would create a missing
+			// one, and may not: the manifests ship them) and requests its
+			// tokens, for exactly these names.
+			own := grants[subjectName(serviceAccount.Name)]
+			for _, want := range []struct{ resource, verb string }{{"serviceaccounts", "get"}, {"serviceaccounts/token", "create"}} {
+				var names []string
+				for _, g := range own {
+					if g.APIGroup == "" && g.Resource == want.resource && g.Verb == want.verb {
+						names = append(names, g.Name)
+					}
+				}
+				if diff := cmp.Diff(ids, names, cmpopts.SortSlices(stringLess)); diff != "" {
+					t.Errorf("the CCM may %s %s of (-controller identities +granted):\n%s", want.verb, want.resource, diff)
+				}
+			}
+		})
+	}
+}
+
+// With --use-service-account-credentials=false (the default) the CCM's own
+// account does everything, so each controller identity's grants must be
+// ones it holds already: its right to request their tokens then gives it
+// nothing more.
+func TestAControllerIdentityMayDoNothingTheCCMsOwnAccountMayNot(t *testing.T) {
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			objs := render(t, dir)
+			grants := grantsOf(t, objs, renderedBindings(t, objs))
+			own := grants[subjectName(serviceAccount.Name)]
+			holds := func(g grant) bool {
+				return slices.ContainsFunc(own, func(o grant) bool {
+					return o.APIGroup == g.APIGroup && o.Resource == g.Resource && o.Verb == g.Verb && (o.Name == "" || o.Name == g.Name)
+				})
+			}
+			for _, id := range controllerIdentities() {
+				for _, g := range grants[subjectName(id)] {
+					if !holds(g) {
+						t.Errorf("%s may %s %s %q (%s), which %s may not", id, g.Verb, g.Resource, g.Name, g.Role, serviceAccount.Name)
+					}
+				}
+			}
+		})
+	}
+}
+
+func subjectName(sa string) string { return "kube-system/" + sa }
+
+// A binding gives a role to ServiceAccounts ("NAMESPACE/NAME").
+type binding struct {
+	Binding  string // "ClusterRoleBinding NAME" or "RoleBinding NAMESPACE/NAME"
+	Role     string // as the grants table names it
+	Subjects []string
+}
+
+func bindingLess(a, b binding) bool { return a.Binding < b.Binding }
+
+func renderedBindings(t *testing.T, objs []*unstructured.Unstructured) []binding {
+	t.Helper()
+	var out []binding
+	subjects := func(kind, name string, ss []rbacv1.Subject) []string {
+		var names []string
+		for _, s := range ss {
+			if s.Kind != "ServiceAccount" {
+				t.Errorf("%s %s binds a %s; the CCM's identities are ServiceAccounts", kind, name, s.Kind)
+			}
+			names = append(names, s.Namespace+"/"+s.Name)
+		}
+		slices.Sort(names)
+		return names
+	}
+	for _, b := range decodeAll[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding") {
+		out = append(out, binding{"ClusterRoleBinding " + b.Name, b.RoleRef.Kind + " " + b.RoleRef.Name, subjects("ClusterRoleBinding", b.Name, b.Subjects)})
+	}
+	for _, b := range decodeAll[rbacv1.RoleBinding](t, objs, "RoleBinding") {
+		if b.RoleRef.Kind != "Role" {
+			t.Errorf("RoleBinding %s/%s refers to a %s; this deployment binds only Roles in namespaces", b.Namespace, b.Name, b.RoleRef.Kind)
+		}
+		out = append(out, binding{"RoleBinding " + b.Namespace + "/" + b.Name, "Role " + b.Namespace + "/" + b.RoleRef.Name, subjects("RoleBinding", b.Namespace+"/"+b.Name, b.Subjects)})
+	}
+	return out
+}
+
+// grantsOf maps each subject to what its bindings grant it: the rendered
+// roles' rules, and for a built-in role the rows of docs/rbac.md.
+func grantsOf(t *testing.T, objs []*unstructured.Unstructured, bindings []binding) map[string][]grant {
+	t.Helper()
+	rendered, _ := renderedGrants(t, objs)
+	doc := readRBACDoc(t)
+	byRole := map[string][]grant{}
+	for _, g := range rendered {
+		byRole[g.Role] = append(byRole[g.Role], g)
+	}
+	for _, g := range doc.rows {
+		if doc.builtIn[g.Role] {
+			byRole[g.Role] = append(byRole[g.Role], g)
+		}
+	}
+	out := map[string][]grant{}
+	for _, b := range bindings {
+		for _, s := range b.Subjects {
+			out[s] = append(out[s], byRole[b.Role]...)
+		}
+	}
+	return out
+}
+
+// readBindingsDoc parses the table whose header starts with "| binding |":
+// binding | role | subjects | scope.
+func readBindingsDoc(t *testing.T) []binding {
+	t.Helper()
+	var out []binding
+	for _, row := range readDocTable(t, "| binding |", 4) {
+		out = append(out, binding{Binding: unquote(row.cells[0]), Role: strings.TrimSuffix(unquote(row.cells[1]), " (built in)"), Subjects: list(row.cells[2])})
+		slices.Sort(out[len(out)-1].Subjects)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no bindings table", rbacDoc)
+	}
+	return out
+}
+
+type docRow struct {
+	line  int
+	cells []string
+}
+
+// readDocTable returns the rows of the table in docs/rbac.md whose header
+// starts with header, each of n cells.
+func readDocTable(t *testing.T, header string, n int) []docRow {
+	t.Helper()
+	f, err := os.Open(rbacDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []docRow
+	in := false
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(text, header):
+			in = true
+			continue
+		case !in:
+			continue
+		case !strings.HasPrefix(text, "|"):
+			in = false
+			continue
+		case strings.HasPrefix(text, "|---"):
+			continue
+		}
+		cells := strings.Split(strings.Trim(text, "|"), "|")
+		if len(cells) != n {
+			t.Fatalf("%s:%d: %d cells, want %d: %s", rbacDoc, line, len(cells), n, text)
+		}
+		rows = append(rows, docRow{line, cells})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 func TestNoRuleUsesAWildcard(t *testing.T) {
@@ -516,32 +703,9 @@ type rbacTable struct {
 // API group | resource | resource names | verbs | granted by | needed by | why.
 func readRBACDoc(t *testing.T) rbacTable {
 	t.Helper()
-	f, err := os.Open(rbacDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	doc := rbacTable{roles: map[string]bool{}, builtIn: map[string]bool{}, neededBy: map[string]string{}}
-	in := false
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		switch {
-		case strings.HasPrefix(text, "| API group |"):
-			in = true
-			continue
-		case !in:
-			continue
-		case !strings.HasPrefix(text, "|"):
-			in = false
-			continue
-		case strings.HasPrefix(text, "|---"):
-			continue
-		}
-		cells := strings.Split(strings.Trim(text, "|"), "|")
-		if len(cells) != 7 {
-			t.Fatalf("%s:%d: %d cells, want 7: %s", rbacDoc, line, len(cells), text)
-		}
+	for _, row := range readDocTable(t, "| API group |", 7) {
+		cells, line := row.cells, row.line
 		group, res, names, verbs, role, who := unquote(cells[0]), unquote(cells[1]), list(cells[2]), list(cells[3]), unquote(cells[4]), strings.TrimSpace(cells[5])
 		if group == `""` {
 			group = ""
@@ -567,9 +731,6 @@ func readRBACDoc(t *testing.T) rbacTable {
 				doc.rows = append(doc.rows, grant{Role: role, APIGroup: group, Resource: res, Name: n, Verb: v})
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return doc
 }
