@@ -51,6 +51,12 @@ version: ## Print the version, commit and build date the binaries are stamped wi
 	@echo SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
 	@echo "LDFLAGS=$(LDFLAGS)"
 
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+
+.PHONY: images
+images: ## Build the CCM's and fake-gce's images (linux/amd64, linux/arm64; no container runtime) into _output/images: OCI layouts and docker tarballs (docs/releasing.md).
+	$(GO) run ./hack/images -out _output/images -version $(VERSION) -commit '$(GIT_COMMIT)' -created $(BUILD_DATE) -ldflags '$(LDFLAGS)' -platforms $(IMAGE_PLATFORMS)
+
 .PHONY: test
 test: kube-binaries tofu lab-deps ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, the upstream GCE provider against fake-gce, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).
 	$(GO) test $(GOTESTFLAGS) ./...
