@@ -450,13 +450,20 @@ func (r *report) String() string {
 		var add, remove []string
 		var addT, removeT []time.Duration
 		for _, run := range c.runs {
-			add = append(add, fmt.Sprintf("%d writes (%d requests)", run.add.writes, run.add.reads+run.add.writes+run.add.waits))
-			remove = append(remove, fmt.Sprintf("%d writes (%d requests)", run.remove.writes, run.remove.reads+run.remove.writes+run.remove.waits))
+			add = append(add, fmt.Sprintf("%s (%d requests)", writes(run.add.writes), run.add.reads+run.add.writes+run.add.waits))
+			remove = append(remove, fmt.Sprintf("%s (%d requests)", writes(run.remove.writes), run.remove.reads+run.remove.writes+run.remove.waits))
 			addT, removeT = append(addT, run.addT), append(removeT, run.removeT)
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s, %s | %s, %s |\n", c.backend, c.n, distinct(add), spread(addT), distinct(remove), spread(removeT))
 	}
 	return b.String()
+}
+
+func writes(n int) string {
+	if n == 1 {
+		return "1 write"
+	}
+	return fmt.Sprintf("%d writes", n)
 }
 
 // runs is the number of runs per measurement.
