@@ -38,6 +38,12 @@ import (
 // from outside: the informers passed to New wrap the handlers New
 // registers, and the queues New built are wrapped before the informers
 // start.
+//
+// What it cannot see: work the controller would start outside its queues
+// (it has none but the resync ticker, an hour in these tests), and a
+// delayed add whose item an earlier add brought to a worker at or after
+// its due time, in the moment before the delayed add lands (the wait is
+// then taken as over).
 
 // barrierKey is the annotation whose value names a marker round.
 const barrierKey = "test.nodeip/barrier"
