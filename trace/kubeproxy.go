@@ -16,9 +16,10 @@ import (
 // kubeProxy is what kube-proxy on the node does with the packet, as its
 // iptables and nftables modes program a load balancer address (ipMode
 // VIP): it checks spec.loadBalancerSourceRanges, DNATs to an endpoint
-// (with Local, one on this node), and, with Cluster, marks the packet for
-// masquerade whatever node the endpoint is on ("masquerade traffic for
-// external destinations"), so that the reply comes back through this node.
+// (with Local and a client outside the cluster, one on this node), and,
+// with Cluster, marks the packet for masquerade whatever node the endpoint
+// is on ("masquerade traffic for external destinations"), so that the
+// reply comes back through this node (sourceNAT).
 func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	if !tr.intercepts(node) {
 		return nil, false
@@ -85,12 +86,20 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	after := tr.flow
 	after.Dst = ep.Address
 	tr.step(compDNAT, node.Name, "rewritten", fmt.Sprintf("Service %s port %d -> endpoint %s (%s)%s", tr.t.Service, tr.port.Port, ep.name(), ep.Address, where), after)
-	if tr.client != clientOutside && !tr.masqueradesInCluster(&ep) {
-		return &ep, true
+	tr.sourceNAT(node, &ep)
+	return &ep, true
+}
+
+// sourceNAT is kube-proxy's masquerade of the DNATed packet, when it
+// happens: for Cluster and for the in-cluster clients it marks, unless the
+// packet is delivered to the node itself.
+func (tr *tracer) sourceNAT(node *v1.Node, ep *endpoint) {
+	if tr.client != clientOutside && !tr.masqueradesInCluster(ep) {
+		return
 	}
 	if tr.local && tr.client == clientOutside {
 		tr.note("externalTrafficPolicy Local: the pod sees the client's own address %s.", tr.flow.Src.Addr())
-		return &ep, true
+		return
 	}
 	if tr.client != clientNode && tr.isNodeAddress(node, ep.Address.Addr()) {
 		// The masquerade is MASQUERADE in KUBE-POSTROUTING, hooked in nat
@@ -100,11 +109,11 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 		// and never passes POSTROUTING.
 		tr.note("%s is a host-network endpoint on %s itself: the packet is delivered to the node, never passes POSTROUTING, and keeps the client's address %s although kube-proxy marked it for masquerade.",
 			ep.name(), node.Name, tr.flow.Src.Addr())
-		return &ep, true
+		return
 	}
-	masq := tr.masqueradeAddress(node, &ep)
+	masq := tr.masqueradeAddress(node, ep)
 	tr.masqueraded = true
-	after = tr.flow
+	after := tr.flow
 	after.Src = netip.AddrPortFrom(masq, 0)
 	why := "externalTrafficPolicy Cluster: kube-proxy masquerades external traffic"
 	switch {
@@ -115,7 +124,6 @@ func (tr *tracer) kubeProxy(node *v1.Node) (*endpoint, bool) {
 	}
 	tr.step(compSNAT, node.Name, "rewritten", fmt.Sprintf("%s so that the reply comes back through %s: source %s -> %s, a port picked at random (MASQUERADE --random-fully)",
 		why, node.Name, tr.flow.Src, masq), after)
-	return &ep, true
 }
 
 // kube-proxy's modes the trace models.
