@@ -34,10 +34,12 @@ func CheckClusterName(name string, cfg *Config) error {
 // cluster's own project joins its identity, since the host project holds
 // the firewall rules and routes of every service project's clusters
 // (ownership.Cluster.InServiceProject). Elsewhere it is the name alone, as
-// it always was.
+// it always was, and so it is on a Shared VPC with [cluster]
+// shared-vpc-name-only: for a cluster whose resources were named and marked
+// before, the only one of its name on the host network.
 func (c *Cloud) ownerOf(clusterName string) ownership.Cluster {
 	owner := ownership.ForCluster(clusterName)
-	if networkProject(c.cfg) != c.project {
+	if networkProject(c.cfg) != c.project && !c.cfg.Cluster.SharedVPCNameOnly {
 		owner = owner.InServiceProject(c.project)
 	}
 	return owner

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 func TestAClusterNameAnotherClusterMayShareByAccidentIsRefused(t *testing.T) {
@@ -87,5 +89,38 @@ func TestNewRefusesTheDefaultClusterNameBeforeAskingTheCloudAnything(t *testing.
 		if err == nil || !strings.HasPrefix(err.Error(), "--cluster-name is ") {
 			t.Errorf("New with --cluster-name=%q: err = %v, want the cluster name refused", name, err)
 		}
+	}
+}
+
+// On a Shared VPC the service project joins the cluster's identity, unless
+// [cluster] shared-vpc-name-only keeps the identity of a cluster whose
+// resources were made before it did; elsewhere the name alone is the
+// identity, as it always was.
+func TestTheClustersIdentityIsItsNameAndOnASharedVPCItsProject(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want ownership.Cluster
+	}{
+		{name: "a cluster whose project holds its network is its name",
+			cfg: Config{ProjectID: "team-a", NetworkName: "vpc"}, want: ownership.ForCluster("prod")},
+		{name: "a cluster whose network-project-id is its own project is its name",
+			cfg: Config{ProjectID: "team-a", NetworkProjectID: "team-a", NetworkName: "vpc"}, want: ownership.ForCluster("prod")},
+		{name: "a service project's cluster is its name and its project",
+			cfg: Config{ProjectID: "team-a", NetworkProjectID: "host", NetworkName: "vpc"}, want: ownership.ForCluster("prod").InServiceProject("team-a")},
+		{name: "a service project's cluster named by a network link of the host is its name and its project",
+			cfg: Config{ProjectID: "team-a", NetworkName: "projects/host/global/networks/vpc"}, want: ownership.ForCluster("prod").InServiceProject("team-a")},
+		{name: "a service project's cluster with shared-vpc-name-only is its name",
+			cfg:  Config{ProjectID: "team-a", NetworkProjectID: "host", NetworkName: "vpc", Cluster: ClusterConfig{SharedVPCNameOnly: true}},
+			want: ownership.ForCluster("prod")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Cloud{cfg: &tt.cfg, project: tt.cfg.ProjectID}
+			got := c.ownerOf("prod")
+			if got.Prefix() != tt.want.Prefix() || got.Project() != tt.want.Project() || got.Name() != tt.want.Name() {
+				t.Errorf("ownerOf = %s %q %q, want %s %q %q", got.Prefix(), got.Name(), got.Project(), tt.want.Prefix(), tt.want.Name(), tt.want.Project())
+			}
+		})
 	}
 }

@@ -63,6 +63,10 @@ type ClusterConfig struct {
 	// AllowDefaultName accepts --cluster-name=kubernetes, the name every
 	// cluster that does not set one shares (CheckClusterName).
 	AllowDefaultName bool
+	// SharedVPCNameOnly keeps, on a Shared VPC, the identity by the
+	// cluster name alone that clusters had before the service project
+	// joined it (ownerOf).
+	SharedVPCNameOnly bool
 }
 
 // APIConfig tunes the compute client.
@@ -165,7 +169,8 @@ type rawConfig struct {
 		PublishControlPlane     string   `gcfg:"nodeip-publish-control-plane"`
 	} `gcfg:"load-balancer"`
 	Cluster struct {
-		AllowDefaultName string `gcfg:"allow-default-name"`
+		AllowDefaultName  string `gcfg:"allow-default-name"`
+		SharedVPCNameOnly string `gcfg:"shared-vpc-name-only"`
 	} `gcfg:"cluster"`
 }
 
@@ -280,6 +285,9 @@ func (raw *rawConfig) validate() (*Config, error) {
 		return nil, err
 	}
 	if c.Cluster.AllowDefaultName, err = parseBool("cluster", "allow-default-name", raw.Cluster.AllowDefaultName); err != nil {
+		return nil, err
+	}
+	if c.Cluster.SharedVPCNameOnly, err = parseBool("cluster", "shared-vpc-name-only", raw.Cluster.SharedVPCNameOnly); err != nil {
 		return nil, err
 	}
 	return c, nil

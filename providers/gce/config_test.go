@@ -46,6 +46,7 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 		{name: "a reserved port of an unknown protocol", file: "[load-balancer]\nnodeip-reserved-ports = 8472/vxlan\n", want: `cloud config: [load-balancer] nodeip-reserved-ports: "8472/vxlan" names no protocol a Service has (want tcp, udp or sctp)`},
 		{name: "a NodePort range that is one port", file: "[load-balancer]\nnodeip-node-port-range = 30000\n", want: `cloud config: [load-balancer] nodeip-node-port-range: "30000" is not a port range such as 30000-32767`},
 		{name: "a NodePort range with a protocol", file: "[load-balancer]\nnodeip-node-port-range = 30000-32767/tcp\n", want: `cloud config: [load-balancer] nodeip-node-port-range: "30000-32767/tcp" is not a port range such as 30000-32767`},
+		{name: "a bad shared-vpc-name-only", file: "[cluster]\nshared-vpc-name-only = legacy\n", want: `cloud config: [cluster] shared-vpc-name-only: "legacy" is not a boolean (want true or false)`},
 		{name: "a port cap of zero", file: "[load-balancer]\nnodeip-max-ports = 0\n", want: `cloud config: [load-balancer] nodeip-max-ports: "0" is not a whole number from 1 to 1000`},
 	}
 	for _, tt := range tests {
