@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -52,6 +53,7 @@ Flags:
 	network := fs.String("network", "default", "name of the VPC network")
 	ns := fs.String("netns", "", "the network namespace to program: a name under /run/netns, or a path (required)")
 	report := fs.Bool("report-health", true, "report probe results to fake-gce, so that getHealth answers what the probes see")
+	guests := fs.String("guest-netns", "", "comma-separated ADDRESS=NAMESPACE: instances, by internal address, whose guest environment to play (the local routes of the forwarding rules they back)")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	fs.Var(klogFlags.Lookup("v").Value, "v", "log verbosity (2 logs every apply and health change)")
@@ -67,6 +69,10 @@ Flags:
 	if *ns == "" {
 		return errors.New("--netns is required")
 	}
+	guestNS, err := parseGuests(*guests)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = klog.NewContext(ctx, klog.Background().WithName("dataplane"))
@@ -77,5 +83,23 @@ Flags:
 		Network:      *network,
 		Namespace:    *ns,
 		ReportHealth: *report,
+		Guests:       guestNS,
 	})
+}
+
+// parseGuests reads --guest-netns: ADDRESS=NAMESPACE, comma-separated.
+func parseGuests(v string) (map[netip.Addr]string, error) {
+	out := map[netip.Addr]string{}
+	for _, kv := range strings.Split(v, ",") {
+		if kv == "" {
+			continue
+		}
+		addr, ns, ok := strings.Cut(kv, "=")
+		ip, err := netip.ParseAddr(addr)
+		if !ok || err != nil || ns == "" {
+			return nil, fmt.Errorf("--guest-netns: %q is not ADDRESS=NAMESPACE", kv)
+		}
+		out[ip] = ns
+	}
+	return out, nil
 }

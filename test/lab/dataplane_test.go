@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -29,10 +30,16 @@ func (e *env) startDataPlane(ctx context.Context, repo string) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/fake-gce-dataplane: %v\n%s", err, out)
 	}
+	// The nodes' guest environment: the local routes of the forwarding
+	// rules each node backs.
+	var guests []string
+	for _, n := range e.lab.Nodes {
+		guests = append(guests, n.InternalIP.String()+"="+n.NS)
+	}
 	var err error
 	e.dataplane, err = cluster.StartProcess(e.dir, "fake-gce-dataplane", bin, []string{
 		"--endpoint=http://" + e.cloud.Host, "--project=" + e.cloud.Project, "--regions=" + region,
-		"--network=" + network, "--netns=" + e.lab.VPC, "--v=2",
+		"--network=" + network, "--netns=" + e.lab.VPC, "--guest-netns=" + strings.Join(guests, ","), "--v=2",
 	}, nil)
 	if err != nil {
 		return err

@@ -128,8 +128,9 @@ func TestKubeProxyModesRefuseAClientOutsideTheSourceRangesOfAServiceWithoutEndpo
 }
 
 // howRefused dials addr from namespace ns once and says what became of
-// it: "refused" (a reset or an ICMP error came back), "dropped" (nothing
-// came back within 2 seconds), or "connected".
+// it: "refused" (a reset, or an ICMP port unreachable, came back),
+// "unreachable" (an ICMP host or network unreachable came back), "dropped"
+// (nothing came back within 2 seconds), or "connected".
 func howRefused(ns, addr string) string {
 	var err error
 	execErr := topology.Exec(ns, func() error {
@@ -145,8 +146,10 @@ func howRefused(ns, addr string) string {
 		return "not tried: " + execErr.Error()
 	case err == nil:
 		return "connected"
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
 	case errors.As(err, &ne) && ne.Timeout():
 		return "dropped"
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	// RetryInterval is how long to wait after a failed observe or apply
 	// before trying again (default 1 s).
 	RetryInterval time.Duration
+	// Guests are the namespaces of instances, by internal address, whose
+	// guest environment the data plane plays: each gets the local routes
+	// of the forwarding rules its instance backs (guest.go).
+	Guests map[netip.Addr]string
 	// OnSync, when set, is called after every pass that compiled a plan
 	// from the state of a generation, whether or not the kernel changed.
 	OnSync func(Sync)
@@ -116,6 +120,14 @@ func Run(ctx context.Context, cfg Config) error {
 		prober: newProber(ns.dial, logger),
 	}
 	defer d.cleanup()
+	d.guests = map[netip.Addr]*namespace{}
+	for ip, name := range cfg.Guests {
+		g, err := openNamespace(name)
+		if err != nil {
+			return err
+		}
+		d.guests[ip] = g
+	}
 	return d.loop(ctx)
 }
 
@@ -134,6 +146,9 @@ type dataplane struct {
 	reported     map[HealthKey]bool
 	// observeTook is how long reading the current state took.
 	observeTook time.Duration
+	// guests are Config.Guests opened; guestRoutes what they were last given.
+	guests      map[netip.Addr]*namespace
+	guestRoutes map[netip.Addr][]netip.Addr
 }
 
 // loop waits for something to change (the fake's state, a probe result, the
@@ -218,6 +233,12 @@ func (d *dataplane) pass(ctx context.Context, state State, generation uint64) er
 		d.logger.V(2).Info("Applied", "generation", generation, "nat", len(plan.NAT), "forwardingRules", len(plan.ForwardingRules),
 			"firewallRules", len(plan.Firewall), "routes", len(plan.Routes), "instanceLinks", len(links))
 	}
+	if want := ForwardedIPs(plan); len(d.guests) > 0 && (d.guestRoutes == nil || !maps.EqualFunc(want, d.guestRoutes, slices.Equal)) {
+		if err := d.applyGuests(want); err != nil {
+			return err
+		}
+		d.guestRoutes = want
+	}
 	// Reported only once the kernel forwards by it, so that a caller who
 	// sees a backend healthy through getHealth can count on its flows.
 	if d.cfg.ReportHealth && !maps.Equal(state.Health, d.reported) {
@@ -275,7 +296,10 @@ func (d *dataplane) cleanup() {
 	if err == nil {
 		err = deleteTable(c)
 	}
-	err = errors.Join(err, clearRouting(d.ns.nl))
+	err = errors.Join(err, clearRouting(d.ns.nl), d.applyGuests(nil))
+	for _, g := range d.guests {
+		g.close()
+	}
 	if err != nil {
 		d.logger.V(1).Info("Cleaning up the data plane's rules", "err", err)
 	}
