@@ -55,7 +55,7 @@ func TestConntrackEntriesAlongAFlowSayItsRewrites(t *testing.T) {
 				"node-1": {
 					entry(tcp(client, "10.128.0.11:8086"), tcp("10.64.1.11:8080", "10.64.1.1:60001")),
 					// kube-proxy's own health check, from the VPC's checker
-					entry(tcp("35.191.0.1:40000", "10.128.0.11:10256"), tcp("10.128.0.11:10256", "35.191.0.1:40000")),
+					entry(tcp("209.85.204.1:40000", "10.128.0.11:10256"), tcp("10.128.0.11:10256", "209.85.204.1:40000")),
 				},
 			},
 			first:    tcp(client, "203.0.113.2:8086"),

@@ -15,6 +15,7 @@ type backendSet struct {
 	instances []*instance
 	checks    []string // health check paths
 	affinity  Affinity
+	internal  bool // of an INTERNAL forwarding rule
 }
 
 // passthroughRules returns the regional passthrough IPv4 forwarding rules,
@@ -45,7 +46,7 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 		if ip, err := netip.ParseAddr(fr.IPAddress); err != nil || !ip.Is4() {
 			continue
 		}
-		var set backendSet
+		set := backendSet{internal: fr.LoadBalancingScheme == "INTERNAL"}
 		var members []string
 		switch {
 		case fr.BackendService != "":

@@ -17,14 +17,21 @@ import (
 // pools and those of backend services alike, come from 35.191.0.0/16,
 // 209.85.152.0/22 and 209.85.204.0/22 (IPv6: 2600:1901:8001::/48); those of
 // internal passthrough ones from 35.191.0.0/16 and 130.211.0.0/22 (IPv6:
-// 2600:2d00:1:b029::/64). 35.191.0.1 is in the ranges of both; the legacy
-// checks of target pools come from 209.85.152.1, in the external ones only.
-// The data plane puts these two addresses on a dummy interface of the vpc
-// namespace.
+// 2600:2d00:1:b029::/64). The lab probes each kind from an address in its
+// own ranges only, so that a firewall opened to the other kind's checkers
+// fails the checks as it would in GCE. The data plane puts these addresses
+// on a dummy interface of the vpc namespace.
 var (
+	// LegacyCheckerSource probes target pools (external).
 	LegacyCheckerSource = netip.MustParseAddr("209.85.152.1")
-	CheckerSource       = netip.MustParseAddr("35.191.0.1")
+	// ExternalCheckerSource probes the backend services of external
+	// forwarding rules, InternalCheckerSource those of internal ones.
+	ExternalCheckerSource = netip.MustParseAddr("209.85.204.1")
+	InternalCheckerSource = netip.MustParseAddr("130.211.0.1")
 )
+
+// checkerSources are every address the probes come from.
+var checkerSources = []netip.Addr{LegacyCheckerSource, ExternalCheckerSource, InternalCheckerSource}
 
 // compileProbes lists one probe per (health check, backend instance) of every
 // passthrough forwarding rule.
@@ -54,6 +61,9 @@ func compileProbes(s State, idx instanceIndex) []Probe {
 					p, ok = legacyProbe(hc), true
 				} else if hc := checks[c]; hc != nil {
 					p, ok = healthCheckProbe(hc)
+					if set.internal {
+						p.Source = InternalCheckerSource
+					}
 				}
 				if !ok || p.Target.Port() == 0 {
 					continue
@@ -81,7 +91,7 @@ func legacyProbe(hc *compute.HttpHealthCheck) Probe {
 // is what a lab server can answer. A check that names no port (portName, or
 // USE_SERVING_PORT) is not probed.
 func healthCheckProbe(hc *compute.HealthCheck) (Probe, bool) {
-	p := Probe{Source: CheckerSource}
+	p := Probe{Source: ExternalCheckerSource}
 	var n int64
 	switch {
 	case hc.HttpHealthCheck != nil && hc.Type == "HTTP":

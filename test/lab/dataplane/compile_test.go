@@ -247,12 +247,20 @@ func TestCompileProbes(t *testing.T) {
 				HTTPPath: "/healthz", Interval: 5 * time.Second, Timeout: 5 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2},
 		},
 	}, {
-		name: "a TCP check of a backend service connects from the backend-service checker range",
+		name: "a TCP check of an external backend service connects from a range of the external passthrough checkers only",
 		state: State{ForwardingRules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toBackendService("bs"))},
 			BackendServices: []*compute.BackendService{newBackendService("bs", "tcp", "ig")},
 			HealthChecks:    []*compute.HealthCheck{newTCPHealthCheck("tcp", 8080)},
 			InstanceGroups:  map[string][]string{groupPath("ig"): {apiLink("zones/" + zone + "/instances/vm2")}}},
-		want: []Probe{{Check: checkPath("tcp"), Instance: instancePath("vm2"), Target: netip.MustParseAddrPort("10.128.0.3:8080"), Source: CheckerSource,
+		want: []Probe{{Check: checkPath("tcp"), Instance: instancePath("vm2"), Target: netip.MustParseAddrPort("10.128.0.3:8080"), Source: netip.MustParseAddr("209.85.204.1"),
+			Interval: 2 * time.Second, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 3}},
+	}, {
+		name: "a check of an internal backend service connects from a range of the internal passthrough checkers only",
+		state: State{ForwardingRules: []*compute.ForwardingRule{newForwardingRule("fr", "10.128.0.50", toBackendService("bs"), internalScheme)},
+			BackendServices: []*compute.BackendService{newBackendService("bs", "tcp", "ig")},
+			HealthChecks:    []*compute.HealthCheck{newTCPHealthCheck("tcp", 8080)},
+			InstanceGroups:  map[string][]string{groupPath("ig"): {apiLink("zones/" + zone + "/instances/vm2")}}},
+		want: []Probe{{Check: checkPath("tcp"), Instance: instancePath("vm2"), Target: netip.MustParseAddrPort("10.128.0.3:8080"), Source: netip.MustParseAddr("130.211.0.1"),
 			Interval: 2 * time.Second, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 3}},
 	}, {
 		name: "a check that names no port is not probed, and its backends count as healthy",

@@ -118,7 +118,7 @@ func (n *namespace) prepare() error {
 	if err != nil {
 		return err
 	}
-	for _, a := range []netip.Addr{CheckerSource, LegacyCheckerSource} {
+	for _, a := range checkerSources {
 		if err := n.nl.AddrReplace(hc, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, 32))}); err != nil {
 			return fmt.Errorf("add address %s to %s: %w", a, hc.Attrs().Name, err)
 		}
