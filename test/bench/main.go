@@ -88,12 +88,15 @@ func main() {
 		text = r.String()
 	}
 	var bin string
+	exit := os.Exit
 	if len(cs) > 0 || *rssServices > 0 {
 		var err error
 		if bin, err = buildBinaries(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
+		// os.Exit skips deferred calls: exit removes the binaries first.
+		exit = func(code int) { os.RemoveAll(filepath.Dir(bin)); os.Exit(code) }
 		defer os.RemoveAll(filepath.Dir(bin))
 	}
 	var rows []ccmRow
@@ -105,14 +108,14 @@ func main() {
 		case nlb.BackendService, nlb.BackendTargetPool:
 		default:
 			fmt.Fprintf(os.Stderr, "bench: -ccm-modes: %q is not a mode\n", m)
-			os.Exit(2)
+			exit(2)
 		}
 		for _, n := range cs {
 			mode.services, mode.nodes, mode.opLatency = n, *ccmNodes, *latency
 			row, err := runCCMTimes(bin, mode, *runs)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
-				os.Exit(1)
+				exit(1)
 			}
 			rows = append(rows, row)
 		}
@@ -125,7 +128,7 @@ func main() {
 			memLimit: *memLimit, heapProfile: os.Getenv("BENCH_HEAP_PROFILE")}, *runs)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
+			exit(1)
 		}
 		text += memoryText(row, r.command)
 	}
@@ -133,7 +136,7 @@ func main() {
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
+			exit(1)
 		}
 	}
 }
