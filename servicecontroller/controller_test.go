@@ -19,6 +19,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/queuebarrier"
 )
 
 // harness runs the controller with the real gce provider against fake-gce
@@ -32,6 +33,8 @@ type harness struct {
 	stop     func()
 	// beforeRun, when set, sees each controller before it runs.
 	beforeRun func(*Controller)
+	// barrier proves the controller done (barrier_test.go).
+	barrier *queuebarrier.Barrier
 }
 
 func startHarness(t *testing.T, nodes int, objs ...runtime.Object) *harness {
@@ -94,10 +97,12 @@ burst = 5000
 func (h *harness) start() {
 	h.t.Helper()
 	factory := informers.NewSharedInformerFactory(h.client, 0)
-	ctrl, err := New(h.provider, h.client, factory.Core().V1().Services(), factory.Core().V1().Nodes(), "test")
+	services, nodes := h.observe(factory.Core().V1().Services(), factory.Core().V1().Nodes())
+	ctrl, err := New(h.provider, h.client, services, nodes, "test")
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.trackQueues(ctrl)
 	h.ctrl = ctrl
 	if h.beforeRun != nil {
 		h.beforeRun(ctrl)
@@ -170,25 +175,6 @@ func (h *harness) waitReady(name string) *v1.Service {
 	return svc
 }
 
-// settle waits until fake-gce has seen no call for a while: the controller
-// has nothing left to do.
-func (h *harness) settle() {
-	h.t.Helper()
-	last, quiet := -1, 0
-	h.eventually("the controller settles", func() string {
-		n := len(h.cloud.Server.Calls())
-		if n == last {
-			quiet++
-		} else {
-			last, quiet = n, 0
-		}
-		if quiet < 15 {
-			return fmt.Sprintf("%d calls so far", n)
-		}
-		return ""
-	})
-}
-
 func (h *harness) writes() []string {
 	var out []string
 	for _, c := range h.cloud.Server.Calls() {
@@ -251,14 +237,14 @@ func TestAServiceGetsItsLoadBalancerAndLosesItOnDelete(t *testing.T) {
 func TestANoChangeEventCostsNoCall(t *testing.T) {
 	h := startHarness(t, 2, newService("web"))
 	svc := h.waitReady("web")
-	h.settle()
+	h.processed()
 	h.cloud.Server.ResetCalls()
 	// A label is not part of the load balancer's request.
 	svc.Labels = map[string]string{"team": "web"}
 	if _, err := h.client.CoreV1().Services("default").Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	h.settle()
+	h.processed()
 	if calls := h.cloud.Server.Calls(); len(calls) != 0 {
 		t.Errorf("a label change made %d compute calls, want 0: %v", len(calls), calls)
 	}
@@ -268,11 +254,11 @@ func TestARestartedControllerChecksEverythingAndWritesNothing(t *testing.T) {
 	h := startHarness(t, 2, newService("web"), newService("api"))
 	h.waitReady("web")
 	h.waitReady("api")
-	h.settle()
+	h.processed()
 	h.stop()
 	h.cloud.Server.ResetCalls()
 	h.start()
-	h.settle()
+	h.processed()
 	if w := h.writes(); len(w) != 0 {
 		t.Errorf("a restart wrote %v, want nothing", w)
 	}
@@ -320,7 +306,7 @@ func TestNodeBurstsCoalesceIntoOneNodeSetSync(t *testing.T) {
 	for i := range services {
 		h.waitReady(fmt.Sprintf("web-%d", i))
 	}
-	h.settle()
+	h.processed()
 	for i := 3; i <= 12; i++ {
 		addInstance(t, h.cloud, fmt.Sprintf("node-%d", i))
 	}
@@ -354,7 +340,7 @@ func TestNodeBurstsCoalesceIntoOneNodeSetSync(t *testing.T) {
 		}
 		return ""
 	})
-	h.settle()
+	h.processed()
 
 	after := readNodeSetCounters(t)
 	if n := after.syncs - before.syncs; n != 2 {
@@ -406,7 +392,7 @@ func TestATypeChangeCleansUp(t *testing.T) {
 func TestAServiceWithAClassIsLeftAlone(t *testing.T) {
 	h := startHarness(t, 1, newService("other", withClass("example.com/other")), newService("web"))
 	h.waitReady("web")
-	h.settle()
+	h.processed()
 	s, err := h.service("other")
 	if err != nil {
 		t.Fatal(err)

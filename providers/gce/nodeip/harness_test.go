@@ -25,6 +25,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/queuebarrier"
 )
 
 func TestMain(m *testing.M) {
@@ -46,10 +47,8 @@ type harness struct {
 	deps    Deps
 	options Options
 	stop    func()
-	// seen, queues and marker are the barrier's (barrier_test.go).
-	seen   *handled
-	queues *queueTracker
-	marker int
+	// barrier proves the controller done (barrier_test.go).
+	barrier *queuebarrier.Barrier
 }
 
 type harnessOpt func(*harnessConfig)
