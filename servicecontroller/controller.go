@@ -68,6 +68,11 @@ type Controller struct {
 	// node-set syncs sets zero, as it cannot wait on a timer.
 	nodeSetBatch time.Duration
 
+	// refreshing serialises refreshNodeSet, which both the node queue and
+	// an ensuring worker call: a set listed earlier is never published
+	// after one listed later.
+	refreshing sync.Mutex
+
 	mu sync.Mutex
 	// mu guards what follows. records holds each Service's last successful
 	// reconcile.
@@ -77,6 +82,10 @@ type Controller struct {
 	gone map[string]*v1.Service
 	// nodeSet is the node set last published (nil before the first).
 	nodeSet *nodeSet
+	// nodesPending says a node event arrived since the last publication:
+	// the batch window holds back the resync of the load balancers already
+	// built, but a Service ensured meanwhile publishes first (freshNodeSet).
+	nodesPending bool
 }
 
 // nodeSet is one publication of the eligible nodes. A provider call takes
@@ -195,6 +204,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 // event asks for the same key (nodeSetKey), so however many arrive while a
 // sync waits or runs, they make one more sync between them.
 func (c *Controller) nodeChanged() {
+	c.mu.Lock()
+	c.nodesPending = true
+	c.mu.Unlock()
 	c.nodeQueue.AddAfter(nodeSetKey, c.nodeSetBatch)
 	nodeEvents.Inc()
 }
@@ -286,7 +298,14 @@ func (c *Controller) processNodeSet(ctx context.Context) bool {
 // set. The queue, not this function, calls the provider: a Service is then
 // never reconciled by two goroutines at once.
 func (c *Controller) refreshNodeSet(ctx context.Context) {
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
 	nodeSetSyncs.Inc()
+	// Cleared before the list: an event that arrives after it sets it
+	// again, so no event is left unpublished.
+	c.mu.Lock()
+	c.nodesPending = false
+	c.mu.Unlock()
 	all, err := c.nodes.List(labels.Everything())
 	if err != nil {
 		utilruntime.HandleErrorWithContext(ctx, err, "Listing nodes from the cache failed")
@@ -315,6 +334,21 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 	for _, key := range behind {
 		c.queue.Add(key)
 	}
+}
+
+// freshNodeSet returns the node set as the cache has it now: when a node
+// event waits in the batch window, it publishes first (queueing the
+// Services built for the older set, as the batched sync would), so that a
+// load balancer being built gets every node that joined before it, not the
+// nodes of up to a batch window ago.
+func (c *Controller) freshNodeSet(ctx context.Context) nodeSet {
+	c.mu.Lock()
+	pending := c.nodesPending
+	c.mu.Unlock()
+	if pending {
+		c.refreshNodeSet(ctx)
+	}
+	return c.currentNodeSet()
 }
 
 // currentNodeSet returns the node set last published.

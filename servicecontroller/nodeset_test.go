@@ -172,7 +172,7 @@ func TestANodeSetChangeDoesNotWaitForASlowEnsure(t *testing.T) {
 	gate.release()
 	h.waitReady("slow")
 	h.waitReady("fresh")
-	h.settle()
+	h.processed()
 	if got, want := h.groupMembers(), []string{"node-1", "node-2", "node-3"}; !slices.Equal(got, want) {
 		t.Errorf("the shared group has %v in the end, want %v", got, want)
 	}
@@ -262,4 +262,27 @@ func readNodeSetCounters(t *testing.T) nodeSetCounters {
 		*m.into = v
 	}
 	return c
+}
+
+// A Service created while a node's join still waits in the batch window is
+// ensured with that node: the window delays the resync of the load
+// balancers built before the join, never what a new Service is built with.
+// (A window of an hour: the batched sync cannot be what brings the node.)
+func TestANewServiceIsBuiltWithTheNodesThatJoinedBeforeIt(t *testing.T) {
+	h := startHarnessWith(t, harnessOptions{beforeRun: func(c *Controller) {
+		c.nodeSetBatch = time.Hour
+	}}, 1)
+	addInstance(t, h.cloud, "node-2")
+	h.createNode("node-2")
+	h.eventually("the controller has the new node in its cache", func() string {
+		if _, err := h.ctrl.nodes.Get("node-2"); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	h.createService("web")
+	h.waitReady("web")
+	if got, want := h.groupMembers(), []string{"node-1", "node-2"}; !slices.Equal(got, want) {
+		t.Errorf("the new Service's instance group has %v, want %v", got, want)
+	}
 }

@@ -110,7 +110,7 @@ func (c *Controller) ensure(ctx context.Context, key string, svc *v1.Service, ne
 	}
 	// The node set is taken just before the call, with its version: see
 	// nodeSet.
-	set := c.currentNodeSet()
+	set := c.freshNodeSet(ctx)
 	next.nodes = set.hash
 	if len(set.nodes) == 0 {
 		c.recorder.Event(svc, v1.EventTypeWarning, "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
