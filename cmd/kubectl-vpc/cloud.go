@@ -37,10 +37,12 @@ func cloudSettingsOf(o *Options) (*cloudSettings, error) {
 			return nil, fmt.Errorf("--cloud-config %s: %w", o.CloudConfig, err)
 		}
 	}
-	s := &cloudSettings{cfg: cfg, project: cfg.ProjectID, region: regionOfZone(cfg.LocalZone), endpoint: cfg.APIEndpoint}
 	if o.Project != "" {
-		s.project = o.Project
+		// The project joins the cluster's identity on a Shared VPC
+		// (gce.Config.Owner): the flag's project is the one to own.
+		cfg.ProjectID = o.Project
 	}
+	s := &cloudSettings{cfg: cfg, project: cfg.ProjectID, region: regionOfZone(cfg.LocalZone), endpoint: cfg.APIEndpoint}
 	if o.Region != "" {
 		s.region = o.Region
 	}
@@ -75,7 +77,7 @@ func (s *cloudSettings) computeClient(ctx context.Context, o *Options) (*compute
 		}
 		httpClient = c
 	}
-	return computeclient.New(ctx, computeclient.Config{Project: s.project, NetworkProject: s.cfg.NetworkProjectID, Endpoint: s.endpoint, HTTPClient: httpClient,
+	return computeclient.New(ctx, computeclient.Config{Project: s.project, NetworkProject: s.cfg.NetworkProject(), Endpoint: s.endpoint, HTTPClient: httpClient,
 		QPS: 50, Burst: 50, MaxRetries: 2, UserAgent: "kubectl-vpc"})
 }
 

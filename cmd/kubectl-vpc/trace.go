@@ -13,7 +13,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace/observe"
 )
@@ -119,7 +118,9 @@ func Run(ctx context.Context, o Options, kube kubernetes.Interface, out io.Write
 	if err != nil {
 		return err
 	}
-	owner := ownership.ForCluster(o.ClusterName)
+	// The owner the provider derives from the same cloud config: on a
+	// Shared VPC, the cluster's name and its service project.
+	owner := cloud.cfg.Owner(o.ClusterName)
 	reader := observe.Reader{Kube: kube, Compute: api, Region: cloud.region, Owner: owner, Client: from.Addr()}
 	var also []netip.Addr
 	if to.IsValid() {

@@ -29,18 +29,27 @@ func CheckClusterName(name string, cfg *Config) error {
 	return nil
 }
 
-// ownerOf is the ownership of the cluster named clusterName as this provider
-// runs it: on a Shared VPC (the network's project is not project-id) the
-// cluster's own project joins its identity, since the host project holds
-// the firewall rules and routes of every service project's clusters
-// (ownership.Cluster.InServiceProject). Elsewhere it is the name alone, as
-// it always was, and so it is on a Shared VPC with [cluster]
+// Owner is the ownership of the cluster named clusterName as this provider
+// runs it with cfg: on a Shared VPC (the network's project is not
+// project-id) the cluster's own project joins its identity, since the host
+// project holds the firewall rules and routes of every service project's
+// clusters (ownership.Cluster.InServiceProject). Elsewhere it is the name
+// alone, as it always was, and so it is on a Shared VPC with [cluster]
 // shared-vpc-name-only: for a cluster whose resources were named and marked
-// before, the only one of its name on the host network.
-func (c *Cloud) ownerOf(clusterName string) ownership.Cluster {
+// before, the only one of its name on the host network. kubectl-vpc derives
+// the owner it looks for with it too.
+func (cfg *Config) Owner(clusterName string) ownership.Cluster {
 	owner := ownership.ForCluster(clusterName)
-	if networkProject(c.cfg) != c.project && !c.cfg.Cluster.SharedVPCNameOnly {
-		owner = owner.InServiceProject(c.project)
+	if cfg.NetworkProject() != cfg.ProjectID && !cfg.Cluster.SharedVPCNameOnly {
+		owner = owner.InServiceProject(cfg.ProjectID)
 	}
 	return owner
 }
+
+// NetworkProject is the project of the cluster's network:
+// network-project-id, or the project a network-name link names, or
+// project-id.
+func (cfg *Config) NetworkProject() string { return networkProject(cfg) }
+
+// ownerOf is the ownership of the cluster named clusterName (Config.Owner).
+func (c *Cloud) ownerOf(clusterName string) ownership.Cluster { return c.cfg.Owner(clusterName) }
