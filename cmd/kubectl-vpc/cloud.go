@@ -10,39 +10,67 @@ import (
 
 	"golang.org/x/oauth2/google"
 	"google.golang.org/api/compute/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
-// cloudSettings are what the trace needs to know about the cloud: from the
-// CCM's cloud config (--cloud-config), overridden by flags.
+// cloudSettings are what the trace needs to know about the cloud and the
+// cluster: from the CCM's cloud config and --cluster-name (the flags, or
+// else the CCM's DaemonSet), overridden by flags.
 type cloudSettings struct {
-	cfg      *gce.Config
-	project  string
-	region   string
-	endpoint string
+	cfg         *gce.Config
+	cfgFrom     string // where the cloud config comes from; "" without one
+	project     string
+	region      string
+	endpoint    string
+	clusterName string
 }
 
-// cloudSettingsOf reads the cloud config, if any, and applies the flags.
-func cloudSettingsOf(o *Options) (*cloudSettings, error) {
-	cfg := &gce.Config{}
+// cloudSettingsOf reads the cloud config and the cluster name, and applies
+// the flags. What --cloud-config and --cluster-name leave out comes from
+// the CCM's DaemonSet as deploy/ installs it; a cluster without it, or a
+// user who may not read it, needs the flags, and an error names the one
+// that is missing and why the DaemonSet could not tell.
+func cloudSettingsOf(ctx context.Context, o *Options, kube kubernetes.Interface) (*cloudSettings, error) {
+	s := &cloudSettings{cfg: &gce.Config{}, clusterName: o.ClusterName}
+	var text string
 	if o.CloudConfig != "" {
-		f, err := os.Open(o.CloudConfig)
+		b, err := os.ReadFile(o.CloudConfig)
 		if err != nil {
 			return nil, fmt.Errorf("--cloud-config: %w", err)
 		}
-		defer f.Close()
-		if cfg, err = gce.ParseConfig(f); err != nil {
-			return nil, fmt.Errorf("--cloud-config %s: %w", o.CloudConfig, err)
+		text, s.cfgFrom = string(b), "--cloud-config "+o.CloudConfig
+	}
+	// Why the CCM's DaemonSet gave no cloud config or no cluster name.
+	var noConfig, noName error
+	if o.CloudConfig == "" || o.ClusterName == "" {
+		c, found, err := findCCM(ctx, kube)
+		if err == nil && !found {
+			err = fmt.Errorf("no %s", c.name())
 		}
+		noConfig, noName = err, err
+		if found && o.CloudConfig == "" {
+			text, s.cfgFrom, noConfig = c.cloudConfig(ctx)
+		}
+		if found && o.ClusterName == "" {
+			s.clusterName, _, noName = c.clusterName(ctx)
+		}
+	}
+	if s.cfgFrom != "" {
+		cfg, err := gce.ParseConfig(strings.NewReader(text))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.cfgFrom, err)
+		}
+		s.cfg = cfg
 	}
 	if o.Project != "" {
 		// The project joins the cluster's identity on a Shared VPC
 		// (gce.Config.Owner): the flag's project is the one to own.
-		cfg.ProjectID = o.Project
+		s.cfg.ProjectID = o.Project
 	}
-	s := &cloudSettings{cfg: cfg, project: cfg.ProjectID, region: regionOfZone(cfg.LocalZone), endpoint: cfg.APIEndpoint}
+	s.project, s.region, s.endpoint = s.cfg.ProjectID, regionOfZone(s.cfg.LocalZone), s.cfg.APIEndpoint
 	if o.Region != "" {
 		s.region = o.Region
 	}
@@ -51,11 +79,21 @@ func cloudSettingsOf(o *Options) (*cloudSettings, error) {
 	}
 	switch {
 	case s.project == "":
-		return nil, fmt.Errorf("no project: set --project, or [global] project-id in the file of --cloud-config")
+		return nil, s.missing("project", "--project", "[global] project-id", noConfig)
 	case s.region == "":
-		return nil, fmt.Errorf("no region: set --region, or [global] local-zone in the file of --cloud-config")
+		return nil, s.missing("region", "--region", "[global] local-zone", noConfig)
+	case s.clusterName == "":
+		return nil, fmt.Errorf("no cluster name: set --cluster-name to the CCM's, which names the cluster's cloud resources (%v)", noName)
 	}
 	return s, nil
+}
+
+// missing says that neither flag nor the cloud config's key sets what.
+func (s *cloudSettings) missing(what, flag, key string, noConfig error) error {
+	if s.cfgFrom != "" {
+		return fmt.Errorf("no %s: set %s, or %s in the cloud config (%s)", what, flag, key, s.cfgFrom)
+	}
+	return fmt.Errorf("no %s: set %s, or --cloud-config to the CCM's cloud config (%v)", what, flag, noConfig)
 }
 
 // computeClient is the compute API client of the settings. The user's
@@ -69,7 +107,7 @@ func (s *cloudSettings) computeClient(ctx context.Context, o *Options) (*compute
 	var httpClient *http.Client
 	if o.ComputeEndpoint == "" && !s.cfg.NoAuthentication {
 		if !isGoogleAPI(s.endpoint) && !o.SendCredentialsToEndpoint {
-			return nil, fmt.Errorf("--cloud-config %s: api-endpoint %s is not Google's API over https; kubectl-vpc sends your Google credentials there only with --send-credentials-to-endpoint (or set [compute-api] no-authentication = true for an endpoint that takes none)", o.CloudConfig, s.endpoint)
+			return nil, fmt.Errorf("%s: api-endpoint %s is not Google's API over https; kubectl-vpc sends your Google credentials there only with --send-credentials-to-endpoint (or set [compute-api] no-authentication = true for an endpoint that takes none)", s.cfgFrom, s.endpoint)
 		}
 		c, err := google.DefaultClient(ctx, compute.ComputeReadonlyScope)
 		if err != nil {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 
+	"k8s.io/client-go/kubernetes/fake"
+
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 )
@@ -104,8 +106,8 @@ func TestTheUsersCredentialsGoOnlyWhereTheyAreMeantTo(t *testing.T) {
 			conf := filepath.Join(t.TempDir(), "gce.conf")
 			os.WriteFile(conf, []byte(fmt.Sprintf("[global]\nproject-id = %s\nlocal-zone = us-central1-a\napi-endpoint = %s/compute/v1/\n[compute-api]\n%s",
 				fc.Project, spy.URL, tt.computeKV)), 0o600)
-			o := &Options{CloudConfig: conf, SendCredentialsToEndpoint: tt.send}
-			s, err := cloudSettingsOf(o)
+			o := &Options{CloudConfig: conf, ClusterName: clusterName, SendCredentialsToEndpoint: tt.send}
+			s, err := cloudSettingsOf(context.Background(), o, fake.NewClientset())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -50,8 +49,11 @@ makes it (the VPC's 1:1 NAT, the VPC firewall, a forwarding rule, kube-proxy's
 DNAT and masquerade, a VPC route). When the packet would be dropped it says
 where, why, and what to change. It reads the Service, its EndpointSlices and
 the nodes, and the cloud resources cloud-provider-vpc made for the Service;
-it changes nothing.`,
-		Example: `  kubectl vpc trace -n shop web --cloud-config /etc/kubernetes/gce.conf --cluster-name prod-eu
+it changes nothing. What --cloud-config and --cluster-name leave out comes
+from the CCM as deploy/ installs it: the arguments of DaemonSet
+kube-system/cloud-controller-manager and the ConfigMaps they come from.`,
+		Example: `  kubectl vpc trace -n shop web
+  kubectl vpc trace -n shop web --cloud-config /etc/kubernetes/gce.conf --cluster-name prod-eu
   kubectl vpc trace web --project my-project --region us-central1 --cluster-name prod-eu --to-node node-2 -o mermaid
   kubectl vpc trace web --compute-endpoint http://127.0.0.1:8085/compute/v1/ --project my-project --region us-central1 --cluster-name ci`,
 		Args: cobra.ExactArgs(1),
@@ -79,12 +81,12 @@ it changes nothing.`,
 	f.StringVar(&o.ToNode, "to-node", "", "the node the packet reaches: the load balancer's backend, or the node whose address the client uses in nodeip mode (default: the first candidate)")
 	f.StringVar(&o.Port, "port", "", "the Service port, by name or number (default: the first)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or mermaid")
-	f.StringVar(&o.CloudConfig, "cloud-config", "", "the CCM's cloud config (gce.conf): project, region, network, load balancer defaults")
+	f.StringVar(&o.CloudConfig, "cloud-config", "", "the CCM's cloud config (gce.conf): project, region, network, load balancer defaults (default: the one DaemonSet kube-system/cloud-controller-manager mounts from a ConfigMap)")
 	f.StringVar(&o.ComputeEndpoint, "compute-endpoint", "", "the compute API's base URL, such as fake-gce's http://127.0.0.1:8085/compute/v1/ (then no credentials are sent)")
 	f.BoolVar(&o.SendCredentialsToEndpoint, "send-credentials-to-endpoint", false, "send your Google credentials to the cloud config's api-endpoint even when it is not Google's API over https")
-	f.StringVar(&o.Project, "project", "", "the project (default: [global] project-id of --cloud-config)")
-	f.StringVar(&o.Region, "region", "", "the region of the load balancers (default: that of [global] local-zone of --cloud-config)")
-	f.StringVar(&o.ClusterName, "cluster-name", "", "the CCM's --cluster-name, which names the cluster's cloud resources (required: the CCM runs with no default)")
+	f.StringVar(&o.Project, "project", "", "the project (default: [global] project-id of the cloud config)")
+	f.StringVar(&o.Region, "region", "", "the region of the load balancers (default: that of [global] local-zone of the cloud config)")
+	f.StringVar(&o.ClusterName, "cluster-name", "", "the CCM's --cluster-name, which names the cluster's cloud resources (default: that of DaemonSet kube-system/cloud-controller-manager)")
 	return cmd
 }
 
@@ -107,12 +109,9 @@ func Run(ctx context.Context, o Options, kube kubernetes.Interface, out io.Write
 			return fmt.Errorf("--to %q: not an IP address", o.To)
 		}
 	}
-	cloud, err := cloudSettingsOf(&o)
+	cloud, err := cloudSettingsOf(ctx, &o, kube)
 	if err != nil {
 		return err
-	}
-	if o.ClusterName == "" {
-		return errors.New("no cluster name: set --cluster-name to the CCM's, which names the cluster's cloud resources")
 	}
 	api, err := cloud.computeClient(ctx, &o)
 	if err != nil {
@@ -120,7 +119,7 @@ func Run(ctx context.Context, o Options, kube kubernetes.Interface, out io.Write
 	}
 	// The owner the provider derives from the same cloud config: on a
 	// Shared VPC, the cluster's name and its service project.
-	owner := cloud.cfg.Owner(o.ClusterName)
+	owner := cloud.cfg.Owner(cloud.clusterName)
 	reader := observe.Reader{Kube: kube, Compute: api, Region: cloud.region, Owner: owner, Client: from.Addr()}
 	var also []netip.Addr
 	if to.IsValid() {

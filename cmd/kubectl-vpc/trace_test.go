@@ -253,9 +253,12 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	}{
 		{name: "an unknown output format", o: Options{Output: "yaml"}, want: `--output "yaml": use text, json or mermaid`},
 		{name: "a client that is no IP:PORT", o: Options{From: "198.51.100.10"}, want: `--from "198.51.100.10": not an IP:PORT such as 198.51.100.10:40000 or [2001:db8::10]:40000`},
-		{name: "no project", o: Options{Region: "us-central1"}, want: "no project: set --project, or [global] project-id in the file of --cloud-config"},
-		{name: "no region", o: Options{Project: "fake-project"}, want: "no region: set --region, or [global] local-zone in the file of --cloud-config"},
-		{name: "no cluster name", o: Options{Project: "fake-project", Region: "us-central1"}, want: "no cluster name: set --cluster-name to the CCM's, which names the cluster's cloud resources"},
+		{name: "no project, and no CCM to read it from", o: Options{Region: "us-central1"},
+			want: "no project: set --project, or --cloud-config to the CCM's cloud config (no DaemonSet kube-system/cloud-controller-manager)"},
+		{name: "no region, and no CCM to read it from", o: Options{Project: "fake-project"},
+			want: "no region: set --region, or --cloud-config to the CCM's cloud config (no DaemonSet kube-system/cloud-controller-manager)"},
+		{name: "no cluster name, and no CCM to read it from", o: Options{Project: "fake-project", Region: "us-central1"},
+			want: "no cluster name: set --cluster-name to the CCM's, which names the cluster's cloud resources (no DaemonSet kube-system/cloud-controller-manager)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
