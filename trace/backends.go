@@ -18,20 +18,25 @@ import (
 const kubeProxyHealthPort = 10256
 
 // Where the trace sends health checks from, as the packet lab's data plane
-// does: one address of the checkers' ranges of each kind of load balancer
-// and IP family. GCE's probe ranges
+// does (test/lab/dataplane/compile_probes.go): one address of each kind of
+// load balancer and IP family, in a range only that kind's checkers use,
+// so that a firewall rule opened to the other kind's checkers fails the
+// checks as it would in GCE. GCE's probe ranges
 // (https://cloud.google.com/load-balancing/docs/health-check-concepts,
-// "Probe IP ranges and firewall rules"):
+// "Probe IP ranges and firewall rules"), which the CCM's -hc and -hc6
+// rules open by default (providers/gce/nlb, checkerRanges):
 //   - external passthrough Network Load Balancers (legacy checks of target
 //     pools and checks of backend services alike): 35.191.0.0/16,
 //     209.85.152.0/22, 209.85.204.0/22, and over IPv6 2600:1901:8001::/48;
 //   - internal passthrough Network Load Balancers: 35.191.0.0/16,
 //     130.211.0.0/22, and over IPv6 2600:2d00:1:b029::/64.
 //
-// An IPv6 backend is probed over IPv6, at its IPv6 address.
+// 2600:2d00:1:1::/64 is the global proxy load balancers' range, of neither
+// kind. An IPv6 backend is probed over IPv6, at its IPv6 address.
 var (
 	legacyProbeSource       = netip.MustParseAddr("209.85.152.1")
-	probeSource             = netip.MustParseAddr("35.191.0.1")
+	externalProbeSource     = netip.MustParseAddr("209.85.204.1")
+	internalProbeSource     = netip.MustParseAddr("130.211.0.1")
 	externalProbeSourceIPv6 = netip.MustParseAddr("2600:1901:8001::1")
 	internalProbeSourceIPv6 = netip.MustParseAddr("2600:2d00:1:b029::1")
 )
@@ -39,13 +44,16 @@ var (
 // probeSourceOf is where GCE probes the backends of a backend service from,
 // by the forwarding rule's scheme and the IP family traced.
 func probeSourceOf(fr *compute.ForwardingRule, ipv6 bool) netip.Addr {
+	internal := strings.EqualFold(fr.LoadBalancingScheme, "INTERNAL")
 	switch {
-	case !ipv6:
-		return probeSource
-	case strings.EqualFold(fr.LoadBalancingScheme, "INTERNAL"):
+	case internal && ipv6:
 		return internalProbeSourceIPv6
+	case internal:
+		return internalProbeSource
+	case ipv6:
+		return externalProbeSourceIPv6
 	}
-	return externalProbeSourceIPv6
+	return externalProbeSource
 }
 
 // healthCheck is the check of a load balancer's backends.

@@ -148,7 +148,7 @@ func withBackendService() labOpt {
 		l.cloud.HealthChecks = []*compute.HealthCheck{{Name: hc, Type: "HTTP", HttpHealthCheck: &compute.HTTPHealthCheck{Port: kubeProxyHealthPort, RequestPath: "/healthz"}}}
 		l.cloud.Firewalls = append(l.cloud.Firewalls,
 			newFirewall(webBase+"-fw", destinations(lbIP+"/32"), targetTags("k8s-node")),
-			newFirewall(webBase+"-hc", sources("35.191.0.0/16", "130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22"), targetTags("k8s-node"), allow("tcp", "10256")))
+			newFirewall(webBase+"-hc", sources("35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"), targetTags("k8s-node"), allow("tcp", "10256")))
 		l.svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: lbIP, IPMode: ptr.To(v1.LoadBalancerIPModeVIP)}}
 	}
 }

@@ -50,6 +50,18 @@ func terminatingEndpoint(pod, ip, node string, serving *bool) discoveryv1.Endpoi
 	return ep
 }
 
+// withHealthCheckSources replaces the sources of the Service's IPv4
+// health-check rule.
+func withHealthCheckSources(r ...string) labOpt {
+	return func(l *lab) {
+		for _, fw := range l.cloud.Firewalls {
+			if fw.Name == webBase+"-hc" {
+				fw.SourceRanges = r
+			}
+		}
+	}
+}
+
 // withHealthCheck6Sources replaces the sources of the Service's IPv6
 // health-check rule.
 func withHealthCheck6Sources(r ...string) labOpt {
@@ -125,6 +137,39 @@ func TestRunProbesAsGCEDoes(t *testing.T) {
 					"client VPC->Client: [2600:1900:4000:a0e::]:80 -> [2001:db8::10]:40000 received",
 				},
 				Backends: allHealthyCluster,
+				Rewrites: Rewrites{Forward: 2, Reply: 2},
+			},
+		},
+		{
+			// The same page: internal passthrough load balancers are
+			// probed from 35.191.0.0/16 and 130.211.0.0/22, external ones
+			// from 35.191.0.0/16, 209.85.152.0/22 and 209.85.204.0/22. A
+			// rule opened to the internal kind's ranges misses part of the
+			// external checkers; the trace, as the packet lab, probes each
+			// kind from a range only its own checkers use.
+			name: "an -hc rule that opens only the internal load balancers' IPv4 ranges keeps the external probes out",
+			in:   newLab(withHealthCheckSources("35.191.0.0/16", "130.211.0.0/22")).input(toNode("node-1")),
+			want: scenario{
+				Node: "node-1", Endpoint: "web-a 10.64.1.3:8080", Outcome: Delivered,
+				Hops: []string{
+					"client Client->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 sent",
+					"forwarding rule VPC->VPC: 198.51.100.10:40000 -> 203.0.113.10:80 forwarded",
+					"VPC firewall VPC->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 allowed",
+					"kube-proxy DNAT node-1->node-1: 198.51.100.10:40000 -> 203.0.113.10:80 => 198.51.100.10:40000 -> 10.64.1.3:8080 rewritten",
+					"kube-proxy SNAT (masquerade) node-1->node-1: 198.51.100.10:40000 -> 10.64.1.3:8080 => 10.64.1.1:* -> 10.64.1.3:8080 rewritten",
+					"pod node-1->pod: 10.64.1.1:* -> 10.64.1.3:8080 delivered",
+				},
+				Reply: []string{
+					"pod pod->node-1: 10.64.1.3:8080 -> 10.64.1.1:* sent",
+					"kube-proxy conntrack node-1->node-1: 10.64.1.3:8080 -> 10.64.1.1:* => 203.0.113.10:80 -> 198.51.100.10:40000 rewritten",
+					"node route node-1->VPC: 203.0.113.10:80 -> 198.51.100.10:40000 routed",
+					"client VPC->Client: 203.0.113.10:80 -> 198.51.100.10:40000 received",
+				},
+				Backends: []string{
+					"node-1 unhealthy: the firewall blocks health checks from 209.85.204.1 on tcp:10256 (denied by the implied deny-ingress rule (priority 65535))",
+					"node-2 unhealthy: the firewall blocks health checks from 209.85.204.1 on tcp:10256 (denied by the implied deny-ingress rule (priority 65535))",
+					"node-3 unhealthy: the firewall blocks health checks from 209.85.204.1 on tcp:10256 (denied by the implied deny-ingress rule (priority 65535))",
+				},
 				Rewrites: Rewrites{Forward: 2, Reply: 2},
 			},
 		},
