@@ -52,10 +52,19 @@ version: ## Print the version, commit and build date the binaries are stamped wi
 	@echo "LDFLAGS=$(LDFLAGS)"
 
 IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+RELEASE_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64
 
 .PHONY: images
 images: ## Build the CCM's and fake-gce's images (linux/amd64, linux/arm64; no container runtime) into _output/images: OCI layouts and docker tarballs (docs/releasing.md).
 	$(GO) run ./hack/images -out _output/images -version $(VERSION) -commit '$(GIT_COMMIT)' -created $(BUILD_DATE) -ldflags '$(LDFLAGS)' -platforms $(IMAGE_PLATFORMS)
+
+.PHONY: release
+release: images ## Build a release into _output/release: the commands' archives for linux and darwin on amd64 and arm64, kubectl-vpc's krew manifest, SHA256SUMS (after make images; docs/releasing.md).
+	$(GO) run ./hack/release -out _output/release -version $(VERSION) -created $(BUILD_DATE) -ldflags '$(LDFLAGS)' -platforms $(RELEASE_PLATFORMS)
+
+.PHONY: set-image-tag
+set-image-tag: ## Write VERSION as deploy/base's image tag (before tagging a release: docs/releasing.md).
+	$(GO) run ./hack/release -set-image-tag $(VERSION)
 
 .PHONY: test
 test: kube-binaries tofu lab-deps ## Run every test: unit, fake-gce (also with the race detector), the e2e suite, the upstream GCE provider against fake-gce, deploy/terraform's checks (with TF_PROVIDER_MIRROR: tf-e2e too).

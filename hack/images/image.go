@@ -69,7 +69,6 @@ func (s spec) labels(st stamp) map[string]string {
 		"org.opencontainers.image.revision":    st.commit,
 		"org.opencontainers.image.version":     st.version,
 		"org.opencontainers.image.created":     st.created.UTC().Format(time.RFC3339),
-		"org.opencontainers.image.licenses":    "Apache-2.0",
 	}
 }
 
