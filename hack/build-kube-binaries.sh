@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes and etcd server binaries the e2e suite runs
-# (kube-apiserver, kube-proxy, kubectl, etcd) from the versions pinned in
-# hack/tools/go.mod, into _output/bin/. Needs nothing but Go (and the module
-# proxy). A binary already built from the same go.mod, go.sum, Go toolchain and
-# flags is kept: _output/bin/.versions records what each was built from. Two
-# runs at once are safe: they take turns on _output/bin/.lock.
+# (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubectl,
+# etcd) and hack/tools/hollow-node (the real kubelet code with a fake runtime)
+# from the versions pinned in hack/tools/go.mod, into _output/bin/. Needs
+# nothing but Go (and the module proxy). A binary already built from the same
+# modules (the versions of the modules its packages come from), source of
+# hack/tools' own packages, Go toolchain and flags is kept, so adding a binary
+# to go.mod rebuilds no other: _output/bin/.versions records what each was
+# built from. Two runs at once are safe: they take turns on _output/bin/.lock.
 #
-# Usage: hack/build-kube-binaries.sh [kube-apiserver|kube-proxy|kubectl|etcd]...
-#        (no arguments: all four)
+# Usage: hack/build-kube-binaries.sh [BINARY]...   (no arguments: all of them)
 #
 # hack/tools/README.md has the flag sets that start etcd and kube-apiserver on
 # loopback with these binaries, and the measured build and start-up times.
@@ -16,7 +18,7 @@ set -o errexit -o nounset -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="${ROOT}/hack/tools"
 OUT="${ROOT}/_output/bin"
-ALL_BINARIES=(etcd kube-apiserver kube-proxy kubectl)
+ALL_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl hollow-node)
 
 # The tools module is built on its own, whatever workspace or vendoring the
 # caller's environment points at; CGO is off because Kubernetes builds these
@@ -27,7 +29,8 @@ die() { echo "build-kube-binaries: $*" >&2; exit 1; }
 
 package_of() {
   case "$1" in
-    kube-apiserver | kube-proxy | kubectl) echo "k8s.io/kubernetes/cmd/$1" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kube-proxy | kubectl) echo "k8s.io/kubernetes/cmd/$1" ;;
+    hollow-node) echo "./hollow-node" ;; # this module's own command, on k8s.io/kubernetes/pkg/kubemark
     etcd) echo "go.etcd.io/etcd/server/v3" ;; # that module's root is etcd's main package
     *) die "unknown binary $1 (want one of: ${ALL_BINARIES[*]})" ;;
   esac
@@ -70,10 +73,17 @@ build_flags() {
   esac
 }
 
-# stamp_of prints what a binary's build depends on, as one hash.
+# stamp_of prints what a binary's build depends on, as one hash: the module
+# (and version) of every package it links, the source of the packages of
+# hack/tools itself, the toolchain and the flags. Not go.mod as a whole, so a
+# binary added there does not rebuild the others.
 stamp_of() {
+  local pkg
+  pkg=$(package_of "$1")
   {
-    cat "${TOOLS}/go.mod" "${TOOLS}/go.sum"
+    go -C "${TOOLS}" list -deps -f '{{with .Module}}{{.Path}} {{.Version}} {{.Sum}}{{with .Replace}} => {{.Path}} {{.Version}} {{.Sum}}{{end}}{{end}}' "${pkg}" | sort -u
+    go -C "${TOOLS}" list -deps -f '{{if and .Module .Module.Main}}{{range .GoFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{end}}' "${pkg}" |
+      sed '/^$/d' | sort | xargs -r cat
     go version
     go env GOOS GOARCH
     build_flags "$1"
