@@ -28,6 +28,8 @@ import (
 const (
 	serviceProject = "service-project"
 	hostProject    = "host-project"
+	// sharedNetwork names the host project's network by its project.
+	sharedNetwork = "network-project-id = " + hostProject + "\nnetwork-name = shared\n"
 )
 
 // waitOp checks a compute call and waits for its operation, in the
@@ -48,9 +50,10 @@ func waitOp(t *testing.T, fc *fakegcetest.Cloud) func(*compute.Operation, error)
 // (https://cloud.google.com/vpc/docs/shared-vpc): the network shared, its
 // subnetwork nodes (10.0.0.0/24), a rule from the nodes to the pods and the
 // pod CIDR routes in the host project; the instances node-1..3 and the load
-// balancers in the service project. extra is appended to the cloud config's
-// [cluster] section.
-func newSharedVPCCluster(t *testing.T, extra string) *cluster {
+// balancers in the service project. network is the cloud config's [global]
+// keys that name the network (sharedNetwork by default), extra is appended
+// to its [cluster] section.
+func newSharedVPCCluster(t *testing.T, network, extra string) *cluster {
 	t.Helper()
 	ctx := context.Background()
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{serviceProject, hostProject}})
@@ -71,8 +74,11 @@ func newSharedVPCCluster(t *testing.T, extra string) *cluster {
 		SourceTags: []string{"k8s-node"}, TargetTags: []string{"k8s-node"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Do())
 
 	c.cloudConfig = filepath.Join(t.TempDir(), "gce.conf")
-	conf := fmt.Sprintf("[global]\nproject-id = %s\nnetwork-project-id = %s\nlocal-zone = us-central1-a\nnetwork-name = shared\nnode-tags = k8s-node\napi-endpoint = %s\n[compute-api]\nno-authentication = true\n[cluster]\n%s",
-		serviceProject, hostProject, fc.Endpoint, extra)
+	if network == "" {
+		network = sharedNetwork
+	}
+	conf := fmt.Sprintf("[global]\nproject-id = %s\n%slocal-zone = us-central1-a\nnode-tags = k8s-node\napi-endpoint = %s\n[compute-api]\nno-authentication = true\n[cluster]\n%s",
+		serviceProject, network, fc.Endpoint, extra)
 	if err := os.WriteFile(c.cloudConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -113,16 +119,19 @@ func newSharedVPCCluster(t *testing.T, extra string) *cluster {
 // cluster), read from the cloud config as the provider reads them.
 func TestRunTracesTheLoadBalancerOfASharedVPCCluster(t *testing.T) {
 	tests := []struct {
-		name  string
-		extra string
-		owner ownership.Cluster
+		name    string
+		network string
+		extra   string
+		owner   ownership.Cluster
 	}{
-		{"the service project joins the cluster's identity", "", ownership.ForCluster(clusterName).InServiceProject(serviceProject)},
-		{"shared-vpc-name-only keeps the name alone", "shared-vpc-name-only = true\n", ownership.ForCluster(clusterName)},
+		{"the service project joins the cluster's identity", "", "", ownership.ForCluster(clusterName).InServiceProject(serviceProject)},
+		{"a network-name link to the host project is a Shared VPC too", "network-name = projects/" + hostProject + "/global/networks/shared\n", "",
+			ownership.ForCluster(clusterName).InServiceProject(serviceProject)},
+		{"shared-vpc-name-only keeps the name alone", "", "shared-vpc-name-only = true\n", ownership.ForCluster(clusterName)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newSharedVPCCluster(t, tc.extra)
+			c := newSharedVPCCluster(t, tc.network, tc.extra)
 			svc, slice := web()
 			status, err := c.provider.EnsureLoadBalancer(context.Background(), clusterName, svc, c.nodes)
 			if err != nil {
@@ -167,7 +176,7 @@ func TestRunTracesTheLoadBalancerOfASharedVPCCluster(t *testing.T) {
 // the nodeip controller made in the host project under the service
 // project's identity.
 func TestRunNamesTheNodeipRuleOfASharedVPCCluster(t *testing.T) {
-	c := newSharedVPCCluster(t, "")
+	c := newSharedVPCCluster(t, "", "")
 	svc, slice := web(func(s *v1.Service) { s.Annotations[annotations.Mode] = annotations.ModeNodeIP })
 	owner := ownership.ForCluster(clusterName).InServiceProject(serviceProject)
 	published := c.nodes[0].Status.Addresses[0].Address
