@@ -6,6 +6,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -36,11 +37,17 @@ func main() {
 		ccm.ControllerInitFuncConstructors(), names.CCMControllerAliases(), flags, wait.NeverStop)
 	// --version is component-base's flag (verflag), answered here so that
 	// a build without the Makefile's -ldflags names this project's version
-	// too (internal/version) rather than Kubernetes' placeholder.
+	// too (internal/version) rather than Kubernetes' placeholder. The
+	// local configuration is checked before the upstream RunE, whose
+	// configuration step already asks the API server.
 	runE := command.RunE
 	command.RunE = func(cmd *cobra.Command, args []string) error {
 		if f := cmd.Flags().Lookup("version"); f != nil && version.PrintIfRequested(cmd.OutOrStdout(), "vpc-cloud-controller-manager", f.Value.String()) {
 			return nil
+		}
+		if err := settings.CheckLocal(opts.KubeCloudShared); err != nil {
+			fmt.Fprintf(os.Stderr, "vpc-cloud-controller-manager: %v\n", err)
+			os.Exit(1)
 		}
 		return runE(cmd, args)
 	}

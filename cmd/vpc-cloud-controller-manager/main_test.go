@@ -159,6 +159,32 @@ func TestCommand(t *testing.T) {
 		}
 	})
 
+	// In a Pod the command has an identity of its own (the in-cluster
+	// config), with which the upstream options ask the API server for the
+	// extension-apiserver-authentication ConfigMap before the cloud is
+	// initialised; --authentication-kubeconfig is that identity outside a
+	// Pod. An unknown key is the typo a new install makes.
+	t.Run("an unknown cloud config key is reported before the authentication lookup asks an unreachable API server", func(t *testing.T) {
+		cfg := writeFile(t, "gce.conf", goodConfig+"node-tag = k8s-node\n")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig,
+			"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Fatalf("still running when the failsafe deadline passed; stderr ends %q", lastLine(stderr.String()))
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("exit: %v, want exit code 1", err)
+		}
+		want := `vpc-cloud-controller-manager: cloud config: [global] node-tag: unknown key`
+		if got := strings.TrimSpace(stderr.String()); got != want {
+			t.Errorf("stderr = %q, want the one line %q", got, want)
+		}
+	})
+
 	t.Run("the default cluster name stops it with one line naming --cluster-name", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", goodConfig)
 		for _, flag := range [][]string{nil, {"--cluster-name=kubernetes"}} {

@@ -1,10 +1,12 @@
 // Package ccm wires the gce provider into the cloud-provider command: it
-// reads the cloud config once and stops the process with one line when the
-// config or the cloud is not usable.
+// reads the cloud config once, before anything asks the API server, and
+// stops the process with one line when the config, the cluster or the cloud
+// is not usable.
 package ccm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,14 +18,18 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/cloud-provider/app"
 	"k8s.io/cloud-provider/app/config"
+	"k8s.io/cloud-provider/options"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 )
 
-// Settings are this command's own flags.
+// Settings are this command's own flags, and the cloud config CheckLocal
+// read.
 type Settings struct {
 	// APIServerWait bounds the wait for the Kubernetes API server at start.
 	APIServerWait time.Duration
+
+	config *gce.Config
 }
 
 // AddFlags registers the command's own flags.
@@ -34,13 +40,35 @@ func AddFlags(fs *pflag.FlagSet) *Settings {
 	return s
 }
 
-// CloudInitializer returns the app's cloud initializer. It first checks
-// what needs nothing but the flags and the files (the provider name, the
-// cloud config, the cluster name), then waits for the Kubernetes API server
-// (bounded), then builds the provider. So a new install's typo in gce.conf is
-// reported at once, not after --apiserver-wait-timeout. On any error it
-// prints one line to errOut and calls exit(1): a cloud controller manager
-// that cannot reach its cluster or its cloud must not start.
+// CheckLocal checks, from the parsed flags, everything that neither the
+// cluster nor the cloud is asked about (the provider name, the cloud config,
+// the cluster name), and keeps the cloud config for CloudInitializer. It
+// must run before the upstream command builds its configuration, which
+// already asks the API server (the delegated authentication's
+// extension-apiserver-authentication ConfigMap, with the Pod's in-cluster
+// identity): so a new install's typo in gce.conf is reported at once, not
+// after an unreachable API server's timeouts.
+func (s *Settings) CheckLocal(shared *options.KubeCloudSharedOptions) error {
+	if name := shared.CloudProvider.Name; name != gce.ProviderName {
+		return fmt.Errorf("--cloud-provider=%q: this binary serves %q", name, gce.ProviderName)
+	}
+	cfg, err := readConfig(shared.CloudProvider.CloudConfigFile)
+	if err != nil {
+		return err
+	}
+	if err := gce.CheckClusterName(shared.ClusterName, cfg); err != nil {
+		return err
+	}
+	cfg.CredentialsFile = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
+	s.config = cfg
+	return nil
+}
+
+// CloudInitializer returns the app's cloud initializer, which runs after
+// s.CheckLocal: it waits for the Kubernetes API server (bounded), then
+// builds the provider from the cloud config CheckLocal read. On any error
+// it prints one line to errOut and calls exit(1): a cloud controller
+// manager that cannot reach its cluster or its cloud must not start.
 func CloudInitializer(s *Settings, errOut io.Writer, exit func(int)) app.InitCloudFunc {
 	return func(c *config.CompletedConfig) cloudprovider.Interface {
 		fail := func(err error) cloudprovider.Interface {
@@ -48,9 +76,8 @@ func CloudInitializer(s *Settings, errOut io.Writer, exit func(int)) app.InitClo
 			exit(1)
 			return nil
 		}
-		cfg, err := localConfig(c)
-		if err != nil {
-			return fail(err)
+		if s.config == nil {
+			return fail(errors.New("the cloud config was not read: Settings.CheckLocal must run first"))
 		}
 		if s.APIServerWait > 0 {
 			if err := cmapp.WaitForAPIServer(c.Client, s.APIServerWait); err != nil {
@@ -58,30 +85,12 @@ func CloudInitializer(s *Settings, errOut io.Writer, exit func(int)) app.InitClo
 			}
 		}
 		shared := c.ComponentConfig.KubeCloudShared
-		cloud, err := gce.New(context.Background(), cfg, gce.Options{ClusterName: shared.ClusterName, UserAgent: "vpc-cloud-controller-manager"})
+		cloud, err := gce.New(context.Background(), s.config, gce.Options{ClusterName: shared.ClusterName, UserAgent: "vpc-cloud-controller-manager"})
 		if err != nil {
 			return fail(err)
 		}
 		return cloud
 	}
-}
-
-// localConfig checks everything that neither the cluster nor the cloud is
-// asked about, and returns the parsed cloud config.
-func localConfig(c *config.CompletedConfig) (*gce.Config, error) {
-	shared := c.ComponentConfig.KubeCloudShared
-	if name := shared.CloudProvider.Name; name != gce.ProviderName {
-		return nil, fmt.Errorf("--cloud-provider=%q: this binary serves %q", name, gce.ProviderName)
-	}
-	cfg, err := readConfig(shared.CloudProvider.CloudConfigFile)
-	if err != nil {
-		return nil, err
-	}
-	if err := gce.CheckClusterName(shared.ClusterName, cfg); err != nil {
-		return nil, err
-	}
-	cfg.CredentialsFile = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
-	return cfg, nil
 }
 
 func readConfig(path string) (*gce.Config, error) {
