@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clientset "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	remote "k8s.io/cri-client/pkg"
@@ -180,7 +181,13 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("connect to fake runtime: %w", err)
 	}
 	// Pod addresses from the node's pod CIDR, not one fake address for all.
-	pods := newPodNetwork(runtimeService)
+	pods := newPodNetwork(runtimeService, func(ctx context.Context) ([]string, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, o.hostnameOverride, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return n.Spec.PodCIDRs, nil
+	})
 
 	klog.InfoS("Starting hollow node", "node", o.hostnameOverride, "nodeIP", o.nodeIP, "port", o.port,
 		"rootDir", flags.RootDirectory)

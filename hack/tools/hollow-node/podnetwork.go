@@ -16,11 +16,15 @@ import (
 // fake runtime's one address for every pod (FakePodSandboxIPs in
 // k8s.io/cri-api/pkg/apis/testing). The kubelet hands the runtime the pod
 // CIDR through UpdateRuntimeConfig once the Node has spec.podCIDR
-// (updatePodCIDR in pkg/kubelet/kubelet_network.go). Until then, and when
-// the CIDR is used up, a sandbox keeps the fake address. No network
-// namespace is made: the address is a name in the pod's status only.
+// (updatePodCIDR in pkg/kubelet/kubelet_network.go), which it does on its
+// next node status sync, seconds after kube-controller-manager set it; a
+// sandbox made before that asks the API for the Node's pod CIDR. Without a
+// pod CIDR, and when it is used up, a sandbox keeps the fake address. No
+// network namespace is made: the address is a name in the pod's status only.
 type podNetwork struct {
 	internalapi.RuntimeService
+	// nodePodCIDRs reads the Node's spec.podCIDRs.
+	nodePodCIDRs func(context.Context) ([]string, error)
 
 	mu       sync.Mutex
 	prefix   netip.Prefix
@@ -29,25 +33,38 @@ type podNetwork struct {
 	used     map[netip.Addr]bool
 }
 
-func newPodNetwork(rs internalapi.RuntimeService) *podNetwork {
-	return &podNetwork{RuntimeService: rs, assigned: map[string]netip.Addr{}, used: map[netip.Addr]bool{}}
+func newPodNetwork(rs internalapi.RuntimeService, nodePodCIDRs func(context.Context) ([]string, error)) *podNetwork {
+	return &podNetwork{RuntimeService: rs, nodePodCIDRs: nodePodCIDRs, assigned: map[string]netip.Addr{}, used: map[netip.Addr]bool{}}
 }
 
 // UpdateRuntimeConfig takes the first IPv4 pod CIDR the kubelet passes.
 func (p *podNetwork) UpdateRuntimeConfig(ctx context.Context, c *runtimeapi.RuntimeConfig) error {
 	if cidrs := c.GetNetworkConfig().GetPodCidr(); cidrs != "" {
-		for _, s := range strings.Split(cidrs, ",") {
-			prefix, err := netip.ParsePrefix(strings.TrimSpace(s))
-			if err != nil {
-				return fmt.Errorf("pod CIDR %q: %w", s, err)
-			}
-			if prefix.Addr().Is4() {
-				p.setPrefix(prefix.Masked())
-				break
-			}
+		if err := p.takeFirstIPv4(strings.Split(cidrs, ",")); err != nil {
+			return err
 		}
 	}
 	return p.RuntimeService.UpdateRuntimeConfig(ctx, c)
+}
+
+func (p *podNetwork) takeFirstIPv4(cidrs []string) error {
+	for _, s := range cidrs {
+		prefix, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("pod CIDR %q: %w", s, err)
+		}
+		if prefix.Addr().Is4() {
+			p.setPrefix(prefix.Masked())
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *podNetwork) hasPrefix() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.prefix.IsValid()
 }
 
 func (p *podNetwork) setPrefix(prefix netip.Prefix) {
@@ -66,6 +83,15 @@ func (p *podNetwork) RunPodSandbox(ctx context.Context, config *runtimeapi.PodSa
 	id, err := p.RuntimeService.RunPodSandbox(ctx, config, runtimeHandler)
 	if err != nil {
 		return id, err
+	}
+	if !p.hasPrefix() {
+		cidrs, err := p.nodePodCIDRs(ctx)
+		if err != nil {
+			return "", fmt.Errorf("read the node's pod CIDR for sandbox %s: %w", id, err)
+		}
+		if err := p.takeFirstIPv4(cidrs); err != nil {
+			return "", err
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
