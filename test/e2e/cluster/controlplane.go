@@ -25,6 +25,15 @@ const maxNodes = 64
 // (system:node:NAME in group system:nodes, so the Node authorizer applies).
 func NodeToken(name string) string { return "e2e-kubelet-" + name }
 
+// The bearer tokens of kube-controller-manager and kube-scheduler: the users
+// system:kube-controller-manager and system:kube-scheduler, which the API
+// server's bootstrap RBAC policy binds to their roles, as kubeadm's
+// controller-manager.conf and scheduler.conf name them.
+const (
+	ControllerManagerToken = "e2e-kube-controller-manager"
+	SchedulerToken         = "e2e-kube-scheduler"
+)
+
 // ControlPlane is etcd and kube-apiserver.
 type ControlPlane struct {
 	Dir       string
@@ -36,6 +45,9 @@ type ControlPlane struct {
 	AdminREST *rest.Config
 	etcdPort  int
 	apiPort   int
+	pki       *pki
+	// nodeIPs holds the instance IPs hollow kubelets were given.
+	nodeIPs *hostAddresses
 }
 
 // ControlPlaneOptions choose binaries and ports (0: any free port).
@@ -74,8 +86,8 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	if err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{Dir: o.Dir, CAFile: pk.CACert, etcdPort: o.EtcdPort, apiPort: o.APIPort,
-		Host: fmt.Sprintf("https://%s:%d", o.BindAddress, o.APIPort)}
+	cp := &ControlPlane{Dir: o.Dir, CAFile: pk.CACert, etcdPort: o.EtcdPort, apiPort: o.APIPort, pki: pk,
+		Host: fmt.Sprintf("https://%s:%d", o.BindAddress, o.APIPort), nodeIPs: &hostAddresses{link: fmt.Sprintf("cpv-e2e-%d", o.APIPort)}}
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", o.EtcdPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", o.EtcdPeerPort)
 	cp.etcd, err = startProcess(o.Dir, "etcd", filepath.Join(o.BinDir, "etcd"), []string{
@@ -140,6 +152,8 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 func writeTokenFile(dir string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s,admin,admin,\"system:masters\"\n", AdminToken)
+	fmt.Fprintf(&b, "%s,system:kube-controller-manager,kube-controller-manager\n", ControllerManagerToken)
+	fmt.Fprintf(&b, "%s,system:kube-scheduler,kube-scheduler\n", SchedulerToken)
 	for i := 1; i <= maxNodes; i++ {
 		name := fmt.Sprintf("node-%d", i)
 		fmt.Fprintf(&b, "%s,system:node:%s,kubelet-%s,\"system:nodes\"\n", NodeToken(name), name, name)
@@ -164,8 +178,10 @@ func (cp *ControlPlane) WriteKubeconfig(path, user, token string) error {
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
-// Stop stops the API server, then etcd.
+// Stop stops the API server, then etcd, and removes the host addresses of
+// hollow kubelets.
 func (cp *ControlPlane) Stop() {
+	cp.nodeIPs.remove()
 	if cp.apiserver != nil {
 		cp.apiserver.stop(10 * time.Second)
 	}
