@@ -1,7 +1,9 @@
 // Package e2e is the end-to-end suite: real etcd and kube-apiserver (built
 // from the Kubernetes modules by hack/build-kube-binaries.sh), fake-gce and
 // the vpc-cloud-controller-manager binary built from this tree, with the RBAC
-// of deploy/, and simulated kubelets. Run it with make e2e (or make test).
+// of deploy/, and simulated kubelets; the real* tests add kube-controller-manager,
+// kube-scheduler and hollow kubelets (the real kubelet code with a fake
+// container runtime). Run it with make e2e (or make test).
 package e2e
 
 import (
