@@ -96,7 +96,7 @@ func TestTheChartRefusesValuesItCannotRun(t *testing.T) {
 		overrides map[string]any
 		wantError string
 	}{
-		{"an install without a cluster name fails naming clusterName", map[string]any{}, "clusterName is required"},
+		{"an install without a cluster name fails naming clusterName", map[string]any{}, "clusterName is required: a name no other cluster in the project or network uses (--set clusterName=NAME"},
 		{"an unknown load balancer mode fails naming loadBalancerMode",
 			map[string]any{"clusterName": "a", "loadBalancerMode": "internal"}, `loadBalancerMode "internal"`},
 		{"a ConfigMap and a Secret for the cloud config at once fail",

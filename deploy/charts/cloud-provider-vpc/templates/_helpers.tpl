@@ -25,7 +25,7 @@ kube-system/extension-apiserver-authentication, and the Lease is there.
 {{- fail (printf "namespace %q: install the chart in kube-system (helm install --namespace kube-system), where the CCM's ServiceAccounts, Lease and the API server's authentication ConfigMap are" .Release.Namespace) -}}
 {{- end -}}
 {{- if not .Values.clusterName -}}
-{{- fail "clusterName is required: set --set clusterName=<a name no other cluster in the project or network uses> (docs/cloud-config.md, \"The cluster's name\")" -}}
+{{- fail "clusterName is required: a name no other cluster in the project or network uses (--set clusterName=NAME; docs/cloud-config.md, \"The cluster's name\")" -}}
 {{- end -}}
 {{- if not (has .Values.loadBalancerMode (list "external" "nodeip")) -}}
 {{- fail (printf "loadBalancerMode %q: must be external or nodeip" .Values.loadBalancerMode) -}}
