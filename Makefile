@@ -63,7 +63,7 @@ release: images ## Build a release into _output/release: the commands' archives 
 	$(GO) run ./hack/release -out _output/release -version $(VERSION) -created $(BUILD_DATE) -ldflags '$(LDFLAGS)' -platforms $(RELEASE_PLATFORMS)
 
 .PHONY: set-image-tag
-set-image-tag: ## Write VERSION as deploy/base's image tag (before tagging a release: docs/releasing.md).
+set-image-tag: ## Write VERSION as deploy/base's image tag and the Helm chart's appVersion (before tagging a release: docs/releasing.md).
 	$(GO) run ./hack/release -set-image-tag $(VERSION)
 
 .PHONY: test

@@ -9,7 +9,8 @@
 // A release version (vX.Y.Z, vX.Y.Z-rc.N) must be the image tag
 // deploy/base/kustomization.yaml names, so that a kustomization that refers
 // to deploy/base at the release's git tag runs the release's image;
-// -set-image-tag writes it there before the tag is made (docs/releasing.md).
+// -set-image-tag writes it there, and as the Helm chart's appVersion, before
+// the tag is made (docs/releasing.md).
 //
 //	go run ./hack/release -out _output/release -version v0.2.0 -created 2026-12-07T06:00:00Z -ldflags '...'
 package main
@@ -59,7 +60,7 @@ func run(args []string) error {
 	platforms := fs.String("platforms", "linux/amd64,linux/arm64,darwin/amd64,darwin/arm64", "comma-separated GOOS/GOARCH")
 	commands := fs.String("commands", "vpc-cloud-controller-manager,fake-gce,kubectl-vpc", "comma-separated commands under ./cmd")
 	urlBase := fs.String("url-base", "", "where the archives are downloaded from (default the project's release page for -version)")
-	setTag := fs.String("set-image-tag", "", "only write this version as the image tag of deploy/base/kustomization.yaml, and exit")
+	setTag := fs.String("set-image-tag", "", "only write this release version as deploy/base's image tag and the Helm chart's appVersion, and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func run(args []string) error {
 		if !isRelease(*setTag) {
 			return fmt.Errorf("-set-image-tag: %q is not a release version (vX.Y.Z or vX.Y.Z-rc.N)", *setTag)
 		}
-		return setImageTag(filepath.Join(o.root, o.kustomization), *setTag)
+		return setImageTag(o.root, *setTag)
 	}
 	for _, p := range strings.Split(*platforms, ",") {
 		goos, goarch, _ := strings.Cut(p, "/")

@@ -111,8 +111,19 @@ func TestTheKrewManifestNamesEachArchiveWithItsChecksum(t *testing.T) {
 	}
 }
 
+// testChart is the shape of the chart's Chart.yaml that setImageTag edits:
+// a comment, then top-level version and appVersion lines.
+const testChart = `# appVersion is the CCM release this chart runs.
+apiVersion: v2
+name: cloud-provider-vpc
+version: 0.1.0
+appVersion: v0.1.0
+kubeVersion: ">=1.29.0-0"
+`
+
 // testModule copies testdata/module and deploy/base into a temporary
-// directory: a module root a release can build from and a test may rewrite.
+// directory, with testChart as the chart: a module root a release can build
+// from and a test may rewrite.
 func testModule(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
@@ -120,6 +131,13 @@ func testModule(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := os.CopyFS(filepath.Join(root, "deploy", "base"), os.DirFS("../../deploy/base")); err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join(root, chartPath)
+	if err := os.MkdirAll(filepath.Dir(chart), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(chart, []byte(testChart), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return root
@@ -135,28 +153,46 @@ func TestTheCommittedImageTagIsARelease(t *testing.T) {
 	}
 }
 
-func TestSetImageTagRewritesOnlyTheTag(t *testing.T) {
-	path := filepath.Join(testModule(t), kustomizationPath)
+func TestSetImageTagRewritesOnlyTheTagAndTheChartsVersions(t *testing.T) {
+	root := testModule(t)
+	path := filepath.Join(root, kustomizationPath)
 	before, _ := os.ReadFile(path)
 	old, err := imageTag(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := setImageTag(path, "v9.8.7"); err != nil {
+	if err := setImageTag(root, "v9.8.7-rc.1"); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(path)
-	if got, _ := imageTag(path); got != "v9.8.7" {
-		t.Errorf("image tag after setImageTag = %q", got)
+	if want := strings.Replace(string(before), "newTag: "+old, "newTag: v9.8.7-rc.1", 1); string(after) != want {
+		t.Errorf("setImageTag's kustomization (-want +got):\n%s", cmp.Diff(want, string(after)))
 	}
-	if want := strings.Replace(string(before), "newTag: "+old, "newTag: v9.8.7", 1); string(after) != want {
-		t.Errorf("setImageTag changed more than the tag:\n%s", cmp.Diff(want, string(after)))
+	chart, _ := os.ReadFile(filepath.Join(root, chartPath))
+	want := strings.Replace(strings.Replace(testChart, "version: 0.1.0", "version: 9.8.7-rc.1", 1), "appVersion: v0.1.0", "appVersion: v9.8.7-rc.1", 1)
+	if diff := cmp.Diff(want, string(chart)); diff != "" {
+		t.Errorf("setImageTag's Chart.yaml (-want +got):\n%s", diff)
+	}
+}
+
+func TestSetImageTagWritesNothingWhenTheChartHasNoAppVersion(t *testing.T) {
+	root := testModule(t)
+	if err := os.WriteFile(filepath.Join(root, chartPath), []byte("apiVersion: v2\nversion: 0.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(root, kustomizationPath))
+	err := setImageTag(root, "v9.8.7")
+	if want := chartPath + ": want exactly one top-level appVersion line, found 0"; err == nil || err.Error() != want {
+		t.Errorf("setImageTag = %v, want %q", err, want)
+	}
+	if after, _ := os.ReadFile(filepath.Join(root, kustomizationPath)); string(after) != string(before) {
+		t.Errorf("the kustomization was written although the chart could not be")
 	}
 }
 
 func TestAReleaseVersionThatIsNotDeployBasesImageTagIsRefused(t *testing.T) {
 	root := testModule(t)
-	if err := setImageTag(filepath.Join(root, kustomizationPath), "v0.1.0"); err != nil {
+	if err := setImageTag(root, "v0.1.0"); err != nil {
 		t.Fatal(err)
 	}
 	err := release(options{root: root, out: t.TempDir(), version: "v0.2.0", kustomization: kustomizationPath})
