@@ -91,6 +91,9 @@ func (a adminClient) reportHealth(ctx context.Context, results map[HealthKey]boo
 		Health []report `json:"health"`
 	}{Health: []report{}}
 	for k, healthy := range results {
+		if k.IPv6 {
+			continue // a report holds one state per check and instance: the IPv4 one
+		}
 		state := "UNHEALTHY"
 		if healthy {
 			state = "HEALTHY"

@@ -26,6 +26,7 @@ func Compile(s State) Plan {
 type instance struct {
 	path            string
 	internal        netip.Addr
+	internal6       netip.Addr // the interface's ipv6Address; zero on an IPv4-only one
 	external        netip.Addr // zero when the instance has no external address
 	tags            []string
 	serviceAccounts []string
@@ -53,6 +54,9 @@ func runningInstances(s State) instanceIndex {
 			continue
 		}
 		inst := &instance{path: resourcePath(in.SelfLink), internal: ip}
+		if ip6, err := netip.ParseAddr(nic.Ipv6Address); err == nil && ip6.Is6() && !ip6.Is4In6() {
+			inst.internal6 = ip6
+		}
 		if len(nic.AccessConfigs) > 0 {
 			if nat, err := netip.ParseAddr(nic.AccessConfigs[0].NatIP); err == nil && nat.Is4() {
 				inst.external = nat

@@ -16,11 +16,14 @@ type backendSet struct {
 	checks    []string // health check paths
 	affinity  Affinity
 	internal  bool // of an INTERNAL forwarding rule
+	// ipv6: of an IPv6 forwarding rule, whose backends GCE checks over
+	// IPv6, at their IPv6 addresses.
+	ipv6 bool
 }
 
-// passthroughRules returns the regional passthrough IPv4 forwarding rules,
-// external (to a target pool or backend service) and internal (to a
-// backend service), with what stands behind each. Other schemes (managed
+// passthroughRules returns the regional passthrough forwarding rules, IPv4
+// and IPv6, external (to a target pool or backend service) and internal (to
+// a backend service), with what stands behind each. Other schemes (managed
 // proxies) are left out.
 func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []backendSet) {
 	pools := map[string]*compute.TargetPool{}
@@ -43,10 +46,11 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 		default:
 			continue
 		}
-		if ip, err := netip.ParseAddr(fr.IPAddress); err != nil || !ip.Is4() {
+		ip, ok := ruleAddress(fr)
+		if !ok {
 			continue
 		}
-		set := backendSet{internal: fr.LoadBalancingScheme == "INTERNAL"}
+		set := backendSet{internal: fr.LoadBalancingScheme == "INTERNAL", ipv6: ip.Is6()}
 		var members []string
 		switch {
 		case fr.BackendService != "":
@@ -59,7 +63,7 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 			}
 			set.checks = paths(bs.HealthChecks)
 			set.affinity = affinityOf(bs.SessionAffinity)
-		case strings.Contains(fr.Target, "/targetPools/"):
+		case strings.Contains(fr.Target, "/targetPools/") && !set.ipv6:
 			pool := pools[resourcePath(fr.Target)]
 			if pool == nil {
 				continue
@@ -84,6 +88,19 @@ func passthroughRules(s State, idx instanceIndex) ([]*compute.ForwardingRule, []
 	return rules, sets
 }
 
+// ruleAddress is a forwarding rule's IP. The API answers an external IPv6
+// rule's address in CIDR form, ADDRESS/96 (kubernetes/ingress-gce,
+// pkg/l4/address/to_use.go: "Google Cloud creates ipv6 forwarding rules
+// with IPAddress in CIDR form"); the address is the /96's first.
+func ruleAddress(fr *compute.ForwardingRule) (netip.Addr, bool) {
+	s, _, _ := strings.Cut(fr.IPAddress, "/")
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Is4In6() {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
 // affinityOf is the flow hash of a target pool's or backend service's
 // sessionAffinity. NONE and CLIENT_IP_PORT_PROTO both hash the 5-tuple;
 // a value the lab does not know does too.
@@ -106,11 +123,14 @@ func paths(links []string) []string {
 func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []ForwardingRule {
 	probed := map[HealthKey]bool{}
 	for _, p := range probes {
-		probed[HealthKey{p.Check, p.Instance}] = true
+		probed[p.key()] = true
 	}
 	rules, sets := passthroughRules(s, idx)
 	var out []ForwardingRule
 	for i, fr := range rules {
+		if sets[i].ipv6 {
+			continue // probed (compileProbes), not forwarded: the vpc namespace carries IPv4 only
+		}
 		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress), Affinity: sets[i].affinity,
 			Internal: fr.LoadBalancingScheme == "INTERNAL"}
 		p, ok := parseProtocol(fr.IPProtocol)
@@ -141,13 +161,13 @@ func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []Forwar
 	return out
 }
 
-// backendHealthy reports whether an instance passes every check that probes
-// it. A check with no result yet fails; a backend no check can probe (no
+// backendHealthy reports whether an instance passes every IPv4 check that
+// probes it (the rules forwarded are IPv4). A check with no result yet fails; a backend no check can probe (no
 // health check, or one without a port to probe) is healthy, as GCE treats a
 // target pool without a health check.
 func backendHealthy(health map[HealthKey]bool, probed map[HealthKey]bool, checks []string, inst string) bool {
 	for _, c := range checks {
-		k := HealthKey{c, inst}
+		k := HealthKey{Check: c, Instance: inst}
 		if probed[k] && !health[k] {
 			return false
 		}

@@ -21,6 +21,12 @@ import (
 // own ranges only, so that a firewall opened to the other kind's checkers
 // fails the checks as it would in GCE. The data plane puts these addresses
 // on a dummy interface of the vpc namespace.
+//
+// The backends of an IPv6 forwarding rule (a dual-stack Service's second
+// rule, to the same backend service) are checked over IPv6, from the IPv6
+// range of the rule's kind to the instance's IPv6 address, as kubectl vpc
+// trace does (trace/backends.go). 2600:2d00:1:1::/64 is the global proxy
+// load balancers' range, of neither kind.
 var (
 	// LegacyCheckerSource probes target pools (external).
 	LegacyCheckerSource = netip.MustParseAddr("209.85.152.1")
@@ -28,13 +34,19 @@ var (
 	// forwarding rules, InternalCheckerSource those of internal ones.
 	ExternalCheckerSource = netip.MustParseAddr("209.85.204.1")
 	InternalCheckerSource = netip.MustParseAddr("130.211.0.1")
+	// ExternalCheckerSourceIPv6 and InternalCheckerSourceIPv6 probe the
+	// backends of IPv6 forwarding rules over IPv6.
+	ExternalCheckerSourceIPv6 = netip.MustParseAddr("2600:1901:8001::1")
+	InternalCheckerSourceIPv6 = netip.MustParseAddr("2600:2d00:1:b029::1")
 )
 
 // checkerSources are every address the probes come from.
 var checkerSources = []netip.Addr{LegacyCheckerSource, ExternalCheckerSource, InternalCheckerSource}
 
-// compileProbes lists one probe per (health check, backend instance) of every
-// passthrough forwarding rule.
+// compileProbes lists one probe per (health check, backend instance, IP
+// family) of every passthrough forwarding rule: an IPv4 rule's backends are
+// probed at their networkIP, an IPv6 rule's at their ipv6Address (a backend
+// without one is not probed over IPv6).
 func compileProbes(s State, idx instanceIndex) []Probe {
 	legacy := map[string]*compute.HttpHealthCheck{}
 	for _, hc := range s.HTTPHealthChecks {
@@ -50,32 +62,48 @@ func compileProbes(s State, idx instanceIndex) []Probe {
 	for _, set := range sets {
 		for _, c := range set.checks {
 			for _, in := range set.instances {
-				k := HealthKey{c, in.path}
-				if seen[k] {
+				target := in.internal
+				if set.ipv6 {
+					target = in.internal6
+				}
+				k := HealthKey{Check: c, Instance: in.path, IPv6: set.ipv6}
+				if seen[k] || !target.IsValid() {
 					continue
 				}
 				seen[k] = true
 				var p Probe
 				var ok bool
-				if hc := legacy[c]; hc != nil {
+				if hc := legacy[c]; hc != nil && !set.ipv6 {
 					p, ok = legacyProbe(hc), true
 				} else if hc := checks[c]; hc != nil {
 					p, ok = healthCheckProbe(hc)
-					if set.internal {
-						p.Source = InternalCheckerSource
-					}
+					p.Source = checkerSource(set)
 				}
 				if !ok || p.Target.Port() == 0 {
 					continue
 				}
 				p.Check, p.Instance = c, in.path
-				p.Target = netip.AddrPortFrom(in.internal, p.Target.Port())
+				p.Target = netip.AddrPortFrom(target, p.Target.Port())
 				out = append(out, p)
 			}
 		}
 	}
 	slices.SortFunc(out, func(a, b Probe) int { return cmp.Or(cmp.Compare(a.Check, b.Check), a.Target.Compare(b.Target)) })
 	return out
+}
+
+// checkerSource is where GCE checks a backend service's backends from: the
+// range of the forwarding rule's kind and IP family.
+func checkerSource(set backendSet) netip.Addr {
+	switch {
+	case set.internal && set.ipv6:
+		return InternalCheckerSourceIPv6
+	case set.internal:
+		return InternalCheckerSource
+	case set.ipv6:
+		return ExternalCheckerSourceIPv6
+	}
+	return ExternalCheckerSource
 }
 
 // legacyProbe is an httpHealthCheck (of a target pool): an HTTP GET.
@@ -91,7 +119,7 @@ func legacyProbe(hc *compute.HttpHealthCheck) Probe {
 // is what a lab server can answer. A check that names no port (portName, or
 // USE_SERVING_PORT) is not probed.
 func healthCheckProbe(hc *compute.HealthCheck) (Probe, bool) {
-	p := Probe{Source: ExternalCheckerSource}
+	var p Probe
 	var n int64
 	switch {
 	case hc.HttpHealthCheck != nil && hc.Type == "HTTP":

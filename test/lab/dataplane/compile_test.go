@@ -89,10 +89,10 @@ func TestCompileForwardingRules(t *testing.T) {
 	healthy := func(names ...string) map[HealthKey]bool {
 		h := map[HealthKey]bool{}
 		for _, n := range []string{"vm1", "vm2"} {
-			h[HealthKey{legacyCheckPath("hc"), instancePath(n)}] = false
+			h[HealthKey{Check: legacyCheckPath("hc"), Instance: instancePath(n)}] = false
 		}
 		for _, n := range names {
-			h[HealthKey{legacyCheckPath("hc"), instancePath(n)}] = true
+			h[HealthKey{Check: legacyCheckPath("hc"), Instance: instancePath(n)}] = true
 		}
 		return h
 	}
@@ -145,7 +145,7 @@ func TestCompileForwardingRules(t *testing.T) {
 		name:  "a backend the prober has no result for yet counts as unhealthy",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10")},
 		pools: []*compute.TargetPool{checkedPool}, checks: checks,
-		health: map[HealthKey]bool{{legacyCheckPath("hc"), instancePath("vm2")}: true},
+		health: map[HealthKey]bool{{Check: legacyCheckPath("hc"), Instance: instancePath("vm2")}: true},
 		want:   []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: backends(false, true), Serving: addrs("10.128.0.3")}},
 	}, {
 		name:  "stopped and missing instances are no backends",
@@ -160,7 +160,7 @@ func TestCompileForwardingRules(t *testing.T) {
 			{Instance: instancePath("vm2"), IP: addr("10.128.0.3"), Healthy: true},
 			{Instance: instancePath("vm3"), IP: addr("10.128.0.4"), Healthy: true},
 		}, Serving: addrs("10.128.0.3", "10.128.0.4")}},
-		health: map[HealthKey]bool{{checkPath("tcp"), instancePath("vm2")}: true, {checkPath("tcp"), instancePath("vm3")}: true},
+		health: map[HealthKey]bool{{Check: checkPath("tcp"), Instance: instancePath("vm2")}: true, {Check: checkPath("tcp"), Instance: instancePath("vm3")}: true},
 	}, {
 		name:  "a target pool's CLIENT_IP affinity hashes the addresses alone",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10")}, affinity: "CLIENT_IP",
@@ -169,7 +169,7 @@ func TestCompileForwardingRules(t *testing.T) {
 	}, {
 		name:  "a backend service's CLIENT_IP_PROTO affinity hashes the addresses and the protocol",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toBackendService("bs"))}, affinity: "CLIENT_IP_PROTO",
-		health: map[HealthKey]bool{{checkPath("tcp"), instancePath("vm2")}: true, {checkPath("tcp"), instancePath("vm3")}: true},
+		health: map[HealthKey]bool{{Check: checkPath("tcp"), Instance: instancePath("vm2")}: true, {Check: checkPath("tcp"), Instance: instancePath("vm3")}: true},
 		want: []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: []Backend{
 			{Instance: instancePath("vm2"), IP: addr("10.128.0.3"), Healthy: true},
 			{Instance: instancePath("vm3"), IP: addr("10.128.0.4"), Healthy: true},
@@ -181,7 +181,7 @@ func TestCompileForwardingRules(t *testing.T) {
 	}, {
 		name:   "an internal forwarding rule to a backend service balances the VPC's flows",
 		rules:  []*compute.ForwardingRule{newForwardingRule("fr", "10.128.0.50", internalScheme, toBackendService("bs"))},
-		health: map[HealthKey]bool{{checkPath("tcp"), instancePath("vm2")}: true, {checkPath("tcp"), instancePath("vm3")}: true},
+		health: map[HealthKey]bool{{Check: checkPath("tcp"), Instance: instancePath("vm2")}: true, {Check: checkPath("tcp"), Instance: instancePath("vm3")}: true},
 		want: []ForwardingRule{{Name: "fr", IP: addr("10.128.0.50"), Internal: true, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: []Backend{
 			{Instance: instancePath("vm2"), IP: addr("10.128.0.3"), Healthy: true},
 			{Instance: instancePath("vm3"), IP: addr("10.128.0.4"), Healthy: true},
@@ -196,6 +196,18 @@ func TestCompileForwardingRules(t *testing.T) {
 	}, {
 		name:  "a rule whose target pool is gone is left out",
 		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toPool("gone"))},
+	}, {
+		name: "a dual-stack Service's IPv6 rule is not forwarded, and its IPv6 checks do not judge the IPv4 rule's backends",
+		rules: []*compute.ForwardingRule{newForwardingRule("fr", "203.0.113.10", toBackendService("bs")),
+			newForwardingRule("fr6", "2600:1900:4000:1:8000::/96", toBackendService("bs"), ipv6)},
+		health: map[HealthKey]bool{
+			{Check: checkPath("tcp"), Instance: instancePath("vm2")}: true, {Check: checkPath("tcp"), Instance: instancePath("vm3")}: false,
+			{Check: checkPath("tcp"), Instance: instancePath("vm2"), IPv6: true}: false, {Check: checkPath("tcp"), Instance: instancePath("vm3"), IPv6: true}: true,
+		},
+		want: []ForwardingRule{{Name: "fr", IP: lb, Protocol: 6, Ports: []PortRange{{80, 80}}, Backends: []Backend{
+			{Instance: instancePath("vm2"), IP: addr("10.128.0.3"), Healthy: true},
+			{Instance: instancePath("vm3"), IP: addr("10.128.0.4"), Healthy: false},
+		}, Serving: addrs("10.128.0.3")}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +242,25 @@ func TestCompileForwardingRules(t *testing.T) {
 }
 
 func TestCompileProbes(t *testing.T) {
-	instances := []*compute.Instance{newInstance("vm1", "10.128.0.2"), newInstance("vm2", "10.128.0.3")}
+	instances := []*compute.Instance{newInstance("vm1", "10.128.0.2"), newInstance("vm2", "10.128.0.3", withIPv6("2600:1900:4000:1:0:2::")),
+		newInstance("vm3", "10.128.0.4")}
+	dualStack := func(scheme ...func(*compute.ForwardingRule)) State {
+		v4, v6 := "203.0.113.10", "2600:1900:4000:1:8000::/96"
+		if len(scheme) > 0 {
+			v4, v6 = "10.128.0.50", "2600:1900:4000:1:8000::" // an internal IPv6 rule's address has no /96
+		}
+		return State{
+			ForwardingRules: []*compute.ForwardingRule{newForwardingRule("fr", v4, append(scheme, toBackendService("bs"))...),
+				newForwardingRule("fr6", v6, append(scheme, toBackendService("bs"), ipv6)...)},
+			BackendServices: []*compute.BackendService{newBackendService("bs", "tcp", "ig")},
+			HealthChecks:    []*compute.HealthCheck{newTCPHealthCheck("tcp", 10256)},
+			InstanceGroups: map[string][]string{groupPath("ig"): {apiLink("zones/" + zone + "/instances/vm2"),
+				apiLink("zones/" + zone + "/instances/vm3")}}}
+	}
+	tcp := func(instance, target, source string) Probe {
+		return Probe{Check: checkPath("tcp"), Instance: instancePath(instance), Target: netip.MustParseAddrPort(target), Source: addr(source),
+			Interval: 2 * time.Second, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 3}
+	}
 	tests := []struct {
 		name  string
 		state State
@@ -268,6 +298,30 @@ func TestCompileProbes(t *testing.T) {
 			BackendServices: []*compute.BackendService{newBackendService("bs", "tcp", "ig")},
 			HealthChecks:    []*compute.HealthCheck{newTCPHealthCheck("tcp", 0)},
 			InstanceGroups:  map[string][]string{groupPath("ig"): {apiLink("zones/" + zone + "/instances/vm2")}}},
+	}, {
+		name:  "a dual-stack external Service's backends are probed over IPv4 and, at their IPv6 address, from the external checkers' IPv6 range",
+		state: dualStack(),
+		want: []Probe{
+			tcp("vm2", "10.128.0.3:10256", "209.85.204.1"),
+			tcp("vm3", "10.128.0.4:10256", "209.85.204.1"),
+			tcp("vm2", "[2600:1900:4000:1:0:2::]:10256", "2600:1901:8001::1"),
+		},
+	}, {
+		name:  "a dual-stack internal Service's backends are probed over IPv6 from the internal checkers' IPv6 range",
+		state: dualStack(internalScheme),
+		want: []Probe{
+			tcp("vm2", "10.128.0.3:10256", "130.211.0.1"),
+			tcp("vm3", "10.128.0.4:10256", "130.211.0.1"),
+			tcp("vm2", "[2600:1900:4000:1:0:2::]:10256", "2600:2d00:1:b029::1"),
+		},
+	}, {
+		name: "a backend without an IPv6 address is not probed over IPv6",
+		state: func() State {
+			s := dualStack()
+			s.InstanceGroups = map[string][]string{groupPath("ig"): {apiLink("zones/" + zone + "/instances/vm3")}}
+			return s
+		}(),
+		want: []Probe{tcp("vm3", "10.128.0.4:10256", "209.85.204.1")},
 	}, {
 		name:  "a pool that no forwarding rule uses is not probed",
 		state: State{TargetPools: []*compute.TargetPool{newTargetPool("pool", []string{"hc"}, "vm1")}, HTTPHealthChecks: []*compute.HttpHealthCheck{newHTTPHealthCheck("hc", 80, "/")}},

@@ -63,6 +63,14 @@ func withNatIP(ip string) func(*compute.Instance) {
 	}
 }
 
+// withIPv6 gives the instance's interface an IPv6 address (ipv6Address),
+// as a dual-stack subnetwork does.
+func withIPv6(ip string) func(*compute.Instance) {
+	return func(in *compute.Instance) {
+		in.NetworkInterfaces[0].StackType, in.NetworkInterfaces[0].Ipv6Address = "IPV4_IPV6", ip
+	}
+}
+
 func withTags(tags ...string) func(*compute.Instance) {
 	return func(in *compute.Instance) { in.Tags = &compute.Tags{Items: tags} }
 }
@@ -243,3 +251,7 @@ func l3Default(fr *compute.ForwardingRule) {
 }
 
 func internalScheme(fr *compute.ForwardingRule) { fr.LoadBalancingScheme = "INTERNAL" }
+
+// ipv6 makes the rule an IPv6 one, as the API answers it: an external
+// rule's address with its /96.
+func ipv6(fr *compute.ForwardingRule) { fr.IpVersion = "IPV6" }

@@ -132,7 +132,17 @@ type Probe struct {
 	UnhealthyThreshold int
 }
 
-// HealthKey names one probe result: a health check of an instance, by path.
+// HealthKey names one probe result: a health check of an instance, by path,
+// over IPv4 or, for the backends of an IPv6 forwarding rule, over IPv6. GCE
+// keeps the two apart (a backend's healthState and ipv6HealthState in
+// backendServices.getHealth), and an IPv4 rule's backends are judged by
+// the IPv4 results alone.
 type HealthKey struct {
 	Check, Instance string
+	IPv6            bool
+}
+
+// key is the result a probe decides.
+func (p Probe) key() HealthKey {
+	return HealthKey{Check: p.Check, Instance: p.Instance, IPv6: p.Source.Is6()}
 }

@@ -45,7 +45,7 @@ func (p *prober) set(probes []Probe) {
 	keys := map[HealthKey]bool{}
 	for _, pr := range probes {
 		want[pr] = true
-		keys[HealthKey{pr.Check, pr.Instance}] = true
+		keys[pr.key()] = true
 	}
 	for pr, cancel := range p.runs {
 		if !want[pr] {
@@ -64,7 +64,7 @@ func (p *prober) set(probes []Probe) {
 		if _, ok := p.runs[pr]; ok {
 			continue
 		}
-		k := HealthKey{pr.Check, pr.Instance}
+		k := pr.key()
 		if _, ok := p.results[k]; !ok {
 			p.results[k] = false
 			changed = true
@@ -110,13 +110,13 @@ func (p *prober) record(ctx context.Context, k HealthKey, healthy bool) {
 	}
 	if old, ok := p.results[k]; !ok || old != healthy {
 		p.results[k] = healthy
-		p.logger.V(2).Info("Backend health changed", "check", k.Check, "instance", k.Instance, "healthy", healthy)
+		p.logger.V(2).Info("Backend health changed", "check", k.Check, "instance", k.Instance, "ipv6", k.IPv6, "healthy", healthy)
 		p.notify()
 	}
 }
 
 func (p *prober) run(ctx context.Context, pr Probe) {
-	k := HealthKey{pr.Check, pr.Instance}
+	k := pr.key()
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return p.dial(ctx, pr.Source, pr.Target) },
 		DisableKeepAlives: true,

@@ -60,7 +60,7 @@ func TestProberFollowsAnHTTPCheckWithItsThresholds(t *testing.T) {
 	defer p.stop()
 	pr := loopbackProbe(t, srv.Listener.Addr().String(), "/healthz")
 	pr.Host = "lb.example"
-	k := HealthKey{pr.Check, pr.Instance}
+	k := pr.key()
 
 	p.set([]Probe{pr})
 	if got, ok := p.snapshot()[k]; !ok || got {
@@ -102,7 +102,7 @@ func TestProberCountsARefusedTCPConnectAsAFailure(t *testing.T) {
 	p := newProber(loopbackDial, logger)
 	defer p.stop()
 	pr := loopbackProbe(t, addr, "")
-	k := HealthKey{pr.Check, pr.Instance}
+	k := pr.key()
 	p.set([]Probe{pr})
 	waitHealth(t, p, k, true)
 	ln.Close()
