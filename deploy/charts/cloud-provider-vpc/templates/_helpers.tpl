@@ -15,7 +15,8 @@ app.kubernetes.io/name: cloud-controller-manager
 {{- end -}}
 
 {{/*
-The checks that stop an install with one line naming the value. The chart
+The checks that stop an install with one line naming the value, beside
+values.schema.json (types, names, loadBalancerMode's two modes). The chart
 lives in kube-system only: the CCM's controllers get their ServiceAccounts
 there (k8s.io/controller-manager pkg/clientbuilder), the secure port reads
 kube-system/extension-apiserver-authentication, and the Lease is there.
@@ -26,9 +27,6 @@ kube-system/extension-apiserver-authentication, and the Lease is there.
 {{- end -}}
 {{- if not .Values.clusterName -}}
 {{- fail "clusterName is required: a name no other cluster in the project or network uses (--set clusterName=NAME; docs/cloud-config.md, \"The cluster's name\")" -}}
-{{- end -}}
-{{- if not (has .Values.loadBalancerMode (list "external" "nodeip")) -}}
-{{- fail (printf "loadBalancerMode %q: must be external or nodeip" .Values.loadBalancerMode) -}}
 {{- end -}}
 {{- if and .Values.cloudConfig.existingConfigMap .Values.cloudConfig.existingSecret -}}
 {{- fail "cloudConfig.existingConfigMap and cloudConfig.existingSecret are both set: set one" -}}
