@@ -13,6 +13,8 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
@@ -85,6 +87,35 @@ func TestTheChartRendersEachValuesFileAsItsGoldenFile(t *testing.T) {
 			}
 			if diff := cmp.Diff(string(want), b.String()); diff != "" {
 				t.Errorf("the chart with %s renders differently from %s (-golden +rendered):\n%s", vf, golden, diff)
+			}
+		})
+	}
+}
+
+// A template that misplaces a field renders YAML that helm accepts and the
+// API server refuses (or, for a field it prunes, silently drops): every
+// object the chart renders, for every values file, must decode into its
+// Kubernetes type with no unknown field. The ServiceMonitor, whose type is
+// the Prometheus operator's, is checked by its golden file alone.
+func TestEveryObjectTheChartRendersIsAValidObjectOfItsKind(t *testing.T) {
+	for _, vf := range valuesFiles(t) {
+		t.Run(filepath.Base(vf), func(t *testing.T) {
+			objs, err := charts.Render(chartDir, "cpv", []string{vf}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range objs {
+				typed, err := scheme.Scheme.New(o.GroupVersionKind())
+				if runtime.IsNotRegisteredError(err) && o.GetKind() == "ServiceMonitor" {
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s %s: %v", o.GetKind(), o.GetName(), err)
+					continue
+				}
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, typed, true); err != nil {
+					t.Errorf("%s %s: %v", o.GetKind(), o.GetName(), err)
+				}
 			}
 		})
 	}
