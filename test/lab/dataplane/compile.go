@@ -16,7 +16,8 @@ func Compile(s State) Plan {
 	return Plan{
 		NAT:             compileNAT(insts),
 		ForwardingRules: compileForwardingRules(s, insts, probes),
-		Firewall:        compileFirewall(s, insts),
+		Firewall:        compileFirewall(s, insts, false),
+		Firewall6:       compileFirewall(s, insts, true),
 		Routes:          compileRoutes(s, insts),
 		Probes:          probes,
 	}

@@ -11,15 +11,17 @@ import (
 // compileFirewall resolves the enabled ingress rules of the lab's network to
 // addresses and orders them as GCE evaluates them: ascending priority, and at
 // equal priority a deny before an allow (the API reference: "if an allow and
-// a deny rule have the same priority, the deny rule takes precedence"). Rules
-// that can match nothing (no IPv4 source, no target instance) are left out.
-func compileFirewall(s State, idx instanceIndex) []FirewallRule {
+// a deny rule have the same priority, the deny rule takes precedence"). A
+// rule's IPv4 sources and destinations match IPv4 packets, its IPv6 ones
+// IPv6 packets: ipv6 picks the family compiled. Rules that can match
+// nothing of the family (no source, no target instance) are left out.
+func compileFirewall(s State, idx instanceIndex, ipv6 bool) []FirewallRule {
 	var out []FirewallRule
 	for _, fw := range s.Firewalls {
 		if fw.Disabled || (fw.Direction != "" && fw.Direction != "INGRESS") || !s.onNetwork(fw.Network) {
 			continue
 		}
-		if r, ok := compileFirewallRule(fw, idx); ok {
+		if r, ok := compileFirewallRule(fw, idx, ipv6); ok {
 			out = append(out, r)
 		}
 	}
@@ -36,7 +38,7 @@ func actionOrder(a Action) int {
 	return 1
 }
 
-func compileFirewallRule(fw *compute.Firewall, idx instanceIndex) (FirewallRule, bool) {
+func compileFirewallRule(fw *compute.Firewall, idx instanceIndex, ipv6 bool) (FirewallRule, bool) {
 	r := FirewallRule{Name: fw.Name, Priority: fw.Priority, Action: Allow}
 	var entries []ProtocolPorts
 	for _, a := range fw.Allowed {
@@ -50,14 +52,17 @@ func compileFirewallRule(fw *compute.Firewall, idx instanceIndex) (FirewallRule,
 	}
 	r.Match = entries
 
-	r.Sources = ipv4Prefixes(fw.SourceRanges)
-	tagged := idx.where(func(in *instance) bool {
-		return anyIn(fw.SourceTags, in.tags) || anyIn(fw.SourceServiceAccounts, in.serviceAccounts)
-	})
-	for _, a := range tagged {
-		r.Sources = append(r.Sources, netip.PrefixFrom(a, 32))
+	r.Sources = prefixesOf(fw.SourceRanges, ipv6)
+	for _, in := range idx.all {
+		a := in.internal
+		if ipv6 {
+			a = in.internal6
+		}
+		if a.IsValid() && (anyIn(fw.SourceTags, in.tags) || anyIn(fw.SourceServiceAccounts, in.serviceAccounts)) {
+			r.Sources = append(r.Sources, netip.PrefixFrom(a, a.BitLen()))
+		}
 	}
-	if len(fw.SourceRanges) == 0 && len(fw.SourceTags) == 0 && len(fw.SourceServiceAccounts) == 0 {
+	if len(fw.SourceRanges) == 0 && len(fw.SourceTags) == 0 && len(fw.SourceServiceAccounts) == 0 && !ipv6 {
 		// The API fills in 0.0.0.0/0 for an ingress rule without sources.
 		r.Sources = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 	}
@@ -65,9 +70,9 @@ func compileFirewallRule(fw *compute.Firewall, idx instanceIndex) (FirewallRule,
 	r.Sources = slices.Compact(r.Sources)
 
 	if len(fw.DestinationRanges) > 0 {
-		r.Destinations = ipv4Prefixes(fw.DestinationRanges)
+		r.Destinations = prefixesOf(fw.DestinationRanges, ipv6)
 		if len(r.Destinations) == 0 {
-			return r, false // IPv6 destinations only
+			return r, false // destinations of the other family only
 		}
 	}
 
@@ -98,8 +103,8 @@ func appendEntry(entries []ProtocolPorts, protocol string, ports []string) []Pro
 	return append(entries, e)
 }
 
-// ipv4Prefixes parses CIDRs (or bare addresses), keeping the IPv4 ones.
-func ipv4Prefixes(ranges []string) []netip.Prefix {
+// prefixesOf parses CIDRs (or bare addresses), keeping those of one family.
+func prefixesOf(ranges []string, ipv6 bool) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ranges {
 		p, err := netip.ParsePrefix(s)
@@ -110,7 +115,7 @@ func ipv4Prefixes(ranges []string) []netip.Prefix {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		if p.Addr().Is4() {
+		if p.Addr().Is6() == ipv6 && !p.Addr().Is4In6() {
 			out = append(out, p.Masked())
 		}
 	}

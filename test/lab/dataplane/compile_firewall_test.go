@@ -124,3 +124,55 @@ func TestCompileFirewall(t *testing.T) {
 		})
 	}
 }
+
+func TestCompileFirewallIPv6(t *testing.T) {
+	vm1 := newInstance("vm1", "10.128.0.2", withTags("node"), withIPv6("2600:1900:4000:1:0:2::"))
+	vm2 := newInstance("vm2", "10.128.0.3", withTags("client"), withIPv6("2600:1900:4000:1:0:3::"))
+	vm3 := newInstance("vm3", "10.128.0.4", withTags("client"))
+	hc := []ProtocolPorts{{Protocol: 6, Ports: []PortRange{{10256, 10256}}}}
+	tests := []struct {
+		name      string
+		firewalls []*compute.Firewall
+		want      []FirewallRule
+		wantIPv4  []string // names of the rules of Firewall
+	}{{
+		name: "the CCM's -hc6 rule (IPv6 checker ranges to the health-check port) is an IPv6 rule and no IPv4 one",
+		firewalls: []*compute.Firewall{newFirewall("k8s-abc-hc6", sourceRanges("2600:1901:8001::/48"), targetTags("node"),
+			allow("tcp", "10256"))},
+		want: []FirewallRule{{Name: "k8s-abc-hc6", Priority: 1000, Action: Allow, Sources: prefixes("2600:1901:8001::/48"),
+			Targets: addrs("10.128.0.2"), Match: hc}},
+	}, {
+		name:      "a rule without any source is an IPv4 one only, as the API fills in 0.0.0.0/0",
+		firewalls: []*compute.Firewall{newFirewall("open", sourceRanges())},
+		wantIPv4:  []string{"open"},
+	}, {
+		name:      "source tags stand for the tagged instances' IPv6 addresses, where they have one",
+		firewalls: []*compute.Firewall{newFirewall("from-clients", sourceRanges(), sourceTags("client"), allow("tcp", "10256"))},
+		want: []FirewallRule{{Name: "from-clients", Priority: 1000, Action: Allow, Sources: prefixes("2600:1900:4000:1:0:3::/128"),
+			Targets: addrs("10.128.0.2", "10.128.0.3", "10.128.0.4"), Match: hc}},
+		wantIPv4: []string{"from-clients"},
+	}, {
+		name: "IPv6 destination ranges narrow an IPv6 rule, and an IPv4 rule keeps its IPv4 ones",
+		firewalls: []*compute.Firewall{newFirewall("to-lb", sourceRanges("0.0.0.0/0", "::/0"),
+			destinationRanges("203.0.113.10/32", "2600:1900:4000:1:8000::/96"))},
+		want: []FirewallRule{{Name: "to-lb", Priority: 1000, Action: Allow, Sources: prefixes("::/0"),
+			Destinations: prefixes("2600:1900:4000:1:8000::/96"), Targets: addrs("10.128.0.2", "10.128.0.3", "10.128.0.4"),
+			Match: []ProtocolPorts{{Protocol: 6, Ports: []PortRange{{80, 80}}}}}},
+		wantIPv4: []string{"to-lb"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := Compile(State{Network: "default", Instances: []*compute.Instance{vm1, vm2, vm3}, Firewalls: tt.firewalls})
+			if diff := cmp.Diff(tt.want, plan.Firewall6, planOpts); diff != "" {
+				t.Errorf("IPv6 firewall (-want +got):\n%s", diff)
+			}
+			var ipv4 []string
+			for _, r := range plan.Firewall {
+				ipv4 = append(ipv4, r.Name)
+			}
+			if diff := cmp.Diff(tt.wantIPv4, ipv4); diff != "" {
+				t.Errorf("IPv4 firewall rules (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -17,6 +17,10 @@ type Plan struct {
 	// priority, deny before allow at equal priority. Anything none of them
 	// matches is denied.
 	Firewall []FirewallRule
+	// Firewall6 are the rules of IPv6 sources, in the same order, for IPv6
+	// packets (the health checkers' IPv6 probes). Their Targets are still
+	// the instances' internal IPv4 addresses, which name the links to them.
+	Firewall6 []FirewallRule
 	// Routes are the VPC's routes that lead to an address inside the VPC.
 	Routes []Route
 	// Probes are the health checks to run, one per (check, backend instance).
@@ -96,7 +100,8 @@ type FirewallRule struct {
 	Sources []netip.Prefix
 	// Destinations are destinationRanges; nil matches every destination.
 	Destinations []netip.Prefix
-	// Targets are the internal addresses of the instances the rule applies to.
+	// Targets are the internal (IPv4) addresses of the instances the rule
+	// applies to.
 	Targets []netip.Addr
 	// Match holds one entry per allowed (or denied) protocol and ports.
 	Match []ProtocolPorts
