@@ -3,6 +3,7 @@ package charts_test
 import (
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,6 +119,46 @@ func TestEveryObjectTheChartRendersIsAValidObjectOfItsKind(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With the ServiceMonitor on, Prometheus finds the pods through two label
+// selectors: the ServiceMonitor's, of the Service, and the Service's, of
+// the DaemonSet's pods, on the port named https.
+func TestTheServiceMonitorReachesTheCCMPods(t *testing.T) {
+	objs, err := charts.Render(chartDir, "cpv", []string{filepath.Join("testdata", "values", "existing-secret-and-metrics.yaml")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKind := map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		byKind[o.GetKind()] = o
+	}
+	ds, svc, sm := byKind["DaemonSet"], byKind["Service"], byKind["ServiceMonitor"]
+	if ds == nil || svc == nil || sm == nil {
+		t.Fatalf("want a DaemonSet, a Service and a ServiceMonitor, got %v", slices.Collect(maps.Keys(byKind)))
+	}
+	selects := func(selector map[string]any, labels map[string]string) bool {
+		for k, v := range selector {
+			if labels[k] != v {
+				return false
+			}
+		}
+		return len(selector) > 0
+	}
+	smSelector, _, _ := unstructured.NestedMap(sm.Object, "spec", "selector", "matchLabels")
+	if !selects(smSelector, svc.GetLabels()) {
+		t.Errorf("the ServiceMonitor selects %v; the Service's labels are %v", smSelector, svc.GetLabels())
+	}
+	podLabels, _, _ := unstructured.NestedStringMap(ds.Object, "spec", "template", "metadata", "labels")
+	svcSelector, _, _ := unstructured.NestedMap(svc.Object, "spec", "selector")
+	if !selects(svcSelector, podLabels) {
+		t.Errorf("the Service selects %v; the pods' labels are %v", svcSelector, podLabels)
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(endpoints) != 1 || len(ports) != 1 || endpoints[0].(map[string]any)["port"] != ports[0].(map[string]any)["name"] {
+		t.Errorf("the ServiceMonitor scrapes %v; the Service's ports are %v", endpoints, ports)
 	}
 }
 
