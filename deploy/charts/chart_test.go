@@ -122,6 +122,18 @@ func TestEveryObjectTheChartRendersIsAValidObjectOfItsKind(t *testing.T) {
 	}
 }
 
+// The CCM's ServiceAccounts, Lease and the API server's authentication
+// ConfigMap are in kube-system: the chart installed elsewhere would run a
+// CCM that cannot start, so it refuses. (helm lint does not run the
+// templates' fail, so this renders as helm install --namespace default.)
+func TestTheChartRefusesANamespaceOtherThanKubeSystem(t *testing.T) {
+	_, err := charts.ManifestsIn("default", chartDir, "cpv", nil, map[string]any{"clusterName": "a"})
+	want := `namespace "default": install the chart in kube-system (helm install --namespace kube-system)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("render in namespace default: error = %v, want one that says %q", err, want)
+	}
+}
+
 // With the ServiceMonitor on, Prometheus finds the pods through two label
 // selectors: the ServiceMonitor's, of the Service, and the Service's, of
 // the DaemonSet's pods, on the port named https.

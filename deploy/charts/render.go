@@ -34,6 +34,12 @@ const Dir = "deploy/charts/cloud-provider-vpc"
 // (as helm's -f) and then overrides (as --set), for a release named
 // release in kube-system. It returns each template's output by file name.
 func Manifests(dir, release string, valuesFiles []string, overrides map[string]any) (map[string]string, error) {
+	return ManifestsIn(Namespace, dir, release, valuesFiles, overrides)
+}
+
+// ManifestsIn is Manifests for a release in namespace, as helm install
+// --namespace does: for the chart's refusal of any but kube-system.
+func ManifestsIn(namespace, dir, release string, valuesFiles []string, overrides map[string]any) (map[string]string, error) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load chart %s: %w", dir, err)
@@ -52,7 +58,7 @@ func Manifests(dir, release string, valuesFiles []string, overrides map[string]a
 	}
 	vals = chartutil.MergeTables(overrides, vals)
 	top, err := chartutil.ToRenderValues(chrt, vals,
-		common.ReleaseOptions{Name: release, Namespace: Namespace, IsInstall: true, Revision: 1},
+		common.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true, Revision: 1},
 		common.DefaultCapabilities)
 	if err != nil {
 		return nil, fmt.Errorf("values of chart %s: %w", dir, err)
