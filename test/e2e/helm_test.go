@@ -103,7 +103,10 @@ func TestTheHelmChartRunsACCMThatServesALoadBalancer(t *testing.T) {
 }
 
 // startHelmControlPlane starts etcd and kube-apiserver of their own and
-// applies the chart to them, rendered for a cluster on fake-gce.
+// applies the chart to them, rendered for a cluster on fake-gce. Not the
+// suite's API server: it holds deploy/overlays/fake-gce's objects, of the
+// same names, and the chart applied over them would change the RBAC the
+// other tests run with.
 func startHelmControlPlane(t *testing.T) (*cluster.ControlPlane, []*unstructured.Unstructured) {
 	t.Helper()
 	repo, err := cluster.RepoRoot()
