@@ -121,14 +121,15 @@ func indexOf(l []string, s string) int {
 	return -1
 }
 
-// instanceHealth is what the fake reports for a backend checked by checks:
-// what the packet lab's prober reported (PUT /admin/v1/health) when it did,
-// else a running instance is healthy (the fake itself sends no packets).
-func (s *Server) instanceHealth(checks []string, inst map[string]any) string {
+// instanceHealth is what the fake reports for a backend checked by checks,
+// over IPv4 or IPv6: what the packet lab's prober reported (PUT
+// /admin/v1/health) when it did, else a running instance is healthy (the
+// fake itself sends no packets).
+func (s *Server) instanceHealth(checks []string, inst map[string]any, ipv6 bool) string {
 	if inst == nil || str(inst, "status") != "RUNNING" {
 		return "UNHEALTHY"
 	}
-	if st := s.health.state(checks, str(inst, "selfLink")); st != "" {
+	if st := s.health.state(checks, str(inst, "selfLink"), ipv6); st != "" {
 		return st
 	}
 	return "HEALTHY"
@@ -147,7 +148,7 @@ func targetPoolHealth(c *call) (any, error) {
 		return nil, invalidValue("instance", str(c.body, "instance"), "The instance is not a member of the target pool.")
 	}
 	inst := t.get(r.coll(), r.Name)
-	state := c.s.instanceHealth(strList(pool, "healthChecks"), inst)
+	state := c.s.instanceHealth(strList(pool, "healthChecks"), inst, false)
 	var statuses []any
 	for _, fr := range t.listAll(c.project, "forwardingRules") {
 		if str(fr, "target") == str(pool, "selfLink") {
@@ -346,18 +347,26 @@ func backendServiceHealth(c *call) (any, error) {
 	}
 	group := t.get(r.coll(), r.Name)
 	var frs []map[string]any
+	dualStack := false
 	for _, fr := range t.listAll(c.project, "forwardingRules") {
 		if str(fr, "backendService") == str(bs, "selfLink") {
 			frs = append(frs, fr)
+			dualStack = dualStack || str(fr, "ipVersion") == "IPV6"
 		}
 	}
 	var statuses []any
 	for _, m := range strList(group, "__members") {
 		mr, _ := parseRef(m, ref{})
 		inst := t.get(mr.coll(), mr.Name)
-		st := map[string]any{"instance": m, "healthState": c.s.instanceHealth(strList(bs, "healthChecks"), inst)}
+		st := map[string]any{"instance": m, "healthState": c.s.instanceHealth(strList(bs, "healthChecks"), inst, false)}
 		if nic := firstNIC(inst); nic != nil {
 			st["ipAddress"] = str(nic, "networkIP")
+			// A backend service an IPv6 forwarding rule uses checks its
+			// backends over IPv6 too, and answers that state apart.
+			if ip6 := str(nic, "ipv6Address"); dualStack && ip6 != "" {
+				st["ipv6Address"] = ip6
+				st["ipv6HealthState"] = c.s.instanceHealth(strList(bs, "healthChecks"), inst, true)
+			}
 		}
 		if len(frs) > 0 {
 			st["forwardingRule"] = str(frs[0], "selfLink")

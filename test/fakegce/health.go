@@ -15,20 +15,29 @@ type HealthReport struct {
 	HealthCheck string `json:"healthCheck"` // link or path of an httpHealthCheck or healthCheck
 	Instance    string `json:"instance"`    // link or path of the instance
 	HealthState string `json:"healthState"` // HEALTHY or UNHEALTHY
+	// IPVersion is IPV6 for a check over IPv6 (of the backends of an IPv6
+	// forwarding rule), which backendServices.getHealth answers as the
+	// backend's ipv6HealthState; empty or IPV4 otherwise.
+	IPVersion string `json:"ipVersion,omitempty"`
 }
 
 // reportedHealth holds the probe results of the packet lab's data plane, by
-// health check path and instance path. When a result is there,
+// health check path, instance path and IP version ("" for IPv4, or IPV6). When a result is there,
 // targetPools.getHealth and backendServices.getHealth answer it instead of
 // the default (a running instance is healthy). It is not part of the
 // persisted state: the prober reports again after a restart.
 type reportedHealth struct {
 	mu     sync.RWMutex
-	states map[[2]string]string
+	states map[[3]string]string
 }
 
-// state returns the reported state of instance by one of checks, or "".
-func (h *reportedHealth) state(checks []string, instance string) string {
+// state returns the reported state of instance by one of checks, over IPv4
+// or IPv6, or "".
+func (h *reportedHealth) state(checks []string, instance string, ipv6 bool) string {
+	version := ""
+	if ipv6 {
+		version = "IPV6"
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	ir, ok := parseRef(instance, ref{})
@@ -37,7 +46,7 @@ func (h *reportedHealth) state(checks []string, instance string) string {
 	}
 	for _, c := range checks {
 		if cr, ok := parseRef(c, ref{}); ok {
-			if s := h.states[[2]string{cr.path(), ir.path()}]; s != "" {
+			if s := h.states[[3]string{cr.path(), ir.path(), version}]; s != "" {
 				return s
 			}
 		}
@@ -46,7 +55,7 @@ func (h *reportedHealth) state(checks []string, instance string) string {
 }
 
 func (h *reportedHealth) replace(reports []HealthReport) error {
-	states := map[[2]string]string{}
+	states := map[[3]string]string{}
 	for i, r := range reports {
 		cr, ok1 := parseRef(r.HealthCheck, ref{})
 		ir, ok2 := parseRef(r.Instance, ref{})
@@ -57,8 +66,14 @@ func (h *reportedHealth) replace(reports []HealthReport) error {
 			return fmt.Errorf("health[%d].instance %q: not a resource link", i, r.Instance)
 		case r.HealthState != "HEALTHY" && r.HealthState != "UNHEALTHY":
 			return fmt.Errorf("health[%d].healthState %q: want HEALTHY or UNHEALTHY", i, r.HealthState)
+		case r.IPVersion != "" && r.IPVersion != "IPV4" && r.IPVersion != "IPV6":
+			return fmt.Errorf("health[%d].ipVersion %q: want IPV4 or IPV6", i, r.IPVersion)
 		}
-		states[[2]string{cr.path(), ir.path()}] = r.HealthState
+		version := r.IPVersion
+		if version == "IPV4" {
+			version = ""
+		}
+		states[[3]string{cr.path(), ir.path(), version}] = r.HealthState
 	}
 	h.mu.Lock()
 	h.states = states
@@ -71,13 +86,16 @@ func (h *reportedHealth) list() []HealthReport {
 	defer h.mu.RUnlock()
 	out := []HealthReport{}
 	for k, s := range h.states {
-		out = append(out, HealthReport{HealthCheck: linkBase + k[0], Instance: linkBase + k[1], HealthState: s})
+		out = append(out, HealthReport{HealthCheck: linkBase + k[0], Instance: linkBase + k[1], HealthState: s, IPVersion: k[2]})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].HealthCheck != out[j].HealthCheck {
 			return out[i].HealthCheck < out[j].HealthCheck
 		}
-		return out[i].Instance < out[j].Instance
+		if out[i].Instance != out[j].Instance {
+			return out[i].Instance < out[j].Instance
+		}
+		return out[i].IPVersion < out[j].IPVersion
 	})
 	return out
 }
