@@ -80,28 +80,31 @@ func (a adminClient) watchGenerations(ctx context.Context, out chan uint64, logg
 
 // reportHealth replaces the fake's reported health with results
 // (PUT /admin/v1/health), so that targetPools.getHealth and
-// backendServices.getHealth answer what the probes found.
+// backendServices.getHealth answer what the probes found: the IPv6 results
+// with ipVersion IPV6, which getHealth answers as ipv6HealthState.
 func (a adminClient) reportHealth(ctx context.Context, results map[HealthKey]bool) error {
 	type report struct {
 		HealthCheck string `json:"healthCheck"`
 		Instance    string `json:"instance"`
 		HealthState string `json:"healthState"`
+		IPVersion   string `json:"ipVersion,omitempty"`
 	}
 	body := struct {
 		Health []report `json:"health"`
 	}{Health: []report{}}
 	for k, healthy := range results {
-		if k.IPv6 {
-			continue // a report holds one state per check and instance: the IPv4 one
-		}
-		state := "UNHEALTHY"
+		r := report{HealthCheck: k.Check, Instance: k.Instance, HealthState: "UNHEALTHY"}
 		if healthy {
-			state = "HEALTHY"
+			r.HealthState = "HEALTHY"
 		}
-		body.Health = append(body.Health, report{HealthCheck: k.Check, Instance: k.Instance, HealthState: state})
+		if k.IPv6 {
+			r.IPVersion = "IPV6"
+		}
+		body.Health = append(body.Health, r)
 	}
 	slices.SortFunc(body.Health, func(a, b report) int {
-		return cmp.Or(strings.Compare(a.HealthCheck, b.HealthCheck), strings.Compare(a.Instance, b.Instance))
+		return cmp.Or(strings.Compare(a.HealthCheck, b.HealthCheck), strings.Compare(a.Instance, b.Instance),
+			strings.Compare(a.IPVersion, b.IPVersion))
 	})
 	raw, err := json.Marshal(body)
 	if err != nil {

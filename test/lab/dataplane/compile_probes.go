@@ -41,7 +41,8 @@ var (
 )
 
 // checkerSources are every address the probes come from.
-var checkerSources = []netip.Addr{LegacyCheckerSource, ExternalCheckerSource, InternalCheckerSource}
+var checkerSources = []netip.Addr{LegacyCheckerSource, ExternalCheckerSource, InternalCheckerSource,
+	ExternalCheckerSourceIPv6, InternalCheckerSourceIPv6}
 
 // compileProbes lists one probe per (health check, backend instance, IP
 // family) of every passthrough forwarding rule: an IPv4 rule's backends are

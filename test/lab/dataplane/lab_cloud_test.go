@@ -24,7 +24,7 @@ func startLabCloud(t testing.TB) *labCloud {
 	c.do(c.Compute.Networks.Insert(c.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	c.do(c.Compute.Subnetworks.Insert(c.Project, region, &compute.Subnetwork{Name: "nodes",
-		Network: "global/networks/default", IpCidrRange: "10.128.0.0/20"}).Do())
+		Network: "global/networks/default", IpCidrRange: "10.128.0.0/20", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do())
 	return c
 }
 
@@ -45,15 +45,26 @@ func (c *labCloud) do(op *compute.Operation, err error) {
 // addInstance creates a running instance with an ephemeral natIP and returns it.
 func (c *labCloud) addInstance(name, internal string, tags ...string) *compute.Instance {
 	c.t.Helper()
+	return c.addDualStackInstance(name, internal, "", tags...)
+}
+
+// addDualStackInstance creates a running instance with an ephemeral natIP
+// and, when ipv6 is set, that IPv6 address (stackType IPV4_IPV6).
+func (c *labCloud) addDualStackInstance(name, internal, ipv6 string, tags ...string) *compute.Instance {
+	c.t.Helper()
+	nic := &compute.NetworkInterface{Network: "global/networks/default",
+		Subnetwork: "regions/" + region + "/subnetworks/nodes", NetworkIP: internal,
+		AccessConfigs: []*compute.AccessConfig{{Name: "External NAT", Type: "ONE_TO_ONE_NAT"}}}
+	if ipv6 != "" {
+		nic.StackType, nic.Ipv6Address = "IPV4_IPV6", ipv6
+	}
 	c.do(c.Compute.Instances.Insert(c.Project, zone, &compute.Instance{
 		Name:        name,
 		MachineType: "zones/" + zone + "/machineTypes/e2-medium",
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
-		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/default",
-			Subnetwork: "regions/" + region + "/subnetworks/nodes", NetworkIP: internal,
-			AccessConfigs: []*compute.AccessConfig{{Name: "External NAT", Type: "ONE_TO_ONE_NAT"}}}},
-		Tags: &compute.Tags{Items: tags},
+		NetworkInterfaces: []*compute.NetworkInterface{nic},
+		Tags:              &compute.Tags{Items: tags},
 	}).Do())
 	in, err := c.Compute.Instances.Get(c.Project, zone, name).Do()
 	if err != nil {

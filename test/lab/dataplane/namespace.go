@@ -97,8 +97,9 @@ func (n *namespace) writeSysctls(values map[string]string) error {
 // forwarding on; reverse-path filtering off on every link, because a
 // passthrough backend answers from the forwarding rule's address, which no
 // route of the namespace leads back to (the instance links get theirs set
-// as they appear, in relaxReversePath); and the health checkers' addresses
-// on the link "hc".
+// as they appear, in relaxReversePath); and the health checkers' addresses,
+// IPv4 and IPv6, on the link "hc". IPv6 forwarding stays off: the only IPv6
+// the namespace carries is its own probes.
 func (n *namespace) prepare() error {
 	if err := n.writeSysctls(map[string]string{
 		"ipv4/ip_forward":             "1",
@@ -119,7 +120,11 @@ func (n *namespace) prepare() error {
 		return err
 	}
 	for _, a := range checkerSources {
-		if err := n.nl.AddrReplace(hc, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, 32))}); err != nil {
+		addr := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, a.BitLen()))}
+		if a.Is6() {
+			addr.Flags = unix.IFA_F_NODAD // usable at once, not tentative for a second
+		}
+		if err := n.nl.AddrReplace(hc, addr); err != nil {
 			return fmt.Errorf("add address %s to %s: %w", a, hc.Attrs().Name, err)
 		}
 	}

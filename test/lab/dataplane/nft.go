@@ -58,7 +58,7 @@ func writeTable(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 	c.AddTable(t)
 	c.DelTable(t)
 	c.AddTable(t)
-	w := &tableWriter{c: c, t: t, sets: setBuilder{c: c, table: t}, chains: map[string]*nftables.Chain{}}
+	w := &tableWriter{c: c, t: t, sets: setBuilder{c: c, table: t}, chains: map[string]*nftables.Chain{}, offsets: ipv4Offsets}
 	drop, accept := nftables.ChainPolicyDrop, nftables.ChainPolicyAccept
 	for _, ch := range []*nftables.Chain{
 		{Name: chainFirewall},
@@ -83,10 +83,27 @@ func writeTable(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 }
 
 type tableWriter struct {
-	c      *nftables.Conn
-	t      *nftables.Table
-	sets   setBuilder
-	chains map[string]*nftables.Chain
+	c       *nftables.Conn
+	t       *nftables.Table
+	sets    setBuilder
+	chains  map[string]*nftables.Chain
+	offsets addrOffsets // of the table's family's header
+}
+
+// addrOffsets are where a network header holds its addresses.
+type addrOffsets struct{ saddr, daddr uint32 }
+
+var ipv4Offsets = addrOffsets{offSaddr, offDaddr}
+
+// product is every concatenation of one match of a and one of b.
+func product(a, b [][]expr.Any) [][]expr.Any {
+	var out [][]expr.Any
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, slices.Concat(x, y))
+		}
+	}
+	return out
 }
 
 func (w *tableWriter) rule(chain, comment string, exprs ...[]expr.Any) {
@@ -171,7 +188,20 @@ func (w *tableWriter) nat(p Plan, _ map[netip.Addr]string) error {
 // firewall renders the ingress rules in order: one nftables rule per
 // allowed/denied entry, matched on the output link of the target instances.
 func (w *tableWriter) firewall(p Plan, links map[netip.Addr]string) error {
-	for i, r := range p.Firewall {
+	return w.firewallRules(p.Firewall, links, func(offset uint32, ps []netip.Prefix) ([][]expr.Any, error) {
+		m, err := w.sets.addrIn(offset, ps)
+		return [][]expr.Any{m}, err
+	})
+}
+
+// addrMatcher returns the alternative matches of an address at a header
+// offset against prefixes: a packet matches when one of them does.
+type addrMatcher func(offset uint32, ps []netip.Prefix) ([][]expr.Any, error)
+
+// firewallRules renders rules into the firewall chain, addresses matched by
+// match, then the implied deny.
+func (w *tableWriter) firewallRules(rules []FirewallRule, links map[netip.Addr]string, match addrMatcher) error {
+	for i, r := range rules {
 		var targets []string
 		for _, a := range r.Targets {
 			if l, ok := links[a]; ok {
@@ -183,44 +213,46 @@ func (w *tableWriter) firewall(p Plan, links map[netip.Addr]string) error {
 		}
 		slices.Sort(targets)
 		targets = slices.Compact(targets)
-		var common []expr.Any
+		common := [][]expr.Any{nil}
 		if !(len(r.Sources) == 1 && r.Sources[0].Bits() == 0) {
-			src, err := w.sets.addrIn(offSaddr, r.Sources)
+			src, err := match(w.offsets.saddr, r.Sources)
 			if err != nil {
 				return fmt.Errorf("firewall rule %s: sources: %w", r.Name, err)
 			}
-			common = append(common, src...)
+			common = product(common, src)
 		}
 		if r.Destinations != nil {
-			dst, err := w.sets.addrIn(offDaddr, r.Destinations)
+			dst, err := match(w.offsets.daddr, r.Destinations)
 			if err != nil {
 				return fmt.Errorf("firewall rule %s: destinations: %w", r.Name, err)
 			}
-			common = append(common, dst...)
+			common = product(common, dst)
 		}
 		oif, err := w.sets.oifnameIn(fmt.Sprintf("targets-%d", i), targets)
 		if err != nil {
 			return fmt.Errorf("firewall rule %s: targets: %w", r.Name, err)
 		}
-		common = append(common, oif...)
+		common = product(common, [][]expr.Any{oif})
 		kind := expr.VerdictAccept
 		if r.Action == Deny {
 			kind = expr.VerdictDrop
 		}
 		for _, m := range r.Match {
-			match := slices.Clone(common)
+			var entry []expr.Any
 			if m.Protocol != 0 {
-				match = append(match, l4protoIs(m.Protocol)...)
+				entry = append(entry, l4protoIs(m.Protocol)...)
 			}
 			if m.Ports != nil {
 				ports, err := w.sets.portIn(m.Ports)
 				if err != nil {
 					return fmt.Errorf("firewall rule %s: ports: %w", r.Name, err)
 				}
-				match = append(match, ports...)
+				entry = append(entry, ports...)
 			}
-			w.rule(chainFirewall, fmt.Sprintf("firewall %s priority %d %s", r.Name, r.Priority, r.Action),
-				match, one(&expr.Counter{}), one(verdict(kind, "")))
+			for _, c := range common {
+				w.rule(chainFirewall, fmt.Sprintf("firewall %s priority %d %s", r.Name, r.Priority, r.Action),
+					c, entry, one(&expr.Counter{}), one(verdict(kind, "")))
+			}
 		}
 	}
 	w.rule(chainFirewall, "implied deny ingress", one(&expr.Counter{}), one(verdict(expr.VerdictDrop, "")))

@@ -52,7 +52,7 @@ func instanceLinks(h *netlink.Handle, p Plan) (map[netip.Addr]link, error) {
 			ips = append(ips, b.IP)
 		}
 	}
-	for _, r := range p.Firewall {
+	for _, r := range slices.Concat(p.Firewall, p.Firewall6) {
 		ips = append(ips, r.Targets...)
 	}
 	for _, r := range p.Routes {
@@ -116,7 +116,7 @@ func desiredRoutes(p Plan, links map[netip.Addr]link) []netlink.Route {
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
 func routeKey(r netlink.Route) string {

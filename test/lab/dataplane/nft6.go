@@ -1,0 +1,85 @@
+package dataplane
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// The IPv6 table, ip6 cpv_vpc. The vpc namespace forwards no IPv6 (the
+// data plane leaves net.ipv6.conf.all.forwarding off), so the only IPv6
+// flows into instance links are the health checkers' probes of the
+// backends of IPv6 forwarding rules; as in the IPv4 table, they cross the
+// VPC firewall's rules of IPv6 sources (Plan.Firewall6), then the
+// implied deny:
+//
+//	output    output, filter: established flows pass; new ones into an
+//	          instance link go through firewall.
+//	firewall  the compiled IPv6 ingress rules in order, then the implied deny.
+
+// Offsets of the IPv6 header's addresses.
+var ipv6Offsets = addrOffsets{saddr: 8, daddr: 24}
+
+// writeTable6 replaces the IPv6 table with one rendered from the plan, in
+// one batch, as writeTable does the IPv4 one.
+func writeTable6(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
+	t := &nftables.Table{Family: nftables.TableFamilyIPv6, Name: tableName}
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	w := &tableWriter{c: c, t: t, sets: setBuilder{c: c, table: t}, chains: map[string]*nftables.Chain{}, offsets: ipv6Offsets}
+	accept := nftables.ChainPolicyAccept
+	for _, ch := range []*nftables.Chain{
+		{Name: chainFirewall},
+		{Name: chainOutput, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept},
+	} {
+		ch.Table = t
+		w.chains[ch.Name] = c.AddChain(ch)
+	}
+	if err := w.firewallRules(p.Firewall6, links, ipv6AddrIn); err != nil {
+		return err
+	}
+	if err := w.output(p, links); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("replace nftables table ip6 %s: %w", tableName, err)
+	}
+	return nil
+}
+
+// ipv6AddrIn matches an IPv6 address against prefixes, one alternative per
+// prefix (mask and compare): few rules hold more than a few ranges, and
+// this needs no 128-bit interval set.
+func ipv6AddrIn(offset uint32, ps []netip.Prefix) ([][]expr.Any, error) {
+	var out [][]expr.Any
+	for _, p := range ps {
+		if !p.Addr().Is6() {
+			return nil, fmt.Errorf("%s is no IPv6 prefix", p)
+		}
+		a := p.Masked().Addr().As16()
+		load := &expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 16}
+		if p.Bits() == 128 {
+			out = append(out, []expr.Any{load, &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a[:]}})
+			continue
+		}
+		m := make([]byte, 16)
+		for i := range p.Bits() {
+			m[i/8] |= 0x80 >> (i % 8)
+		}
+		out = append(out, []expr.Any{load,
+			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 16, Mask: m, Xor: make([]byte, 16)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a[:]}})
+	}
+	return out, nil
+}
+
+// deleteTable6 removes the IPv6 table, if it is there.
+func deleteTable6(c *nftables.Conn) error {
+	t := &nftables.Table{Family: nftables.TableFamilyIPv6, Name: tableName}
+	c.AddTable(t)
+	c.DelTable(t)
+	return c.Flush()
+}
