@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the local cluster (hack/local-up): fake-gce, etcd, kube-apiserver,
-# simulated kubelets and the CCM, with state under _output/local-up.
+# kube-controller-manager, kube-scheduler, hollow kubelets and the CCM, with
+# state under _output/local-up. Needs root (the kubelets' node IPs are put on
+# a link of local-up's own).
 #
 #   hack/local-up.sh            run in the foreground; Ctrl-C stops everything
 #   hack/local-up.sh --detach   return once everything is ready (then: source _output/local-up/env)
@@ -51,8 +53,8 @@ if pid=$(running_pid); then
 fi
 
 hack/build-kube-binaries.sh
-echo "==> building vpc-cloud-controller-manager, fake-gce and local-up"
-go build -o _output/bin/ ./cmd/vpc-cloud-controller-manager ./cmd/fake-gce ./hack/local-up
+echo "==> building vpc-cloud-controller-manager, fake-gce, kubectl-vpc and local-up"
+go build -o _output/bin/ ./cmd/vpc-cloud-controller-manager ./cmd/fake-gce ./cmd/kubectl-vpc ./hack/local-up
 
 if [[ $mode == foreground ]]; then
   echo $$ >"$pidfile"

@@ -1,9 +1,17 @@
 // Command local-up runs a whole cluster on this machine for a newcomer to
-// try the project: fake-gce with a small VPC and three instances, etcd and
-// kube-apiserver, simulated kubelets for the instances, and the
-// vpc-cloud-controller-manager with the RBAC and config of deploy/. State is
-// kept under _output/local-up, so a second run resumes. Ctrl-C (or
-// hack/local-up.sh --down) stops everything.
+// try the project: fake-gce with a small VPC and three instances, etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler, a hollow
+// kubelet for each instance (hack/tools/hollow-node: the real kubelet code
+// with a fake container runtime, so pods are scheduled, run and become
+// Ready, but no container runs and no packet reaches them), the
+// vpc-cloud-controller-manager with the RBAC and config of deploy/, and a
+// Deployment behind each demo Service. State is kept under _output/local-up,
+// so a second run resumes. Ctrl-C (or hack/local-up.sh --down) stops
+// everything.
+//
+// The kubelet wants its --node-ip to be an address of the host, so the
+// instances' internal IPs are added to a link of local-up's own: that needs
+// root (CAP_NET_ADMIN).
 //
 // Run it through make local-up or hack/local-up.sh, which build what it needs.
 package main
@@ -39,6 +47,10 @@ var nodes = []struct{ zone, name string }{
 	{"us-central1-a", "node-1"}, {"us-central1-b", "node-2"}, {"us-central1-c", "node-3"},
 }
 
+// clusterCIDR is where kube-controller-manager's node IPAM takes each
+// node's pod CIDR from (a /24 each), as in the packet lab's address plan.
+const clusterCIDR = "10.64.0.0/14"
+
 // clusterName is the CCM's --cluster-name: the name of every cloud resource
 // of the local cluster starts with it (kubectl vpc trace needs it too).
 const clusterName = "local-up"
@@ -64,6 +76,9 @@ func run() error {
 	if err := cluster.KubeBinaries(bin); err != nil {
 		return err
 	}
+	if err := cluster.RealComponentsBuilt(bin); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -83,10 +98,13 @@ func run() error {
 	if err := cloud.EnsureVPC(ctx); err != nil {
 		return err
 	}
+	nodeIPs := map[string]string{}
 	for _, n := range nodes {
-		if _, err := cloud.EnsureInstance(ctx, n.zone, n.name); err != nil {
+		inst, err := cloud.EnsureInstance(ctx, n.zone, n.name)
+		if err != nil {
 			return err
 		}
+		nodeIPs[n.name] = inst.NetworkInterfaces[0].NetworkIP
 	}
 
 	step("starting etcd and kube-apiserver on 127.0.0.1:%d", apiPort)
@@ -100,6 +118,18 @@ func run() error {
 	if err := cp.WriteKubeconfig(kubeconfig, "admin", cluster.AdminToken); err != nil {
 		return err
 	}
+
+	step("starting kube-controller-manager (pod CIDRs from %s) and kube-scheduler", clusterCIDR)
+	kcm, err := cp.StartControllerManager(ctx, cluster.ControllerManagerOptions{BinDir: bin, ClusterCIDR: clusterCIDR})
+	if err != nil {
+		return err
+	}
+	defer kcm.Stop()
+	sched, err := cp.StartScheduler(ctx, bin)
+	if err != nil {
+		return err
+	}
+	defer sched.Stop()
 
 	step("applying deploy/overlays/fake-gce (RBAC, config) and starting the CCM with its ServiceAccount")
 	objs, err := deploy.Render(filepath.Join(repo, "deploy", "overlays", "fake-gce"))
@@ -132,20 +162,23 @@ func run() error {
 	}
 	defer ccm.Stop()
 
-	step("starting %d simulated kubelets", len(nodes))
+	step("starting %d hollow kubelets (--cloud-provider=external, --node-ip the instance's IP)", len(nodes))
 	for _, n := range nodes {
-		k, err := cp.StartKubelet(ctx, n.name, 10*time.Second)
+		h, err := cp.StartHollowNode(ctx, cluster.HollowNodeOptions{BinDir: bin, Name: n.name, NodeIP: nodeIPs[n.name]})
 		if err != nil {
 			return err
 		}
-		defer k.Stop(context.Background(), false)
+		defer h.Stop()
 	}
 	step("waiting for the CCM to initialise the nodes")
 	if err := waitInitialised(ctx, cp); err != nil {
 		return err
 	}
-	step("creating the demo LoadBalancer Services (skipping what exists)")
+	step("creating the demo Deployments and their LoadBalancer Services (skipping what exists)")
 	if err := ensureDemoServices(ctx, cp); err != nil {
+		return err
+	}
+	if err := waitDemoPods(ctx, cp); err != nil {
 		return err
 	}
 
@@ -215,8 +248,10 @@ func summarize(ctx context.Context, cp *cluster.ControlPlane, cloud *cluster.Fak
 		state = "resumed from saved state"
 	}
 	fmt.Fprintf(&b, "\nThe local cluster is up (%s).\n\n", state)
-	fmt.Fprintf(&b, "Use it:\n  source %s        # KUBECONFIG, FAKE_GCE_ENDPOINT, CLOUD_CONFIG, CLUSTER_NAME, CCM_LOG, kubectl on PATH\n", envFile)
-	fmt.Fprintf(&b, "  kubectl get nodes -o wide\n  curl -s $FAKE_GCE_ENDPOINT/projects/fake-project/zones/us-central1-a/instances\n\n")
+	fmt.Fprintf(&b, "Use it:\n  source %s        # KUBECONFIG, FAKE_GCE_ENDPOINT, CLOUD_CONFIG, CLUSTER_NAME, CCM_LOG, kubectl and kubectl-vpc on PATH\n", envFile)
+	fmt.Fprintf(&b, "  kubectl get nodes,pods -o wide\n  kubectl vpc trace demo-external --cloud-config $CLOUD_CONFIG --cluster-name $CLUSTER_NAME\n")
+	fmt.Fprintf(&b, "  kubectl create deployment web --image=nginx && kubectl expose deployment web --type=LoadBalancer --port 80\n")
+	fmt.Fprintf(&b, "  curl -s $FAKE_GCE_ENDPOINT/projects/fake-project/zones/us-central1-a/instances\n\n")
 	nodesList, err := cp.Admin.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return "", err
@@ -264,6 +299,11 @@ func summarize(ctx context.Context, cp *cluster.ControlPlane, cloud *cluster.Fak
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", svc.Name, svc.Labels["demo-mode"], strings.Join(ports, ","), strings.Join(ips, ","))
 	}
 	w.Flush()
+	fmt.Fprintln(&b, "\nTheir pods (hollow: scheduled, Running and Ready, no container runs) and endpoints:")
+	if err := listDemoPods(ctx, cp, w); err != nil {
+		return "", err
+	}
+	w.Flush()
 	fmt.Fprintln(&b, "\nTheir cloud resources in fake-gce:")
 	if err := listLoadBalancerResources(ctx, cloud, w); err != nil {
 		return "", err
@@ -278,6 +318,9 @@ var demoServices = []struct{ name, mode string }{{"demo-external", "external"}, 
 
 func ensureDemoServices(ctx context.Context, cp *cluster.ControlPlane) error {
 	for _, d := range demoServices {
+		if err := ensureDemoDeployment(ctx, cp, d.name); err != nil {
+			return err
+		}
 		svc := &v1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: d.name, Labels: map[string]string{"demo-mode": d.mode},
 				Annotations: map[string]string{"cloud-provider-vpc.io/load-balancer-mode": d.mode}},
