@@ -78,12 +78,14 @@ build_flags() {
 # hack/tools itself, the toolchain and the flags. Not go.mod as a whole, so a
 # binary added there does not rebuild the others.
 stamp_of() {
-  local pkg
+  local pkg deps
   pkg=$(package_of "$1")
+  # One package load: a line per package's module (M) and, for this module's
+  # own packages, a line per source file (F).
+  deps=$(go -C "${TOOLS}" list -deps -f '{{with .Module}}M {{.Path}} {{.Version}} {{.Sum}}{{with .Replace}} => {{.Path}} {{.Version}} {{.Sum}}{{end}}{{if .Main}}{{range $.GoFiles}}{{"\n"}}F {{$.Dir}}/{{.}}{{end}}{{end}}{{end}}' "${pkg}")
   {
-    go -C "${TOOLS}" list -deps -f '{{with .Module}}{{.Path}} {{.Version}} {{.Sum}}{{with .Replace}} => {{.Path}} {{.Version}} {{.Sum}}{{end}}{{end}}' "${pkg}" | sort -u
-    go -C "${TOOLS}" list -deps -f '{{if and .Module .Module.Main}}{{range .GoFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{end}}' "${pkg}" |
-      sed '/^$/d' | sort | xargs -r cat
+    sed -n 's/^M //p' <<<"${deps}" | sort -u
+    sed -n 's/^F //p' <<<"${deps}" | sort | xargs -r cat
     go version
     go env GOOS GOARCH
     build_flags "$1"
