@@ -107,7 +107,9 @@ func (h *HollowNode) PeakRSS() (int64, error) { return peakRSS(h.proc.cmd.Proces
 // hostAddresses puts instance IPs on a link of their own (an ifb, or a dummy
 // where the kernel has no ifb), never up, so that the kubelet finds its
 // --node-ip among the host's addresses. The link is this control plane's
-// alone, so removing it removes nothing another run added.
+// alone, so removing it removes nothing another run added. The kernel adds
+// a local route for each address even on a link that is down, so while the
+// link exists this host answers the instance IPs itself.
 type hostAddresses struct {
 	link    string
 	mu      sync.Mutex
