@@ -129,6 +129,18 @@ func (n *netNS) addAddr(dev string, p netip.Prefix) error {
 	return nil
 }
 
+// addAddrNoDAD puts IPv6 address p on dev, usable at once (nodad).
+func (n *netNS) addAddrNoDAD(dev string, p netip.Prefix) error {
+	l, err := n.link(dev)
+	if err != nil {
+		return err
+	}
+	if err := n.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p), Flags: unix.IFA_F_NODAD}); err != nil {
+		return fmt.Errorf("add address %s to %s in %s: %w", p, dev, n, err)
+	}
+	return nil
+}
+
 // delAddr takes address p off dev.
 func (n *netNS) delAddr(dev string, p netip.Prefix) error {
 	l, err := n.link(dev)

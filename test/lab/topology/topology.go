@@ -28,6 +28,10 @@ var (
 	DefaultMgmtSubnet = netip.MustParsePrefix("198.18.0.0/24")
 	// PodPort is where every pod's echo server listens.
 	PodPort = 8080
+	// GatewayIPv6 is the VPC router's link-local address on every instance
+	// link, the default gateway of instances with an IPv6 address (GCE's is
+	// link-local too).
+	GatewayIPv6 = netip.MustParseAddr("fe80::1")
 )
 
 // NodeSpec is one node: an instance of the fake VPC.
@@ -35,6 +39,10 @@ type NodeSpec struct {
 	Name       string       // the Node's and the instance's name, node-N
 	InternalIP netip.Addr   // the instance's networkIP, in 10.128.0.0/20
 	PodCIDR    netip.Prefix // the Node's spec.podCIDR, 10.64.N.0/24
+	// IPv6 is the instance's ipv6Address on a dual-stack subnetwork, or
+	// zero. The lab carries IPv6 between the vpc namespace and the node
+	// only: the health checkers' probes of IPv6 forwarding rules.
+	IPv6 netip.Addr
 }
 
 // Config says what to build.
@@ -151,6 +159,9 @@ func validate(cfg *Config) error {
 		if n.Name == "" || !n.InternalIP.Is4() || !n.PodCIDR.IsValid() || n.PodCIDR.Bits() > 24 {
 			return fmt.Errorf("topology node %+v: want a name, an IPv4 internal address and a pod CIDR of /24 or larger", n)
 		}
+		if n.IPv6.IsValid() && (!n.IPv6.Is6() || n.IPv6.Is4In6() || n.IPv6.IsLinkLocalUnicast()) {
+			return fmt.Errorf("topology node %s: IPv6 address %s: want a global IPv6 address, or none", n.Name, n.IPv6)
+		}
 	}
 	seen := map[string]bool{}
 	for _, n := range cfg.Nodes {
@@ -233,6 +244,11 @@ func (l *Lab) build() error {
 		if err := linkInstance(vpc, open[n.NS], n.Index, n.InternalIP); err != nil {
 			return err
 		}
+		if n.IPv6.IsValid() {
+			if err := linkInstanceIPv6(vpc, open[n.NS], n.Index, n.IPv6); err != nil {
+				return err
+			}
+		}
 	}
 	for _, v := range l.VMs {
 		if err := linkInstance(vpc, open[v.NS], v.Index, v.InternalIP); err != nil {
@@ -262,6 +278,21 @@ func linkInstance(vpc, inst *netNS, index int, internalIP netip.Addr) error {
 		func() error { return inst.addRoute("eth0", netip.MustParsePrefix("0.0.0.0/0"), Gateway) },
 	}
 	return run(steps)
+}
+
+// linkInstanceIPv6 adds IPv6 to an instance's link: vpc "i-N" fe80::1/64 -
+// instance "eth0" IPV6/128, a route to the instance in vpc, and in the
+// instance the default route through fe80::1. Both addresses skip
+// duplicate address detection, which would hold them tentative (unusable)
+// for a second.
+func linkInstanceIPv6(vpc, inst *netNS, index int, ip netip.Addr) error {
+	vpcDev := "i-" + strconv.Itoa(index)
+	return run([]func() error{
+		func() error { return vpc.addAddrNoDAD(vpcDev, netip.PrefixFrom(GatewayIPv6, 64)) },
+		func() error { return vpc.addRoute(vpcDev, netip.PrefixFrom(ip, 128), netip.Addr{}) },
+		func() error { return inst.addAddrNoDAD("eth0", netip.PrefixFrom(ip, 128)) },
+		func() error { return inst.addRoute("eth0", netip.MustParsePrefix("::/0"), GatewayIPv6) },
+	})
 }
 
 // linkClient joins the client to the VPC router: vpc "client"

@@ -56,7 +56,9 @@ func mustAsk(t *testing.T, ns string, src netip.Addr, addr string) topology.Echo
 
 func TestUpBuildsTheContractsLinksAndDownLeavesNothing(t *testing.T) {
 	requireLab(t)
-	lab, err := topology.Up(topology.Config{Nodes: twoNodes(), MgmtSubnet: testMgmt,
+	nodes := twoNodes()
+	nodes[0].IPv6 = netip.MustParseAddr("2600:1900:4000:1::11")
+	lab, err := topology.Up(topology.Config{Nodes: nodes, MgmtSubnet: testMgmt,
 		VMs: []topology.VMSpec{{Name: "vm-1", InternalIP: netip.MustParseAddr("10.128.0.20")}}})
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +100,19 @@ func TestUpBuildsTheContractsLinksAndDownLeavesNothing(t *testing.T) {
 			if e.Pod != n.Name || e.SourceAddr() != topology.Gateway {
 				t.Errorf("router asked %s and got %+v, want %s seeing %s", n.InternalIP, e, n.Name, topology.Gateway)
 			}
+		}
+	})
+	t.Run("the VPC router reaches a node's IPv6 address, which answers through the router's link-local address", func(t *testing.T) {
+		// The router's own probe source: an address on none of its links,
+		// as the data plane's checkers are.
+		src := netip.MustParseAddr("2600:1901:8001::1")
+		if out, err := exec.Command("ip", "-n", lab.VPC, "-6", "addr", "add", src.String()+"/128", "dev", "lo", "nodad").CombinedOutput(); err != nil {
+			t.Fatalf("add %s to lo in %s: %v: %s", src, lab.VPC, err, out)
+		}
+		serveEcho(t, n1.NS, net.JoinHostPort(n1.IPv6.String(), "9004"), n1.Name)
+		e := mustAsk(t, lab.VPC, src, net.JoinHostPort(n1.IPv6.String(), "9004"))
+		if e.Pod != n1.Name || e.SourceAddr() != src {
+			t.Errorf("router asked %s and got %+v, want %s seeing %s", n1.IPv6, e, n1.Name, src)
 		}
 	})
 	t.Run("a VM has the link after the nodes' and reaches the router from its internal address", func(t *testing.T) {
