@@ -144,6 +144,9 @@ func (h *hostAddresses) add(ip string) error {
 }
 
 func (h *hostAddresses) remove() {
+	if h == nil {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.created {
