@@ -2,10 +2,13 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,6 +243,55 @@ func TestTheAmd64BinaryTakenOutOfItsLayerReportsTheStampedVersion(t *testing.T) 
 	want := "fake-gce " + testStamp.version + " (commit " + testStamp.commit + ", "
 	if !strings.HasPrefix(string(out), want) {
 		t.Errorf("fake-gce --version = %q, want it to start %q", out, want)
+	}
+}
+
+// A container's args come after the image's entrypoint (docs/ci.md: a
+// GitLab service's command, docker run IMAGE ARGS), so they add flags to
+// it, and a later --listen wins over the image's 0.0.0.0:8085.
+func TestTheAmd64BinaryRunAsTheEntrypointWithAContainersArgsServesTheirProject(t *testing.T) {
+	dir, _ := builtTwice(t)
+	img := platformImage(t, readIndex(t, dir), "amd64")
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entrypoint := cfg.Config.Entrypoint
+	got := files(t, img, strings.TrimPrefix(entrypoint[0], "/"))
+	bin := filepath.Join(t.TempDir(), "fake-gce")
+	if err := os.WriteFile(bin, got[strings.TrimPrefix(entrypoint[0], "/")], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(entrypoint[1:], "--project=my-project", "--listen=127.0.0.1:0")...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("fake-gce's first line: %v", err)
+	}
+	_, rest, ok := strings.Cut(line, "serving the compute API at ")
+	endpoint, _, _ := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(endpoint, "http://127.0.0.1:") {
+		t.Fatalf("fake-gce's first line %q does not name a compute endpoint on 127.0.0.1", line)
+	}
+	resp, err := http.Get(endpoint + "projects/my-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var project struct{ Name string }
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &project) != nil || project.Name != "my-project" {
+		t.Errorf("GET %sprojects/my-project: %s %s, want the project my-project", endpoint, resp.Status, body)
 	}
 }
 

@@ -1,5 +1,10 @@
 // Package fakegcetest starts fake-gce in-process for a Go test and hands back
 // the official compute client pointed at it over HTTP.
+//
+// It is supported for other projects' tests (docs/ci.md): Start, the Cloud
+// fields, WaitOperation and fakegce.Config change only with a note in the
+// release's notes. It must never import a Kubernetes module, so that a test
+// using it compiles little besides google.golang.org/api.
 package fakegcetest
 
 import (
