@@ -127,7 +127,7 @@ clean: ## Remove build output.
 	rm -rf _output
 
 .PHONY: kube-binaries
-kube-binaries: ## Build kube-apiserver, kube-proxy, kubectl and etcd into _output/bin (cached).
+kube-binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubectl and hollow-node into _output/bin (cached).
 	hack/build-kube-binaries.sh
 
 .PHONY: tofu
