@@ -15,8 +15,12 @@ import (
 // VPC firewall's rules of IPv6 sources (Plan.Firewall6), then the
 // implied deny:
 //
-//	output    output, filter: established flows pass; new ones into an
-//	          instance link go through firewall.
+//	output    output, filter: established flows and neighbor discovery
+//	          pass; new flows into an instance link go through firewall.
+//
+// Neighbor discovery is the VPC's own business, not an instance's ingress
+// (GCE's VPC has no layer 2 for a firewall to judge); the IPv4 table never
+// sees its counterpart, ARP.
 //	firewall  the compiled IPv6 ingress rules in order, then the implied deny.
 
 // Offsets of the IPv6 header's addresses.
@@ -41,6 +45,7 @@ func writeTable6(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 	if err := w.firewallRules(p.Firewall6, links, ipv6AddrIn); err != nil {
 		return err
 	}
+	w.rule(chainOutput, "neighbor discovery", neighborDiscovery(), one(verdict(expr.VerdictAccept, "")))
 	if err := w.output(p, links); err != nil {
 		return err
 	}
@@ -74,6 +79,17 @@ func ipv6AddrIn(offset uint32, ps []netip.Prefix) ([][]expr.Any, error) {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a[:]}})
 	}
 	return out, nil
+}
+
+// neighborDiscovery matches the ICMPv6 messages of neighbor discovery
+// (RFC 4861): types 133 to 137, router solicitation to redirect.
+func neighborDiscovery() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{58}}, // ipv6-icmp
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Range{Op: expr.CmpOpEq, Register: reg1, FromData: []byte{133}, ToData: []byte{137}},
+	}
 }
 
 // deleteTable6 removes the IPv6 table, if it is there.
