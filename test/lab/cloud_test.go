@@ -46,6 +46,16 @@ func podCIDR(n int) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 64, byte(n), 0}), 24)
 }
 
+// nodeIPv6 of node N is the N+10th address of the nodes' subnetwork's
+// external IPv6 /64, outside the /96 ranges fake-gce hands to IPv6
+// forwarding rules (the second 32 bits of the interface part are never
+// zero in theirs).
+func nodeIPv6(prefix netip.Prefix, n int) netip.Addr {
+	a := prefix.Masked().Addr().As16()
+	a[15] = byte(10 + n)
+	return netip.AddrFrom16(a)
+}
+
 // createVPC makes the network, the nodes' subnetwork, a firewall rule that
 // lets nodes and pods talk to each other (what a cluster's terraform adds)
 // and one that lets SSH in, the instances node-1..3, and the VM vm-1 (no
@@ -60,10 +70,21 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, []topology.VM
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
 		return nil, nil, fmt.Errorf("insert network %s: %w", network, err)
 	}
+	// Dual-stack, so that IPv6 forwarding rules (of ipv6AccessType
+	// EXTERNAL) take their /96 from it and the nodes have IPv6 addresses
+	// for their health checks.
 	op, err = c.Subnetworks.Insert(project, region, &compute.Subnetwork{Name: subnetwork, Network: "global/networks/" + network,
-		IpCidrRange: nodesRange}).Context(ctx).Do()
+		IpCidrRange: nodesRange, StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Context(ctx).Do()
 	if err := e.cloud.Wait(ctx, op, err); err != nil {
 		return nil, nil, fmt.Errorf("insert subnetwork %s: %w", subnetwork, err)
+	}
+	nodes, err := c.Subnetworks.Get(project, region, subnetwork).Context(ctx).Do()
+	if err != nil {
+		return nil, nil, fmt.Errorf("get subnetwork %s: %w", subnetwork, err)
+	}
+	ipv6Range, err := netip.ParsePrefix(nodes.ExternalIpv6Prefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("subnetwork %s: externalIpv6Prefix: %w", subnetwork, err)
 	}
 	op, err = c.Subnetworks.Insert(project, region, &compute.Subnetwork{Name: vmSubnetwork, Network: "global/networks/" + network,
 		IpCidrRange: vmRange}).Context(ctx).Do()
@@ -92,7 +113,7 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, []topology.VM
 			Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 				InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 			NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: "regions/" + region + "/subnetworks/" + subnetwork,
-				NetworkIP:     internalIP(i).String(),
+				NetworkIP: internalIP(i).String(), StackType: "IPV4_IPV6", Ipv6Address: nodeIPv6(ipv6Range, i).String(),
 				AccessConfigs: []*compute.AccessConfig{{Name: "External NAT", Type: "ONE_TO_ONE_NAT"}}}},
 			Tags: &compute.Tags{Items: []string{nodeTag}},
 		}).Context(ctx).Do()
@@ -106,7 +127,8 @@ func (e *env) createVPC(ctx context.Context) ([]topology.NodeSpec, []topology.VM
 		if e.natIP[name], err = netip.ParseAddr(inst.NetworkInterfaces[0].AccessConfigs[0].NatIP); err != nil {
 			return nil, nil, fmt.Errorf("instance %s: natIP: %w", name, err)
 		}
-		specs = append(specs, topology.NodeSpec{Name: name, InternalIP: internalIP(i), PodCIDR: podCIDR(i)})
+		specs = append(specs, topology.NodeSpec{Name: name, InternalIP: internalIP(i), PodCIDR: podCIDR(i),
+			IPv6: nodeIPv6(ipv6Range, i)})
 	}
 	op, err = c.Instances.Insert(project, zones[0], &compute.Instance{
 		Name: vmName, MachineType: "zones/" + zones[0] + "/machineTypes/e2-small",
