@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,7 +172,10 @@ func startChartCCM(t *testing.T, cp *cluster.ControlPlane, objs []*unstructured.
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freeLoopbackPort(t)
+	port, err := cluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var args []string
 	for _, a := range pod.Containers[0].Args {
 		switch {
@@ -203,7 +203,7 @@ func startChartCCM(t *testing.T, cp *cluster.ControlPlane, objs []*unstructured.
 	healthz := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := p.WaitReady(wctx, func() error { return healthy(healthz) }); err != nil {
+	if err := p.WaitReady(wctx, func() error { return cluster.Healthy(healthz) }); err != nil {
 		t.Fatalf("the CCM with the chart's arguments %v: %v", args, err)
 	}
 	return p
@@ -267,28 +267,4 @@ func helmClusterResources(t *testing.T) []string {
 		add("firewall", x.Name)
 	}
 	return names
-}
-
-// healthy is nil when url answers 200 (the CCM's self-signed secure port).
-func healthy(url string) error {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return nil
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

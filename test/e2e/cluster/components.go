@@ -99,7 +99,7 @@ func (cp *ControlPlane) StartScheduler(ctx context.Context, binDir string) (*Com
 // serving on loopback) and waits for its /healthz, which both serve without
 // authentication (--authorization-always-allow-paths defaults to /healthz).
 func (cp *ControlPlane) startComponent(ctx context.Context, name, bin, kubeconfig string, extra ...string) (*Component, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -108,16 +108,9 @@ func (cp *ControlPlane) startComponent(ctx context.Context, name, bin, kubeconfi
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
 		"--leader-elect=false", "--profiling=false", "--v=2",
 	}, extra...)
-	proc, err := startProcess(cp.Dir, name, bin, args, nil)
+	proc, url, err := startServing(ctx, cp.Dir, name, bin, args, nil, port)
 	if err != nil {
 		return nil, err
 	}
-	c := &Component{Name: name, proc: proc, HealthzURL: fmt.Sprintf("https://127.0.0.1:%d/healthz", port)}
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := waitFor(wctx, proc, name, func() error { return httpOK(c.HealthzURL) }); err != nil {
-		proc.stop(time.Second)
-		return nil, err
-	}
-	return c, nil
+	return &Component{Name: name, proc: proc, HealthzURL: url}, nil
 }

@@ -70,7 +70,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	var err error
 	for _, p := range []*int{&o.EtcdPort, &o.EtcdPeerPort, &o.APIPort} {
 		if *p == 0 {
-			if *p, err = freePort(); err != nil {
+			if *p, err = FreePort(); err != nil {
 				return nil, err
 			}
 		}

@@ -81,7 +81,7 @@ type FakeGCE struct {
 func StartFakeGCE(ctx context.Context, dir, bin string, port int, args ...string) (*FakeGCE, error) {
 	var err error
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +93,7 @@ func StartFakeGCE(ctx context.Context, dir, bin string, port int, args ...string
 	f := &FakeGCE{proc: proc, Host: host, Endpoint: "http://" + host + "/compute/v1/", Project: "fake-project"}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := waitFor(wctx, proc, "fake-gce", func() error { return httpOK("http://" + host + "/healthz") }); err != nil {
+	if err := waitFor(wctx, proc, "fake-gce", func() error { return Healthy("http://" + host + "/healthz") }); err != nil {
 		proc.stop(time.Second)
 		return nil, err
 	}
@@ -111,7 +111,9 @@ func (f *FakeGCE) Stop() { f.proc.stop(5 * time.Second) }
 // Kill is kill -9 of fake-gce.
 func (f *FakeGCE) Kill() { f.proc.kill() }
 
-func httpOK(url string) error {
+// Healthy is nil when url answers 200; a component's self-signed serving
+// certificate is not checked.
+func Healthy(url string) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := client.Get(url)
 	if err != nil {
@@ -139,7 +141,7 @@ func StartCCM(ctx context.Context, dir, bin, name, kubeconfig, cloudConfig, clus
 
 // StartCCMWithEnv is StartCCM with extra environment variables (NAME=value).
 func StartCCMWithEnv(ctx context.Context, dir, bin, name, kubeconfig, cloudConfig, clusterName string, env []string, extra ...string) (*CCM, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -153,18 +155,29 @@ func StartCCMWithEnv(ctx context.Context, dir, bin, name, kubeconfig, cloudConfi
 		"--node-monitor-period=1s", "--v=2",
 	}
 	args = append(args, extra...)
-	proc, err := startProcess(dir, name, bin, args, env)
+	proc, url, err := startServing(ctx, dir, name, bin, args, env, port)
 	if err != nil {
 		return nil, err
 	}
-	c := &CCM{Name: name, proc: proc, HealthzURL: fmt.Sprintf("https://127.0.0.1:%d/healthz", port)}
+	return &CCM{Name: name, proc: proc, HealthzURL: url}, nil
+}
+
+// startServing starts a process that serves /healthz on 127.0.0.1:port and
+// waits up to a minute for it to answer 200; a process that does not is
+// stopped.
+func startServing(ctx context.Context, dir, name, bin string, args, env []string, port int) (*process, string, error) {
+	proc, err := startProcess(dir, name, bin, args, env)
+	if err != nil {
+		return nil, "", err
+	}
+	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := waitFor(wctx, proc, name, func() error { return httpOK(c.HealthzURL) }); err != nil {
+	if err := waitFor(wctx, proc, name, func() error { return Healthy(url) }); err != nil {
 		proc.stop(time.Second)
-		return nil, err
+		return nil, "", err
 	}
-	return c, nil
+	return proc, url, nil
 }
 
 // Stop stops the CCM gracefully; Kill is kill -9.

@@ -60,7 +60,7 @@ func (cp *ControlPlane) StartHollowNode(ctx context.Context, o HollowNodeOptions
 	if err := cp.WriteKubeconfig(kubeconfig, "system:node:"+o.Name, NodeToken(o.Name)); err != nil {
 		return nil, fmt.Errorf("write kubeconfig of node %s: %w", o.Name, err)
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -109,9 +109,9 @@ func tail(path string, lines int) string {
 var portMu sync.Mutex
 var handedOut = map[int]bool{}
 
-// freePort returns a loopback port nothing listens on now, never the same
+// FreePort returns a loopback port nothing listens on now, never the same
 // twice in one process.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	portMu.Lock()
 	defer portMu.Unlock()
 	for i := 0; i < 50; i++ {
