@@ -32,20 +32,6 @@ const (
 	sharedNetwork = "network-project-id = " + hostProject + "\nnetwork-name = shared\n"
 )
 
-// waitOp checks a compute call and waits for its operation, in the
-// project the operation names.
-func waitOp(t *testing.T, fc *fakegcetest.Cloud) func(*compute.Operation, error) {
-	return func(op *compute.Operation, err error) {
-		t.Helper()
-		if err == nil {
-			_, err = fc.WaitOperation(context.Background(), op)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // newSharedVPCCluster is a cluster on a Shared VPC
 // (https://cloud.google.com/vpc/docs/shared-vpc): the network shared, its
 // subnetwork nodes (10.0.0.0/24), a rule from the nodes to the pods and the
@@ -59,18 +45,18 @@ func newSharedVPCCluster(t *testing.T, network, extra string) *cluster {
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{serviceProject, hostProject}})
 	c := &cluster{fc: fc}
 	const link = "https://www.googleapis.com/compute/v1/projects/" + hostProject
-	waitOp(t, fc)(fc.Compute.Networks.Insert(hostProject, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
+	wait(t, fc)(fc.Compute.Networks.Insert(hostProject, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	waitOp(t, fc)(fc.Compute.Subnetworks.Insert(hostProject, "us-central1", &compute.Subnetwork{Name: "nodes", Network: link + "/global/networks/shared", IpCidrRange: "10.0.0.0/24"}).Do())
+	wait(t, fc)(fc.Compute.Subnetworks.Insert(hostProject, "us-central1", &compute.Subnetwork{Name: "nodes", Network: link + "/global/networks/shared", IpCidrRange: "10.0.0.0/24"}).Do())
 	for i := 1; i <= 3; i++ {
-		waitOp(t, fc)(fc.Compute.Instances.Insert(serviceProject, "us-central1-a", &compute.Instance{
+		wait(t, fc)(fc.Compute.Instances.Insert(serviceProject, "us-central1-a", &compute.Instance{
 			Name: fmt.Sprintf("node-%d", i), MachineType: "zones/us-central1-a/machineTypes/e2-medium",
 			Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 			NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: link + "/regions/us-central1/subnetworks/nodes",
 				AccessConfigs: []*compute.AccessConfig{{Type: "ONE_TO_ONE_NAT"}}}},
 			Tags: &compute.Tags{Items: []string{"k8s-node"}}}).Do())
 	}
-	waitOp(t, fc)(fc.Compute.Firewalls.Insert(hostProject, &compute.Firewall{Name: "lab-nodes-to-pods", Network: link + "/global/networks/shared",
+	wait(t, fc)(fc.Compute.Firewalls.Insert(hostProject, &compute.Firewall{Name: "lab-nodes-to-pods", Network: link + "/global/networks/shared",
 		SourceTags: []string{"k8s-node"}, TargetTags: []string{"k8s-node"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Do())
 
 	c.cloudConfig = filepath.Join(t.TempDir(), "gce.conf")
@@ -181,7 +167,7 @@ func TestRunNamesTheNodeipRuleOfASharedVPCCluster(t *testing.T) {
 	owner := ownership.ForCluster(clusterName).InServiceProject(serviceProject)
 	published := c.nodes[0].Status.Addresses[0].Address
 	rule := gce.NodeIPFirewallName(owner, webUID)
-	waitOp(t, c.fc)(c.fc.Compute.Firewalls.Insert(hostProject, &compute.Firewall{Name: rule, Network: "projects/" + hostProject + "/global/networks/shared",
+	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(hostProject, &compute.Firewall{Name: rule, Network: "projects/" + hostProject + "/global/networks/shared",
 		Description:  owner.Description(map[string]string{ownership.ServiceKey: "default/web", ownership.ServiceUIDKey: webUID}),
 		SourceRanges: []string{"0.0.0.0/0"}, DestinationRanges: []string{published + "/32"}, TargetTags: []string{"k8s-node"},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}}}).Do())

@@ -101,21 +101,13 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-// wait checks a compute call and waits for its operation.
+// wait checks a compute call and waits for its operation, in the project,
+// region or zone the operation names.
 func wait(t *testing.T, fc *fakegcetest.Cloud) func(*compute.Operation, error) {
 	return func(op *compute.Operation, err error) {
 		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if op.Status == "DONE" {
-			return
-		}
-		if op.Zone != "" {
-			zone := op.Zone[strings.LastIndex(op.Zone, "/")+1:]
-			_, err = fc.Compute.ZoneOperations.Wait(fc.Project, zone, op.Name).Do()
-		} else {
-			_, err = fc.Compute.GlobalOperations.Wait(fc.Project, op.Name).Do()
+		if err == nil {
+			_, err = fc.WaitOperation(context.Background(), op)
 		}
 		if err != nil {
 			t.Fatal(err)
