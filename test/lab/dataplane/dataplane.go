@@ -285,9 +285,6 @@ func (d *dataplane) apply(plan Plan, links map[netip.Addr]link) error {
 	if err := writeTable(c, plan, names); err != nil {
 		return err
 	}
-	if err := writeTable6(c, plan, names); err != nil {
-		return err
-	}
 	return writeRouting(d.ns.nl, plan, links)
 }
 
@@ -297,7 +294,7 @@ func (d *dataplane) cleanup() {
 	d.prober.stop()
 	c, err := nftables.New(nftables.WithNetNSFd(int(d.ns.ns)))
 	if err == nil {
-		err = errors.Join(deleteTable(c), deleteTable6(c))
+		err = deleteTable(c)
 	}
 	err = errors.Join(err, clearRouting(d.ns.nl), d.applyGuests(nil))
 	for _, g := range d.guests {

@@ -44,9 +44,10 @@ const (
 	chainFirewall = "firewall"
 )
 
-// writeTable replaces the data plane's table with one rendered from the plan,
-// in one netlink batch (add, delete and add the table again), so packets see
-// either the old rules or the new ones. links maps instance addresses to the
+// writeTable replaces the data plane's tables (ip, and ip6 for the IPv6
+// health checks) with ones rendered from the plan, in one netlink batch
+// (add, delete and add each table again), so packets see either the old
+// rules or the new ones. links maps instance addresses to the
 // vpc-side link that leads to them.
 //
 // A write costs one RCU grace period in the kernel (about 13 ms on a 2-core
@@ -76,8 +77,11 @@ func writeTable(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 			return err
 		}
 	}
+	if err := addTable6(c, p, links); err != nil {
+		return err
+	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("replace nftables table %s: %w", tableName, err)
+		return fmt.Errorf("replace nftables tables ip and ip6 %s: %w", tableName, err)
 	}
 	return nil
 }
@@ -306,10 +310,12 @@ func (w *tableWriter) output(Plan, map[netip.Addr]string) error {
 	return nil
 }
 
-// deleteTable removes the data plane's table, if it is there.
+// deleteTable removes the data plane's tables, if they are there.
 func deleteTable(c *nftables.Conn) error {
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: tableName}
-	c.AddTable(t)
-	c.DelTable(t)
+	for _, family := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+		t := &nftables.Table{Family: family, Name: tableName}
+		c.AddTable(t)
+		c.DelTable(t)
+	}
 	return c.Flush()
 }

@@ -26,9 +26,10 @@ import (
 // Offsets of the IPv6 header's addresses.
 var ipv6Offsets = addrOffsets{saddr: 8, daddr: 24}
 
-// writeTable6 replaces the IPv6 table with one rendered from the plan, in
-// one batch, as writeTable does the IPv4 one.
-func writeTable6(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
+// addTable6 adds to the batch the replacement of the IPv6 table, rendered
+// from the plan; writeTable commits it with the IPv4 one, so a write costs
+// one commit (and one RCU grace period) whatever the families.
+func addTable6(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 	t := &nftables.Table{Family: nftables.TableFamilyIPv6, Name: tableName}
 	c.AddTable(t)
 	c.DelTable(t)
@@ -46,13 +47,7 @@ func writeTable6(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 		return err
 	}
 	w.rule(chainOutput, "neighbor discovery", neighborDiscovery(), one(verdict(expr.VerdictAccept, "")))
-	if err := w.output(p, links); err != nil {
-		return err
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("replace nftables table ip6 %s: %w", tableName, err)
-	}
-	return nil
+	return w.output(p, links)
 }
 
 // ipv6AddrIn matches an IPv6 address against prefixes, one alternative per
@@ -90,12 +85,4 @@ func neighborDiscovery() []expr.Any {
 		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
 		&expr.Range{Op: expr.CmpOpEq, Register: reg1, FromData: []byte{133}, ToData: []byte{137}},
 	}
-}
-
-// deleteTable6 removes the IPv6 table, if it is there.
-func deleteTable6(c *nftables.Conn) error {
-	t := &nftables.Table{Family: nftables.TableFamilyIPv6, Name: tableName}
-	c.AddTable(t)
-	c.DelTable(t)
-	return c.Flush()
 }
