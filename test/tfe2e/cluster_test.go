@@ -122,9 +122,10 @@ func startEnv(t *testing.T) *env {
 	return e
 }
 
-// runCluster starts a control plane with deploy/'s RBAC, a simulated kubelet
-// for every instance terraform made and the CCM with terraform's gce.conf,
-// and checks the nodes and a LoadBalancer Service. It stops the kubelets and
+// runCluster starts a control plane with deploy/'s RBAC,
+// kube-controller-manager, kube-scheduler, a hollow kubelet for every
+// instance terraform made and the CCM with terraform's gce.conf, and checks
+// the nodes and a LoadBalancer Service. It stops the kubelets and
 // the CCM before it returns, once the Service's cloud resources are gone.
 func (e *env) runCluster(t *testing.T, out exampleOutputs) {
 	t.Helper()
@@ -143,12 +144,27 @@ func (e *env) runCluster(t *testing.T, out exampleOutputs) {
 	if err := os.WriteFile(cloudConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The rest of a cluster, as in the e2e suite's real* tests:
+	// kube-controller-manager (node IPAM, node lifecycle, endpoint
+	// slices), kube-scheduler, and a hollow kubelet (the real kubelet code,
+	// --cloud-provider=external, --node-ip the instance's internal IP) for
+	// every instance terraform made.
+	kcm, err := cp.StartControllerManager(ctx, cluster.ControllerManagerOptions{BinDir: e.kubeBin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kcm.Stop()
+	sched, err := cp.StartScheduler(ctx, e.kubeBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sched.Stop()
 	for _, name := range out.NodeNames {
-		k, err := cp.StartKubelet(ctx, name, time.Second)
+		h, err := cp.StartHollowNode(ctx, cluster.HollowNodeOptions{BinDir: e.kubeBin, Name: name, NodeIP: out.Nodes[name].InternalIP})
 		if err != nil {
 			t.Fatalf("%v (the e2e control plane knows node-1 ... node-64 only)", err)
 		}
-		defer k.Stop(ctx, false)
+		defer h.Stop()
 	}
 	// The example's gce.conf says token-url = nil, Application Default
 	// Credentials: fake-gce's metadata server hands out the token.

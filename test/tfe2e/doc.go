@@ -3,7 +3,8 @@
 // cloud config it renders is exactly what the CCM reads, and, when
 // TF_PROVIDER_MIRROR names a folder holding the Google provider, the whole
 // path of a terraform-built cluster: apply against fake-gce, a second plan
-// with no changes, simulated kubelets registering the instances, the CCM
+// with no changes, kube-controller-manager, kube-scheduler and hollow
+// kubelets (the real kubelet code) registering the instances, the CCM
 // initialising them and serving a LoadBalancer Service on the reserved
 // address, and destroy leaving fake-gce empty. Run it with make tf-e2e.
 //
