@@ -82,10 +82,6 @@ type Controller struct {
 	gone map[string]*v1.Service
 	// nodeSet is the node set last published (nil before the first).
 	nodeSet *nodeSet
-	// nodesPending says a node event arrived since the last publication:
-	// the batch window holds back the resync of the load balancers already
-	// built, but a Service ensured meanwhile publishes first (freshNodeSet).
-	nodesPending bool
 }
 
 // nodeSet is one publication of the eligible nodes. A provider call takes
@@ -204,9 +200,6 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 // event asks for the same key (nodeSetKey), so however many arrive while a
 // sync waits or runs, they make one more sync between them.
 func (c *Controller) nodeChanged() {
-	c.mu.Lock()
-	c.nodesPending = true
-	c.mu.Unlock()
 	c.nodeQueue.AddAfter(nodeSetKey, c.nodeSetBatch)
 	nodeEvents.Inc()
 }
@@ -301,11 +294,6 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 	c.refreshing.Lock()
 	defer c.refreshing.Unlock()
 	nodeSetSyncs.Inc()
-	// Cleared before the list: an event that arrives after it sets it
-	// again, so no event is left unpublished.
-	c.mu.Lock()
-	c.nodesPending = false
-	c.mu.Unlock()
 	all, err := c.nodes.List(labels.Everything())
 	if err != nil {
 		utilruntime.HandleErrorWithContext(ctx, err, "Listing nodes from the cache failed")
@@ -336,18 +324,19 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 	}
 }
 
-// freshNodeSet returns the node set as the cache has it now: when a node
-// event waits in the batch window, it publishes first (queueing the
-// Services built for the older set, as the batched sync would), so that a
-// load balancer being built gets every node that joined before it, not the
-// nodes of up to a batch window ago.
+// freshNodeSet returns the node set as the cache has it now: when it
+// differs from the one last published (a node event still waits in the
+// batch window, or its handler has not run yet), it publishes first,
+// queueing the Services built for the older set as the batched sync would.
+// So a load balancer being built gets every node that joined before it, not
+// the nodes of up to a batch window ago.
 func (c *Controller) freshNodeSet(ctx context.Context) nodeSet {
-	c.mu.Lock()
-	pending := c.nodesPending
-	c.mu.Unlock()
-	if pending {
-		c.refreshNodeSet(ctx)
+	current := c.currentNodeSet()
+	all, err := c.nodes.List(labels.Everything())
+	if err != nil || (current.version != 0 && nodeSetFingerprint(eligibleNodes(all)) == current.hash) {
+		return current
 	}
+	c.refreshNodeSet(ctx)
 	return c.currentNodeSet()
 }
 

@@ -272,6 +272,12 @@ func TestANewServiceIsBuiltWithTheNodesThatJoinedBeforeIt(t *testing.T) {
 	h := startHarnessWith(t, harnessOptions{beforeRun: func(c *Controller) {
 		c.nodeSetBatch = time.Hour
 	}}, 1)
+	h.eventually("the controller has published its first node set", func() string {
+		if got := h.publishedNodes(); !slices.Equal(got, []string{"node-1"}) {
+			return fmt.Sprintf("published %v", got)
+		}
+		return ""
+	})
 	addInstance(t, h.cloud, "node-2")
 	h.createNode("node-2")
 	h.eventually("the controller has the new node in its cache", func() string {
