@@ -149,7 +149,7 @@ func foreignReason(owner ownership.Cluster) string {
 // in a field the API does not patch: network or direction.
 func needsReplace(desired Rule, observed *compute.Firewall) bool {
 	o := Normalize(FromFirewall(observed))
-	return !sameNetwork(desired.Network, o.Network) || Normalize(desired).Direction != o.Direction
+	return !SameNetwork(desired.Network, o.Network) || Normalize(desired).Direction != o.Direction
 }
 
 // inSync reports whether the observed rule already is the desired one: equal
@@ -158,7 +158,7 @@ func needsReplace(desired Rule, observed *compute.Firewall) bool {
 func inSync(desired Rule, observed *compute.Firewall) bool {
 	d, o := Normalize(desired), Normalize(FromFirewall(observed))
 	return d.Name == o.Name &&
-		sameNetwork(d.Network, o.Network) &&
+		SameNetwork(d.Network, o.Network) &&
 		d.Direction == o.Direction &&
 		d.Priority == o.Priority &&
 		slices.Equal(d.SourceRanges, o.SourceRanges) &&
@@ -175,10 +175,11 @@ func inSync(desired Rule, observed *compute.Firewall) bool {
 		!observed.Disabled
 }
 
-// sameNetwork compares network links by project and name, so that the full
+// SameNetwork compares network links by project and name, so that the full
 // link the API returns equals the one a caller built with another base URL
-// (a fake endpoint) or as a partial URL ("global/networks/default").
-func sameNetwork(a, b string) bool {
+// (a fake endpoint) or as a partial URL ("global/networks/default", which
+// names no project and so matches the network of that name in any).
+func SameNetwork(a, b string) bool {
 	pa, na := networkID(a)
 	pb, nb := networkID(b)
 	return na == nb && (pa == pb || pa == "" || pb == "")

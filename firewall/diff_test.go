@@ -187,3 +187,29 @@ func TestDiffOutputIsSortedByName(t *testing.T) {
 		t.Errorf("insert order (-want +got):\n%s", diff)
 	}
 }
+
+// One comparison of network links serves the firewall package and nodeip:
+// links from another base URL, or partial ones, name the same network.
+func TestSameNetwork(t *testing.T) {
+	const full = "https://www.googleapis.com/compute/v1/projects/p/global/networks/default"
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{full, full, true},
+		{full, "http://127.0.0.1:8085/compute/v1/projects/p/global/networks/default", true},
+		{full, "projects/p/global/networks/default", true},
+		{full, "global/networks/default", true},
+		{full, "default", true},
+		{full, "projects/q/global/networks/default", false},
+		{full, "https://www.googleapis.com/compute/v1/projects/p/global/networks/other", false},
+		{"global/networks/a", "global/networks/b", false},
+	} {
+		if got := firewall.SameNetwork(tc.a, tc.b); got != tc.want {
+			t.Errorf("SameNetwork(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := firewall.SameNetwork(tc.b, tc.a); got != tc.want {
+			t.Errorf("SameNetwork(%q, %q) = %v, want %v (not symmetric)", tc.b, tc.a, got, tc.want)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownershi
 	a := &applier{c: c, owner: owner, log: klog.FromContext(ctx)}
 	var dead []string
 	for _, fw := range fws {
-		if !owner.Owns(fw.Name, fw.Description) || !sameNetwork(network, fw.Network) {
+		if !owner.Owns(fw.Name, fw.Description) || !SameNetwork(network, fw.Network) {
 			continue
 		}
 		keys, _ := ownership.Parse(fw.Description)

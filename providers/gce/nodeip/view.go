@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	"google.golang.org/api/compute/v1"
@@ -90,7 +89,7 @@ func (o *observedRule) inSync(desired *firewall.Rule) bool {
 		return false
 	}
 	d, n := desired, &o.norm
-	return d.Name == n.Name && sameNetworkLink(d.Network, n.Network) && d.Direction == n.Direction && d.Priority == n.Priority &&
+	return d.Name == n.Name && firewall.SameNetwork(d.Network, n.Network) && d.Direction == n.Direction && d.Priority == n.Priority &&
 		slices.Equal(d.SourceRanges, n.SourceRanges) && slices.Equal(d.DestinationRanges, n.DestinationRanges) &&
 		slices.Equal(d.TargetTags, n.TargetTags) && d.Description == n.Description &&
 		slices.EqualFunc(d.Allowed, n.Allowed, func(a, b firewall.Allow) bool { return a.Protocol == b.Protocol && slices.Equal(a.Ports, b.Ports) })
@@ -157,18 +156,6 @@ func (s serviceRules) inSync(names []string, desired []firewall.Rule) bool {
 		}
 	}
 	return true
-}
-
-// sameNetworkLink compares network links by their "projects/..." part, so
-// that the API's full link equals one built with another base URL.
-func sameNetworkLink(a, b string) bool {
-	tail := func(s string) string {
-		if i := strings.Index(s, "projects/"); i >= 0 {
-			return s[i:]
-		}
-		return s
-	}
-	return tail(a) == tail(b)
 }
 
 func newFirewallView(api *computeclient.Client, owner ownership.Cluster, isOurs func(*compute.Firewall) bool) *firewallView {
