@@ -24,7 +24,8 @@ import (
 // ProviderName is the name the provider registers under (--cloud-provider).
 const ProviderName = "gce"
 
-const linkBase = "https://www.googleapis.com/compute/v1/"
+// linkBase is computeclient.LinkBase, short for the links built here.
+const linkBase = computeclient.LinkBase
 
 // Options are the settings that come from the command line, not the cloud config.
 type Options struct {

@@ -211,3 +211,8 @@ func lastSegment(s string) string {
 	}
 	return s
 }
+
+// LinkBase is the root of every link the compute API answers with
+// (selfLink, and the references it stores), whichever endpoint the client
+// called: compare and build links on it, never on the endpoint.
+const LinkBase = "https://www.googleapis.com/compute/v1/"

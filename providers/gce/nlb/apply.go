@@ -17,6 +17,9 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
+// linkBase is computeclient.LinkBase, short for the links built here.
+const linkBase = computeclient.LinkBase
+
 // maxBatch is the most instances one addInstance or removeInstance call
 // carries: the upstream GCE provider's maxInstancesPerTargetPoolUpdate
 // (kubernetes/kubernetes#87881, kubernetes/cloud-provider-gcp

@@ -285,7 +285,7 @@ func instanceLinks(nodes []*v1.Node) []string {
 		if !ok || len(parts) != 3 {
 			continue
 		}
-		out = append(out, "https://www.googleapis.com/compute/v1/projects/"+parts[0]+"/zones/"+parts[1]+"/instances/"+parts[2])
+		out = append(out, linkBase+"projects/"+parts[0]+"/zones/"+parts[1]+"/instances/"+parts[2])
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

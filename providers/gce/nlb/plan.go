@@ -21,8 +21,6 @@ func (e *ServiceError) Error() string { return e.Message }
 // name it; the caller may find one and try again.
 const ReasonNoSubnetwork = "NoSubnetwork"
 
-const linkBase = "https://www.googleapis.com/compute/v1/"
-
 // Plan is the minimal set of calls that turns the observed state into the
 // desired one. An empty Plan is a no-change resync.
 type Plan struct {
