@@ -55,11 +55,7 @@ const (
 // flushing and refilling its chains removes rules too and measured the
 // same, so the whole table is replaced, which also undoes any hand edit.
 func writeTable(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: tableName}
-	c.AddTable(t)
-	c.DelTable(t)
-	c.AddTable(t)
-	w := &tableWriter{c: c, t: t, sets: setBuilder{c: c, table: t}, chains: map[string]*nftables.Chain{}, offsets: ipv4Offsets}
+	w := replaceTable(c, nftables.TableFamilyIPv4, ipv4Offsets)
 	drop, accept := nftables.ChainPolicyDrop, nftables.ChainPolicyAccept
 	for _, ch := range []*nftables.Chain{
 		{Name: chainFirewall},
@@ -69,8 +65,7 @@ func writeTable(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
 		{Name: chainForward, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop},
 		{Name: chainOutput, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept},
 	} {
-		ch.Table = t
-		w.chains[ch.Name] = c.AddChain(ch)
+		w.addChain(ch)
 	}
 	for _, step := range []func(Plan, map[netip.Addr]string) error{w.mark, w.nat, w.firewall, w.forward, w.output} {
 		if err := step(p, links); err != nil {
@@ -92,6 +87,22 @@ type tableWriter struct {
 	sets    setBuilder
 	chains  map[string]*nftables.Chain
 	offsets addrOffsets // of the table's family's header
+}
+
+// replaceTable adds to the batch the deletion of the family's table and a
+// new empty one in its place (adding it first makes the deletion succeed
+// when there is none), and returns a writer of the new one.
+func replaceTable(c *nftables.Conn, family nftables.TableFamily, offsets addrOffsets) *tableWriter {
+	t := &nftables.Table{Family: family, Name: tableName}
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	return &tableWriter{c: c, t: t, sets: setBuilder{c: c, table: t}, chains: map[string]*nftables.Chain{}, offsets: offsets}
+}
+
+func (w *tableWriter) addChain(ch *nftables.Chain) {
+	ch.Table = w.t
+	w.chains[ch.Name] = w.c.AddChain(ch)
 }
 
 // addrOffsets are where a network header holds its addresses.

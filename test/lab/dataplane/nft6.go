@@ -17,11 +17,11 @@ import (
 //
 //	output    output, filter: established flows and neighbor discovery
 //	          pass; new flows into an instance link go through firewall.
+//	firewall  the compiled IPv6 ingress rules in order, then the implied deny.
 //
 // Neighbor discovery is the VPC's own business, not an instance's ingress
 // (GCE's VPC has no layer 2 for a firewall to judge); the IPv4 table never
 // sees its counterpart, ARP.
-//	firewall  the compiled IPv6 ingress rules in order, then the implied deny.
 
 // Offsets of the IPv6 header's addresses.
 var ipv6Offsets = addrOffsets{saddr: 8, daddr: 24}
@@ -30,18 +30,13 @@ var ipv6Offsets = addrOffsets{saddr: 8, daddr: 24}
 // from the plan; writeTable commits it with the IPv4 one, so a write costs
 // one commit (and one RCU grace period) whatever the families.
 func addTable6(c *nftables.Conn, p Plan, links map[netip.Addr]string) error {
-	t := &nftables.Table{Family: nftables.TableFamilyIPv6, Name: tableName}
-	c.AddTable(t)
-	c.DelTable(t)
-	c.AddTable(t)
-	w := &tableWriter{c: c, t: t, sets: setBuilder{c: c, table: t}, chains: map[string]*nftables.Chain{}, offsets: ipv6Offsets}
+	w := replaceTable(c, nftables.TableFamilyIPv6, ipv6Offsets)
 	accept := nftables.ChainPolicyAccept
 	for _, ch := range []*nftables.Chain{
 		{Name: chainFirewall},
 		{Name: chainOutput, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept},
 	} {
-		ch.Table = t
-		w.chains[ch.Name] = c.AddChain(ch)
+		w.addChain(ch)
 	}
 	if err := w.firewallRules(p.Firewall6, links, ipv6AddrIn); err != nil {
 		return err
