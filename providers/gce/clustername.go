@@ -45,11 +45,3 @@ func (cfg *Config) Owner(clusterName string) ownership.Cluster {
 	}
 	return owner
 }
-
-// NetworkProject is the project of the cluster's network:
-// network-project-id, or the project a network-name link names, or
-// project-id.
-func (cfg *Config) NetworkProject() string { return networkProject(cfg) }
-
-// ownerOf is the ownership of the cluster named clusterName (Config.Owner).
-func (c *Cloud) ownerOf(clusterName string) ownership.Cluster { return c.cfg.Owner(clusterName) }

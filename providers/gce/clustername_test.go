@@ -117,7 +117,7 @@ func TestTheClustersIdentityIsItsNameAndOnASharedVPCItsProject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Cloud{cfg: &tt.cfg, project: tt.cfg.ProjectID}
-			got := c.ownerOf("prod")
+			got := c.cfg.Owner("prod")
 			if got.Prefix() != tt.want.Prefix() || got.Project() != tt.want.Project() || got.Name() != tt.want.Name() {
 				t.Errorf("ownerOf = %s %q %q, want %s %q %q", got.Prefix(), got.Name(), got.Project(), tt.want.Prefix(), tt.want.Name(), tt.want.Project())
 			}

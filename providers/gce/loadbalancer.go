@@ -22,7 +22,7 @@ var _ cloudprovider.LoadBalancer = (*Cloud)(nil)
 
 func (c *Cloud) nlbParams(clusterName string) nlb.Params {
 	return nlb.Params{
-		Owner: c.ownerOf(clusterName), Project: c.project, NetworkProject: networkProject(c.cfg), Region: c.region, NetworkURL: c.networkURL,
+		Owner: c.cfg.Owner(clusterName), Project: c.project, NetworkProject: c.cfg.NetworkProject(), Region: c.region, NetworkURL: c.networkURL,
 		NodeTags: c.cfg.NodeTags, HealthCheckRanges: c.cfg.LoadBalancer.HealthCheckSourceRanges,
 		DefaultBackend: c.cfg.LoadBalancer.Backend, SubnetworkURL: c.subnetworkURL(),
 		UserAddresses: c.cfg.LoadBalancer.UserAddresses,
@@ -44,7 +44,7 @@ func (c *Cloud) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1
 
 // GetLoadBalancerName is the base name of the Service's cloud resources.
 func (c *Cloud) GetLoadBalancerName(ctx context.Context, clusterName string, svc *v1.Service) string {
-	return nlb.BaseName(c.ownerOf(clusterName), string(svc.UID))
+	return nlb.BaseName(c.cfg.Owner(clusterName), string(svc.UID))
 }
 
 // EnsureLoadBalancer creates or updates the Service's external load balancer.

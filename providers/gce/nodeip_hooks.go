@@ -35,7 +35,7 @@ func (c *Cloud) nodeIPRuleRemoved(svc *v1.Service) {
 // defaults, and the external mode's cleanup for a Service that switched.
 // clusterName is --cluster-name, which scopes ownership.
 func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
-	owner := c.ownerOf(clusterName)
+	owner := c.cfg.Owner(clusterName)
 	lb := c.cfg.LoadBalancer
 	reserved := make([]nodeip.PortRange, 0, len(lb.ReservedPorts))
 	for _, r := range lb.ReservedPorts {

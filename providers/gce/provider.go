@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	}
 	newAPI := func() (*computeclient.Client, error) {
 		return computeclient.New(ctx, computeclient.Config{
-			Project: cfg.ProjectID, NetworkProject: networkProject(cfg), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
+			Project: cfg.ProjectID, NetworkProject: cfg.NetworkProject(), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
 			QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: opts.UserAgent,
 		})
 	}
@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 		localZone: cfg.LocalZone, region: regionOf(cfg.LocalZone), managedZones: []string{cfg.LocalZone},
 		networkURL: networkURL(cfg),
 	}
-	c.owner = c.ownerOf(opts.ClusterName)
+	c.owner = c.cfg.Owner(opts.ClusterName)
 	if cfg.Regional || cfg.Multizone {
 		r, err := api.GetRegion(ctx, c.region)
 		if err != nil {
@@ -200,9 +200,9 @@ func networkURL(cfg *Config) string {
 	return linkBase + "projects/" + project + "/global/networks/" + cfg.NetworkName
 }
 
-// networkProject is the project of the cluster's network: network-project-id,
+// NetworkProject is the project of the cluster's network: network-project-id,
 // or the project a network-name link names, or project-id.
-func networkProject(cfg *Config) string {
+func (cfg *Config) NetworkProject() string {
 	if r, ok := parseLink(networkURL(cfg)); ok {
 		if p := strings.Split(r, "/"); len(p) > 1 && p[1] != "" {
 			return p[1]

@@ -19,7 +19,7 @@ const routePriority = 1000
 // ListRoutes lists the cluster's pod-CIDR routes: those with its name prefix
 // and ownership marker, on its network.
 func (c *Cloud) ListRoutes(ctx context.Context, clusterName string) ([]*cloudprovider.Route, error) {
-	owner := c.ownerOf(clusterName)
+	owner := c.cfg.Owner(clusterName)
 	routes, err := c.api.ListRoutes(ctx, owner.NamePattern())
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
@@ -62,12 +62,12 @@ func (c *Cloud) clusterRoute(owner ownership.Cluster, r *compute.Route) *cloudpr
 // CIDRs. A route of the same name to the same CIDR that is already there
 // counts as created; one to another CIDR is an error, never a success.
 func (c *Cloud) CreateRoute(ctx context.Context, clusterName, nameHint string, route *cloudprovider.Route) error {
-	owner := c.ownerOf(clusterName)
+	owner := c.cfg.Owner(clusterName)
 	inst, err := c.findInstanceByName(ctx, string(route.TargetNode))
 	if err != nil {
 		return fmt.Errorf("create route for node %s: %w", route.TargetNode, err)
 	}
-	r, err := desiredRoute(owner, nameHint, route, inst, c.networkURL, networkProject(c.cfg) != c.project)
+	r, err := desiredRoute(owner, nameHint, route, inst, c.networkURL, c.cfg.NetworkProject() != c.project)
 	if err != nil {
 		return fmt.Errorf("create route for node %s: %w", route.TargetNode, err)
 	}
@@ -176,7 +176,7 @@ func sameCIDR(a, b string) bool {
 // DeleteRoute deletes one of the cluster's routes; it refuses a route that
 // does not carry the cluster's marker.
 func (c *Cloud) DeleteRoute(ctx context.Context, clusterName string, route *cloudprovider.Route) error {
-	owner := c.ownerOf(clusterName)
+	owner := c.cfg.Owner(clusterName)
 	existing, err := c.api.GetRoute(ctx, route.Name)
 	if computeclient.IsNotFound(err) {
 		return nil
