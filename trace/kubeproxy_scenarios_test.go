@@ -52,22 +52,17 @@ func terminatingEndpoint(pod, ip, node string, serving *bool) discoveryv1.Endpoi
 
 // withHealthCheckSources replaces the sources of the Service's IPv4
 // health-check rule.
-func withHealthCheckSources(r ...string) labOpt {
-	return func(l *lab) {
-		for _, fw := range l.cloud.Firewalls {
-			if fw.Name == webBase+"-hc" {
-				fw.SourceRanges = r
-			}
-		}
-	}
-}
+func withHealthCheckSources(r ...string) labOpt { return withFirewallSources(webBase+"-hc", r...) }
 
 // withHealthCheck6Sources replaces the sources of the Service's IPv6
 // health-check rule.
-func withHealthCheck6Sources(r ...string) labOpt {
+func withHealthCheck6Sources(r ...string) labOpt { return withFirewallSources(webBase+"-hc6", r...) }
+
+// withFirewallSources replaces the sources of the firewall rule name.
+func withFirewallSources(name string, r ...string) labOpt {
 	return func(l *lab) {
 		for _, fw := range l.cloud.Firewalls {
-			if fw.Name == webBase+"-hc6" {
+			if fw.Name == name {
 				fw.SourceRanges = r
 			}
 		}
