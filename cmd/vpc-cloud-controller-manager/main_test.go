@@ -22,12 +22,19 @@ func buildCCM(t *testing.T) string {
 	return bin
 }
 
+// run runs the command to its exit. Its deadline is a failsafe against a
+// hung process, not a check of how long it takes.
 func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("still running when the failsafe deadline passed; stderr ends %q", lastLine(e.String()))
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
@@ -141,20 +148,12 @@ func TestCommand(t *testing.T) {
 	// out. The deadline is a failsafe against a hung process, not the check.
 	t.Run("a bad cloud config is reported before waiting for an unreachable API server", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", "[global]\nproject-id = fake-project\nregional = maybe\n")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			t.Fatalf("still running when the failsafe deadline passed; stderr ends %q", lastLine(stderr.String()))
-		}
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-			t.Errorf("exit: %v, want exit code 1", err)
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig)
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
 		}
 		want := `vpc-cloud-controller-manager: cloud config: [global] regional: "maybe" is not a boolean (want true or false)`
-		if last := lastLine(stderr.String()); last != want {
+		if last := lastLine(stderr); last != want {
 			t.Errorf("last line of stderr = %q, want %q", last, want)
 		}
 	})
@@ -166,21 +165,13 @@ func TestCommand(t *testing.T) {
 	// Pod. An unknown key is the typo a new install makes.
 	t.Run("an unknown cloud config key is reported before the authentication lookup asks an unreachable API server", func(t *testing.T) {
 		cfg := writeFile(t, "gce.conf", goodConfig+"node-tag = k8s-node\n")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig,
+		_, stderr, code := run(t, bin, "--cloud-provider=gce", "--cloud-config="+cfg, "--kubeconfig="+kubeconfig,
 			"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			t.Fatalf("still running when the failsafe deadline passed; stderr ends %q", lastLine(stderr.String()))
-		}
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-			t.Errorf("exit: %v, want exit code 1", err)
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
 		}
 		want := `vpc-cloud-controller-manager: cloud config: [global] node-tag: unknown key`
-		if got := strings.TrimSpace(stderr.String()); got != want {
+		if got := strings.TrimSpace(stderr); got != want {
 			t.Errorf("stderr = %q, want the one line %q", got, want)
 		}
 	})
