@@ -68,7 +68,7 @@ type Controller struct {
 	// node-set syncs sets zero, as it cannot wait on a timer.
 	nodeSetBatch time.Duration
 
-	// refreshing serialises refreshNodeSet, which both the node queue and
+	// refreshing serialises publishNodeSet, which both the node queue and
 	// an ensuring worker call: a set listed earlier is never published
 	// after one listed later.
 	refreshing sync.Mutex
@@ -291,9 +291,16 @@ func (c *Controller) processNodeSet(ctx context.Context) bool {
 // set. The queue, not this function, calls the provider: a Service is then
 // never reconciled by two goroutines at once.
 func (c *Controller) refreshNodeSet(ctx context.Context) {
+	nodeSetSyncs.Inc()
+	c.publishNodeSet(ctx)
+}
+
+// publishNodeSet lists the eligible nodes from the cache and publishes them
+// when their fingerprint changed, queueing the Services built for another
+// set (refreshNodeSet).
+func (c *Controller) publishNodeSet(ctx context.Context) {
 	c.refreshing.Lock()
 	defer c.refreshing.Unlock()
-	nodeSetSyncs.Inc()
 	all, err := c.nodes.List(labels.Everything())
 	if err != nil {
 		utilruntime.HandleErrorWithContext(ctx, err, "Listing nodes from the cache failed")
@@ -331,12 +338,7 @@ func (c *Controller) refreshNodeSet(ctx context.Context) {
 // So a load balancer being built gets every node that joined before it, not
 // the nodes of up to a batch window ago.
 func (c *Controller) freshNodeSet(ctx context.Context) nodeSet {
-	current := c.currentNodeSet()
-	all, err := c.nodes.List(labels.Everything())
-	if err != nil || (current.version != 0 && nodeSetFingerprint(eligibleNodes(all)) == current.hash) {
-		return current
-	}
-	c.refreshNodeSet(ctx)
+	c.publishNodeSet(ctx)
 	return c.currentNodeSet()
 }
 
