@@ -3,22 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/utils/ptr"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
@@ -41,10 +37,9 @@ const (
 // to its [cluster] section.
 func newSharedVPCCluster(t *testing.T, network, extra string) *cluster {
 	t.Helper()
-	ctx := context.Background()
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{serviceProject, hostProject}})
 	c := &cluster{fc: fc}
-	const link = "https://www.googleapis.com/compute/v1/projects/" + hostProject
+	const link = computeclient.LinkBase + "projects/" + hostProject
 	wait(t, fc)(fc.Compute.Networks.Insert(hostProject, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	wait(t, fc)(fc.Compute.Subnetworks.Insert(hostProject, "us-central1", &compute.Subnetwork{Name: "nodes", Network: link + "/global/networks/shared", IpCidrRange: "10.0.0.0/24"}).Do())
@@ -59,42 +54,12 @@ func newSharedVPCCluster(t *testing.T, network, extra string) *cluster {
 	wait(t, fc)(fc.Compute.Firewalls.Insert(hostProject, &compute.Firewall{Name: "lab-nodes-to-pods", Network: link + "/global/networks/shared",
 		SourceTags: []string{"k8s-node"}, TargetTags: []string{"k8s-node"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Do())
 
-	c.cloudConfig = filepath.Join(t.TempDir(), "gce.conf")
 	if network == "" {
 		network = sharedNetwork
 	}
 	conf := fmt.Sprintf("[global]\nproject-id = %s\n%slocal-zone = us-central1-a\nnode-tags = k8s-node\napi-endpoint = %s\n[compute-api]\nno-authentication = true\n[cluster]\n%s",
 		serviceProject, network, fc.Endpoint, extra)
-	if err := os.WriteFile(c.cloudConfig, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := gce.ParseConfig(strings.NewReader(conf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.provider, err = gce.New(ctx, cfg, gce.Options{ClusterName: clusterName}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		inst, err := fc.Compute.Instances.Get(serviceProject, "us-central1-a", fmt.Sprintf("node-%d", i)).Do()
-		if err != nil {
-			t.Fatal(err)
-		}
-		nic := inst.NetworkInterfaces[0]
-		cidr := fmt.Sprintf("10.64.%d.0/24", i)
-		c.nodes = append(c.nodes, &v1.Node{
-			ObjectMeta: metav1.ObjectMeta{Name: inst.Name},
-			Spec:       v1.NodeSpec{ProviderID: "gce://" + serviceProject + "/us-central1-a/" + inst.Name, PodCIDR: cidr, PodCIDRs: []string{cidr}},
-			Status: v1.NodeStatus{
-				Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}},
-				Addresses: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: nic.NetworkIP},
-					{Type: v1.NodeExternalIP, Address: nic.AccessConfigs[0].NatIP}}},
-		})
-		route := &cloudprovider.Route{TargetNode: types.NodeName(inst.Name), DestinationCIDR: cidr}
-		if err := c.provider.CreateRoute(ctx, clusterName, inst.Name, route); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.startProvider(t, serviceProject, conf)
 	return c
 }
 

@@ -52,7 +52,6 @@ type cluster struct {
 // route code, as the CCM's route controller makes it.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	ctx := context.Background()
 	fc := fakegcetest.Start(t, fakegce.Config{})
 	c := &cluster{fc: fc}
 	wait(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do())
@@ -66,8 +65,19 @@ func newCluster(t *testing.T) *cluster {
 	wait(t, fc)(fc.Compute.Firewalls.Insert(fc.Project, &compute.Firewall{Name: "lab-nodes-to-pods", Network: "global/networks/default",
 		SourceTags: []string{"k8s-node"}, TargetTags: []string{"k8s-node"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}}).Do())
 
-	c.cloudConfig = filepath.Join(t.TempDir(), "gce.conf")
 	conf := fmt.Sprintf("[global]\nproject-id = %s\nlocal-zone = us-central1-a\nnetwork-name = default\nnode-tags = k8s-node\napi-endpoint = %s\n[compute-api]\nno-authentication = true\n", fc.Project, fc.Endpoint)
+	c.startProvider(t, fc.Project, conf)
+	return c
+}
+
+// startProvider writes conf as the cluster's gce.conf, starts the CCM's
+// provider with it, and makes the Kubernetes nodes of instances node-1..3
+// of project, each with a pod CIDR route made by the provider's route code,
+// as the CCM's route controller makes it.
+func (c *cluster) startProvider(t *testing.T, project, conf string) {
+	t.Helper()
+	ctx := context.Background()
+	c.cloudConfig = filepath.Join(t.TempDir(), "gce.conf")
 	if err := os.WriteFile(c.cloudConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +89,7 @@ func newCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		inst, err := fc.Compute.Instances.Get(fc.Project, "us-central1-a", fmt.Sprintf("node-%d", i)).Do()
+		inst, err := c.fc.Compute.Instances.Get(project, "us-central1-a", fmt.Sprintf("node-%d", i)).Do()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +97,7 @@ func newCluster(t *testing.T) *cluster {
 		cidr := fmt.Sprintf("10.64.%d.0/24", i)
 		c.nodes = append(c.nodes, &v1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: inst.Name},
-			Spec:       v1.NodeSpec{ProviderID: "gce://" + fc.Project + "/us-central1-a/" + inst.Name, PodCIDR: cidr, PodCIDRs: []string{cidr}},
+			Spec:       v1.NodeSpec{ProviderID: "gce://" + project + "/us-central1-a/" + inst.Name, PodCIDR: cidr, PodCIDRs: []string{cidr}},
 			Status: v1.NodeStatus{
 				Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}},
 				Addresses: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: nic.NetworkIP},
@@ -98,7 +108,6 @@ func newCluster(t *testing.T) *cluster {
 			t.Fatal(err)
 		}
 	}
-	return c
 }
 
 // wait checks a compute call and waits for its operation, in the project,
