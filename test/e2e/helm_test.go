@@ -106,27 +106,11 @@ func TestTheHelmChartRunsACCMThatServesALoadBalancer(t *testing.T) {
 // other tests run with.
 func startHelmControlPlane(t *testing.T) (*cluster.ControlPlane, []*unstructured.Unstructured) {
 	t.Helper()
-	repo, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeBin, err := cluster.KubeBinDir(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(s.dir, "helm")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cp, err := cluster.StartControlPlane(context.Background(), cluster.ControlPlaneOptions{Dir: dir, BinDir: kubeBin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
+	cp := startOwnControlPlane(t, "helm")
 	// The gce.conf the chart generates from its values, as on a cloud
 	// without a metadata server: every [global] key the CCM needs, and no
 	// credentials for fake-gce.
-	objs, err := charts.Render(filepath.Join(repo, charts.Dir), "cpv", nil, map[string]any{
+	objs, err := charts.Render(filepath.Join(s.repo, charts.Dir), "cpv", nil, map[string]any{
 		"clusterName": helmCluster,
 		"cloudConfig": map[string]any{
 			"global": map[string]any{

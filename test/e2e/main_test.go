@@ -25,6 +25,8 @@ import (
 type suite struct {
 	dir         string
 	bin         string
+	repo        string // the repository's root
+	kubeBin     string // the Kubernetes and etcd binaries (hack/build-kube-binaries.sh)
 	cp          *cluster.ControlPlane
 	cloud       *cluster.FakeGCE
 	ccmConfig   string // kubeconfig with the CCM's ServiceAccount token
@@ -57,7 +59,7 @@ func runSuite(m *testing.M) (int, error) {
 		return 0, err
 	}
 	ctx := context.Background()
-	s = &suite{dir: dir, bin: filepath.Join(dir, "bin")}
+	s = &suite{dir: dir, bin: filepath.Join(dir, "bin"), repo: repo, kubeBin: kubeBin}
 	failed := true
 	defer func() {
 		if failed {
@@ -129,6 +131,22 @@ func startCCM(t *testing.T, name string, extra ...string) *cluster.CCM {
 	}
 	t.Cleanup(c.Stop)
 	return c
+}
+
+// startOwnControlPlane starts etcd and kube-apiserver of the test's own
+// beside the suite's, in s.dir/name, stopped when the test ends.
+func startOwnControlPlane(t *testing.T, name string) *cluster.ControlPlane {
+	t.Helper()
+	dir := filepath.Join(s.dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := cluster.StartControlPlane(context.Background(), cluster.ControlPlaneOptions{Dir: dir, BinDir: s.kubeBin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cp.Stop)
+	return cp
 }
 
 // eventually polls cond until it holds or the timeout passes.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,24 +53,8 @@ func TestTheCCMFitsOneAndThreeControlPlaneNodesAndLetsThemBeDrained(t *testing.T
 func startPlacementControlPlane(t *testing.T, dir string) *placementCluster {
 	t.Helper()
 	ctx := context.Background()
-	repo, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeBin, err := cluster.KubeBinDir(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cpDir := filepath.Join(s.dir, "placement-"+strings.ReplaceAll(dir, "/", "-"))
-	if err := os.MkdirAll(cpDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: cpDir, BinDir: kubeBin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
-	objs, err := deploy.Render(filepath.Join(repo, "deploy", dir))
+	cp := startOwnControlPlane(t, "placement-"+strings.ReplaceAll(dir, "/", "-"))
+	objs, err := deploy.Render(filepath.Join(s.repo, "deploy", dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,30 +36,22 @@ const (
 // test, stopped when it ends.
 func realComponents(t *testing.T, o cluster.ControllerManagerOptions) (kubeBin string) {
 	t.Helper()
-	repo, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeBin, err = cluster.KubeBinDir(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.RealComponentsBuilt(kubeBin); err != nil {
+	if err := cluster.RealComponentsBuilt(s.kubeBin); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	o.BinDir = kubeBin
+	o.BinDir = s.kubeBin
 	kcm, err := s.cp.StartControllerManager(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(kcm.Stop)
-	sched, err := s.cp.StartScheduler(ctx, kubeBin)
+	sched, err := s.cp.StartScheduler(ctx, s.kubeBin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sched.Stop)
-	return kubeBin
+	return s.kubeBin
 }
 
 // startHollowNode creates the node's instance (as terraform would) and runs
@@ -113,18 +105,21 @@ func TestAHollowKubeletRegistersItsNodeTheCCMInitialisesItAndItRunsPods(t *testi
 	// node (the CCM itself allocates none: it runs no node IPAM).
 	startCCM(t, "ccm-hollow", "--configure-cloud-routes=true", "--allocate-node-cidrs=true",
 		"--cluster-cidr="+clusterCIDR, "--route-reconciliation-period=2s")
+	_, clusterNet, err := net.ParseCIDR(clusterCIDR)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var podCIDR string
 	eventually(t, convergeWithin, "node initialised by the CCM, pod CIDR from kube-controller-manager", func() (bool, error) {
 		n, err := getNode(h.Name)
 		if err != nil {
 			return false, err
 		}
-		_, cidr, _ := net.ParseCIDR(clusterCIDR)
 		podIP, _, err := net.ParseCIDR(n.Spec.PodCIDR)
 		podCIDR = n.Spec.PodCIDR
 		return strings.HasPrefix(n.Spec.ProviderID, "gce://") && !hasTaint(n, cluster.UninitializedTaint) &&
 			n.Labels[v1.LabelTopologyZone] == "us-central1-a" && hasAddress(n, v1.NodeInternalIP, h.NodeIP) &&
-			err == nil && cidr.Contains(podIP), nil
+			err == nil && clusterNet.Contains(podIP), nil
 	})
 	eventually(t, convergeWithin, "a route sends the node's pod CIDR to its instance", func() (bool, error) {
 		routes, err := s.cloud.Compute.Routes.List(s.cloud.Project).Do()

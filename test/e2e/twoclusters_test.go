@@ -51,23 +51,7 @@ func (c *aCluster) owner() ownership.Cluster { return ownership.ForCluster(c.nam
 func startSecondCluster(t *testing.T, name, nodeTag, clusterCIDR string) *aCluster {
 	t.Helper()
 	ctx := context.Background()
-	repo, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeBin, err := cluster.KubeBinDir(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(s.dir, "cluster-"+name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: dir, BinDir: kubeBin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
+	cp := startOwnControlPlane(t, "cluster-"+name)
 	if err := cp.Apply(ctx, s.rendered); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +60,7 @@ func startSecondCluster(t *testing.T, name, nodeTag, clusterCIDR string) *aClust
 		t.Fatal(err)
 	}
 	c := &aCluster{name: name, cp: cp, nodeTag: nodeTag, clusterCIDR: clusterCIDR,
-		ccmConfig: filepath.Join(dir, "ccm.kubeconfig"), cloudConfig: filepath.Join(dir, "gce.conf")}
+		ccmConfig: filepath.Join(cp.Dir, "ccm.kubeconfig"), cloudConfig: filepath.Join(cp.Dir, "gce.conf")}
 	if err := cp.WriteKubeconfig(c.ccmConfig, "cloud-controller-manager", token); err != nil {
 		t.Fatal(err)
 	}
