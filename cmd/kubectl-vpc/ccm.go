@@ -62,25 +62,24 @@ func findCCM(ctx context.Context, kube kubernetes.Interface) (c *ccm, found bool
 	return c, true, nil
 }
 
-// clusterName is the value of the CCM's --cluster-name, and where it
-// comes from.
-func (c *ccm) clusterName(ctx context.Context) (name, source string, err error) {
+// clusterName is the value of the CCM's --cluster-name.
+func (c *ccm) clusterName(ctx context.Context) (string, error) {
 	raw, ok := flagValue(c.args(), "--cluster-name")
 	if !ok {
-		return "", "", fmt.Errorf("%s runs the CCM without --cluster-name", c.name())
+		return "", fmt.Errorf("%s runs the CCM without --cluster-name", c.name())
 	}
-	source = "--cluster-name of " + c.name()
 	name, from, err := c.expand(ctx, raw)
 	if err != nil {
-		return "", "", fmt.Errorf("--cluster-name of %s: %w", c.name(), err)
-	}
-	if from != "" {
-		source += " (" + from + ")"
+		return "", fmt.Errorf("--cluster-name of %s: %w", c.name(), err)
 	}
 	if name == "" {
-		return "", "", fmt.Errorf("%s is empty", source)
+		source := "--cluster-name of " + c.name()
+		if from != "" {
+			source += " (" + from + ")"
+		}
+		return "", fmt.Errorf("%s is empty", source)
 	}
-	return name, source, nil
+	return name, nil
 }
 
 // cloudConfig is the text of the CCM's cloud config, and where it comes

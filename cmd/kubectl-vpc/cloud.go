@@ -55,7 +55,7 @@ func cloudSettingsOf(ctx context.Context, o *Options, kube kubernetes.Interface)
 			text, s.cfgFrom, noConfig = c.cloudConfig(ctx)
 		}
 		if found && o.ClusterName == "" {
-			s.clusterName, _, noName = c.clusterName(ctx)
+			s.clusterName, noName = c.clusterName(ctx)
 		}
 	}
 	if s.cfgFrom != "" {
