@@ -61,13 +61,7 @@ func TestTheChartRendersEachValuesFileAsItsGoldenFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			var b strings.Builder
-			for _, f := range slices.Sorted(func(yield func(string) bool) {
-				for k := range out {
-					if !yield(k) {
-						return
-					}
-				}
-			}) {
+			for _, f := range slices.Sorted(maps.Keys(out)) {
 				if strings.TrimSpace(out[f]) == "" {
 					continue
 				}
@@ -308,13 +302,13 @@ func workloadShape(t *testing.T, objs []*unstructured.Unstructured) map[string]a
 		return v
 	}
 	pod := []string{"spec", "template", "spec"}
+	c := field(append(pod, "containers")...).([]any)[0].(map[string]any)
 	var args []any
-	for _, a := range field(append(pod, "containers")...).([]any)[0].(map[string]any)["args"].([]any) {
+	for _, a := range c["args"].([]any) {
 		if !strings.HasPrefix(a.(string), "--cluster-name=") {
 			args = append(args, a)
 		}
 	}
-	c := field(append(pod, "containers")...).([]any)[0].(map[string]any)
 	return map[string]any{
 		"kind":                      w.GetKind(),
 		"namespace/name":            w.GetNamespace() + "/" + w.GetName(),
