@@ -117,25 +117,19 @@ func (n *netNS) setUp(dev string) error {
 	return nil
 }
 
-// addAddr puts address p (address and prefix length) on dev.
+// addAddr puts address p (address and prefix length) on dev. An IPv6
+// address skips duplicate address detection (nodad), which would hold it
+// tentative (unusable) for a second.
 func (n *netNS) addAddr(dev string, p netip.Prefix) error {
 	l, err := n.link(dev)
 	if err != nil {
 		return err
 	}
-	if err := n.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
-		return fmt.Errorf("add address %s to %s in %s: %w", p, dev, n, err)
+	addr := &netlink.Addr{IPNet: ipNet(p)}
+	if p.Addr().Is6() {
+		addr.Flags = unix.IFA_F_NODAD
 	}
-	return nil
-}
-
-// addAddrNoDAD puts IPv6 address p on dev, usable at once (nodad).
-func (n *netNS) addAddrNoDAD(dev string, p netip.Prefix) error {
-	l, err := n.link(dev)
-	if err != nil {
-		return err
-	}
-	if err := n.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p), Flags: unix.IFA_F_NODAD}); err != nil {
+	if err := n.nl.AddrAdd(l, addr); err != nil {
 		return fmt.Errorf("add address %s to %s in %s: %w", p, dev, n, err)
 	}
 	return nil

@@ -282,15 +282,13 @@ func linkInstance(vpc, inst *netNS, index int, internalIP netip.Addr) error {
 
 // linkInstanceIPv6 adds IPv6 to an instance's link: vpc "i-N" fe80::1/64 -
 // instance "eth0" IPV6/128, a route to the instance in vpc, and in the
-// instance the default route through fe80::1. Both addresses skip
-// duplicate address detection, which would hold them tentative (unusable)
-// for a second.
+// instance the default route through fe80::1.
 func linkInstanceIPv6(vpc, inst *netNS, index int, ip netip.Addr) error {
 	vpcDev := "i-" + strconv.Itoa(index)
 	return run([]func() error{
-		func() error { return vpc.addAddrNoDAD(vpcDev, netip.PrefixFrom(GatewayIPv6, 64)) },
+		func() error { return vpc.addAddr(vpcDev, netip.PrefixFrom(GatewayIPv6, 64)) },
 		func() error { return vpc.addRoute(vpcDev, netip.PrefixFrom(ip, 128), netip.Addr{}) },
-		func() error { return inst.addAddrNoDAD("eth0", netip.PrefixFrom(ip, 128)) },
+		func() error { return inst.addAddr("eth0", netip.PrefixFrom(ip, 128)) },
 		func() error { return inst.addRoute("eth0", netip.MustParsePrefix("::/0"), GatewayIPv6) },
 	})
 }
