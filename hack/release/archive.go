@@ -7,7 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,18 +22,13 @@ func archiveName(cmd, version, goos, goarch string) string {
 // whose bytes depend only on them and mtime: sorted names, numeric owners,
 // one modification time, and a gzip header without a name or a time.
 func archive(files map[string][]byte, mtime time.Time) ([]byte, error) {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
 		return nil, err
 	}
 	tw := tar.NewWriter(zw)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		h := &tar.Header{Name: n, Mode: 0o755, Size: int64(len(files[n])), ModTime: mtime.UTC(), Typeflag: tar.TypeReg}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, fmt.Errorf("archive %s: %w", n, err)
@@ -58,13 +54,8 @@ func sha256Hex(b []byte) string {
 // sha256Sums is a SHA256SUMS file as sha256sum writes it (two spaces between
 // the digest and the name; sha256sum -c reads it), sorted by name.
 func sha256Sums(files map[string][]byte) string {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var b strings.Builder
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		fmt.Fprintf(&b, "%s  %s\n", sha256Hex(files[n]), n)
 	}
 	return b.String()

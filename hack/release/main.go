@@ -38,15 +38,14 @@ func main() {
 }
 
 type options struct {
-	root          string // the module's directory, where ./cmd is
-	out           string
-	version       string
-	created       time.Time
-	ldflags       string
-	platforms     []platform
-	commands      []string
-	urlBase       string
-	kustomization string // relative to root
+	root      string // the module's directory, where ./cmd is
+	out       string
+	version   string
+	created   time.Time
+	ldflags   string
+	platforms []platform
+	commands  []string
+	urlBase   string
 }
 
 type platform struct{ goos, goarch string }
@@ -67,7 +66,7 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	o := options{root: ".", out: *out, version: *version, ldflags: *ldflags, urlBase: *urlBase, kustomization: kustomizationPath,
+	o := options{root: ".", out: *out, version: *version, ldflags: *ldflags, urlBase: *urlBase,
 		commands: strings.Split(*commands, ",")}
 	if *setTag != "" {
 		if !isRelease(*setTag) {
@@ -99,12 +98,12 @@ var isRelease = regexp.MustCompile(`^v\d+\.\d+\.\d+(-(alpha|beta|rc)\.\d+)?$`).M
 
 func release(o options) error {
 	if isRelease(o.version) {
-		tag, err := imageTag(filepath.Join(o.root, o.kustomization))
+		tag, err := imageTag(filepath.Join(o.root, kustomizationPath))
 		if err != nil {
 			return err
 		}
 		if tag != o.version {
-			return fmt.Errorf("%s: images newTag is %s, not the release's %s: run make set-image-tag VERSION=%s and commit it before tagging", o.kustomization, tag, o.version, o.version)
+			return fmt.Errorf("%s: images newTag is %s, not the release's %s: run make set-image-tag VERSION=%s and commit it before tagging", kustomizationPath, tag, o.version, o.version)
 		}
 	}
 	if err := checkOut(o.root, o.out); err != nil {

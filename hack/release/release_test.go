@@ -195,7 +195,7 @@ func TestAReleaseVersionThatIsNotDeployBasesImageTagIsRefused(t *testing.T) {
 	if err := setImageTag(root, "v0.1.0"); err != nil {
 		t.Fatal(err)
 	}
-	err := release(options{root: root, out: t.TempDir(), version: "v0.2.0", kustomization: kustomizationPath})
+	err := release(options{root: root, out: t.TempDir(), version: "v0.2.0"})
 	want := "deploy/base/kustomization.yaml: images newTag is v0.1.0, not the release's v0.2.0: run make set-image-tag VERSION=v0.2.0 and commit it before tagging"
 	if err == nil || err.Error() != want {
 		t.Errorf("release = %v, want %q", err, want)
@@ -226,7 +226,7 @@ func TestBadFlagsAreRefusedWithOneLine(t *testing.T) {
 func TestAnOutputDirectoryHoldingTheSourceIsRefused(t *testing.T) {
 	root := testModule(t)
 	for _, out := range []string{root, filepath.Dir(root)} {
-		err := release(options{root: root, out: out, version: "v0.0.0-dev", kustomization: kustomizationPath,
+		err := release(options{root: root, out: out, version: "v0.0.0-dev",
 			platforms: []platform{{"linux", "amd64"}}, commands: []string{"kubectl-vpc"}})
 		if err == nil || !strings.HasSuffix(err.Error(), "it holds the module's source and would be emptied") {
 			t.Errorf("release with -out %s = %v", out, err)
@@ -246,8 +246,7 @@ func TestAReleaseShipsArchivesChecksumsAndTheKrewManifest(t *testing.T) {
 	version := "v0.0.0-test-g0123abc"
 	o := options{root: root, out: out, version: version, created: testTime, urlBase: "https://example.test/",
 		ldflags:   "-X main.version=" + version,
-		platforms: []platform{{"linux", "amd64"}, {"darwin", "arm64"}}, commands: []string{"kubectl-vpc"},
-		kustomization: kustomizationPath}
+		platforms: []platform{{"linux", "amd64"}, {"darwin", "arm64"}}, commands: []string{"kubectl-vpc"}}
 	if err := release(o); err != nil {
 		t.Fatal(err)
 	}
