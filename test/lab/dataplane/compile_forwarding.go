@@ -131,7 +131,8 @@ func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []Forwar
 		if sets[i].ipv6 {
 			continue // probed (compileProbes), not forwarded: the vpc namespace carries IPv4 only
 		}
-		r := ForwardingRule{Name: fr.Name, IP: netip.MustParseAddr(fr.IPAddress), Affinity: sets[i].affinity,
+		ip, _ := ruleAddress(fr) // passthroughRules keeps only rules with one
+		r := ForwardingRule{Name: fr.Name, IP: ip, Affinity: sets[i].affinity,
 			Internal: fr.LoadBalancingScheme == "INTERNAL"}
 		p, ok := parseProtocol(fr.IPProtocol)
 		if fr.IPProtocol == "" {
