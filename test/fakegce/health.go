@@ -22,22 +22,25 @@ type HealthReport struct {
 }
 
 // reportedHealth holds the probe results of the packet lab's data plane, by
-// health check path, instance path and IP version ("" for IPv4, or IPV6). When a result is there,
+// health check path, instance path and IP family. When a result is there,
 // targetPools.getHealth and backendServices.getHealth answer it instead of
 // the default (a running instance is healthy). It is not part of the
 // persisted state: the prober reports again after a restart.
 type reportedHealth struct {
 	mu     sync.RWMutex
-	states map[[3]string]string
+	states map[healthKey]string
+}
+
+// healthKey is a health check's path, an instance's path and whether the
+// check was over IPv6.
+type healthKey struct {
+	check, instance string
+	ipv6            bool
 }
 
 // state returns the reported state of instance by one of checks, over IPv4
 // or IPv6, or "".
 func (h *reportedHealth) state(checks []string, instance string, ipv6 bool) string {
-	version := ""
-	if ipv6 {
-		version = "IPV6"
-	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	ir, ok := parseRef(instance, ref{})
@@ -46,7 +49,7 @@ func (h *reportedHealth) state(checks []string, instance string, ipv6 bool) stri
 	}
 	for _, c := range checks {
 		if cr, ok := parseRef(c, ref{}); ok {
-			if s := h.states[[3]string{cr.path(), ir.path(), version}]; s != "" {
+			if s := h.states[healthKey{cr.path(), ir.path(), ipv6}]; s != "" {
 				return s
 			}
 		}
@@ -55,7 +58,7 @@ func (h *reportedHealth) state(checks []string, instance string, ipv6 bool) stri
 }
 
 func (h *reportedHealth) replace(reports []HealthReport) error {
-	states := map[[3]string]string{}
+	states := map[healthKey]string{}
 	for i, r := range reports {
 		cr, ok1 := parseRef(r.HealthCheck, ref{})
 		ir, ok2 := parseRef(r.Instance, ref{})
@@ -69,11 +72,7 @@ func (h *reportedHealth) replace(reports []HealthReport) error {
 		case r.IPVersion != "" && r.IPVersion != "IPV4" && r.IPVersion != "IPV6":
 			return fmt.Errorf("health[%d].ipVersion %q: want IPV4 or IPV6", i, r.IPVersion)
 		}
-		version := r.IPVersion
-		if version == "IPV4" {
-			version = ""
-		}
-		states[[3]string{cr.path(), ir.path(), version}] = r.HealthState
+		states[healthKey{cr.path(), ir.path(), r.IPVersion == "IPV6"}] = r.HealthState
 	}
 	h.mu.Lock()
 	h.states = states
@@ -86,7 +85,11 @@ func (h *reportedHealth) list() []HealthReport {
 	defer h.mu.RUnlock()
 	out := []HealthReport{}
 	for k, s := range h.states {
-		out = append(out, HealthReport{HealthCheck: linkBase + k[0], Instance: linkBase + k[1], HealthState: s, IPVersion: k[2]})
+		r := HealthReport{HealthCheck: linkBase + k.check, Instance: linkBase + k.instance, HealthState: s}
+		if k.ipv6 {
+			r.IPVersion = "IPV6"
+		}
+		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].HealthCheck != out[j].HealthCheck {
