@@ -34,7 +34,7 @@ const (
 
 // realComponents starts kube-controller-manager and kube-scheduler for one
 // test, stopped when it ends.
-func realComponents(t *testing.T, o cluster.ControllerManagerOptions) (kubeBin string) {
+func realComponents(t *testing.T, o cluster.ControllerManagerOptions) {
 	t.Helper()
 	if err := cluster.RealComponentsBuilt(s.kubeBin); err != nil {
 		t.Fatal(err)
@@ -51,19 +51,18 @@ func realComponents(t *testing.T, o cluster.ControllerManagerOptions) (kubeBin s
 		t.Fatal(err)
 	}
 	t.Cleanup(sched.Stop)
-	return s.kubeBin
 }
 
 // startHollowNode creates the node's instance (as terraform would) and runs
 // a hollow kubelet for it with the instance's internal IP as --node-ip.
-func startHollowNode(t *testing.T, kubeBin, zone, name string) *cluster.HollowNode {
+func startHollowNode(t *testing.T, zone, name string) *cluster.HollowNode {
 	t.Helper()
 	ctx := context.Background()
 	inst, err := s.cloud.EnsureInstance(ctx, zone, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := s.cp.StartHollowNode(ctx, cluster.HollowNodeOptions{BinDir: kubeBin, Name: name,
+	h, err := s.cp.StartHollowNode(ctx, cluster.HollowNodeOptions{BinDir: s.kubeBin, Name: name,
 		NodeIP: inst.NetworkInterfaces[0].NetworkIP, StatusUpdateFrequency: 2 * time.Second, LeaseDuration: hollowLeaseDuration})
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +82,8 @@ func startHollowNode(t *testing.T, kubeBin, zone, name string) *cluster.HollowNo
 func TestAHollowKubeletRegistersItsNodeTheCCMInitialisesItAndItRunsPods(t *testing.T) {
 	ctx := context.Background()
 	const clusterCIDR = "10.64.0.0/14"
-	kubeBin := realComponents(t, cluster.ControllerManagerOptions{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: nodeMonitorGracePeriod})
-	h := startHollowNode(t, kubeBin, "us-central1-a", "node-56")
+	realComponents(t, cluster.ControllerManagerOptions{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: nodeMonitorGracePeriod})
+	h := startHollowNode(t, "us-central1-a", "node-56")
 
 	// As the kubelet registered it, before any cloud controller ran.
 	n, err := getNode(h.Name)

@@ -26,10 +26,10 @@ import (
 // NotReady, and a deleted instance's node leaves the external load
 // balancer's instance group.
 func TestNodeIPFollowsRealPodsAndNodesAndExternalLoadBalancersFollowTheNodeSet(t *testing.T) {
-	kubeBin := realComponents(t, cluster.ControllerManagerOptions{NodeMonitorGracePeriod: nodeMonitorGracePeriod})
+	realComponents(t, cluster.ControllerManagerOptions{NodeMonitorGracePeriod: nodeMonitorGracePeriod})
 	ccm := startCCM(t, "ccm-real-nodes")
-	a := startHollowNode(t, kubeBin, "us-central1-a", "node-57")
-	b := startHollowNode(t, kubeBin, "us-central1-b", "node-58")
+	a := startHollowNode(t, "us-central1-a", "node-57")
+	b := startHollowNode(t, "us-central1-b", "node-58")
 	eventually(t, convergeWithin, "both hollow nodes initialised", func() (bool, error) {
 		x, _ := initialised(a.Name)()
 		y, _ := initialised(b.Name)()

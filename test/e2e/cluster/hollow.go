@@ -95,9 +95,6 @@ func (cp *ControlPlane) StartHollowNode(ctx context.Context, o HollowNodeOptions
 // that is shut down does.
 func (h *HollowNode) Stop() { h.proc.stop(10 * time.Second) }
 
-// Running reports whether the hollow kubelet is alive.
-func (h *HollowNode) Running() bool { return h.proc.running() }
-
 // LogPath is the hollow kubelet's log file.
 func (h *HollowNode) LogPath() string { return h.proc.logPath }
 
@@ -111,10 +108,9 @@ func (h *HollowNode) PeakRSS() (int64, error) { return peakRSS(h.proc.cmd.Proces
 // a local route for each address even on a link that is down, so while the
 // link exists this host answers the instance IPs itself.
 type hostAddresses struct {
-	link    string
-	mu      sync.Mutex
-	created bool
-	ips     map[string]bool
+	link string
+	mu   sync.Mutex
+	ips  map[string]bool // nil until the link is created
 }
 
 func (h *hostAddresses) add(ip string) error {
@@ -126,7 +122,7 @@ func (h *hostAddresses) add(ip string) error {
 	if h.ips[ip] {
 		return nil
 	}
-	if !h.created {
+	if h.ips == nil {
 		err := ipCommand("link", "add", h.link, "type", "ifb")
 		if err != nil {
 			err = ipCommand("link", "add", h.link, "type", "dummy")
@@ -134,7 +130,7 @@ func (h *hostAddresses) add(ip string) error {
 		if err != nil {
 			return fmt.Errorf("create link %s for the node IPs (needs CAP_NET_ADMIN): %w", h.link, err)
 		}
-		h.created, h.ips = true, map[string]bool{}
+		h.ips = map[string]bool{}
 	}
 	if err := ipCommand("addr", "add", ip+"/32", "dev", h.link); err != nil {
 		return fmt.Errorf("add node IP %s to link %s: %w", ip, h.link, err)
@@ -149,9 +145,9 @@ func (h *hostAddresses) remove() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.created {
+	if h.ips != nil {
 		ipCommand("link", "del", h.link)
-		h.created, h.ips = false, nil
+		h.ips = nil
 	}
 }
 
