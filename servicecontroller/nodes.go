@@ -3,16 +3,18 @@ package servicecontroller
 import (
 	"hash/fnv"
 	"slices"
-	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
 )
 
 // eligibleNode says whether a node belongs in every load balancer's node
-// set. As upstream since KEP-3458, readiness is not part of it (the load
-// balancer's health check handles that, and dropping NotReady nodes would
-// cut their connections); nodes being deleted or labelled
+// set: lbnode's rules of every mode, and no more. As upstream since
+// KEP-3458, readiness is not part of it (the load balancer's health check
+// handles that, and dropping NotReady nodes would cut their connections);
+// nodes being deleted or labelled
 // node.kubernetes.io/exclude-from-external-load-balancers are left out.
 //
 // The cluster autoscaler's ToBeDeletedByClusterAutoscaler taint is not
@@ -31,17 +33,10 @@ import (
 // pkg/proxy/healthcheck/proxy_health.go), so new connections stop while
 // established ones finish.
 func eligibleNode(n *v1.Node) bool {
-	if n.DeletionTimestamp != nil {
-		return false
-	}
-	if v, ok := n.Labels[v1.LabelNodeExcludeBalancers]; ok {
-		excluded, err := strconv.ParseBool(v)
-		if err != nil || excluded {
-			// An unparsable value excludes the node, as upstream does.
-			return false
-		}
-	}
-	return true
+	return lbnode.Rules{
+		RequireReady:       false, // the health check's job (KEP-3458)
+		ExcludeToBeDeleted: false, // the health check's job too, see above
+	}.Eligible(n)
 }
 
 // eligibleNodes returns the eligible nodes sorted by name, so that the

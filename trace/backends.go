@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"google.golang.org/api/compute/v1"
-	upstreamservice "k8s.io/cloud-provider/controllers/service"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
 )
 
 // kubeProxyHealthPort is kube-proxy's health server: it answers 200 on
@@ -204,7 +205,7 @@ func (tr *tracer) backendHealth(inst *compute.Instance, node string, check healt
 		}
 		return false, fmt.Sprintf("no ready endpoint on %s: kube-proxy answers 503 on :%d/healthz (externalTrafficPolicy Local)", node, check.port)
 	case check.port == kubeProxyHealthPort:
-		if n.DeletionTimestamp != nil || hasTaint(n, upstreamservice.ToBeDeletedTaint) {
+		if lbnode.BeingDeleted(n) || lbnode.ToBeDeletedByAutoscaler(n) {
 			return false, fmt.Sprintf("%s is being deleted: kube-proxy answers 503 on :%d/healthz", node, kubeProxyHealthPort)
 		}
 		return true, fmt.Sprintf("kube-proxy answers 200 on :%d/healthz", kubeProxyHealthPort)

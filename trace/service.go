@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	upstreamservice "k8s.io/cloud-provider/controllers/service"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -189,31 +189,11 @@ func (tr *tracer) conditionText() string {
 }
 
 // nodeProblems say why a node may not carry load balancer traffic, as the
-// nodeip mode reads a node (providers/gce/nodeip, nodes.go): being deleted,
-// excluded by label, about to be removed by the autoscaler, not Ready.
+// nodeip mode reads a node (providers/gce/nodeip, ineligibility): being
+// deleted, excluded by label, about to be removed by the autoscaler, not
+// Ready.
 func nodeProblems(n *v1.Node) []string {
-	var out []string
-	if n.DeletionTimestamp != nil {
-		out = append(out, "being deleted")
-	}
-	if v, ok := n.Labels[v1.LabelNodeExcludeBalancers]; ok {
-		if b, err := strconv.ParseBool(v); err != nil || b {
-			out = append(out, "labelled "+v1.LabelNodeExcludeBalancers)
-		}
-	}
-	if hasTaint(n, upstreamservice.ToBeDeletedTaint) {
-		out = append(out, "tainted "+upstreamservice.ToBeDeletedTaint)
-	}
-	ready := false
-	for _, c := range n.Status.Conditions {
-		if c.Type == v1.NodeReady {
-			ready = c.Status == v1.ConditionTrue
-		}
-	}
-	if !ready {
-		out = append(out, "not Ready")
-	}
-	return out
+	return lbnode.Rules{RequireReady: true, ExcludeToBeDeleted: true}.Problems(n)
 }
 
 func joinAddrs(as []netip.Addr) string {
@@ -226,7 +206,3 @@ func joinAddrs(as []netip.Addr) string {
 
 // hasBase reports whether a resource name belongs to the Service's base name.
 func hasBase(name, base string) bool { return name == base || strings.HasPrefix(name, base+"-") }
-
-func hasTaint(n *v1.Node, key string) bool {
-	return slices.ContainsFunc(n.Spec.Taints, func(t v1.Taint) bool { return t.Key == key })
-}

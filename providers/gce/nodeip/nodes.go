@@ -4,59 +4,30 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
-	upstreamservice "k8s.io/cloud-provider/controllers/service"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
 // ineligibility says why a node may not carry any nodeip Service's traffic,
-// or "" when it may: it must be Ready, not being deleted, not excluded from
-// load balancers by label, and not about to be removed by the autoscaler.
+// or "" when it may. nodeip takes two rules the external load balancer
+// leaves out (servicecontroller's eligibleNode), because no load balancer
+// health check stands between a client and a published address: the
+// address list is the only thing that drains a node.
 func ineligibility(n *v1.Node) string {
-	switch {
-	case n.DeletionTimestamp != nil:
-		return "being deleted"
-	case excludedByLabel(n):
-		return "labelled " + v1.LabelNodeExcludeBalancers
-	case hasTaint(n, upstreamservice.ToBeDeletedTaint):
-		return "tainted " + upstreamservice.ToBeDeletedTaint
-	case !isReady(n):
-		return "not Ready"
-	}
-	return ""
+	return lbnode.Rules{
+		RequireReady:       true, // a NotReady node's kube-proxy may not answer
+		ExcludeToBeDeleted: true, // drain it before the autoscaler removes it
+	}.Ineligibility(n)
 }
 
-// excludedByLabel reads node.kubernetes.io/exclude-from-external-load-balancers
-// as the upstream service controller does: any value but one that parses as
-// false excludes the node.
-func excludedByLabel(n *v1.Node) bool {
-	v, ok := n.Labels[v1.LabelNodeExcludeBalancers]
-	if !ok {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	return err != nil || b
-}
-
-func hasTaint(n *v1.Node, key string) bool {
-	return slices.ContainsFunc(n.Spec.Taints, func(t v1.Taint) bool { return t.Key == key })
-}
-
-func isReady(n *v1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == v1.NodeReady {
-			return c.Status == v1.ConditionTrue
-		}
-	}
-	return false
-}
+func isReady(n *v1.Node) bool { return lbnode.Ready(n) }
 
 // nodeInfo is what answers need from a node, read once per node change
 // rather than once per Service.
