@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
 )
 
 // Addresses and forwarding rules: the front end of a load balancer.
@@ -283,11 +285,12 @@ func normalizePorts(obj map[string]any) error {
 		return invalid("Invalid value for field 'resource': at most one of portRange, ports and allPorts may be given.")
 	}
 	if pr != "" {
-		lo, hi, err := parsePortRange(pr)
-		if err != nil || lo < 1 {
+		r, err := protoport.ParsePortRange(pr)
+		if err != nil || r.First < 1 {
 			return invalidValue("resource.portRange", pr, "Must be a port or a range such as 80 or 8000-8080, from 1 to 65535.")
 		}
-		obj["portRange"] = strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+		// The API answers a range even for one port ("80-80").
+		obj["portRange"] = strconv.Itoa(int(r.First)) + "-" + strconv.Itoa(int(r.Last))
 	}
 	if len(ports) > 5 {
 		return invalidValue("resource.ports", strings.Join(ports, ","), "At most 5 ports may be given; use portRange or allPorts.")
@@ -335,8 +338,8 @@ func samePorts(a, b map[string]any) bool {
 
 func portSet(o map[string]any) [][2]int {
 	if pr := str(o, "portRange"); pr != "" {
-		lo, hi, _ := parsePortRange(pr)
-		return [][2]int{{lo, hi}}
+		r, _ := protoport.ParsePortRange(pr)
+		return [][2]int{{int(r.First), int(r.Last)}}
 	}
 	var out [][2]int
 	for _, p := range strList(o, "ports") {

@@ -1,10 +1,12 @@
 package fakegce
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
 )
 
 // Networks, subnetworks, firewalls and routes.
@@ -226,8 +228,6 @@ func setPrivateIPGoogleAccess(t *tx, c *call) error {
 	return nil
 }
 
-var firewallProtocols = map[string]bool{"tcp": true, "udp": true, "icmp": true, "esp": true, "ah": true, "sctp": true, "ipip": true, "all": true}
-
 func prepareFirewall(t *tx, c *call, obj, old map[string]any) error {
 	setDefault(obj, "direction", "INGRESS")
 	setDefault(obj, "priority", num(1000))
@@ -351,43 +351,20 @@ func rangeFamily(r string) int {
 	return 6
 }
 
+// checkFirewallRule refuses an allowed[] or denied[] entry the API would
+// refuse, naming the field under at ("resource.allowed[0]").
 func checkFirewallRule(at string, rule map[string]any) error {
-	proto := strings.ToLower(str(rule, "IPProtocol"))
-	if proto == "" {
-		return required(at + ".IPProtocol")
+	_, err := protoport.ParseEntry(str(rule, "IPProtocol"), strList(rule, "ports"))
+	var e *protoport.Error
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &e):
+		return err
+	case e.Missing:
+		return required(at + "." + e.Field)
 	}
-	if n, err := strconv.Atoi(proto); err == nil {
-		if n < 0 || n > 255 {
-			return invalidValue(at+".IPProtocol", proto, "A protocol number is from 0 to 255.")
-		}
-	} else if !firewallProtocols[proto] {
-		return invalidValue(at+".IPProtocol", proto, "Must be one of tcp, udp, icmp, esp, ah, sctp, ipip, all or a protocol number.")
-	}
-	ports := strList(rule, "ports")
-	if len(ports) > 0 && proto != "tcp" && proto != "udp" && proto != "sctp" && proto != "all" {
-		return invalidValue(at+".ports", strings.Join(ports, ","), "Ports can be given only for tcp, udp and sctp.")
-	}
-	for i, p := range ports {
-		if _, _, err := parsePortRange(p); err != nil {
-			return invalidValue(fmt.Sprintf("%s.ports[%d]", at, i), p, err.Error())
-		}
-	}
-	return nil
-}
-
-// parsePortRange reads "80" or "1000-2000".
-func parsePortRange(s string) (lo, hi int, err error) {
-	a, b, isRange := strings.Cut(s, "-")
-	lo, err1 := strconv.Atoi(a)
-	hi = lo
-	var err2 error
-	if isRange {
-		hi, err2 = strconv.Atoi(b)
-	}
-	if err1 != nil || err2 != nil || lo < 0 || hi > 65535 || lo > hi {
-		return 0, 0, fmt.Errorf("Must be a port or a range of ports from 0 to 65535 such as 80 or 8000-8080.")
-	}
-	return lo, hi, nil
+	return invalidValue(at+"."+e.Field, e.Value, e.Reason)
 }
 
 var nextHops = []string{"nextHopInstance", "nextHopIp", "nextHopGateway", "nextHopVpnTunnel", "nextHopIlb", "nextHopNetwork"}
