@@ -4,10 +4,11 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
 )
 
 // Directions of a rule, as the API spells them.
@@ -216,58 +217,35 @@ func normalizeAllowed(allowed []Allow) []Allow {
 	return out
 }
 
-type portRange struct{ lo, hi int }
-
 // normalizePorts sorts ports numerically and merges overlapping and adjacent
 // ones into ranges. Strings that are no port come last, as they are.
 func normalizePorts(ports []string) []string {
-	var ranges []portRange
+	var ranges []protoport.PortRange
 	var rest []string
 	for _, p := range ports {
-		pr, ok := parsePorts(p)
-		if !ok {
+		// Spaces around a port are trimmed, as around a protocol or a range.
+		r, err := protoport.ParsePortRange(strings.TrimSpace(p))
+		if err != nil {
 			rest = append(rest, p)
 			continue
 		}
-		ranges = append(ranges, pr)
+		ranges = append(ranges, r)
 	}
-	slices.SortFunc(ranges, func(a, b portRange) int {
-		return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.hi, b.hi))
+	slices.SortFunc(ranges, func(a, b protoport.PortRange) int {
+		return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Last, b.Last))
 	})
-	var merged []portRange
+	var merged []protoport.PortRange
 	for _, r := range ranges {
-		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi+1 {
-			merged[n-1].hi = max(merged[n-1].hi, r.hi)
+		// In int: the last range may end at 65535, which uint16 cannot pass.
+		if n := len(merged); n > 0 && int(r.First) <= int(merged[n-1].Last)+1 {
+			merged[n-1].Last = max(merged[n-1].Last, r.Last)
 			continue
 		}
 		merged = append(merged, r)
 	}
 	var out []string
 	for _, r := range merged {
-		if r.lo == r.hi {
-			out = append(out, strconv.Itoa(r.lo))
-		} else {
-			out = append(out, strconv.Itoa(r.lo)+"-"+strconv.Itoa(r.hi))
-		}
+		out = append(out, r.String())
 	}
 	return append(out, sortedUnique(rest)...)
-}
-
-// parsePorts reads "80" or "8000-8080", as the API's allowed[].ports does.
-func parsePorts(s string) (portRange, bool) {
-	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
-	lo, err := strconv.Atoi(a)
-	if err != nil {
-		return portRange{}, false
-	}
-	hi := lo
-	if isRange {
-		if hi, err = strconv.Atoi(b); err != nil {
-			return portRange{}, false
-		}
-	}
-	if lo < 0 || hi > 65535 || lo > hi {
-		return portRange{}, false
-	}
-	return portRange{lo, hi}, true
 }

@@ -97,6 +97,16 @@ func TestNormalize(t *testing.T) {
 			in:   allowing(firewall.Allow{Protocol: "tcp", Ports: []string{"http", "90-80", "80"}}),
 			want: normalAllowing(firewall.Allow{Protocol: "tcp", Ports: []string{"80", "90-80", "http"}}),
 		},
+		{
+			name: "every port from 0 absorbs the others, and a range ending at 65535 merges without wrapping",
+			in:   allowing(firewall.Allow{Protocol: "tcp", Ports: []string{"65535", "80", "0-65535", "65000-65535"}}),
+			want: normalAllowing(firewall.Allow{Protocol: "tcp", Ports: []string{"0-65535"}}),
+		},
+		{
+			name: "a port above 65535 does not parse and is kept for the API to refuse",
+			in:   allowing(firewall.Allow{Protocol: "tcp", Ports: []string{"65536", "65535"}}),
+			want: normalAllowing(firewall.Allow{Protocol: "tcp", Ports: []string{"65535", "65536"}}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
