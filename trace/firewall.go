@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
 )
 
 // Packet is what the VPC's ingress firewall looks at: the first packet of a
@@ -182,58 +183,31 @@ func entriesOf(fw *compute.Firewall) []entry {
 	return out
 }
 
+// entryCovers: the entry names the packet's protocol ("all" names every
+// one) and, for a protocol with ports, its destination port (no ports: all
+// of them). Ports listed for a protocol without ports do not narrow it.
 func entryCovers(protocol string, ports []string, pkt Packet) bool {
-	if strings.EqualFold(protocol, "all") {
-		return true
-	}
-	want, ok := protocolNumber(pkt.Protocol)
-	if got, gok := protocolNumber(protocol); !ok || !gok || got != want {
+	got, err := protoport.ParseProtocol(protocol)
+	if err != nil {
 		return false
 	}
-	if len(ports) == 0 || !hasPorts(want) {
+	if got.All {
 		return true
 	}
-	port := int(pkt.Dst.Port())
-	covers := false
-	for _, p := range ports {
-		lo, hi, ok := portRange(p)
-		if !ok || lo < 1 || hi > 65535 {
-			// The API refuses such an entry; one that got in anyway
-			// covers nothing.
-			return false
-		}
-		covers = covers || (lo <= port && port <= hi)
+	want, err := protoport.ParseProtocol(pkt.Protocol)
+	if err != nil || want.All || want.Number != got.Number {
+		return false
 	}
-	return covers
-}
-
-// protocolNumbers are the protocol names the firewall API accepts.
-var protocolNumbers = map[string]int{"icmp": 1, "ipip": 4, "tcp": 6, "udp": 17, "esp": 50, "ah": 51, "sctp": 132}
-
-func protocolNumber(p string) (int, bool) {
-	p = strings.ToLower(strings.TrimSpace(p))
-	if n, ok := protocolNumbers[p]; ok {
-		return n, true
+	if len(ports) == 0 || !want.HasPorts() {
+		return true
 	}
-	n, err := strconv.Atoi(p)
-	return n, err == nil && n >= 0 && n <= 255
-}
-
-// hasPorts: the protocols whose entries may list ports.
-func hasPorts(proto int) bool { return proto == 6 || proto == 17 || proto == 132 }
-
-// portRange reads "80" or "8000-8080".
-func portRange(s string) (lo, hi int, ok bool) {
-	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
-	lo, err := strconv.Atoi(a)
+	ranges, err := protoport.ParsePorts(ports)
 	if err != nil {
-		return 0, 0, false
+		// The API refuses such an entry; one that got in anyway covers
+		// nothing.
+		return false
 	}
-	if !isRange {
-		return lo, lo, true
-	}
-	hi, err = strconv.Atoi(b)
-	return lo, hi, err == nil && lo <= hi
+	return slices.ContainsFunc(ranges, func(r protoport.PortRange) bool { return r.Contains(pkt.Dst.Port()) })
 }
 
 // inRanges: addr is in one of the CIDR ranges (a bare address is a host

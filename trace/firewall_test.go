@@ -224,9 +224,15 @@ func TestEvaluateIngress(t *testing.T) {
 		},
 		{
 			name:  "an entry with a port the API would refuse covers nothing, not even its good ports",
-			rules: []*compute.Firewall{newFirewall("web", allow("tcp", "80", "0"))},
+			rules: []*compute.Firewall{newFirewall("web", allow("tcp", "80", "65536"))},
 			pkt:   client,
 			want:  "denied by the implied deny-ingress rule (priority 65535)",
+		},
+		{
+			name:  "ports from 0 to 65535, as in the default network's internal rule, cover every port",
+			rules: []*compute.Firewall{newFirewall("default-allow-internal", allow("tcp", "0-65535"))},
+			pkt:   tcp("198.51.100.10", "10.128.0.2:31999"),
+			want:  "allowed by default-allow-internal (priority 1000)",
 		},
 		{
 			name:  "an entry with a reversed port range covers nothing",

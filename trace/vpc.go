@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
 )
 
 // throughVPC carries the packet from the client to an instance: through a
@@ -145,7 +147,7 @@ func (tr *tracer) forwardingRuleFor(dst netip.AddrPort) *compute.ForwardingRule 
 	var match []*compute.ForwardingRule
 	for _, fr := range tr.in.Cloud.ForwardingRules {
 		a, ok := ruleAddress(fr)
-		if ok && ruleCoversAddress(fr, a, dst.Addr()) && ruleCarries(fr, tr.protocol, int(dst.Port())) {
+		if ok && ruleCoversAddress(fr, a, dst.Addr()) && ruleCarries(fr, tr.protocol, dst.Port()) {
 			match = append(match, fr)
 		}
 	}
@@ -179,7 +181,7 @@ func ruleCoversAddress(fr *compute.ForwardingRule, a, dst netip.Addr) bool {
 
 // ruleCarries: the rule's protocol (L3_DEFAULT carries all) and ports
 // (allPorts, the ports listed, the port range; none: all ports).
-func ruleCarries(fr *compute.ForwardingRule, protocol string, port int) bool {
+func ruleCarries(fr *compute.ForwardingRule, protocol string, port uint16) bool {
 	proto := strings.ToLower(fr.IPProtocol)
 	if proto == "" {
 		proto = "tcp"
@@ -192,14 +194,14 @@ func ruleCarries(fr *compute.ForwardingRule, protocol string, port int) bool {
 		return true
 	case len(fr.Ports) > 0:
 		for _, p := range fr.Ports {
-			if lo, hi, ok := portRange(p); ok && lo <= port && port <= hi {
+			if r, err := protoport.ParsePortRange(p); err == nil && r.Contains(port) {
 				return true
 			}
 		}
 		return false
 	case fr.PortRange != "":
-		lo, hi, ok := portRange(fr.PortRange)
-		return ok && lo <= port && port <= hi
+		r, err := protoport.ParsePortRange(fr.PortRange)
+		return err == nil && r.Contains(port)
 	}
 	return true
 }
