@@ -89,14 +89,15 @@ func compileFirewallRule(fw *compute.Firewall, idx instanceIndex, ipv6 bool) (Fi
 }
 
 // appendEntry adds one allowed/denied entry; a malformed one is dropped.
+// Ports narrow an entry of a protocol with ports only, as in the trace.
 func appendEntry(entries []ProtocolPorts, protocol string, ports []string) []ProtocolPorts {
-	p, ok := parseProtocol(protocol)
+	p, ok := entryProtocol(protocol)
 	if !ok {
 		return entries
 	}
-	e := ProtocolPorts{Protocol: p}
-	if p.hasPorts() {
-		if e.Ports, ok = parsePorts(ports); !ok {
+	e := ProtocolPorts{Protocol: planProtocol(p)}
+	if p.HasPorts() {
+		if e.Ports, ok = sortedPorts(ports); !ok {
 			return entries
 		}
 	}

@@ -93,6 +93,17 @@ func TestCompileFirewall(t *testing.T) {
 			{Protocol: 1},
 		}}},
 	}, {
+		name:      "ports from 0 to 65535, as in the default network's internal rule, are one range of every port",
+		firewalls: []*compute.Firewall{newFirewall("internal", allow("tcp", "0-65535"), alsoAllow("udp", "0-65535"), alsoAllow("icmp"))},
+		want: []FirewallRule{{Name: "internal", Priority: 1000, Action: Allow, Sources: everyone, Targets: all, Match: []ProtocolPorts{
+			{Protocol: 6, Ports: []PortRange{{0, 65535}}},
+			{Protocol: 17, Ports: []PortRange{{0, 65535}}},
+			{Protocol: 1},
+		}}},
+	}, {
+		name:      "an entry with a port the API refuses is dropped, and a rule left with no entry is left out",
+		firewalls: []*compute.Firewall{newFirewall("bad", allow("tcp", "80", "65536"))},
+	}, {
 		name:      "a protocol given by number is kept",
 		firewalls: []*compute.Firewall{newFirewall("gre", allow("47"))},
 		want:      []FirewallRule{{Name: "gre", Priority: 1000, Action: Allow, Sources: everyone, Targets: all, Match: []ProtocolPorts{{Protocol: 47}}}},

@@ -134,20 +134,17 @@ func compileForwardingRules(s State, idx instanceIndex, probes []Probe) []Forwar
 		ip, _ := ruleAddress(fr) // passthroughRules keeps only rules with one
 		r := ForwardingRule{Name: fr.Name, IP: ip, Affinity: sets[i].affinity,
 			Internal: fr.LoadBalancingScheme == "INTERNAL"}
-		p, ok := parseProtocol(fr.IPProtocol)
-		if fr.IPProtocol == "" {
-			p, ok = 6, true // the API's default is TCP
-		}
+		p, ok := forwardingProtocol(fr.IPProtocol)
 		if !ok {
 			continue
 		}
-		r.Protocol = p
-		if p.hasPorts() && !fr.AllPorts {
+		r.Protocol = planProtocol(p)
+		if p.HasPorts() && !fr.AllPorts {
 			specs := fr.Ports
 			if len(specs) == 0 && fr.PortRange != "" {
 				specs = []string{fr.PortRange}
 			}
-			if r.Ports, ok = parsePorts(specs); !ok {
+			if r.Ports, ok = sortedPorts(specs); !ok {
 				continue
 			}
 		}
