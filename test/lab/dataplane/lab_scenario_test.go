@@ -182,6 +182,18 @@ func TestLabPacketsCrossTheVPCAsFakeGCESays(t *testing.T) {
 			t.Errorf("connected to the forwarding rule (answered by %s) with no rule allowing it", name)
 		}
 	})
+
+	t.Run("a rule on ports 0-65535, as the default network's internal one, opens every port", func(t *testing.T) {
+		c.allowIngress("allow-internal", []string{"198.51.100.0/24"}, "0-65535")
+		eventually(t, 10*time.Second, "connect to node-1's natIP on 9090 and 8080", func() error {
+			for _, port := range []string{":9090", ":8080"} {
+				if name, _, _, err := l.client.who(nat1 + port); err != nil || name != "node-1" {
+					return fmt.Errorf("%s answered by %q: %v", port, name, err)
+				}
+			}
+			return nil
+		})
+	})
 }
 
 func addrOf(hostport string) string {
