@@ -3,6 +3,11 @@ package protoport
 import (
 	"cmp"
 	"errors"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -176,4 +181,29 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// fake-gce imports this package and must not link Kubernetes or the
+// provider, so it imports the standard library only.
+func TestImportsTheStandardLibraryOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s, which is not the standard library", name, path)
+			}
+		}
+	}
 }
