@@ -26,6 +26,16 @@ const (
 	// ProjectKey names the cluster's own project when it is a service
 	// project of a Shared VPC host: part of the marker (InServiceProject).
 	ProjectKey = "cloud-provider-vpc.io/project"
+	// ModeKey names the load balancer mode that made a Service's resource:
+	// ModeExternal or ModeNodeIP. Each mode changes and removes only what
+	// it made (FirewallMode), so neither undoes the other's work.
+	ModeKey = "cloud-provider-vpc.io/mode"
+)
+
+// The values of ModeKey: the two load balancer modes of a Service.
+const (
+	ModeExternal = "external"
+	ModeNodeIP   = "nodeip"
 )
 
 // DefaultClusterName is the --cluster-name a cloud controller manager runs
@@ -142,6 +152,22 @@ func Parse(description string) (map[string]string, bool) {
 		return nil, false
 	}
 	return m, true
+}
+
+// FirewallMode is the mode that made a Service's firewall rule: the
+// description's ModeKey, or, for a rule written before the key existed,
+// the mode its name says. The nodeip mode named its rules BASE-nip and
+// BASE-nip6 then as now; every other rule of a Service was the external
+// mode's (BASE-fw, BASE-hc and their IPv6 twins). So an upgrade neither
+// orphans a rule nor lets a mode take the other's.
+func FirewallMode(name string, keys map[string]string) string {
+	if m := keys[ModeKey]; m != "" {
+		return m
+	}
+	if strings.HasSuffix(name, "-nip") || strings.HasSuffix(name, "-nip6") {
+		return ModeNodeIP
+	}
+	return ModeExternal
 }
 
 // sanitize lowers s and keeps letters, digits and single dashes, so that it

@@ -122,3 +122,38 @@ func TestAClusterOutsideASharedVPCKeepsItsNamesAndMarker(t *testing.T) {
 		t.Errorf("InServiceProject(\"\").Prefix() = %q, want the plain prefix %q", got, want)
 	}
 }
+
+func TestFirewallModeReadsTheKeyAndClassifiesOlderRulesByName(t *testing.T) {
+	c := ForCluster("prod")
+	base := c.ResourceName("lb", "0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+	svc := map[string]string{ServiceKey: "default/web", ServiceUIDKey: "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"}
+	with := func(mode string) map[string]string {
+		keys := map[string]string{ModeKey: mode}
+		for k, v := range svc {
+			keys[k] = v
+		}
+		return keys
+	}
+	tests := []struct {
+		name string
+		rule string
+		keys map[string]string
+		want string
+	}{
+		{name: "a nodeip rule that records its mode", rule: base + "-nip", keys: with(ModeNodeIP), want: ModeNodeIP},
+		{name: "an external rule that records its mode", rule: base + "-fw", keys: with(ModeExternal), want: ModeExternal},
+		{name: "the recorded mode wins over the name", rule: base + "-nip", keys: with(ModeExternal), want: ModeExternal},
+		{name: "an older IPv4 nodeip rule, by its name", rule: base + "-nip", keys: svc, want: ModeNodeIP},
+		{name: "an older IPv6 nodeip rule, by its name", rule: base + "-nip6", keys: svc, want: ModeNodeIP},
+		{name: "an older client rule is the external mode's", rule: base + "-fw", keys: svc, want: ModeExternal},
+		{name: "an older IPv6 health-check rule is the external mode's", rule: base + "-hc6", keys: svc, want: ModeExternal},
+		{name: "a rule without any keys is the external mode's", rule: base + "-fw6", keys: nil, want: ModeExternal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FirewallMode(tt.rule, tt.keys); got != tt.want {
+				t.Errorf("FirewallMode(%q, %v) = %q, want %q", tt.rule, tt.keys, got, tt.want)
+			}
+		})
+	}
+}
