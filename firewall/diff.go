@@ -14,37 +14,38 @@ import (
 // Scope says for which of the observed rules the desired set is complete,
 // that is, which owned rules Diff may delete when no desired rule names them.
 //
-// The zero Scope is complete for nothing: Diff then inserts and patches the
-// desired rules and deletes none. ForService(uid) is complete for the rules of
-// one Service: an owned rule whose description carries that Service UID and
-// that no desired rule names is deleted. Diff checks the scope itself on every
-// observed rule's description, so observed may hold more than the scope (all
-// the cluster's rules, say) without putting rules of other Services at risk.
+// A Service's rules are made by one of its two load balancer modes, and a
+// Scope names both the Service and the mode: Diff deletes an owned rule
+// whose description carries the Service's UID, that the mode made
+// (ownership.FirewallMode) and that no desired rule names. So the external
+// mode's reconcile never removes the nodeip mode's rules of the same
+// Service, nor the other way round. The zero Scope is complete for nothing:
+// Diff then inserts and patches the desired rules and deletes none. Diff
+// checks the scope itself on every observed rule, so observed may hold more
+// than the scope (all the cluster's rules, say) without putting rules of
+// other Services, or of the other mode, at risk.
 type Scope struct {
-	// Match lists description keys and values; an owned observed rule is in
-	// the scope when its description has every one of them. Empty: no rule.
-	Match map[string]string
+	// ServiceUID is the Service whose rules are covered; "": none.
+	ServiceUID string
+	// Mode is the mode whose rules are covered: ownership.ModeExternal or
+	// ownership.ModeNodeIP; "": none.
+	Mode string
 }
 
-// ForService is the scope of the rules of the Service with this UID.
-func ForService(uid string) Scope {
-	return Scope{Match: map[string]string{ownership.ServiceUIDKey: uid}}
-}
+// ForService is the scope of the external mode's rules of the Service with
+// this UID: its load balancer's client and health-check rules.
+func ForService(uid string) Scope { return Scope{ServiceUID: uid, Mode: ownership.ModeExternal} }
 
-func (s Scope) covers(description string) bool {
-	if len(s.Match) == 0 {
+// ForNodeIP is the scope of the nodeip mode's rules of the Service with this
+// UID.
+func ForNodeIP(uid string) Scope { return Scope{ServiceUID: uid, Mode: ownership.ModeNodeIP} }
+
+func (s Scope) covers(name, description string) bool {
+	if s.ServiceUID == "" || s.Mode == "" {
 		return false
 	}
 	keys, ok := ownership.Parse(description)
-	if !ok {
-		return false
-	}
-	for k, v := range s.Match {
-		if got, ok := keys[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+	return ok && keys[ownership.ServiceUIDKey] == s.ServiceUID && ownership.FirewallMode(name, keys) == s.Mode
 }
 
 // Plan is what Apply does: the calls that bring the observed rules to the
@@ -133,7 +134,7 @@ func Diff(desired []Rule, observed []*compute.Firewall, owner ownership.Cluster,
 	}
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		fw := byName[name]
-		if !wanted[name] && owner.Owns(fw.Name, fw.Description) && scope.covers(fw.Description) {
+		if !wanted[name] && owner.Owns(fw.Name, fw.Description) && scope.covers(fw.Name, fw.Description) {
 			plan.Deletes = append(plan.Deletes, name)
 		}
 	}
@@ -167,7 +168,7 @@ func inSync(desired Rule, observed *compute.Firewall) bool {
 		slices.EqualFunc(d.Allowed, o.Allowed, func(a, b Allow) bool {
 			return a.Protocol == b.Protocol && slices.Equal(a.Ports, b.Ports)
 		}) &&
-		sameDescription(d.Description, o.Description) &&
+		SameDescription(d.Description, o.Description) &&
 		len(observed.Denied) == 0 &&
 		len(observed.SourceTags) == 0 &&
 		len(observed.SourceServiceAccounts) == 0 &&
@@ -201,13 +202,26 @@ func networkID(link string) (project, name string) {
 	return project, name
 }
 
-// sameDescription compares two descriptions as the JSON objects ownership
-// writes, so that key order and spacing make no patch.
-func sameDescription(a, b string) bool {
+// SameDescription compares two descriptions as the JSON objects ownership
+// writes, so that key order and spacing make no patch. A description
+// without ownership.ModeKey equals one that has it and is otherwise alike:
+// a rule written before the key existed is not patched for the key alone
+// (ownership.FirewallMode tells its mode by its name), and gets it with its
+// next real change.
+func SameDescription(a, b string) bool {
 	if a == b {
 		return true
 	}
 	ka, okA := ownership.Parse(a)
 	kb, okB := ownership.Parse(b)
-	return okA && okB && maps.Equal(ka, kb)
+	if !okA || !okB {
+		return false
+	}
+	_, modeA := ka[ownership.ModeKey]
+	_, modeB := kb[ownership.ModeKey]
+	if modeA != modeB {
+		delete(ka, ownership.ModeKey)
+		delete(kb, ownership.ModeKey)
+	}
+	return maps.Equal(ka, kb)
 }

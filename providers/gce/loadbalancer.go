@@ -2,11 +2,15 @@ package gce
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
@@ -57,8 +61,6 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 	if mode == annotations.ModeNodeIP {
 		return nil, c.leaveExternal(ctx, clusterName, svc, nodes)
 	}
-	// nlb owns every firewall rule named after the Service, so a nodeip
-	// rule left from before a mode switch goes with the first reconcile.
 	params := c.nlbParams(clusterName)
 	if needsSubnetwork(svc, nodes, params) {
 		if params.SubnetworkURL, err = c.discoverSubnetwork(ctx); err != nil {
@@ -85,11 +87,19 @@ func (c *Cloud) UpdateLoadBalancer(ctx context.Context, clusterName string, svc 
 	return err
 }
 
-// EnsureLoadBalancerDeleted removes what either mode created for the Service.
+// EnsureLoadBalancerDeleted removes what either mode created for the
+// Service: the external load balancer and the nodeip mode's rules.
 func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
-	// The nodeip firewall rule is named after the Service too: nlb.Delete
-	// removes it with the rest.
-	return nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
+	var external, nodeIP error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		external = nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
+	}()
+	nodeIP = c.deleteNodeIPRules(ctx, clusterName, svc)
+	wg.Wait()
+	return errors.Join(external, nodeIP)
 }
 
 // leaveExternal answers for a nodeip Service: its external load balancer,
@@ -98,7 +108,7 @@ func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName strin
 func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
 	if hadExternal(svc, nodes) {
 		err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
-		c.nodeIPRuleRemoved(svc) // nlb.Delete may have removed it: the controller puts it back
+		c.nodeIPRuleRemoved(svc) // harmless now: nlb.Delete leaves the nodeip rules
 		if err != nil {
 			return err
 		}
@@ -127,6 +137,19 @@ func hadExternal(svc *v1.Service, nodes []*v1.Node) bool {
 		}
 	}
 	return false
+}
+
+// deleteNodeIPRules deletes the nodeip mode's firewall rules of a Service
+// (one list call finds both families' rules).
+func (c *Cloud) deleteNodeIPRules(ctx context.Context, clusterName string, svc *v1.Service) error {
+	owner := c.cfg.Owner(clusterName)
+	uid := string(svc.UID)
+	// The IPv6 rule's name is the IPv4 one's with a suffix: one pattern.
+	observed, err := c.api.ListFirewalls(ctx, "name eq "+NodeIPFirewallName(owner, uid)+".*")
+	if err != nil {
+		return fmt.Errorf("list the nodeip firewall rules of service %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
+	return firewall.Apply(ctx, c.api, firewall.Diff(nil, observed, owner, firewall.ForNodeIP(uid)))
 }
 
 // NodeIPFirewallName is the IPv4 firewall rule of a nodeip Service. It

@@ -160,7 +160,7 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	d := &Desired{
 		Service: svc.Namespace + "/" + svc.Name, UID: string(svc.UID), Base: base,
 		Description: p.Owner.Description(map[string]string{
-			ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID)}),
+			ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID), ownership.ModeKey: ownership.ModeExternal}),
 	}
 	tier, err := annotations.NetworkTierOf(svc)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
@@ -584,6 +585,41 @@ func TestARuleTheProviderRemovedIsPutBack(t *testing.T) {
 	}
 	notify(string(svc.UID))
 	h.waitFor(svc, abc, abc)
+}
+
+func TestARuleWrittenBeforeTheModeKeyIsKeptAsItIsAndRemovedWithItsService(t *testing.T) {
+	svc := newService("web")
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
+	h.waitFor(svc, abc, abc)
+	// The rule as an older release wrote it: without the mode key.
+	fw := h.rule(svc)
+	keys, _ := ownership.Parse(fw.Description)
+	delete(keys, ownership.ModeKey)
+	older := testOwner.Description(keys)
+	op, err := h.cloud.Compute.Firewalls.Patch(h.cloud.Project, fw.Name, &compute.Firewall{Description: older}).Do()
+	if err == nil {
+		_, err = h.cloud.WaitOperation(context.Background(), op)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.Server.ResetCalls()
+	h.restart() // the upgrade
+	h.waitFor(svc, abc, abc)
+	h.processed()
+	if n := h.firewallWrites(); n != 0 {
+		t.Errorf("the upgraded controller made %d firewall writes, want none: the mode key alone is no change", n)
+	}
+	if got := h.rule(svc); got == nil || got.Description != older {
+		t.Errorf("the rule after the upgrade = %+v, want it untouched", got)
+	}
+	if err := h.client.CoreV1().Services("default").Delete(h.ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the older rule goes with its Service", func() (bool, string) {
+		got := h.rule(svc)
+		return got == nil, fmt.Sprint(got)
+	})
 }
 
 // dualStackNodes are Ready nodes a and b with an IPv4 and an IPv6

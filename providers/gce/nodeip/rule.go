@@ -42,9 +42,10 @@ func (n ruleNames) all() []string { return []string{n.IPv4, n.IPv6} }
 // is the destination either way; IPv6 has no NAT, so there it is the
 // published address itself: targetOf), on instances with the node tags. A family
 // without destinations or without sources has no rule. The description
-// carries the cluster's marker and the Service's UID, so that
-// firewall.CollectGarbage removes both once the Service is gone. It is
-// pure.
+// carries the cluster's marker, the Service's UID, so that
+// firewall.CollectGarbage removes both once the Service is gone, and the
+// nodeip mode, so that the external mode's reconcile of the same Service
+// leaves them alone (firewall.Scope). It is pure.
 func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets []target, sources firewall.Sources, p ruleParams) []firewall.Rule {
 	var out []firewall.Rule
 	for _, fam := range ruleFamilies {
@@ -64,12 +65,13 @@ func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets [
 			continue
 		}
 		r := firewall.Rule{
-			Name:        names.of(fam),
-			Network:     p.Network,
-			Direction:   firewall.Ingress,
-			Priority:    firewall.DefaultPriority,
-			TargetTags:  p.NodeTags,
-			Description: p.Owner.Description(map[string]string{ownership.ServiceKey: svc.Namespace + "/" + svc.Name, ownership.ServiceUIDKey: string(svc.UID)}),
+			Name:       names.of(fam),
+			Network:    p.Network,
+			Direction:  firewall.Ingress,
+			Priority:   firewall.DefaultPriority,
+			TargetTags: p.NodeTags,
+			Description: p.Owner.Description(map[string]string{ownership.ServiceKey: svc.Namespace + "/" + svc.Name,
+				ownership.ServiceUIDKey: string(svc.UID), ownership.ModeKey: ownership.ModeNodeIP}),
 		}
 		for _, s := range sources[firewall.Family(fam)] {
 			r.SourceRanges = append(r.SourceRanges, s.String())

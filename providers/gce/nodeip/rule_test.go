@@ -33,7 +33,7 @@ func TestDesiredRule(t *testing.T) {
 				TargetTags: []string{"k8s-node"},
 				Allowed:    []firewall.Allow{{Protocol: "tcp", Ports: []string{"80", "443"}}, {Protocol: "udp", Ports: []string{"53"}}},
 				Description: testOwner.Description(map[string]string{ownership.ServiceKey: "default/web",
-					ownership.ServiceUIDKey: string(uidFor("web"))}),
+					ownership.ServiceUIDKey: string(uidFor("web")), ownership.ModeKey: ownership.ModeNodeIP}),
 			},
 		},
 		{
@@ -46,7 +46,7 @@ func TestDesiredRule(t *testing.T) {
 				SourceRanges: []string{"0.0.0.0/0"}, DestinationRanges: []string{"10.0.0.7/32"}, TargetTags: []string{"k8s-node"},
 				Allowed: []firewall.Allow{{Protocol: "tcp", Ports: []string{"8080"}}},
 				Description: testOwner.Description(map[string]string{ownership.ServiceKey: "default/ext",
-					ownership.ServiceUIDKey: string(uidFor("ext"))}),
+					ownership.ServiceUIDKey: string(uidFor("ext")), ownership.ModeKey: ownership.ModeNodeIP}),
 			},
 		},
 	}
@@ -60,7 +60,7 @@ func TestDesiredRule(t *testing.T) {
 			if diff := cmp.Diff([]firewall.Rule{tt.want}, got); diff != "" {
 				t.Errorf("rules (-want +got):\n%s", diff)
 			}
-			plan := firewall.Diff(got, nil, testOwner, firewall.ForService(string(tt.svc.UID)))
+			plan := firewall.Diff(got, nil, testOwner, firewall.ForNodeIP(string(tt.svc.UID)))
 			if len(plan.Conflicts) > 0 {
 				t.Errorf("the firewall package would not own the rule: %v", plan.Conflicts)
 			}
@@ -84,7 +84,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 			SourceRanges: sources, DestinationRanges: dests,
 			Allowed: []firewall.Allow{{Protocol: "tcp", Ports: []string{"80"}}},
 			Description: testOwner.Description(map[string]string{ownership.ServiceKey: "default/" + svc.Name,
-				ownership.ServiceUIDKey: string(svc.UID)}),
+				ownership.ServiceUIDKey: string(svc.UID), ownership.ModeKey: ownership.ModeNodeIP}),
 		}
 	}
 	v4, v6, dual := v1.IPv4Protocol, v1.IPv6Protocol, []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
@@ -173,7 +173,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 			if diff := cmp.Diff(tt.wantPublished, ips(ingressOf(a.Targets, a.Families))); diff != "" {
 				t.Errorf("published (-want +got):\n%s", diff)
 			}
-			if plan := firewall.Diff(a.Rules, nil, testOwner, firewall.ForService(string(tt.svc.UID))); len(plan.Conflicts) > 0 {
+			if plan := firewall.Diff(a.Rules, nil, testOwner, firewall.ForNodeIP(string(tt.svc.UID))); len(plan.Conflicts) > 0 {
 				t.Errorf("the firewall package would not own the rules: %v", plan.Conflicts)
 			}
 			for _, r := range a.Rules {

@@ -54,7 +54,7 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 	if !wasKnown && svc != nil {
 		c.statusQueue.Add(k.Service) // it waited for the rules to be read
 	}
-	plan := firewall.Diff(desired, observed.firewalls(), c.deps.Owner, firewall.ForService(k.UID))
+	plan := firewall.Diff(desired, observed.firewalls(), c.deps.Owner, firewall.ForNodeIP(k.UID))
 	if plan.Empty() {
 		c.setFirewallProblem(k, nil)
 		c.clearFirewallFailure(k.UID)

@@ -91,7 +91,7 @@ func (o *observedRule) inSync(desired *firewall.Rule) bool {
 	d, n := desired, &o.norm
 	return d.Name == n.Name && firewall.SameNetwork(d.Network, n.Network) && d.Direction == n.Direction && d.Priority == n.Priority &&
 		slices.Equal(d.SourceRanges, n.SourceRanges) && slices.Equal(d.DestinationRanges, n.DestinationRanges) &&
-		slices.Equal(d.TargetTags, n.TargetTags) && d.Description == n.Description &&
+		slices.Equal(d.TargetTags, n.TargetTags) && firewall.SameDescription(d.Description, n.Description) &&
 		slices.EqualFunc(d.Allowed, n.Allowed, func(a, b firewall.Allow) bool { return a.Protocol == b.Protocol && slices.Equal(a.Ports, b.Ports) })
 }
 
