@@ -14,13 +14,17 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
 
 // The LoadBalancer interface: a table of contents. A Service is served in
 // one of two modes (annotations.ModeOf): external, by package nlb, or
-// nodeip, by the nodeip controller (ImplementedElsewhere here). Deletion
-// cleans up both, so that a Service that switched modes leaves nothing.
+// nodeip, by the nodeip controller (ImplementedElsewhere here). Each mode
+// changes and removes only the resources it made (ownership.ModeKey,
+// firewall.Scope). What the external mode leaves when a Service switches
+// to nodeip is released by EnsureLoadBalancer alone, so that the service
+// controller's serialised syncs of the Service order it after any ensure
+// still in flight. Deletion cleans up both modes, so that a Service
+// deleted in either leaves nothing.
 
 var _ cloudprovider.LoadBalancer = (*Cloud)(nil)
 
@@ -51,7 +55,8 @@ func (c *Cloud) GetLoadBalancerName(ctx context.Context, clusterName string, svc
 	return nlb.BaseName(c.cfg.Owner(clusterName), string(svc.UID))
 }
 
-// EnsureLoadBalancer creates or updates the Service's external load balancer.
+// EnsureLoadBalancer creates or updates the Service's external load
+// balancer; for a nodeip Service it releases what the external mode left.
 func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) (*v1.LoadBalancerStatus, error) {
 	mode, err := c.modeOf(svc)
 	if err != nil {
@@ -59,7 +64,7 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 		return nil, err
 	}
 	if mode == annotations.ModeNodeIP {
-		return nil, c.leaveExternal(ctx, clusterName, svc, nodes)
+		return nil, c.releaseExternal(ctx, clusterName, svc)
 	}
 	params := c.nlbParams(clusterName)
 	if needsSubnetwork(svc, nodes, params) {
@@ -76,9 +81,14 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 // UpdateLoadBalancer follows node changes (the pool's members).
 // On a backend-service load balancer this process built, only the shared
 // instance groups change (nlb.UpdateNodes); otherwise the whole load
-// balancer is ensured.
+// balancer is ensured. A nodeip Service makes no call: the service
+// controller calls this only after an EnsureLoadBalancer of the same spec
+// succeeded, which released the external mode's resources.
 func (c *Cloud) UpdateLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
-	if mode, err := c.modeOf(svc); err == nil && mode == annotations.ModeExternal {
+	switch mode, err := c.modeOf(svc); {
+	case err == nil && mode == annotations.ModeNodeIP:
+		return cloudprovider.ImplementedElsewhere
+	case err == nil && mode == annotations.ModeExternal:
 		if done, err := nlb.UpdateNodes(ctx, c.api, c.nlbParams(clusterName), svc, nodes); done {
 			return err
 		}
@@ -102,41 +112,24 @@ func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName strin
 	return errors.Join(external, nodeIP)
 }
 
-// leaveExternal answers for a nodeip Service: its external load balancer,
-// if it had one before switching modes, is removed, and the nodeip
-// controller does the rest.
-func (c *Cloud) leaveExternal(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
-	if hadExternal(svc, nodes) {
-		err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
-		c.nodeIPRuleRemoved(svc) // harmless now: nlb.Delete leaves the nodeip rules
-		if err != nil {
-			return err
-		}
+// releaseExternal answers for a nodeip Service: whatever the external mode
+// made for it (a load balancer from before a switch to nodeip, or part of
+// one an ensure left) is deleted, and the nodeip controller does the rest.
+// It goes by what the cloud holds, not by the Service's status: the status
+// is the nodeip controller's now and may already show node addresses, and
+// an ensure that failed half-way left resources but no address.
+// nlb.Delete reads first: a Service with nothing to release costs nine
+// reads, and the delete of the cluster's shared HTTP health check when one
+// exists (refused as in use while a target pool uses it). This runs on an
+// ensure only (a new Service, a changed spec, a new leader), never on a
+// resync of an unchanged Service, and UpdateLoadBalancer makes no call. Its
+// firewall diff is the external mode's (firewall.ForService), so the nodeip
+// rules stay.
+func (c *Cloud) releaseExternal(ctx context.Context, clusterName string, svc *v1.Service) error {
+	if err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc); err != nil {
+		return fmt.Errorf("release the external load balancer of nodeip service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	return cloudprovider.ImplementedElsewhere
-}
-
-// hadExternal: the Service's status shows an address that is no node's,
-// so it comes from an external load balancer (the nodeip mode publishes
-// node addresses only). A status the nodeip controller wrote has none: an
-// address of a node just deleted or excluded (which nodes no longer lists)
-// is still nodeip's until the controller takes it back.
-func hadExternal(svc *v1.Service, nodes []*v1.Node) bool {
-	if nodeip.PublishedStatus(svc) {
-		return false
-	}
-	nodeIPs := map[string]bool{}
-	for _, n := range nodes {
-		for _, a := range n.Status.Addresses {
-			nodeIPs[a.Address] = true
-		}
-	}
-	for _, in := range svc.Status.LoadBalancer.Ingress {
-		if in.IP != "" && !nodeIPs[in.IP] {
-			return true
-		}
-	}
-	return false
 }
 
 // deleteNodeIPRules deletes the nodeip mode's firewall rules of a Service
@@ -152,8 +145,10 @@ func (c *Cloud) deleteNodeIPRules(ctx context.Context, clusterName string, svc *
 	return firewall.Apply(ctx, c.api, firewall.Diff(nil, observed, owner, firewall.ForNodeIP(uid)))
 }
 
-// NodeIPFirewallName is the IPv4 firewall rule of a nodeip Service. It
-// shares the Service's base name, so that either mode's cleanup finds it.
+// NodeIPFirewallName is the IPv4 firewall rule of a nodeip Service: the
+// Service's base name, so that every resource of the Service is found by
+// it, and the suffix by which ownership.FirewallMode tells a rule made
+// before the mode key as the nodeip mode's.
 func NodeIPFirewallName(owner ownership.Cluster, uid string) string {
 	return nlb.BaseName(owner, uid) + "-nip"
 }

@@ -46,7 +46,6 @@ type Cloud struct {
 	managedZones []string
 	networkURL   string
 	reporter     *serviceReporter
-	nodeIP       nodeIPHooks
 	subnetwork   foundSubnetwork // when the config names none
 }
 

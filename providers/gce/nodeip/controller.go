@@ -87,9 +87,6 @@ type Controller struct {
 	// served are the Services this process served and has not released
 	// yet: their keys, by UID.
 	served map[string]string
-	// externalReleased are the UIDs whose external load balancer, from
-	// before a switch to nodeip, Deps.ReleaseExternal removed.
-	externalReleased map[string]bool
 }
 
 // firewallKey names the rules of one Service: by UID as well as by key, so
@@ -140,7 +137,6 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 		claims:           map[string]claimMemo{},
 		written:          map[string]writtenService{},
 		served:           map[string]string{},
-		externalReleased: map[string]bool{},
 	}
 	c.view = newFirewallView(deps.Compute, deps.Owner, c.isOurRule)
 
@@ -167,25 +163,7 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 	}); err != nil {
 		return nil, err
 	}
-	if deps.OnRuleRemoved != nil {
-		deps.OnRuleRemoved(c.ruleRemovedElsewhere)
-	}
 	return c, nil
-}
-
-// ruleRemovedElsewhere: the provider removed the rules of a Service; the
-// view no longer knows them, and a served Service gets them back.
-func (c *Controller) ruleRemovedElsewhere(uid string) {
-	for _, name := range c.ruleNames(uid).all() {
-		c.view.forget(name)
-	}
-	c.mu.Lock()
-	key, ok := c.served[uid]
-	c.mu.Unlock()
-	if ok {
-		c.firewallQueue.Add(firewallKey{Service: key, UID: uid})
-		c.statusQueue.Add(key)
-	}
 }
 
 // Name is the controller's name, for the controller manager's health checks.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -543,48 +542,21 @@ func TestWritesTestTheResourceVersionTheyWereComputedFrom(t *testing.T) {
 	}
 }
 
-func TestSwitchingFromExternalRemovesTheLoadBalancerBeforeItsAddress(t *testing.T) {
+func TestASwitchFromExternalPublishesTheNodesAndLeavesTheLoadBalancerToTheProvider(t *testing.T) {
 	svc := newService("web")
 	svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "198.51.100.7"}}
 	svc.Status.Conditions = []metav1.Condition{{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: "Provisioned"}}
-	var mu sync.Mutex
-	var calls []string // the status at each call
-	var h *harness
-	h = startHarness(t, objects(threeNodes(), []runtime.Object{svc}), withDeps(func(d *Deps) {
-		d.ReleaseExternal = func(_ context.Context, s *v1.Service) error {
-			mu.Lock()
-			defer mu.Unlock()
-			calls = append(calls, fmt.Sprint(h.ingress(s.Name)))
-			return nil
-		}
-	}))
+	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
 	h.processed()
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff([]string{"[198.51.100.7]"}, calls); diff != "" {
-		t.Errorf("ReleaseExternal calls, by the status they saw (-want +got):\n%s", diff)
+	// The external load balancer is the provider's to release
+	// (EnsureLoadBalancer, in the service controller's sync of the
+	// Service): the controller calls the cloud for its own rules only.
+	for _, c := range h.cloud.Server.Calls() {
+		if !strings.HasPrefix(c.API, "compute.firewalls.") && !strings.Contains(c.API, "Operations.") {
+			t.Errorf("the controller called %s %s", c.API, c.Path)
+		}
 	}
-}
-
-func TestARuleTheProviderRemovedIsPutBack(t *testing.T) {
-	svc := newService("web")
-	var notify func(string)
-	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}), withDeps(func(d *Deps) {
-		d.OnRuleRemoved = func(f func(string)) { notify = f }
-	}))
-	h.waitFor(svc, abc, abc)
-	name := testFirewallName(string(svc.UID))
-	// The provider removed it: its delete is DONE before it notifies.
-	op, err := h.cloud.Compute.Firewalls.Delete(h.cloud.Project, name).Do()
-	if err == nil {
-		_, err = h.cloud.WaitOperation(context.Background(), op)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	notify(string(svc.UID))
-	h.waitFor(svc, abc, abc)
 }
 
 func TestARuleWrittenBeforeTheModeKeyIsKeptAsItIsAndRemovedWithItsService(t *testing.T) {

@@ -1,7 +1,6 @@
 package nodeip
 
 import (
-	"context"
 	"net/netip"
 	"time"
 
@@ -27,25 +26,11 @@ type Deps struct {
 	// UID, and FirewallNameIPv6 its IPv6 rule: the compute API refuses a
 	// rule that mixes the families, so a dual-stack Service has two. They
 	// are gce.NodeIPFirewallName and gce.NodeIPFirewallNameIPv6, so that
-	// the external mode's cleanup, which removes every rule named after
-	// the Service, finds them too.
+	// the provider's EnsureLoadBalancerDeleted finds them too.
 	FirewallName     func(serviceUID string) string
 	FirewallNameIPv6 func(serviceUID string) string
 	// Defaults are the cloud config's [load-balancer] settings.
 	Defaults Defaults
-
-	// ReleaseExternal removes the external load balancer a Service had
-	// before it switched to nodeip mode (nil: there is none to remove). The
-	// controller calls it before it takes the external address out of the
-	// status, which is the evidence the provider's own cleanup goes by.
-	// It may remove the Service's nodeip rules too; the controller then
-	// reads them again.
-	ReleaseExternal func(ctx context.Context, svc *v1.Service) error
-	// OnRuleRemoved registers a function the provider calls after it
-	// removed a served Service's nodeip rules itself (its external cleanup
-	// removes every rule named after the Service), so that the controller
-	// puts them back at once rather than at the next resync.
-	OnRuleRemoved func(notify func(serviceUID string))
 }
 
 // Defaults are the cloud config's settings for nodeip Services; Service

@@ -56,7 +56,6 @@ func (c *Controller) onServiceDelete(obj any) {
 	delete(c.written, key)
 	delete(c.firewallProblems, string(svc.UID))
 	delete(c.served, string(svc.UID))
-	delete(c.externalReleased, string(svc.UID))
 	c.mu.Unlock()
 	if r, known := c.view.peekAll(c.ruleNames(string(svc.UID)).all()); !known || r.exists() {
 		c.firewallQueue.Add(firewallKey{Service: key, UID: string(svc.UID)})

@@ -146,21 +146,3 @@ func familiesOf(svc *v1.Service) []v1.IPFamily {
 	}
 	return []v1.IPFamily{v1.IPv4Protocol}
 }
-
-// PublishedStatus reports whether the nodeip controller wrote the Service's
-// status: its LoadBalancerReady condition has a reason only this controller
-// gives. The provider uses it to tell published node addresses from an
-// external load balancer's: a node that was just deleted or excluded is no
-// node any more, but its address is nodeip's until the controller takes it
-// back.
-func PublishedStatus(svc *v1.Service) bool {
-	for _, c := range svc.Status.Conditions {
-		if c.Type == ConditionLoadBalancerReady {
-			switch c.Reason {
-			case ReasonPublished, ReasonNoEligibleNodes, ReasonReservedPort, ReasonPortConflict, ReasonTooManyPorts, ReasonKubeProxyIPVS:
-				return true
-			}
-		}
-	}
-	return false
-}

@@ -47,9 +47,6 @@ func (c *Controller) syncStatus(ctx context.Context, key string) error {
 	c.mu.Lock()
 	c.served[uid] = key
 	c.mu.Unlock()
-	if released, err := c.releaseExternal(ctx, svc); err != nil || released {
-		return err
-	}
 	names := c.ruleNames(uid).all()
 	observed, known := c.view.peekAll(names)
 	if !known {
@@ -111,47 +108,8 @@ func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
 	}
 	c.mu.Lock()
 	delete(c.served, uid)
-	delete(c.externalReleased, uid)
 	c.mu.Unlock()
 	return nil
-}
-
-// releaseExternal removes the external load balancer of a Service that
-// switched to nodeip mode, before the status loses its address (the
-// provider's own cleanup goes by that address, so taking it away first
-// could leave the load balancer behind). It reports whether it made calls:
-// the rules may have gone with the load balancer, so the view reads them
-// again and the Service is looked at once more.
-func (c *Controller) releaseExternal(ctx context.Context, svc *v1.Service) (bool, error) {
-	uid := string(svc.UID)
-	c.mu.Lock()
-	done := c.externalReleased[uid]
-	c.mu.Unlock()
-	if done || c.deps.ReleaseExternal == nil || !c.hasForeignAddress(svc) {
-		return false, nil
-	}
-	if err := c.deps.ReleaseExternal(ctx, svc); err != nil {
-		return false, fmt.Errorf("remove the external load balancer of service %s: %w", serviceKey(svc), err)
-	}
-	c.mu.Lock()
-	c.externalReleased[uid] = true
-	c.mu.Unlock()
-	for _, name := range c.ruleNames(uid).all() {
-		c.view.forget(name)
-	}
-	c.firewallQueue.Add(firewallKey{Service: serviceKey(svc), UID: uid})
-	return true, nil
-}
-
-// hasForeignAddress: the status, not (yet) written by this controller, has
-// an address that is no node's and that the Service's rules do not admit:
-// an external load balancer's.
-func (c *Controller) hasForeignAddress(svc *v1.Service) bool {
-	if len(svc.Status.LoadBalancer.Ingress) == 0 || PublishedStatus(svc) {
-		return false
-	}
-	observed, _ := c.view.peekAll(c.ruleNames(string(svc.UID)).all())
-	return len(c.withoutNodeAddresses(svc.Status.LoadBalancer.Ingress, observed.admitted())) > 0
 }
 
 // withoutNodeAddresses drops the ingress entries that are a node's address

@@ -58,8 +58,10 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 		t.Fatalf("the published node's rule %s: %v", want, err)
 	}
 
-	// The upstream service controller's node sync after the node went
-	// away: the status still shows its address, which is no node's now.
+	// The service controller's ensure of the nodeip Service, here with no
+	// node left, so that the status shows an address that is no node's:
+	// the release of the external mode's resources goes by what the cloud
+	// holds, and its firewall diff is the external mode's.
 	published, err := client.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -68,9 +70,9 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 		t.Fatalf("EnsureLoadBalancer of a nodeip Service = %v, want ImplementedElsewhere", err)
 	}
 	if _, err := tc.Compute.Firewalls.Get(tc.Project, want).Do(); err != nil {
-		t.Errorf("a published address of a node that went away was taken for an external load balancer; the rule: %v", err)
+		t.Errorf("the release of the external load balancer took the nodeip rule too: %v", err)
 	}
-	// What the upstream service controller calls when the Service goes.
+	// What the service controller calls when the Service goes.
 	if err := tc.provider.EnsureLoadBalancerDeleted(ctx, cluster, svc); err != nil {
 		t.Fatal(err)
 	}

@@ -1,39 +1,17 @@
 package gce
 
 import (
-	"context"
-	"sync"
-
 	v1 "k8s.io/api/core/v1"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
 
-// nodeIPHooks connects the provider to the nodeip controller: the
-// controller registers here to hear of nodeip rules the provider removed.
-type nodeIPHooks struct {
-	mu          sync.Mutex
-	ruleRemoved []func(serviceUID string)
-}
-
-// nodeIPRuleRemoved tells the nodeip controller that the provider removed
-// the Service's nodeip rules (nlb.Delete removes every rule named after the
-// Service).
-func (c *Cloud) nodeIPRuleRemoved(svc *v1.Service) {
-	c.nodeIP.mu.Lock()
-	notify := append([]func(string){}, c.nodeIP.ruleRemoved...)
-	c.nodeIP.mu.Unlock()
-	for _, f := range notify {
-		f(string(svc.UID))
-	}
-}
-
 // NodeIPDeps is what the nodeip controller needs from the provider: the
 // compute client, the network and node tags, the firewall rules' names (the
-// ones the external mode's cleanup also removes), the [load-balancer]
-// defaults, and the external mode's cleanup for a Service that switched.
-// clusterName is --cluster-name, which scopes ownership.
+// ones EnsureLoadBalancerDeleted also removes) and the [load-balancer]
+// defaults. clusterName is --cluster-name, which scopes ownership. The
+// controller needs nothing of the external mode: EnsureLoadBalancer
+// releases an external load balancer left from before a switch.
 func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 	owner := c.cfg.Owner(clusterName)
 	lb := c.cfg.LoadBalancer
@@ -57,14 +35,6 @@ func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 			MaxPorts:            lb.NodeIPMaxPorts,
 			NodeSelector:        lb.NodeSelector,
 			PublishControlPlane: lb.PublishControlPlane,
-		},
-		ReleaseExternal: func(ctx context.Context, svc *v1.Service) error {
-			return nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
-		},
-		OnRuleRemoved: func(notify func(string)) {
-			c.nodeIP.mu.Lock()
-			defer c.nodeIP.mu.Unlock()
-			c.nodeIP.ruleRemoved = append(c.nodeIP.ruleRemoved, notify)
 		},
 	}
 }
