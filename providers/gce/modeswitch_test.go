@@ -161,4 +161,3 @@ func TestRulesFromBeforeTheModeKeyAreNeitherPatchedNorOrphaned(t *testing.T) {
 		t.Errorf("left after the Service's deletion: %v", got)
 	}
 }
-

@@ -139,31 +139,40 @@ func New(client kubernetes.Interface, services coreinformers.ServiceInformer, no
 		served:           map[string]string{},
 	}
 	c.view = newFirewallView(deps.Compute, deps.Owner, c.isOurRule)
+	if err := c.register(services, nodes, slices); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
+// register adds the controller's indexes and event handlers to the
+// informers.
+func (c *Controller) register(services coreinformers.ServiceInformer, nodes coreinformers.NodeInformer,
+	slices discoveryinformers.EndpointSliceInformer) error {
 	if err := services.Informer().AddIndexers(cache.Indexers{portIndex: c.servicePorts, nodePortIndex: serviceNodePorts}); err != nil {
-		return nil, fmt.Errorf("index services by port: %w", err)
+		return fmt.Errorf("index services by port: %w", err)
 	}
 	if err := slices.Informer().AddIndexers(cache.Indexers{sliceServiceIndex: sliceService}); err != nil {
-		return nil, fmt.Errorf("index endpoint slices by service: %w", err)
+		return fmt.Errorf("index endpoint slices by service: %w", err)
 	}
 	if _, err := services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.onServiceAdd, UpdateFunc: c.onServiceUpdate, DeleteFunc: c.onServiceDelete,
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { c.nodesChanged() },
 		UpdateFunc: c.onNodeUpdate,
 		DeleteFunc: func(any) { c.nodesChanged() },
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := slices.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.onSliceChange, UpdateFunc: c.onSliceUpdate, DeleteFunc: c.onSliceChange,
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // Name is the controller's name, for the controller manager's health checks.

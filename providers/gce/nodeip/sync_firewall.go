@@ -68,18 +68,7 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 		return nil
 	}
 	if err := firewall.Apply(ctx, c.deps.Compute, plan); err != nil {
-		// What a failed apply left is read again now, so that the status
-		// worker the problem wakes judges what the rules admit; the retry
-		// comes with the queue's backoff.
-		for _, name := range names {
-			c.view.forget(name)
-		}
-		if _, rerr := c.view.getAll(ctx, names); rerr != nil {
-			klog.FromContext(ctx).V(2).Info("Cannot read the firewall rules after a failed change", "service", k.Service, "err", rerr)
-		}
-		c.setFirewallProblem(k, firewallProblem(err))
-		c.noteFirewallFailure(k.UID, desired)
-		return fmt.Errorf("firewall of service %s: %w", k.Service, err)
+		return c.firewallFailed(ctx, k, names, desired, err)
 	}
 	c.noteApplied(names, desired, plan)
 	klog.FromContext(ctx).V(2).Info("Firewall rules changed", "service", k.Service, "firewalls", names,
@@ -90,6 +79,21 @@ func (c *Controller) syncFirewall(ctx context.Context, k firewallKey) error {
 		c.statusQueue.Add(k.Service)
 	}
 	return nil
+}
+
+// firewallFailed handles a failed apply. What it left is read again now,
+// so that the status worker the problem wakes judges what the rules admit;
+// the retry comes with the queue's backoff.
+func (c *Controller) firewallFailed(ctx context.Context, k firewallKey, names []string, desired []firewall.Rule, err error) error {
+	for _, name := range names {
+		c.view.forget(name)
+	}
+	if _, rerr := c.view.getAll(ctx, names); rerr != nil {
+		klog.FromContext(ctx).V(2).Info("Cannot read the firewall rules after a failed change", "service", k.Service, "err", rerr)
+	}
+	c.setFirewallProblem(k, firewallProblem(err))
+	c.noteFirewallFailure(k.UID, desired)
+	return fmt.Errorf("firewall of service %s: %w", k.Service, err)
 }
 
 // recheckPublished is how soon a firewall change put off until the status
