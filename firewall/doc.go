@@ -11,5 +11,6 @@
 // desired rule whose name is taken by a foreign rule is a Conflict reported to
 // the caller, never an overwrite. Apply reads every rule again right before it
 // patches or deletes it, so that the check holds at the moment of the call and
-// not only when the plan was made.
+// not only when the plan was made. Diff deletes only the rules of one
+// Service made by one mode (Scope), so neither mode removes the other's.
 package firewall

@@ -8,7 +8,11 @@
 //
 // The Controller serves Services of the class cloud-provider-vpc.io/nodeip
 // and class-less Services in nodeip mode (annotations.ModeOf); the gce
-// provider answers cloudprovider.ImplementedElsewhere for the latter. Its
+// provider answers cloudprovider.ImplementedElsewhere for the latter, after
+// it released whatever the external mode made for the Service (in the
+// service controller's sync of the Service, so never beside an ensure in
+// flight): this package never touches the external mode's resources, and
+// the external mode never touches its rules (firewall.ForNodeIP). Its
 // answer for a Service is a pure function of the Service, the nodes, the
 // Service's EndpointSlices and the Services that share its ports (answer.go
 // and the files it calls); the controller observes, computes that answer,
