@@ -295,9 +295,14 @@ func ownedState(t *testing.T, owner ownership.Cluster) map[string]string {
 	check(err)
 	for _, scoped := range igs.Items {
 		for _, x := range scoped.InstanceGroups {
-			add("instanceGroup", x.Name, x)
 			members, err := s.cloud.Compute.InstanceGroups.ListInstances(p, lastSegment(x.Zone), x.Name, &compute.InstanceGroupsListInstancesRequest{}).Do()
+			if isNotFound(err) {
+				// Deleted by its cluster's CCM between the list and this
+				// read: it is not part of the state any more.
+				continue
+			}
 			check(err)
+			add("instanceGroup", x.Name, x)
 			var names []string
 			for _, m := range members.Items {
 				names = append(names, lastSegment(m.Instance))
