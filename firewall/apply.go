@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"google.golang.org/api/compute/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
@@ -54,49 +54,40 @@ func Apply(ctx context.Context, c *computeclient.Client, plan Plan) error {
 		errs = append(errs, fmt.Errorf("firewall %s: %w", cf.Name, cf))
 	}
 
+	// Step 0: new names and patches; 1: deletes; 2: the inserts that
+	// replace a deleted rule, each after its delete and not if that failed.
+	ops := changeset.Plan{Parallelism: parallelism, KeepGoing: true}
 	replaced := map[string]bool{}
 	for _, name := range plan.Deletes {
 		replaced[name] = true
 	}
-	var first, replacements []task
+	var replacements []changeset.Op
 	for _, r := range plan.Inserts {
-		t := task{verb: "insert", name: r.Name, run: func(ctx context.Context) error { return a.insert(ctx, Normalize(r)) }}
+		op := changeset.Op{Verb: changeset.Insert, Kind: "firewall", Name: r.Name, Strict: true,
+			Call: func(ctx context.Context) error { return a.insert(ctx, Normalize(r)) }}
 		if replaced[r.Name] {
-			replacements = append(replacements, t)
-		} else {
-			first = append(first, t)
+			del := changeset.Op{Verb: changeset.Delete, Kind: "firewall", Name: r.Name}
+			op.Step, op.After = 2, []string{del.Key()}
+			replacements = append(replacements, op)
+			continue
 		}
+		ops.Add(op)
 	}
 	for _, p := range plan.Patches {
 		r := p.Rule
 		r.Name = p.Name
-		first = append(first, task{verb: "patch", name: p.Name, run: func(ctx context.Context) error { return a.patch(ctx, Normalize(r)) }})
+		ops.Add(changeset.Op{Verb: "patch", Kind: "firewall", Name: p.Name, Strict: true,
+			Call: func(ctx context.Context) error { return a.patch(ctx, Normalize(r)) }})
 	}
-	errs = append(errs, runAll(ctx, first)...)
-
-	var deletes []task
 	for _, name := range plan.Deletes {
-		deletes = append(deletes, task{verb: "delete", name: name, run: func(ctx context.Context) error {
-			_, err := a.delete(ctx, name)
-			return err
-		}})
+		ops.Add(changeset.Op{Verb: changeset.Delete, Kind: "firewall", Name: name, Step: 1, Strict: true,
+			Call: func(ctx context.Context) error {
+				_, err := a.delete(ctx, name)
+				return err
+			}})
 	}
-	deleteErrs := runAll(ctx, deletes)
-	errs = append(errs, deleteErrs...)
-
-	failed := map[string]bool{}
-	for i, t := range deletes {
-		if deleteErrs[i] != nil {
-			failed[t.name] = true
-		}
-	}
-	var ready []task
-	for _, t := range replacements {
-		if !failed[t.name] {
-			ready = append(ready, t)
-		}
-	}
-	errs = append(errs, runAll(ctx, ready)...)
+	ops.Add(replacements...)
+	errs = append(errs, ops.Run(ctx)...)
 	return errors.Join(errs...)
 }
 
@@ -204,29 +195,4 @@ func patchBody(r Rule) *compute.Firewall {
 	fw.ForceSendFields = []string{"SourceRanges", "DestinationRanges", "TargetTags", "Allowed",
 		"Denied", "SourceTags", "SourceServiceAccounts", "TargetServiceAccounts", "Disabled"}
 	return fw
-}
-
-// task is one call of a plan.
-type task struct {
-	verb, name string
-	run        func(ctx context.Context) error
-}
-
-// runAll runs the tasks, parallelism at a time, and returns one error per
-// task (nil for success) in task order, each naming its verb and rule.
-func runAll(ctx context.Context, tasks []task) []error {
-	errs := make([]error, len(tasks))
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	for i, t := range tasks {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := t.run(ctx); err != nil {
-				errs[i] = fmt.Errorf("%s firewall %s: %w", t.verb, t.name, err)
-			}
-		})
-	}
-	wg.Wait()
-	return errs
 }
