@@ -110,6 +110,18 @@ func (c *Client) GetRegionBackendService(ctx context.Context, region, name strin
 	})
 }
 
+// ListRegionBackendServices lists the regional backend services that match
+// a filter.
+func (c *Client) ListRegionBackendServices(ctx context.Context, region, filter string) ([]*compute.BackendService, error) {
+	return listAll(ctx, c, "regionBackendServices.list",
+		func(ctx context.Context, token string) (*compute.BackendServiceList, error) {
+			return c.svc.RegionBackendServices.List(c.project, region).Filter(filter).PageToken(token).Context(ctx).Do()
+		},
+		func(p *compute.BackendServiceList) ([]*compute.BackendService, string) {
+			return p.Items, p.NextPageToken
+		})
+}
+
 // InsertRegionBackendService creates a regional backend service and waits for it.
 func (c *Client) InsertRegionBackendService(ctx context.Context, region string, bs *compute.BackendService) error {
 	return c.Mutate(ctx, "regionBackendServices.insert", func(ctx context.Context, id string) (*compute.Operation, error) {
