@@ -37,6 +37,33 @@ func (c *Cloud) nlbParams(clusterName string) nlb.Params {
 	}
 }
 
+// balancers are the provider's nlb.Balancers, one per cluster name (the
+// cloud-provider interface passes it with every call), made on first use:
+// each remembers what its cluster's load balancers share.
+type balancers struct {
+	mu   sync.Mutex
+	byID map[string]*nlb.Balancer
+}
+
+// balancer is the Balancer of a cluster, with the subnetwork found so far
+// when the config names none.
+func (c *Cloud) balancer(clusterName string) *nlb.Balancer {
+	c.lbs.mu.Lock()
+	defer c.lbs.mu.Unlock()
+	b := c.lbs.byID[clusterName]
+	if b == nil {
+		if c.lbs.byID == nil {
+			c.lbs.byID = map[string]*nlb.Balancer{}
+		}
+		b = nlb.New(c.api, c.nlbParams(clusterName))
+		c.lbs.byID[clusterName] = b
+	}
+	if url := c.subnetworkURL(); url != b.Params().SubnetworkURL {
+		return b.WithSubnetwork(url)
+	}
+	return b
+}
+
 func (c *Cloud) modeOf(svc *v1.Service) (string, error) {
 	return annotations.ModeOf(svc, c.cfg.LoadBalancer.Mode)
 }
@@ -47,7 +74,7 @@ func (c *Cloud) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1
 	if mode, err := c.modeOf(svc); err == nil && mode == annotations.ModeNodeIP {
 		return &svc.Status.LoadBalancer, true, nil
 	}
-	return nlb.Status(ctx, c.api, c.nlbParams(clusterName), svc)
+	return c.balancer(clusterName).Status(ctx, svc)
 }
 
 // GetLoadBalancerName is the base name of the Service's cloud resources.
@@ -66,21 +93,23 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 	if mode == annotations.ModeNodeIP {
 		return nil, c.releaseExternal(ctx, clusterName, svc)
 	}
-	params := c.nlbParams(clusterName)
-	if needsSubnetwork(svc, nodes, params) {
-		if params.SubnetworkURL, err = c.discoverSubnetwork(ctx); err != nil {
+	b := c.balancer(clusterName)
+	if needsSubnetwork(svc, nodes, b.Params()) {
+		url, err := c.discoverSubnetwork(ctx)
+		if err != nil {
 			c.report(ctx, svc, err)
 			return nil, err
 		}
+		b = b.WithSubnetwork(url)
 	}
-	status, err := nlb.Ensure(ctx, c.api, params, svc, nodes)
+	status, err := b.Ensure(ctx, svc, nodes)
 	c.report(ctx, svc, err)
 	return status, err
 }
 
 // UpdateLoadBalancer follows node changes (the pool's members).
 // On a backend-service load balancer this process built, only the shared
-// instance groups change (nlb.UpdateNodes); otherwise the whole load
+// instance groups change (the Balancer's UpdateNodes); otherwise the whole load
 // balancer is ensured. A nodeip Service makes no call: the service
 // controller calls this only after an EnsureLoadBalancer of the same spec
 // succeeded, which released the external mode's resources.
@@ -89,7 +118,7 @@ func (c *Cloud) UpdateLoadBalancer(ctx context.Context, clusterName string, svc 
 	case err == nil && mode == annotations.ModeNodeIP:
 		return cloudprovider.ImplementedElsewhere
 	case err == nil && mode == annotations.ModeExternal:
-		if done, err := nlb.UpdateNodes(ctx, c.api, c.nlbParams(clusterName), svc, nodes); done {
+		if done, err := c.balancer(clusterName).UpdateNodes(ctx, svc, nodes); done {
 			return err
 		}
 	}
@@ -105,7 +134,7 @@ func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName strin
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		external = nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc)
+		external = c.balancer(clusterName).Delete(ctx, svc)
 	}()
 	nodeIP = c.deleteNodeIPRules(ctx, clusterName, svc)
 	wg.Wait()
@@ -118,15 +147,15 @@ func (c *Cloud) EnsureLoadBalancerDeleted(ctx context.Context, clusterName strin
 // It goes by what the cloud holds, not by the Service's status: the status
 // is the nodeip controller's now and may already show node addresses, and
 // an ensure that failed half-way left resources but no address.
-// nlb.Delete reads first: a Service with nothing to release costs nine
-// reads, and the delete of the cluster's shared HTTP health check when one
-// exists (refused as in use while a target pool uses it). This runs on an
+// The Balancer's Delete reads first: a Service with nothing to release
+// costs nine reads and no write (the cluster's shared health check goes only
+// when no load balancer uses it, as those reads show). This runs on an
 // ensure only (a new Service, a changed spec, a new leader), never on a
 // resync of an unchanged Service, and UpdateLoadBalancer makes no call. Its
 // firewall diff is the external mode's (firewall.ForService), so the nodeip
 // rules stay.
 func (c *Cloud) releaseExternal(ctx context.Context, clusterName string, svc *v1.Service) error {
-	if err := nlb.Delete(ctx, c.api, c.nlbParams(clusterName), svc); err != nil {
+	if err := c.balancer(clusterName).Delete(ctx, svc); err != nil {
 		return fmt.Errorf("release the external load balancer of nodeip service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	return cloudprovider.ImplementedElsewhere

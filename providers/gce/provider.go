@@ -47,6 +47,7 @@ type Cloud struct {
 	networkURL   string
 	reporter     *serviceReporter
 	subnetwork   foundSubnetwork // when the config names none
+	lbs          balancers
 }
 
 var _ cloudprovider.Interface = (*Cloud)(nil)

@@ -367,9 +367,10 @@ func (r *report) run(backend string, n int, churn bool) (createRun, churnRun, er
 	}
 	defer e.close()
 	ctx := context.Background()
+	lb := nlb.New(e.api, e.p)
 	ensure := func(nodes []*v1.Node) func(i int) error {
 		return func(i int) error {
-			_, err := nlb.Ensure(ctx, e.api, e.p, service(i), nodes)
+			_, err := lb.Ensure(ctx, service(i), nodes)
 			return err
 		}
 	}
@@ -377,10 +378,10 @@ func (r *report) run(backend string, n int, churn bool) (createRun, churnRun, er
 	// of a backend service, else a full ensure.
 	update := func(nodes []*v1.Node) func(i int) error {
 		return func(i int) error {
-			if done, err := nlb.UpdateNodes(ctx, e.api, e.p, service(i), nodes); done {
+			if done, err := lb.UpdateNodes(ctx, service(i), nodes); done {
 				return err
 			}
-			_, err := nlb.Ensure(ctx, e.api, e.p, service(i), nodes)
+			_, err := lb.Ensure(ctx, service(i), nodes)
 			return err
 		}
 	}
@@ -412,7 +413,7 @@ func (r *report) run(backend string, n int, churn bool) (createRun, churnRun, er
 		cr.removeT, cr.remove = time.Since(start), e.counts()
 	}
 	e.srv.ResetCalls()
-	if _, err := each(n, r.workers, func(i int) error { return nlb.Delete(ctx, e.api, e.p, service(i)) }); err != nil {
+	if _, err := each(n, r.workers, func(i int) error { return lb.Delete(ctx, service(i)) }); err != nil {
 		return row, cr, fmt.Errorf("delete: %w", err)
 	}
 	row.delete = e.counts()

@@ -45,16 +45,16 @@ func TestAServiceIsRefusedTheAddressOfAnotherNamespacesService(t *testing.T) {
 					withAnnotation(annotations.Backend, backend), withAnnotation(annotations.StaticAddress, ownerAddress)),
 			}
 			for _, thief := range thieves {
-				_, err := Ensure(context.Background(), lc.api, lc.p, thief, nodes)
+				_, err := lc.lb().Ensure(context.Background(), thief, nodes)
 				if got := serviceErrorReason(err); got != ReasonAddressOwnedByAnotherService {
 					t.Errorf("%s: Ensure = %v; want a %s ServiceError", thief.Name, err, ReasonAddressOwnedByAnotherService)
 				}
-				if err := Delete(context.Background(), lc.api, lc.p, thief); err != nil {
+				if err := lc.lb().Delete(context.Background(), thief); err != nil {
 					t.Errorf("%s: Delete: %v", thief.Name, err)
 				}
 			}
 			resyncMakesNoWrites(t, lc, owner, nodes)
-			if err := Delete(context.Background(), lc.api, lc.p, owner); err != nil {
+			if err := lc.lb().Delete(context.Background(), owner); err != nil {
 				t.Fatal(err)
 			}
 			if left := lc.owned(); len(left) != 0 {

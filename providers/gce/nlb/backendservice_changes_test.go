@@ -93,7 +93,7 @@ func TestABackendServiceFollowsTheZonesThatHaveNodesDownToNone(t *testing.T) {
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			lc.Server.ResetCalls()
-			if _, err := Ensure(t.Context(), lc.api, lc.p, svc, step.nodes); err != nil {
+			if _, err := lc.lb().Ensure(t.Context(), svc, step.nodes); err != nil {
 				t.Fatalf("Ensure: %v", err)
 			}
 			if got := writesSince(lc); !slices.Equal(got, step.wantWrite) {
@@ -106,7 +106,7 @@ func TestABackendServiceFollowsTheZonesThatHaveNodesDownToNone(t *testing.T) {
 				t.Errorf("the groups hold %d and %d instances, want %d and %d", a, b, step.sizeA, step.sizeB)
 			}
 			lc.Server.ResetCalls()
-			if _, err := Ensure(t.Context(), lc.api, lc.p, svc, step.nodes); err != nil {
+			if _, err := lc.lb().Ensure(t.Context(), svc, step.nodes); err != nil {
 				t.Fatalf("resync: %v", err)
 			}
 			if got := writesSince(lc); len(got) != 0 {
@@ -132,7 +132,7 @@ func TestAProtocolChangeRecreatesTheRulesOnTheSameAddresses(t *testing.T) {
 			svc := newService(tt.service)
 			svc.Spec.IPFamilies = tt.families
 			base := BaseName(lc.p.Owner, string(svc.UID))
-			st, err := Ensure(t.Context(), lc.api, lc.p, svc, nodes)
+			st, err := lc.lb().Ensure(t.Context(), svc, nodes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +148,7 @@ func TestAProtocolChangeRecreatesTheRulesOnTheSameAddresses(t *testing.T) {
 				{"TCP only again", []v1.ServicePort{{Name: "tcp", Protocol: v1.ProtocolTCP, Port: 53}}, "TCP"},
 			} {
 				svc.Spec.Ports = step.ports
-				got, err := Ensure(t.Context(), lc.api, lc.p, svc, nodes)
+				got, err := lc.lb().Ensure(t.Context(), svc, nodes)
 				if err != nil {
 					t.Fatalf("%s: Ensure: %v", step.name, err)
 				}
@@ -195,7 +195,7 @@ func TestStatusOfAnIPv6OnlyServiceIsItsAddressWithoutThePrefix(t *testing.T) {
 	nodes := nodesFor("us-central1-a", "node-1")
 	ip := ensure(t, lc, svc, nodes)
 	resyncMakesNoWrites(t, lc, svc, nodes)
-	st, exists, err := Status(t.Context(), lc.api, lc.p, svc)
+	st, exists, err := lc.lb().Status(t.Context(), svc)
 	if err != nil || !exists || len(st.Ingress) != 1 || st.Ingress[0].IP != ip {
 		t.Errorf("Status = %+v, %v, %v; want %s", st, exists, err, ip)
 	}

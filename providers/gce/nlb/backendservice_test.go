@@ -79,13 +79,13 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 		t.Errorf("after the switch back the IP is %s, want %s", got, webIP)
 	}
 
-	if err := Delete(context.Background(), lc.api, lc.p, web); err != nil {
+	if err := lc.lb().Delete(context.Background(), web); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", InstanceGroupName(lc.p.Owner, "us-central1-a")).Do(); err != nil {
 		t.Errorf("a group another Service uses was deleted: %v", err)
 	}
-	if err := Delete(context.Background(), lc.api, lc.p, dns); err != nil {
+	if err := lc.lb().Delete(context.Background(), dns); err != nil {
 		t.Fatal(err)
 	}
 	if left := lc.owned(); len(left) != 0 {

@@ -30,7 +30,7 @@ func BenchmarkExternalLoadBalancer(b *testing.B) {
 				nodes := nodesFor("us-central1-a", "node-1", "node-2", "node-3")
 				ctx := context.Background()
 				if step != "create" {
-					if _, err := Ensure(ctx, lc.api, lc.p, svc, nodes); err != nil {
+					if _, err := lc.lb().Ensure(ctx, svc, nodes); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -42,9 +42,9 @@ func BenchmarkExternalLoadBalancer(b *testing.B) {
 				start := time.Now()
 				var err error
 				if step == "delete" {
-					err = Delete(ctx, lc.api, lc.p, svc)
+					err = lc.lb().Delete(ctx, svc)
 				} else {
-					_, err = Ensure(ctx, lc.api, lc.p, svc, nodes)
+					_, err = lc.lb().Ensure(ctx, svc, nodes)
 				}
 				elapsed += time.Since(start)
 				b.StopTimer()

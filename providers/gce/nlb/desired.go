@@ -3,11 +3,13 @@
 // check, a target pool of the nodes' instances, a forwarding rule per
 // protocol) and the VPC firewall rules it needs.
 //
-// A reconcile observes the Service's resources (reads only), computes the
-// desired state (Desire, pure), diffs the two (pure) and applies the
-// difference, independent calls in parallel. A no-change resync makes no
-// mutating call; a crash between any two calls is repaired by the next
-// reconcile. It never changes or deletes a resource without this cluster's
+// A Balancer holds a cluster's client, Params and what its load balancers
+// share. A reconcile computes the desired state (Desire, pure), observes
+// the Service's resources (reads only, all before any write), plans the
+// difference as typed operations (pure; one backend of three: targetPool,
+// backendService, internalLB) and runs the plan with changeset, in steps,
+// independent calls in parallel. A no-change resync makes no mutating
+// call; a crash between any two calls is repaired by the next reconcile. It never changes or deletes a resource without this cluster's
 // ownership marker, and never releases an address the user reserved.
 package nlb
 
@@ -166,18 +168,8 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	static, err := annotations.StaticAddressOf(svc)
-	if err != nil {
+	if d.Address, err = desiredAddress(svc, base, tier); err != nil {
 		return nil, err
-	}
-	d.Address = Address{Name: base, Tier: tier, IP: svc.Spec.LoadBalancerIP}
-	if static != "" {
-		d.Address = Address{Name: static, UserOwned: true, Tier: tier, IP: svc.Spec.LoadBalancerIP}
-	}
-	if d.Address.IP != "" {
-		if _, err := netip.ParseAddr(d.Address.IP); err != nil {
-			return nil, &annotations.Error{Annotation: "spec.loadBalancerIP", Value: d.Address.IP, Problem: "is not an IP address"}
-		}
 	}
 	if d.SourceRanges, err = annotations.SourceRangesOf(svc, nil); err != nil {
 		return nil, err
@@ -210,24 +202,8 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.serves(v1.IPv6Protocol) {
-		if typ == annotations.TypeInternal {
-			// An internal IPv6 load balancer takes its address from the
-			// subnetwork's internal IPv6 range (ipv6AccessType INTERNAL),
-			// which this project does not reserve yet: it is refused rather
-			// than served with the IPv4 address in the IPv6 entry.
-			return nil, &ServiceError{Reason: "InternalIPv6", Message: "internal load balancers serve IPv4 only: set spec.ipFamilies to [IPv4] (spec.ipFamilyPolicy: SingleStack), or make the load balancer external"}
-		}
-		if d.Backend != BackendService {
-			return nil, &ServiceError{Reason: "IPv6NeedsBackendService", Message: "an IPv6 load balancer needs the backend-service backend: annotate the Service with " + annotations.Backend + ": backend-service"}
-		}
-		if tier != annotations.TierPremium {
-			return nil, &ServiceError{Reason: "IPv6NeedsPremium", Message: "IPv6 load balancers are Premium tier only: remove " + annotations.NetworkTier}
-		}
-		if p.SubnetworkURL == "" {
-			return nil, &ServiceError{Reason: ReasonNoSubnetwork, Message: "an IPv6 address comes from the cluster's subnetwork: set [global] subnetwork-name in the cloud config"}
-		}
-		d.Subnetwork = p.SubnetworkURL
+	if err := checkIPv6(d, p, typ, tier); err != nil {
+		return nil, err
 	}
 	d.Scheme = "EXTERNAL"
 	if typ == annotations.TypeInternal {
@@ -236,6 +212,50 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 		}
 	}
 	return d, nil
+}
+
+// checkIPv6 refuses an IPv6 load balancer this project cannot build, and
+// gives one it can its subnetwork.
+func checkIPv6(d *Desired, p Params, typ, tier string) error {
+	if !d.serves(v1.IPv6Protocol) {
+		return nil
+	}
+	if typ == annotations.TypeInternal {
+		// An internal IPv6 load balancer takes its address from the
+		// subnetwork's internal IPv6 range (ipv6AccessType INTERNAL),
+		// which this project does not reserve yet: it is refused rather
+		// than served with the IPv4 address in the IPv6 entry.
+		return &ServiceError{Reason: "InternalIPv6", Message: "internal load balancers serve IPv4 only: set spec.ipFamilies to [IPv4] (spec.ipFamilyPolicy: SingleStack), or make the load balancer external"}
+	}
+	if d.Backend != BackendService {
+		return &ServiceError{Reason: "IPv6NeedsBackendService", Message: "an IPv6 load balancer needs the backend-service backend: annotate the Service with " + annotations.Backend + ": backend-service"}
+	}
+	if tier != annotations.TierPremium {
+		return &ServiceError{Reason: "IPv6NeedsPremium", Message: "IPv6 load balancers are Premium tier only: remove " + annotations.NetworkTier}
+	}
+	if p.SubnetworkURL == "" {
+		return &ServiceError{Reason: ReasonNoSubnetwork, Message: "an IPv6 address comes from the cluster's subnetwork: set [global] subnetwork-name in the cloud config"}
+	}
+	d.Subnetwork = p.SubnetworkURL
+	return nil
+}
+
+// desiredAddress is the Service's own address, or the one it names.
+func desiredAddress(svc *v1.Service, base, tier string) (Address, error) {
+	static, err := annotations.StaticAddressOf(svc)
+	if err != nil {
+		return Address{}, err
+	}
+	a := Address{Name: base, Tier: tier, IP: svc.Spec.LoadBalancerIP}
+	if static != "" {
+		a = Address{Name: static, UserOwned: true, Tier: tier, IP: svc.Spec.LoadBalancerIP}
+	}
+	if a.IP != "" {
+		if _, err := netip.ParseAddr(a.IP); err != nil {
+			return Address{}, &annotations.Error{Annotation: "spec.loadBalancerIP", Value: a.IP, Problem: "is not an IP address"}
+		}
+	}
+	return a, nil
 }
 
 func forwardingRules(svc *v1.Service, base, tier string) ([]ForwardingRule, error) {

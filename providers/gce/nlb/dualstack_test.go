@@ -19,7 +19,7 @@ func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	svc := newService("web", withAnnotation(annotations.Backend, BackendService))
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol}
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
-	st, err := Ensure(context.Background(), lc.api, lc.p, svc, nodes)
+	st, err := lc.lb().Ensure(context.Background(), svc, nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	resyncMakesNoWrites(t, lc, svc, nodes)
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
 	ensure(t, lc, svc, nodes)
-	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+	if err := lc.lb().Delete(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
 	if left := lc.owned(); len(left) != 0 {
@@ -72,7 +72,7 @@ func TestIPv6NeedsABackendServiceAndADualStackSubnetwork(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := newService("web", withAnnotation(annotations.Backend, tt.backend))
 			svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
-			_, err := Ensure(context.Background(), lc.api, lc.p, svc, nodesFor("us-central1-a", "node-1"))
+			_, err := lc.lb().Ensure(context.Background(), svc, nodesFor("us-central1-a", "node-1"))
 			var se *ServiceError
 			if !errors.As(err, &se) || se.Reason != tt.reason {
 				t.Errorf("err = %v, want %s", err, tt.reason)
@@ -109,7 +109,7 @@ func TestIPv6ThatCannotBeServedIsRefusedWithACondition(t *testing.T) {
 				}
 			}
 			lc.Server.ResetCalls()
-			st, err := Ensure(context.Background(), lc.api, lc.p, tt.svc, nodes)
+			st, err := lc.lb().Ensure(context.Background(), tt.svc, nodes)
 			var se *ServiceError
 			if !errors.As(err, &se) || se.Reason != tt.reason || !strings.Contains(se.Message, "spec.ipFamilies") {
 				t.Errorf("Ensure = %+v, %v; want a %s error naming spec.ipFamilies", st, err, tt.reason)

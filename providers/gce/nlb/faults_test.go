@@ -27,7 +27,7 @@ func cleanRun(t *testing.T) (createWrites, deleteWrites, resources int) {
 	ensure(t, lc, svc, nodesFor("us-central1-a", "node-1", "node-2"))
 	createWrites, resources = lc.calls().writes, len(lc.owned())
 	lc.Server.ResetCalls()
-	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+	if err := lc.lb().Delete(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
 	return createWrites, lc.calls().writes, resources
@@ -47,7 +47,7 @@ func TestACrashAtAnyCallIsRepairedByTheNextReconcile(t *testing.T) {
 			svc := newService("web", withPorts("TCP", 80, 443), withPorts("UDP", 53))
 			nodes := nodesFor("us-central1-a", "node-1", "node-2")
 			faultNth(t, lc, n, failOp)
-			if _, err := Ensure(context.Background(), lc.api, lc.p, svc, nodes); err == nil {
+			if _, err := lc.lb().Ensure(context.Background(), svc, nodes); err == nil {
 				t.Fatalf("call %d failing (operation failure %v): Ensure succeeded", n, failOp)
 			}
 			lc.Server.SetFaults(nil)
@@ -59,13 +59,13 @@ func TestACrashAtAnyCallIsRepairedByTheNextReconcile(t *testing.T) {
 			// The delete, failing at each of its calls too.
 			for m := 1; m <= deleteWrites; m++ {
 				faultNth(t, lc, m, failOp)
-				err := Delete(context.Background(), lc.api, lc.p, svc)
+				err := lc.lb().Delete(context.Background(), svc)
 				lc.Server.SetFaults(nil)
 				if err == nil {
 					break
 				}
 			}
-			if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+			if err := lc.lb().Delete(context.Background(), svc); err != nil {
 				t.Fatalf("call %d: delete after faults: %v", n, err)
 			}
 			if left := lc.owned(); len(left) != 0 {
@@ -114,16 +114,16 @@ func TestForeignResourcesAreNeverTouched(t *testing.T) {
 	// And another cluster has its own load balancer.
 	other := lc.p
 	other.Owner = ownership.ForCluster("other")
-	if _, err := Ensure(context.Background(), lc.api, other, newService("web"), nodesFor("us-central1-a", "node-1")); err != nil {
+	if _, err := New(lc.api, other).Ensure(context.Background(), newService("web"), nodesFor("us-central1-a", "node-1")); err != nil {
 		t.Fatal(err)
 	}
 	before := lc.Server.State()
-	_, err = Ensure(context.Background(), lc.api, lc.p, svc, nodesFor("us-central1-a", "node-1"))
+	_, err = lc.lb().Ensure(context.Background(), svc, nodesFor("us-central1-a", "node-1"))
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Reason != "NameCollision" {
 		t.Fatalf("Ensure with a foreign pool of its name: %v, want a NameCollision", err)
 	}
-	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+	if err := lc.lb().Delete(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
 	after := lc.Server.State()

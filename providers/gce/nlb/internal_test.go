@@ -52,7 +52,7 @@ func TestInternalLoadBalancer(t *testing.T) {
 		t.Errorf("back to internal: IP %s", got)
 	}
 	resyncMakesNoWrites(t, lc, svc, nodes)
-	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+	if err := lc.lb().Delete(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
 	if left := lc.owned(); len(left) != 0 {

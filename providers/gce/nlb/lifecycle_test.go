@@ -13,7 +13,7 @@ import (
 
 func ensure(t *testing.T, lc *lbCloud, svc *v1.Service, nodes []*v1.Node) string {
 	t.Helper()
-	st, err := Ensure(context.Background(), lc.api, lc.p, svc, nodes)
+	st, err := lc.lb().Ensure(context.Background(), svc, nodes)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -129,13 +129,13 @@ func TestLifecycleOfAnExternalLoadBalancer(t *testing.T) {
 		})
 	}
 
-	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+	if err := lc.lb().Delete(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
 	if left := lc.owned(); len(left) != 0 {
 		t.Errorf("resources left after delete: %v", left)
 	}
-	if err := Delete(context.Background(), lc.api, lc.p, svc); err != nil {
+	if err := lc.lb().Delete(context.Background(), svc); err != nil {
 		t.Errorf("a second delete: %v", err)
 	}
 }

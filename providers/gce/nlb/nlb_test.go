@@ -71,6 +71,16 @@ type lbCloud struct {
 	*fakegcetest.Cloud
 	api *computeclient.Client
 	p   Params
+	b   *Balancer
+}
+
+// lb is the cloud's Balancer with the Params as the test set them last: one
+// shared state for the whole test, as a provider holds one per cluster.
+func (lc *lbCloud) lb() *Balancer {
+	if lc.b == nil {
+		lc.b = New(lc.api, lc.p)
+	}
+	return lc.b.with(lc.p)
 }
 
 func newLBCloud(t testing.TB, cfg fakegce.Config, instances ...string) *lbCloud {

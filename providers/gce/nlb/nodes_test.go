@@ -29,7 +29,7 @@ func TestANodeChangeOnlyTouchesTheSharedGroups(t *testing.T) {
 	// group (one read of the group under its lock, one write); the second
 	// finds the group in sync and makes no call at all.
 	lc.Server.ResetCalls()
-	done, err := UpdateNodes(ctx, lc.api, lc.p, web, three)
+	done, err := lc.lb().UpdateNodes(ctx, web, three)
 	if !done || err != nil {
 		t.Fatalf("UpdateNodes(web) = %v, %v; want handled", done, err)
 	}
@@ -40,7 +40,7 @@ func TestANodeChangeOnlyTouchesTheSharedGroups(t *testing.T) {
 		t.Errorf("the first Service made %s, want 1 read (the group)", c)
 	}
 	lc.Server.ResetCalls()
-	if done, err := UpdateNodes(ctx, lc.api, lc.p, api, three); !done || err != nil {
+	if done, err := lc.lb().UpdateNodes(ctx, api, three); !done || err != nil {
 		t.Fatalf("UpdateNodes(api) = %v, %v; want handled", done, err)
 	}
 	if n := len(lc.Server.Calls()); n != 0 {
@@ -56,30 +56,30 @@ func TestANodeChangeTheShortcutCannotAnswer(t *testing.T) {
 	nodes := nodesFor("us-central1-a", "node-1")
 
 	never := newService("never-ensured", withPorts("TCP", 80))
-	if done, _ := UpdateNodes(ctx, lc.api, lc.p, never, nodes); done {
+	if done, _ := lc.lb().UpdateNodes(ctx, never, nodes); done {
 		t.Errorf("a Service this process never ensured was handled by the shortcut")
 	}
 
 	pool := newService("target-pool", withPorts("TCP", 80), withAnnotation(annotations.Backend, BackendTargetPool))
 	ensure(t, lc, pool, nodes)
-	if done, _ := UpdateNodes(ctx, lc.api, lc.p, pool, nodesFor("us-central1-a", "node-1", "node-2")); done {
+	if done, _ := lc.lb().UpdateNodes(ctx, pool, nodesFor("us-central1-a", "node-1", "node-2")); done {
 		t.Errorf("a target pool's node change was handled by the shortcut")
 	}
 
 	web := newService("web", withPorts("TCP", 80))
 	ensure(t, lc, web, nodes)
 	moved := append(nodesFor("us-central1-a", "node-1"), nodesFor("us-central1-b", "node-9")...)
-	if done, _ := UpdateNodes(ctx, lc.api, lc.p, web, moved); done {
+	if done, _ := lc.lb().UpdateNodes(ctx, web, moved); done {
 		t.Errorf("a node in a new zone (the backend service's backends change) was handled by the shortcut")
 	}
 
 	// Switched to a target pool: the shortcut no longer applies.
 	web.Annotations[annotations.Backend] = BackendTargetPool
 	ensure(t, lc, web, nodes)
-	if done, _ := UpdateNodes(ctx, lc.api, lc.p, web, nodesFor("us-central1-a", "node-1", "node-2")); done {
+	if done, _ := lc.lb().UpdateNodes(ctx, web, nodesFor("us-central1-a", "node-1", "node-2")); done {
 		t.Errorf("a Service switched to a target pool was handled by the shortcut")
 	}
-	if err := Delete(ctx, lc.api, lc.p, web); err != nil {
+	if err := lc.lb().Delete(ctx, web); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -101,7 +101,7 @@ func TestConcurrentWorkersReadASharedGroupOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 10)
 	for range 10 {
-		wg.Go(func() { errs <- syncGroup(context.Background(), lc.api, lc.p, "us-central1-a", want) })
+		wg.Go(func() { errs <- lc.lb().syncGroup(context.Background(), "us-central1-a", want) })
 	}
 	wg.Wait()
 	close(errs)
@@ -131,16 +131,16 @@ func TestAnOlderNodeSetCannotUndoANewerOneInASharedGroup(t *testing.T) {
 	two := nodesFor("us-central1-a", "node-1", "node-2")
 	three := nodesFor("us-central1-a", "node-1", "node-2", "node-3")
 
-	if _, err := Ensure(newer, lc.api, lc.p, api, three); err != nil {
+	if _, err := lc.lb().Ensure(newer, api, three); err != nil {
 		t.Fatal(err)
 	}
 	lc.Server.ResetCalls()
 	// web's ensure took the set of version 1, published before node-3
 	// joined, and reaches the group after api's.
-	if _, err := Ensure(older, lc.api, lc.p, web, two); err != nil {
+	if _, err := lc.lb().Ensure(older, web, two); err != nil {
 		t.Fatal(err)
 	}
-	if done, err := UpdateNodes(older, lc.api, lc.p, api, two); !done || err != nil {
+	if done, err := lc.lb().UpdateNodes(older, api, two); !done || err != nil {
 		t.Fatalf("UpdateNodes(api, older set) = %v, %v; want handled", done, err)
 	}
 	if w := writesSince(lc); slices.Contains(w, "instanceGroups.removeInstances") {
@@ -152,7 +152,7 @@ func TestAnOlderNodeSetCannotUndoANewerOneInASharedGroup(t *testing.T) {
 
 	// The newest set is still applied, and so is a later one.
 	lc.Server.ResetCalls()
-	if done, err := UpdateNodes(nodeset.WithVersion(context.Background(), 3), lc.api, lc.p, web, two); !done || err != nil {
+	if done, err := lc.lb().UpdateNodes(nodeset.WithVersion(context.Background(), 3), web, two); !done || err != nil {
 		t.Fatalf("UpdateNodes(web, version 3) = %v, %v; want handled", done, err)
 	}
 	if got := groupMembers(t, lc, "us-central1-a"); !slices.Equal(got, []string{"node-1", "node-2"}) {

@@ -1,0 +1,143 @@
+package nlb
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+)
+
+// Observed is what the cloud has for a Service: everything named after its
+// base name, plus the address it asks for, and what its backend reads
+// beyond that.
+type Observed struct {
+	// Address is the address the desired state names (ours or the user's).
+	Address *compute.Address
+	// AddressByIP is the reserved address holding spec.loadBalancerIP.
+	AddressByIP *compute.Address
+	// OwnedAddress is the address named after the Service (ours when we reserved one).
+	OwnedAddress *compute.Address
+	HealthCheck  *compute.HttpHealthCheck
+	// OwnHealthCheck is the per-Service check (externalTrafficPolicy: Local).
+	OwnHealthCheck *compute.HttpHealthCheck
+	Pools          []*compute.TargetPool
+	// BackendService is the Service's backend service, if it has one.
+	BackendService *compute.BackendService
+	Rules          []*compute.ForwardingRule
+	Firewalls      []*compute.Firewall
+
+	// The backend-service backend's.
+	RegionHC    *compute.HealthCheck
+	OwnRegionHC *compute.HealthCheck
+	Groups      map[string]*group
+	IPv6        *observedIPv6
+	// NetworkRanges are the VPC's ranges: the clients of an internal load
+	// balancer whose Service names no source range.
+	NetworkRanges []netip.Prefix
+}
+
+// group is one zone's shared instance group, observed.
+type group struct {
+	zone    string
+	ig      *compute.InstanceGroup
+	members []string
+	// cached: known in sync (the Balancer's record), not read this time.
+	cached bool
+}
+
+// reads runs reads in parallel and keeps the first error.
+type reads struct {
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *reads) do(f func() error) {
+	r.wg.Go(func() {
+		if err := f(); err != nil {
+			r.mu.Lock()
+			r.errs = append(r.errs, err)
+			r.mu.Unlock()
+		}
+	})
+}
+
+func (r *reads) wait() error {
+	r.wg.Wait()
+	if len(r.errs) > 0 {
+		return r.errs[0]
+	}
+	return nil
+}
+
+// notFoundIsNil: a resource not there is a nil one, not an error.
+func notFoundIsNil(err error) error {
+	if computeclient.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// observe reads what every backend's reconcile needs, in parallel: at most
+// nine reads, each one a get or a filtered list.
+func (b *Balancer) observe(ctx context.Context, d *Desired) (*Observed, error) {
+	api, region := b.api, b.p.Region
+	o := &Observed{}
+	var r reads
+	r.do(func() (err error) {
+		o.OwnedAddress, err = api.GetAddress(ctx, region, d.Base)
+		return notFoundIsNil(err)
+	})
+	if d.Address.UserOwned {
+		r.do(func() (err error) {
+			o.Address, err = api.GetAddress(ctx, region, d.Address.Name)
+			return notFoundIsNil(err)
+		})
+	}
+	if d.Address.IP != "" {
+		r.do(func() error {
+			as, err := api.ListAddresses(ctx, region, "address = "+strconv.Quote(d.Address.IP))
+			if len(as) > 0 {
+				o.AddressByIP = as[0]
+			}
+			return err
+		})
+	}
+	r.do(func() (err error) {
+		o.HealthCheck, err = api.GetHTTPHealthCheck(ctx, d.HealthCheck.Name)
+		return notFoundIsNil(err)
+	})
+	if d.HealthCheck.Shared {
+		r.do(func() (err error) {
+			o.OwnHealthCheck, err = api.GetHTTPHealthCheck(ctx, d.Base)
+			return notFoundIsNil(err)
+		})
+	}
+	r.do(func() (err error) {
+		o.BackendService, err = api.GetRegionBackendService(ctx, region, d.Base)
+		return notFoundIsNil(err)
+	})
+	r.do(func() (err error) {
+		o.Pools, err = api.ListTargetPools(ctx, region, "name eq "+d.Base+".*")
+		return err
+	})
+	r.do(func() (err error) {
+		o.Rules, err = api.ListForwardingRules(ctx, region, "name eq "+d.Base+"-.*")
+		return err
+	})
+	r.do(func() (err error) { o.Firewalls, err = api.ListFirewalls(ctx, "name eq "+d.Base+"-.*"); return err })
+	if err := r.wait(); err != nil {
+		return nil, err
+	}
+	if !d.Address.UserOwned {
+		o.Address = o.OwnedAddress
+	}
+	if !d.HealthCheck.Shared {
+		o.OwnHealthCheck = o.HealthCheck
+	}
+	return o, nil
+}
