@@ -140,7 +140,11 @@ func (s backendService) plan(d *Desired, o *Observed) (*changes, error) {
 	ch := newChanges(learnedIPs{v4: bp.pl.IP, v6: bp.v6.ip})
 	ch.Add(s.replaceOps(bp)...)
 	ch.Add(s.firstOps(bp, ch.ips)...)
-	ch.Add(s.serviceOps(bp, ch.ips)...)
+	ops, err := s.serviceOps(bp, ch.ips)
+	if err != nil {
+		return nil, err
+	}
+	ch.Add(ops...)
 	if err := ch.ruleOps(b, bp); err != nil {
 		return nil, err
 	}
@@ -207,9 +211,10 @@ func (s backendService) firstOps(bp *bsPlan, ips *learnedIPs) []changeset.Op {
 // that uses it (kubernetes/cloud-provider-gcp
 // providers/gce/gce_loadbalancer_internal.go deletes the forwarding rule
 // first for the same reason); they come back in the rules' step.
-func (s backendService) serviceOps(bp *bsPlan, ips *learnedIPs) []changeset.Op {
+func (s backendService) serviceOps(bp *bsPlan, ips *learnedIPs) ([]changeset.Op, error) {
 	b, d, pb := s.b, bp.d, bp.pb
-	ops := []changeset.Op{b.firewallOp(bsService, d, bp.o, func() []firewall.Rule {
+	known := bp.pl.InsertAddress == nil && bp.v6.insert == nil
+	ops, err := b.firewallOps(bsService, d, bp.o, known, func() []firewall.Rule {
 		var rules []firewall.Rule
 		if bp.v4 {
 			rules = d.Firewalls(b.p, ips.v4)
@@ -218,7 +223,10 @@ func (s backendService) serviceOps(bp *bsPlan, ips *learnedIPs) []changeset.Op {
 			rules = append(rules, d.FirewallsIPv6(b.p, ips.v6)...)
 		}
 		return rules
-	})}
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, zone := range sortedZones(mergeKeys(pb.Add, pb.Remove)) {
 		ops = append(ops, b.syncGroupOp(bsService, zone, d.Groups[zone]))
 	}
@@ -237,7 +245,7 @@ func (s backendService) serviceOps(bp *bsPlan, ips *learnedIPs) []changeset.Op {
 		}
 		ops = append(ops, patch)
 	}
-	return ops
+	return ops, nil
 }
 
 // rulesGone: the plan deletes every rule before the rules' step.

@@ -84,17 +84,35 @@ func (b *Balancer) deleteOwnedRuleOps(step int, o *Observed) []changeset.Op {
 	return ops
 }
 
-// firewallOp brings the Service's firewall rules to those rules() gives,
-// once the addresses are known: the diff is made when the op runs, from
-// the rules observed.
-func (b *Balancer) firewallOp(step int, d *Desired, o *Observed, rules func() []firewall.Rule) changeset.Op {
-	return changeset.Op{Verb: "apply", Kind: "firewall rules of", Name: d.Base, Step: step, Call: func(ctx context.Context) error {
+// firewallOps bring the Service's firewall rules to those rules() gives.
+// When the plan knows the addresses (known), the diff is made now, and a
+// load balancer whose rules are as wanted has no firewall op; else it is
+// made when the op runs, once the addresses are reserved.
+func (b *Balancer) firewallOps(step int, d *Desired, o *Observed, known bool, rules func() []firewall.Rule) ([]changeset.Op, error) {
+	diff := func() (firewall.Plan, error) {
 		fw := firewall.Diff(rules(), o.Firewalls, b.p.Owner, firewall.ForService(d.UID))
 		for _, c := range fw.Conflicts {
-			return &ServiceError{Reason: "NameCollision", Message: fmt.Sprintf("firewall rule %s: %s", c.Name, c.Reason)}
+			return fw, &ServiceError{Reason: "NameCollision", Message: fmt.Sprintf("firewall rule %s: %s", c.Name, c.Reason)}
 		}
-		return firewall.Apply(ctx, b.api, fw)
-	}}
+		return fw, nil
+	}
+	op := changeset.Op{Verb: "apply", Kind: "firewall rules of", Name: d.Base, Step: step, Strict: true}
+	if !known {
+		op.Call = func(ctx context.Context) error {
+			fw, err := diff()
+			if err != nil {
+				return err
+			}
+			return firewall.Apply(ctx, b.api, fw)
+		}
+		return []changeset.Op{op}, nil
+	}
+	fw, err := diff()
+	if err != nil || fw.Empty() {
+		return nil, err
+	}
+	op.Call = func(ctx context.Context) error { return firewall.Apply(ctx, b.api, fw) }
+	return []changeset.Op{op}, nil
 }
 
 // deleteHealthCheckOp deletes a legacy health check; one still in use (the

@@ -54,7 +54,11 @@ func (tp targetPool) plan(d *Desired, o *Observed) (*changes, error) {
 		ch.Add(b.insertAddressOp(tpAddress, pl.InsertAddress, &ch.ips.v4))
 	}
 	ch.Add(tp.healthCheckOps(pl)...)
-	ch.Add(b.firewallOp(tpPool, d, o, func() []firewall.Rule { return d.Firewalls(b.p, ch.ips.v4) }))
+	fw, err := b.firewallOps(tpPool, d, o, pl.InsertAddress == nil, func() []firewall.Rule { return d.Firewalls(b.p, ch.ips.v4) })
+	if err != nil {
+		return nil, err
+	}
+	ch.Add(fw...)
 	ch.Add(tp.poolOps(pl)...)
 	ch.Add(tp.ruleOps(pl, ch.ips)...)
 	ch.Add(tp.cleanupOps(pl)...)
