@@ -417,15 +417,16 @@ func prefixStrings(ps []netip.Prefix) []string {
 // pkg/healthchecksl4/healthchecksl4.go has the same two IPv6 ranges:
 // L4NetLBIPv6HCRange, L4ILBIPv6HCRange). 2600:2d00:1:1::/64 serves only
 // global proxy load balancers, so it is in neither.
-var checkerRanges = map[string]map[firewall.Family][]string{
-	"EXTERNAL": {
-		firewall.IPv4: {"35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"},
-		firewall.IPv6: {"2600:1901:8001::/48"},
-	},
-	"INTERNAL": {
-		firewall.IPv4: {"35.191.0.0/16", "130.211.0.0/22"},
-		firewall.IPv6: {"2600:2d00:1:b029::/64"},
-	},
+func checkerRanges(scheme string, family firewall.Family) []string {
+	switch {
+	case scheme == "INTERNAL" && family == firewall.IPv6:
+		return []string{"2600:2d00:1:b029::/64"}
+	case scheme == "INTERNAL":
+		return []string{"35.191.0.0/16", "130.211.0.0/22"}
+	case family == firewall.IPv6:
+		return []string{"2600:1901:8001::/48"}
+	}
+	return []string{"35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"}
 }
 
 // healthCheckSources are the sources of a health-check firewall rule of one
@@ -442,7 +443,7 @@ func healthCheckSources(configured []netip.Prefix, scheme string, family firewal
 	if len(out) > 0 {
 		return out
 	}
-	for _, s := range checkerRanges[scheme][family] {
+	for _, s := range checkerRanges(scheme, family) {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
