@@ -4,10 +4,12 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/compute/v1"
+	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -143,6 +145,40 @@ func TestUnusedShared(t *testing.T) {
 			got := unusedShared(candidates, tt.users, base)
 			if d := cmp.Diff(tt.want, got, cmp.AllowUnexported(sharedCandidates{})); d != "" {
 				t.Errorf("unusedShared (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// The last Services of a cluster torn down at once: each may see the
+// others' load balancers before it deletes its own, but the shared
+// resources still go with the last of them.
+func TestTheLastTeardownsAtOnceLeaveNoSharedResource(t *testing.T) {
+	for _, backend := range []string{BackendTargetPool, BackendService} {
+		t.Run(backend, func(t *testing.T) {
+			lc := newLBCloud(t, fakegce.Config{}, "node-1")
+			lc.p.DefaultBackend = backend
+			nodes := nodesFor("us-central1-a", "node-1")
+			var svcs []*v1.Service
+			for _, name := range []string{"web", "api-server", "dns-server-a"} {
+				svc := newService(name)
+				ensure(t, lc, svc, nodes)
+				svcs = append(svcs, svc)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, len(svcs))
+			for _, svc := range svcs {
+				wg.Go(func() { errs <- lc.lb().Delete(context.Background(), svc) })
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if left := lc.owned(); len(left) != 0 {
+				t.Errorf("left after the teardowns: %v", left)
 			}
 		})
 	}
