@@ -87,3 +87,98 @@ func isRuleOf(link, base string) bool {
 	i := strings.LastIndex(link, "/forwardingRules/")
 	return i >= 0 && hasPrefixName(link[i+len("/forwardingRules/"):], base)
 }
+
+// planAddress decides the load balancer's address: the one the Service
+// names (if it may take it), or its own, kept, reserved or replaced. It is
+// pure.
+func planAddress(d *Desired, o *Observed, p Params, pl *poolPlan) error {
+	switch {
+	case d.Address.UserOwned:
+		if o.Address == nil {
+			return &ServiceError{Reason: "AddressNotFound", Message: fmt.Sprintf(
+				"the static address %s does not exist in region %s: reserve it (gcloud compute addresses create %s --region %s) or remove the annotation",
+				d.Address.Name, p.Region, d.Address.Name, p.Region)}
+		}
+		return useAddress(d, o.Address, p, pl)
+	case d.Address.IP != "" && o.AddressByIP != nil && o.AddressByIP.Name != d.Base,
+		d.Address.IP != "" && o.AddressByIP == nil && d.Scheme != "INTERNAL":
+		// An internal IP may be any free one of the subnetwork: the project
+		// reserves it (planOwnAddress). An external one must be reserved.
+		if o.AddressByIP == nil {
+			return &ServiceError{Reason: "AddressNotReserved", Message: fmt.Sprintf(
+				"spec.loadBalancerIP %s is not a reserved address in this region: reserve it first, or remove loadBalancerIP", d.Address.IP)}
+		}
+		return useAddress(d, o.AddressByIP, p, pl)
+	}
+	return planOwnAddress(d, o, p, pl)
+}
+
+// useAddress takes an existing address the Service names, if it may.
+func useAddress(d *Desired, a *compute.Address, p Params, pl *poolPlan) error {
+	if err := checkAddressUse(d, a, p.UserAddresses); err != nil {
+		return err
+	}
+	if err := checkUserAddress(d, a); err != nil {
+		return err
+	}
+	pl.IP, pl.AddressName = a.Address, a.Name
+	return nil
+}
+
+// planOwnAddress: the address named after the Service, reserved by this
+// cluster.
+func planOwnAddress(d *Desired, o *Observed, p Params, pl *poolPlan) error {
+	pl.AddressName = d.Base
+	a := o.OwnedAddress
+	want := &compute.Address{Name: d.Base, AddressType: "EXTERNAL", NetworkTier: d.Address.Tier,
+		Description: d.Description, Address: d.Address.IP}
+	if d.Scheme == "INTERNAL" {
+		want = &compute.Address{Name: d.Base, AddressType: "INTERNAL", Subnetwork: d.Subnetwork, Purpose: "GCE_ENDPOINT",
+			Description: d.Description, Address: d.Address.IP}
+	}
+	if a == nil {
+		pl.InsertAddress = want
+		return nil
+	}
+	if !p.Owner.Owns(a.Name, a.Description) {
+		return collision("address", a.Name)
+	}
+	if typeOf(a) != want.AddressType || (d.Scheme == "INTERNAL" && a.Subnetwork != d.Subnetwork) {
+		// External to internal or back: a new address, a new IP.
+		pl.ReplaceAddress, pl.InsertAddress = true, want
+		return nil
+	}
+	if d.Scheme != "INTERNAL" && a.NetworkTier != d.Address.Tier {
+		return &ServiceError{Reason: "TierChange", Message: fmt.Sprintf(
+			"the load balancer's address %s is %s and the Service asks for %s: an address cannot change tier; delete and recreate the Service to change it",
+			a.Address, a.NetworkTier, d.Address.Tier)}
+	}
+	pl.IP = a.Address
+	return nil
+}
+
+func typeOf(a *compute.Address) string {
+	if a.AddressType == "" {
+		return "EXTERNAL"
+	}
+	return a.AddressType
+}
+
+func checkUserAddress(d *Desired, a *compute.Address) error {
+	if d.Scheme == "INTERNAL" {
+		if typeOf(a) != "INTERNAL" {
+			return &ServiceError{Reason: "AddressNotInternal", Message: fmt.Sprintf("the address %s (%s) is external: an internal load balancer needs an internal address", a.Name, a.Address)}
+		}
+		return nil
+	}
+	if a.AddressType == "INTERNAL" {
+		return &ServiceError{Reason: "AddressNotExternal", Message: fmt.Sprintf("the address %s (%s) is internal: an external load balancer needs an external address", a.Name, a.Address)}
+	}
+	if d.Address.IP != "" && a.Address != d.Address.IP {
+		return &ServiceError{Reason: "AddressMismatch", Message: fmt.Sprintf("the static address %s is %s but spec.loadBalancerIP is %s: make them agree", a.Name, a.Address, d.Address.IP)}
+	}
+	if a.NetworkTier != "" && a.NetworkTier != d.Address.Tier {
+		return &ServiceError{Reason: "TierMismatch", Message: fmt.Sprintf("the address %s is %s but the Service asks for %s (cloud.google.com/network-tier): make them agree", a.Name, a.NetworkTier, d.Address.Tier)}
+	}
+	return nil
+}

@@ -110,7 +110,7 @@ func groupZones(p Params, zones []string, bs *compute.BackendService) []string {
 type bsPlan struct {
 	d  *Desired
 	o  *Observed
-	pl *Plan
+	pl *poolPlan
 	pb *planBS
 	v6 *ipv6State
 	// v4: the load balancer has an IPv4 address (every internal one does).
@@ -123,7 +123,7 @@ func (s backendService) plan(d *Desired, o *Observed) (*changes, error) {
 	if d.Scheme == "INTERNAL" {
 		d = withInternalClients(d, o)
 	}
-	bp := &bsPlan{d: d, o: o, pl: &Plan{}, v4: d.serves(v1.IPv4Protocol) || d.Scheme == "INTERNAL"}
+	bp := &bsPlan{d: d, o: o, pl: &poolPlan{}, v4: d.serves(v1.IPv4Protocol) || d.Scheme == "INTERNAL"}
 	var err error
 	if err = planAddress(d, o, b.p, bp.pl); err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ func (targetPool) observe(context.Context, *Desired, *Observed) error { return n
 
 func (tp targetPool) plan(d *Desired, o *Observed) (*changes, error) {
 	b := tp.b
-	pl, err := plan(d, o, b.p)
+	pl, err := planTargetPool(d, o, b.p)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (tp targetPool) plan(d *Desired, o *Observed) (*changes, error) {
 		ch.Add(b.deleteAddressOp(tpReplaceAddress, d.Base))
 		gone := *o
 		gone.OwnedAddress, gone.Address, gone.Rules = nil, nil, nil
-		if pl, err = plan(d, &gone, b.p); err != nil {
+		if pl, err = planTargetPool(d, &gone, b.p); err != nil {
 			return nil, err
 		}
 	}
@@ -73,7 +73,7 @@ func (tp targetPool) plan(d *Desired, o *Observed) (*changes, error) {
 	return ch, nil
 }
 
-func (tp targetPool) healthCheckOps(pl *Plan) []changeset.Op {
+func (tp targetPool) healthCheckOps(pl *poolPlan) []changeset.Op {
 	api := tp.b.api
 	switch {
 	case pl.InsertHC != nil:
@@ -88,7 +88,7 @@ func (tp targetPool) healthCheckOps(pl *Plan) []changeset.Op {
 
 // poolOps: the pool's insert, then its health check swapped, then the
 // instances the insert could not carry and the member changes.
-func (tp targetPool) poolOps(pl *Plan) []changeset.Op {
+func (tp targetPool) poolOps(pl *poolPlan) []changeset.Op {
 	api, region, name := tp.b.api, tp.b.p.Region, pl.PoolName
 	var ops []changeset.Op
 	var after []string
@@ -132,7 +132,7 @@ func (tp targetPool) poolOps(pl *Plan) []changeset.Op {
 
 // ruleOps: the rules to recreate go before any insert, so that a rule
 // whose ports or protocol changed comes back on the same address.
-func (tp targetPool) ruleOps(pl *Plan, ips *learnedIPs) []changeset.Op {
+func (tp targetPool) ruleOps(pl *poolPlan, ips *learnedIPs) []changeset.Op {
 	b := tp.b
 	target := linkBase + "projects/" + b.p.Project + "/regions/" + b.p.Region + "/targetPools/" + pl.PoolName
 	var ops []changeset.Op
@@ -149,7 +149,7 @@ func (tp targetPool) ruleOps(pl *Plan, ips *learnedIPs) []changeset.Op {
 	return ops
 }
 
-func (tp targetPool) cleanupOps(pl *Plan) []changeset.Op {
+func (tp targetPool) cleanupOps(pl *poolPlan) []changeset.Op {
 	b := tp.b
 	var ops []changeset.Op
 	for _, name := range pl.DeletePools {

@@ -38,14 +38,14 @@ func TestPlan(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(o *Observed)
-		want   Plan
+		want   poolPlan
 		err    string
 	}{
 		{name: "nothing to do when the cloud matches", change: func(o *Observed) {},
-			want: Plan{}},
+			want: poolPlan{}},
 		{name: "everything missing is created",
 			change: func(o *Observed) { *o = Observed{} },
-			want: Plan{
+			want: poolPlan{
 				InsertAddress: &compute.Address{Name: d.Base, AddressType: "EXTERNAL", NetworkTier: "PREMIUM", Description: d.Description},
 				InsertHC:      &compute.HttpHealthCheck{Name: d.HealthCheck.Name, Port: 10256, RequestPath: "/healthz", CheckIntervalSec: 8, TimeoutSec: 1, HealthyThreshold: 1, UnhealthyThreshold: 3},
 				InsertPool:    &compute.TargetPool{Name: d.Base, Instances: []string{inst("n1"), inst("n2")}, HealthChecks: []string{hcLink}, SessionAffinity: "NONE", Description: d.Description},
@@ -54,16 +54,16 @@ func TestPlan(t *testing.T) {
 			}},
 		{name: "a node that left is removed and one that joined is added",
 			change: func(o *Observed) { o.Pools[0].Instances = []string{inst("n2"), inst("n3")} },
-			want:   Plan{AddInstances: []string{inst("n1")}, RemoveInstances: []string{inst("n3")}}},
+			want:   poolPlan{AddInstances: []string{inst("n1")}, RemoveInstances: []string{inst("n3")}}},
 		{name: "a changed port range recreates the rule on the same address",
 			change: func(o *Observed) { o.Rules[0].PortRange = "8080-8080" },
-			want: Plan{DeleteRules: []string{d.Base + "-tcp"}, InsertRules: []*compute.ForwardingRule{{Name: d.Base + "-tcp", IPProtocol: "TCP",
+			want: poolPlan{DeleteRules: []string{d.Base + "-tcp"}, InsertRules: []*compute.ForwardingRule{{Name: d.Base + "-tcp", IPProtocol: "TCP",
 				PortRange: "80-80", NetworkTier: "PREMIUM", LoadBalancingScheme: "EXTERNAL", Target: poolLink, Description: d.Description}}}},
 		{name: "a rule of a protocol the Service dropped is deleted",
 			change: func(o *Observed) {
 				o.Rules = append(o.Rules, &compute.ForwardingRule{Name: d.Base + "-udp", IPProtocol: "UDP", Description: d.Description})
 			},
-			want: Plan{DeleteRules: []string{d.Base + "-udp"}}},
+			want: poolPlan{DeleteRules: []string{d.Base + "-udp"}}},
 		{name: "a pool made by hand with the Service's name is a collision",
 			change: func(o *Observed) { o.Pools[0].Description = "" },
 			err:    "NameCollision"},
@@ -72,16 +72,16 @@ func TestPlan(t *testing.T) {
 			err:    "TierChange"},
 		{name: "a health check with another port is updated",
 			change: func(o *Observed) { o.HealthCheck.Port = 10249 },
-			want: Plan{UpdateHC: &compute.HttpHealthCheck{Name: d.HealthCheck.Name, Port: 10256, RequestPath: "/healthz", CheckIntervalSec: 8,
+			want: poolPlan{UpdateHC: &compute.HttpHealthCheck{Name: d.HealthCheck.Name, Port: 10256, RequestPath: "/healthz", CheckIntervalSec: 8,
 				TimeoutSec: 1, HealthyThreshold: 1, UnhealthyThreshold: 3}}},
 	}
-	ignore := cmpopts.IgnoreFields(Plan{}, "IP", "AddressName", "HealthCheck", "PoolName")
+	ignore := cmpopts.IgnoreFields(poolPlan{}, "IP", "AddressName", "HealthCheck", "PoolName")
 	ignoreHCDesc := cmpopts.IgnoreFields(compute.HttpHealthCheck{}, "Description")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := current()
 			tt.change(o)
-			got, err := plan(d, o, testParams)
+			got, err := planTargetPool(d, o, testParams)
 			if tt.err != "" {
 				var se *ServiceError
 				if !errors.As(err, &se) || se.Reason != tt.err {
@@ -121,7 +121,7 @@ func TestANewPoolIsInsertedWithTheInstancesAnInsertTakesAndTheRestAdded(t *testi
 			if err != nil {
 				t.Fatal(err)
 			}
-			pl, err := plan(d, &Observed{}, testParams)
+			pl, err := planTargetPool(d, &Observed{}, testParams)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,29 +1,16 @@
 package nlb
 
 import (
-	"fmt"
 	"slices"
 
 	"google.golang.org/api/compute/v1"
 )
 
-// ServiceError is a problem with the Service that the user must fix; it is
-// reported as a Warning event and a LoadBalancerReady=False condition.
-type ServiceError struct {
-	Reason  string
-	Message string
-}
-
-func (e *ServiceError) Error() string { return e.Message }
-
-// ReasonNoSubnetwork: the load balancer takes an address from a subnetwork
-// (an internal one, or an IPv6 one) and neither the Params nor the Service
-// name it; the caller may find one and try again.
-const ReasonNoSubnetwork = "NoSubnetwork"
-
-// Plan is the minimal set of calls that turns the observed state into the
-// desired one. An empty Plan is a no-change resync.
-type Plan struct {
+// poolPlan is the minimal set of changes that turns the observed target
+// pool load balancer into the desired one (the address part serves the
+// backend service too); targetPool.plan makes it operations. An empty one
+// is a no-change resync.
+type poolPlan struct {
 	// IP is the load balancer's address when it is already known.
 	IP string
 	// AddressName is the address the forwarding rules use.
@@ -54,7 +41,7 @@ type Plan struct {
 }
 
 // Empty reports whether the plan makes no mutating call (firewalls aside).
-func (p *Plan) Empty() bool {
+func (p *poolPlan) Empty() bool {
 	return p.InsertAddress == nil && !p.ReplaceAddress && p.InsertHC == nil && p.UpdateHC == nil && p.InsertPool == nil &&
 		len(p.AddInstances) == 0 && len(p.RemoveInstances) == 0 && len(p.RemovePoolHC) == 0 && p.AddPoolHC == "" &&
 		len(p.DeleteRules) == 0 && len(p.InsertRules) == 0 && len(p.SetTarget) == 0 &&
@@ -71,10 +58,11 @@ func PoolName(base, affinity string) string {
 	return base
 }
 
-// plan compares desired and observed state. It is pure.
-func plan(d *Desired, o *Observed, p Params) (*Plan, error) {
+// planTargetPool compares the desired target-pool load balancer with the
+// observed one. It is pure.
+func planTargetPool(d *Desired, o *Observed, p Params) (*poolPlan, error) {
 	owner := p.Owner
-	pl := &Plan{}
+	pl := &poolPlan{}
 	if err := planAddress(d, o, p, pl); err != nil {
 		return nil, err
 	}
@@ -96,104 +84,7 @@ func plan(d *Desired, o *Observed, p Params) (*Plan, error) {
 	return pl, nil
 }
 
-func collision(kind, name string) error {
-	return &ServiceError{Reason: "NameCollision", Message: fmt.Sprintf(
-		"a %s named %s exists without this cluster's ownership marker; it is not ours to change: delete or rename it", kind, name)}
-}
-
-func planAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
-	switch {
-	case d.Address.UserOwned:
-		if o.Address == nil {
-			return &ServiceError{Reason: "AddressNotFound", Message: fmt.Sprintf(
-				"the static address %s does not exist in region %s: reserve it (gcloud compute addresses create %s --region %s) or remove the annotation",
-				d.Address.Name, p.Region, d.Address.Name, p.Region)}
-		}
-		return useAddress(d, o.Address, p, pl)
-	case d.Address.IP != "" && o.AddressByIP != nil && o.AddressByIP.Name != d.Base,
-		d.Address.IP != "" && o.AddressByIP == nil && d.Scheme != "INTERNAL":
-		// An internal IP may be any free one of the subnetwork: the project
-		// reserves it (planOwnAddress). An external one must be reserved.
-		if o.AddressByIP == nil {
-			return &ServiceError{Reason: "AddressNotReserved", Message: fmt.Sprintf(
-				"spec.loadBalancerIP %s is not a reserved address in this region: reserve it first, or remove loadBalancerIP", d.Address.IP)}
-		}
-		return useAddress(d, o.AddressByIP, p, pl)
-	}
-	return planOwnAddress(d, o, p, pl)
-}
-
-// useAddress takes an existing address the Service names, if it may.
-func useAddress(d *Desired, a *compute.Address, p Params, pl *Plan) error {
-	if err := checkAddressUse(d, a, p.UserAddresses); err != nil {
-		return err
-	}
-	if err := checkUserAddress(d, a); err != nil {
-		return err
-	}
-	pl.IP, pl.AddressName = a.Address, a.Name
-	return nil
-}
-
-// planOwnAddress: the address named after the Service, reserved by this
-// cluster.
-func planOwnAddress(d *Desired, o *Observed, p Params, pl *Plan) error {
-	pl.AddressName = d.Base
-	a := o.OwnedAddress
-	want := &compute.Address{Name: d.Base, AddressType: "EXTERNAL", NetworkTier: d.Address.Tier,
-		Description: d.Description, Address: d.Address.IP}
-	if d.Scheme == "INTERNAL" {
-		want = &compute.Address{Name: d.Base, AddressType: "INTERNAL", Subnetwork: d.Subnetwork, Purpose: "GCE_ENDPOINT",
-			Description: d.Description, Address: d.Address.IP}
-	}
-	if a == nil {
-		pl.InsertAddress = want
-		return nil
-	}
-	if !p.Owner.Owns(a.Name, a.Description) {
-		return collision("address", a.Name)
-	}
-	if typeOf(a) != want.AddressType || (d.Scheme == "INTERNAL" && a.Subnetwork != d.Subnetwork) {
-		// External to internal or back: a new address, a new IP.
-		pl.ReplaceAddress, pl.InsertAddress = true, want
-		return nil
-	}
-	if d.Scheme != "INTERNAL" && a.NetworkTier != d.Address.Tier {
-		return &ServiceError{Reason: "TierChange", Message: fmt.Sprintf(
-			"the load balancer's address %s is %s and the Service asks for %s: an address cannot change tier; delete and recreate the Service to change it",
-			a.Address, a.NetworkTier, d.Address.Tier)}
-	}
-	pl.IP = a.Address
-	return nil
-}
-
-func typeOf(a *compute.Address) string {
-	if a.AddressType == "" {
-		return "EXTERNAL"
-	}
-	return a.AddressType
-}
-
-func checkUserAddress(d *Desired, a *compute.Address) error {
-	if d.Scheme == "INTERNAL" {
-		if typeOf(a) != "INTERNAL" {
-			return &ServiceError{Reason: "AddressNotInternal", Message: fmt.Sprintf("the address %s (%s) is external: an internal load balancer needs an internal address", a.Name, a.Address)}
-		}
-		return nil
-	}
-	if a.AddressType == "INTERNAL" {
-		return &ServiceError{Reason: "AddressNotExternal", Message: fmt.Sprintf("the address %s (%s) is internal: an external load balancer needs an external address", a.Name, a.Address)}
-	}
-	if d.Address.IP != "" && a.Address != d.Address.IP {
-		return &ServiceError{Reason: "AddressMismatch", Message: fmt.Sprintf("the static address %s is %s but spec.loadBalancerIP is %s: make them agree", a.Name, a.Address, d.Address.IP)}
-	}
-	if a.NetworkTier != "" && a.NetworkTier != d.Address.Tier {
-		return &ServiceError{Reason: "TierMismatch", Message: fmt.Sprintf("the address %s is %s but the Service asks for %s (cloud.google.com/network-tier): make them agree", a.Name, a.NetworkTier, d.Address.Tier)}
-	}
-	return nil
-}
-
-func planHealthCheck(d *Desired, o *Observed, p Params, pl *Plan) error {
+func planHealthCheck(d *Desired, o *Observed, p Params, pl *poolPlan) error {
 	want := &compute.HttpHealthCheck{Name: d.HealthCheck.Name, Port: d.HealthCheck.Port, RequestPath: d.HealthCheck.Path,
 		CheckIntervalSec: 8, TimeoutSec: 1, HealthyThreshold: 1, UnhealthyThreshold: 3, Description: d.Description}
 	if d.HealthCheck.Shared {
@@ -219,7 +110,7 @@ func planHealthCheck(d *Desired, o *Observed, p Params, pl *Plan) error {
 // providers/gce/gce_loadbalancer_external.go, maxTargetPoolCreateInstances).
 const maxPoolInsertInstances = 200
 
-func planPool(d *Desired, o *Observed, p Params, pl *Plan) error {
+func planPool(d *Desired, o *Observed, p Params, pl *poolPlan) error {
 	pl.PoolName = PoolName(d.Base, d.Pool.SessionAffinity)
 	var cur *compute.TargetPool
 	for _, tp := range o.Pools {
@@ -273,7 +164,7 @@ func planPool(d *Desired, o *Observed, p Params, pl *Plan) error {
 	return nil
 }
 
-func planRules(d *Desired, o *Observed, p Params, pl *Plan) error {
+func planRules(d *Desired, o *Observed, p Params, pl *poolPlan) error {
 	target := linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/targetPools/" + pl.PoolName
 	observed := map[string]*compute.ForwardingRule{}
 	for _, fr := range o.Rules {
