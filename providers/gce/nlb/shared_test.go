@@ -183,3 +183,21 @@ func TestTheLastTeardownsAtOnceLeaveNoSharedResource(t *testing.T) {
 		})
 	}
 }
+
+// The release of a Service that has no load balancer (a nodeip Service's,
+// say) makes no write while another load balancer uses the shared check.
+func TestATeardownWithNothingToRemoveWritesNothing(t *testing.T) {
+	lc := newLBCloud(t, fakegce.Config{}, "node-1")
+	lc.p.DefaultBackend = BackendTargetPool
+	ensure(t, lc, newService("web"), nodesFor("us-central1-a", "node-1"))
+	lc.Server.ResetCalls()
+	if err := lc.lb().Delete(context.Background(), newService("nothing-here")); err != nil {
+		t.Fatal(err)
+	}
+	if w := writesSince(lc); len(w) != 0 {
+		t.Errorf("writes %v, want none", w)
+	}
+	if n := lc.calls(); n.reads != 9 {
+		t.Errorf("made %s, want 9 reads", n)
+	}
+}

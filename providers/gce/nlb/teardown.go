@@ -2,6 +2,7 @@ package nlb
 
 import (
 	"context"
+	"slices"
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
@@ -127,7 +128,9 @@ func (b *Balancer) planTeardown(o *observedTeardown) *changeset.Plan {
 	if hc := o.healthCheck; hc != nil && owns(hc.Name, hc.Description) {
 		p.Add(b.deleteHealthCheckOp(tdRest, hc.Name))
 	}
-	if hc := o.sharedHC; hc != nil && owns(hc.Name, hc.Description) {
+	if hc := o.sharedHC; hc != nil && owns(hc.Name, hc.Description) && (o.poolsUse(hc.Name) || unusedBy(hc.Name, seen, o.base)) {
+		// A Service whose pools never used the shared check (a nodeip
+		// Service's release, say) leaves it to its users, unless none is left.
 		p.Add(b.releaseSharedOp(tdRest, o.base, sharedCandidates{healthCheck: hc.Name}, seen))
 	}
 	for _, a := range []*compute.Address{o.address, o.ipv6Address} {
@@ -136,4 +139,19 @@ func (b *Balancer) planTeardown(o *observedTeardown) *changeset.Plan {
 		}
 	}
 	return p
+}
+
+// poolsUse reports whether the Service's own pools use the health check.
+func (o *observedTeardown) poolsUse(hc string) bool {
+	for _, tp := range o.clusterPools {
+		if hasPrefixName(tp.Name, o.base) && slices.ContainsFunc(tp.HealthChecks, func(l string) bool { return lastSegment(l) == hc }) {
+			return true
+		}
+	}
+	return false
+}
+
+// unusedBy reports whether no load balancer but base's uses the health check.
+func unusedBy(hc string, u *sharedUsers, base string) bool {
+	return unusedShared(sharedCandidates{healthCheck: hc}, *u, base).healthCheck != ""
 }
