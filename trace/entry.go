@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/api/compute/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -90,7 +91,7 @@ func (tr *tracer) clientDenied(v FirewallVerdict, pkt Packet, inst *compute.Inst
 	}
 	if own == 0 {
 		parts = append(parts, "the Service has no firewall rule for its clients ("+tr.clientRuleName()+")"+tr.conditionText())
-		fix = append(fix, "see the Service's events and its "+conditionLoadBalancerReady+" condition: the CCM has not opened the firewall")
+		fix = append(fix, "see the Service's events and its "+lbcondition.Type+" condition: the CCM has not opened the firewall")
 	}
 	if n := tr.nodes[node]; n != nil {
 		if problems := nodeProblems(n); len(problems) > 0 {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
@@ -230,7 +231,7 @@ func withEndpoints(eps ...discoveryv1.Endpoint) labOpt {
 
 func withCondition(reason, message string) labOpt {
 	return func(l *lab) {
-		l.svc.Status.Conditions = []metav1.Condition{{Type: conditionLoadBalancerReady, Status: metav1.ConditionFalse, Reason: reason, Message: message}}
+		l.svc.Status.Conditions = []metav1.Condition{{Type: lbcondition.Type, Status: metav1.ConditionFalse, Reason: reason, Message: message}}
 	}
 }
 

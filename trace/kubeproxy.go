@@ -10,6 +10,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -249,7 +250,7 @@ func (tr *tracer) localFix(node *v1.Node) []string {
 func (tr *tracer) unpublishedFix() []string {
 	published := tr.ingressAddresses()
 	if len(published) == 0 {
-		return []string{"the Service publishes no address: see its events and its " + conditionLoadBalancerReady + " condition"}
+		return []string{"the Service publishes no address: see its events and its " + lbcondition.Type + " condition"}
 	}
 	fix := "connect to a published address: " + joinAddrs(published)
 	if !tr.inside {

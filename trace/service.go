@@ -10,13 +10,10 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
-
-// conditionLoadBalancerReady is the Service condition the CCM writes
-// (providers/gce, servicestatus.go): False says why nothing is served.
-const conditionLoadBalancerReady = "LoadBalancerReady"
 
 // servicePort finds the port traced: by name or number, else the first.
 func servicePort(svc *v1.Service, want string) (v1.ServicePort, error) {
@@ -104,7 +101,7 @@ func (tr *tracer) destination() (netip.Addr, string, bool) {
 	}
 	tr.stop(compClient, Dropped, "no address to connect to",
 		fmt.Sprintf("the Service has no %s load balancer address: no address in status.loadBalancer.ingress and no forwarding rule named %s-*%s", fam, tr.base, tr.conditionText()),
-		"see the Service's events and its "+conditionLoadBalancerReady+" condition")
+		"see the Service's events and its "+lbcondition.Type+" condition")
 	return netip.Addr{}, "", false
 }
 
@@ -137,7 +134,7 @@ func (tr *tracer) nodeIPDestination(published []netip.Addr, fam v1.IPFamily) (ne
 	if len(published) == 0 {
 		tr.stop(compClient, Dropped, "no address to connect to",
 			fmt.Sprintf("the Service publishes no %s node address%s", fam, tr.conditionText()),
-			"see the Service's events and its "+conditionLoadBalancerReady+" condition")
+			"see the Service's events and its "+lbcondition.Type+" condition")
 		return netip.Addr{}, "", false
 	}
 	if len(published) > 1 {
@@ -181,7 +178,7 @@ func (tr *tracer) addressType() v1.NodeAddressType {
 // "" when the Service has no such condition.
 func (tr *tracer) conditionText() string {
 	for _, c := range tr.svc.Status.Conditions {
-		if c.Type == conditionLoadBalancerReady && c.Status != "True" {
+		if c.Type == lbcondition.Type && c.Status != "True" {
 			return fmt.Sprintf("; %s is %s (%s): %s", c.Type, c.Status, c.Reason, c.Message)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cloudprovider "k8s.io/cloud-provider"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
@@ -96,7 +97,7 @@ func TestANodeIPServiceReleasesWhatTheExternalModeLeftWhateverItsStatusSays(t *t
 
 	svc.Annotations = map[string]string{annotations.Mode: annotations.ModeNodeIP}
 	svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "10.0.0.5"}}
-	svc.Status.Conditions = []metav1.Condition{{Type: nodeip.ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: nodeip.ReasonPublished}}
+	svc.Status.Conditions = []metav1.Condition{{Type: lbcondition.Type, Status: metav1.ConditionTrue, Reason: nodeip.ReasonPublished}}
 	nodes := []*v1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Spec: v1.NodeSpec{ProviderID: "gce://fake-project/us-central1-a/node-1"},
 		Status: v1.NodeStatus{Addresses: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "10.0.0.5"}}}}}
 	if _, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nodes); !errors.Is(err, cloudprovider.ImplementedElsewhere) {

@@ -29,9 +29,6 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 	if got := deps.FirewallName(string(svc.UID)); got != want {
 		t.Fatalf("the controller names the rule %s, the provider %s", got, want)
 	}
-	if nodeip.ConditionLoadBalancerReady != ConditionLoadBalancerReady {
-		t.Errorf("the controller's condition %q is not the provider's %q", nodeip.ConditionLoadBalancerReady, ConditionLoadBalancerReady)
-	}
 	if deps.Defaults.Mode != ModeNodeIP || deps.Defaults.ReservedPorts[0] != (nodeip.PortRange{From: 22, To: 22, Protocol: v1.ProtocolTCP}) || deps.Network != tc.provider.networkURL {
 		t.Errorf("deps = %+v, want the cloud config's [load-balancer] values and network", deps)
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"k8s.io/apimachinery/pkg/api/meta"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
@@ -57,7 +58,7 @@ func TestWithServiceAccountCredentialsEveryControllerDoesItsWork(t *testing.T) {
 	eventually(t, convergeWithin, "the external Service gets its address (service-controller) and a True condition (the provider)", func() (bool, error) {
 		svc, err := getService("sa-web")
 		return err == nil && len(svc.Status.LoadBalancer.Ingress) > 0 &&
-			meta.IsStatusConditionTrue(svc.Status.Conditions, gce.ConditionLoadBalancerReady), err
+			meta.IsStatusConditionTrue(svc.Status.Conditions, lbcondition.Type), err
 	})
 	deleteServiceAndWaitForItsResources(t, "sa-web", strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(web.UID)), "-nip"))
 	noForbiddenCalls(t, ccm)

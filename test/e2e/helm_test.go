@@ -19,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy/charts"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
 
@@ -78,7 +78,7 @@ func TestTheHelmChartRunsACCMThatServesALoadBalancer(t *testing.T) {
 	eventually(t, convergeWithin, "the LoadBalancer Service gets an address and a True LoadBalancerReady condition", func() (bool, error) {
 		got, err := cp.Admin.CoreV1().Services("default").Get(ctx, "helm-web", metav1.GetOptions{})
 		return err == nil && len(got.Status.LoadBalancer.Ingress) > 0 &&
-			meta.IsStatusConditionTrue(got.Status.Conditions, gce.ConditionLoadBalancerReady), err
+			meta.IsStatusConditionTrue(got.Status.Conditions, lbcondition.Type), err
 	})
 	if got := helmClusterResources(t); !slices.ContainsFunc(got, func(r string) bool { return strings.HasPrefix(r, "forwardingRule/") }) {
 		t.Errorf("cloud resources of cluster %s: %v, want a forwarding rule", helmCluster, got)

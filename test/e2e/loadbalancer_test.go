@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
@@ -150,7 +151,7 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 	}
 	eventually(t, convergeWithin, "the LoadBalancerReady condition is True", func() (bool, error) {
 		svc, err := getService("web")
-		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, gce.ConditionLoadBalancerReady), err
+		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, lbcondition.Type), err
 	})
 
 	// A node joins a zone the load balancer already uses: the shared group
@@ -187,7 +188,7 @@ func TestABadAnnotationIsReportedOnTheService(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(svc.Status.Conditions, gce.ConditionLoadBalancerReady)
+		c := meta.FindStatusCondition(svc.Status.Conditions, lbcondition.Type)
 		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "cloud.google.com/network-tier"), nil
 	})
 	eventually(t, convergeWithin, "a Warning event", func() (bool, error) {
@@ -210,7 +211,7 @@ func TestABadAnnotationIsReportedOnTheService(t *testing.T) {
 	}
 	eventually(t, convergeWithin, "LoadBalancerReady=True after the fix", func() (bool, error) {
 		svc, err := getService("bad")
-		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, gce.ConditionLoadBalancerReady), err
+		return err == nil && meta.IsStatusConditionTrue(svc.Status.Conditions, lbcondition.Type), err
 	})
 	noForbiddenCalls(t, ccm)
 }

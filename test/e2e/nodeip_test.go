@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 )
@@ -85,7 +86,7 @@ func TestNodeIPModePublishesReadyNodes(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(svc.Status.Conditions, gce.ConditionLoadBalancerReady)
+		c := meta.FindStatusCondition(svc.Status.Conditions, lbcondition.Type)
 		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "22") && len(svc.Status.LoadBalancer.Ingress) == 0, nil
 	})
 	// Deleting the Service removes its rule.

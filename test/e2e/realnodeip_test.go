@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
@@ -50,7 +50,7 @@ func TestNodeIPFollowsRealPodsAndNodesAndExternalLoadBalancersFollowTheNodeSet(t
 		if err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(svc.Status.Conditions, gce.ConditionLoadBalancerReady)
+		c := meta.FindStatusCondition(svc.Status.Conditions, lbcondition.Type)
 		return len(svc.Status.LoadBalancer.Ingress) == 0 && c != nil && c.Status == metav1.ConditionFalse, nil
 	})
 	scaleDeployment(t, "local-edge", 2)

@@ -9,18 +9,20 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 )
 
-// Reasons of the LoadBalancerReady condition and of events.
+// Reasons of the LoadBalancerReady condition (lbcondition.Type) and of
+// events. The two the external mode gives too are lbcondition's.
 const (
 	ReasonPublished       = "NodeAddressesPublished"
 	ReasonAddressesChange = "NodeAddressesChanged"
 	ReasonNoEligibleNodes = "NoEligibleNodes"
-	ReasonInvalidSetting  = "InvalidServiceSetting"
+	ReasonInvalidSetting  = lbcondition.ReasonInvalidSetting
 	ReasonReservedPort    = "ReservedPort"
 	ReasonPortConflict    = "PortConflict"
 	ReasonNameCollision   = "NameCollision"
-	ReasonQuotaExceeded   = "QuotaExceeded"
+	ReasonQuotaExceeded   = lbcondition.ReasonQuotaExceeded
 	ReasonTooManyPorts    = "TooManyPorts"
 	ReasonKubeProxyIPVS   = "KubeProxyIPVS"
 )

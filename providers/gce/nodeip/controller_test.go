@@ -19,6 +19,7 @@ import (
 	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -545,7 +546,7 @@ func TestWritesTestTheResourceVersionTheyWereComputedFrom(t *testing.T) {
 func TestASwitchFromExternalPublishesTheNodesAndLeavesTheLoadBalancerToTheProvider(t *testing.T) {
 	svc := newService("web")
 	svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "198.51.100.7"}}
-	svc.Status.Conditions = []metav1.Condition{{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: "Provisioned"}}
+	svc.Status.Conditions = []metav1.Condition{{Type: lbcondition.Type, Status: metav1.ConditionTrue, Reason: "Provisioned"}}
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, abc, abc)
 	h.processed()

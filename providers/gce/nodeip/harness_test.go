@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
@@ -217,7 +218,7 @@ func (h *harness) waitFor(svc *v1.Service, want []string, wantRule []string) {
 }
 
 func (h *harness) condition(name string) *metav1.Condition {
-	return meta.FindStatusCondition(h.service(name).Status.Conditions, ConditionLoadBalancerReady)
+	return meta.FindStatusCondition(h.service(name).Status.Conditions, lbcondition.Type)
 }
 
 // waitForEvent waits for an event on the Service whose type, reason and

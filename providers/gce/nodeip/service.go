@@ -19,10 +19,6 @@ import (
 // removes the rules.
 const Finalizer = annotations.Prefix + "nodeip-cleanup"
 
-// ConditionLoadBalancerReady is the Service condition the provider reports
-// on (gce.ConditionLoadBalancerReady).
-const ConditionLoadBalancerReady = "LoadBalancerReady"
-
 // role is what the controller does with a Service.
 type role int
 

@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 )
 
 // syncStatus brings a Service's status (and, for the class, its finalizer)
@@ -256,11 +258,11 @@ func (c *Controller) conditionFor(a answer, uid string, pending bool) *condition
 	}
 	switch {
 	case p != nil:
-		return &conditionWant{cond: metav1.Condition{Type: ConditionLoadBalancerReady, Status: metav1.ConditionFalse, Reason: p.Reason, Message: p.Message}, warn: p.Warn}
+		return &conditionWant{cond: metav1.Condition{Type: lbcondition.Type, Status: metav1.ConditionFalse, Reason: p.Reason, Message: p.Message}, warn: p.Warn}
 	case pending:
 		return nil
 	}
-	want := &conditionWant{cond: metav1.Condition{Type: ConditionLoadBalancerReady, Status: metav1.ConditionTrue, Reason: ReasonPublished,
+	want := &conditionWant{cond: metav1.Condition{Type: lbcondition.Type, Status: metav1.ConditionTrue, Reason: ReasonPublished,
 		Message: "The nodes' addresses are published and the firewall lets clients in; kube-proxy forwards them to the Service's endpoints."}}
 	// What the cluster's limits took from the request, or a family closed:
 	// in the message, and a Warning event when it changes.

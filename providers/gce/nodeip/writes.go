@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 )
 
 // Writes to Services are JSON patches (RFC 6902) that first test what the
@@ -138,12 +140,12 @@ func withCondition(conds []metav1.Condition, want *conditionWant, generation int
 	if want == nil {
 		return conds, false
 	}
-	cur := meta.FindStatusCondition(conds, ConditionLoadBalancerReady)
+	cur := meta.FindStatusCondition(conds, lbcondition.Type)
 	if want.remove {
 		if cur == nil || !slices.Contains(ourReasons, cur.Reason) {
 			return conds, false
 		}
-		return slices.DeleteFunc(slices.Clone(conds), func(c metav1.Condition) bool { return c.Type == ConditionLoadBalancerReady }), true
+		return slices.DeleteFunc(slices.Clone(conds), func(c metav1.Condition) bool { return c.Type == lbcondition.Type }), true
 	}
 	if cur != nil && cur.Status == want.cond.Status && cur.Reason == want.cond.Reason && cur.Message == want.cond.Message {
 		return conds, false
