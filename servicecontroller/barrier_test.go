@@ -56,6 +56,13 @@ func (h *harness) processed() {
 	h.barrier.Processed(h.t, false, h.touchMarkers)
 }
 
+// processedButRetries is processed, but the delayed retries of failed
+// syncs are not work left.
+func (h *harness) processedButRetries() {
+	h.t.Helper()
+	h.barrier.Processed(h.t, true, h.touchMarkers)
+}
+
 // touchMarkers writes round n into the markers' annotation, creating the
 // Service the first time, and returns the kinds it changed: a Node only if
 // there is one to annotate. On a Node, an annotation is no change the

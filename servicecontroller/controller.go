@@ -22,6 +22,7 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 )
 
@@ -64,6 +65,9 @@ type Controller struct {
 	nodeQueue   workqueue.TypedRateLimitingInterface[string]
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
+	// note is what a built load balancer still tells its Service
+	// (WithNote); nil for nothing.
+	note func(*v1.Service) lbcondition.Note
 	// nodeSetBatch is the constant of that name; a test that counts
 	// node-set syncs sets zero, as it cannot wait on a timer.
 	nodeSetBatch time.Duration
@@ -116,7 +120,7 @@ type lastSync struct {
 
 // New builds the controller on the given informers.
 func New(cloud cloudprovider.Interface, client kubernetes.Interface, services coreinformers.ServiceInformer,
-	nodes coreinformers.NodeInformer, clusterName string) (*Controller, error) {
+	nodes coreinformers.NodeInformer, clusterName string, opts ...Option) (*Controller, error) {
 	balancer, ok := cloud.LoadBalancer()
 	if !ok {
 		return nil, fmt.Errorf("the cloud provider %s has no load balancers", cloud.ProviderName())
@@ -141,6 +145,9 @@ func New(cloud cloudprovider.Interface, client kubernetes.Interface, services co
 		records:      map[string]lastSync{},
 		gone:         map[string]*v1.Service{},
 		nodeSetBatch: nodeSetBatch,
+	}
+	for _, o := range opts {
+		o(c)
 	}
 	if _, err := services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.serviceAdded,

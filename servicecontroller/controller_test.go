@@ -49,12 +49,17 @@ type harnessOptions struct {
 	gate *callGate
 	// beforeRun, when set, sees each controller before it runs.
 	beforeRun func(*Controller)
+	// faults are fake-gce's from the start.
+	faults []fakegce.FaultRule
 }
 
 func startHarnessWith(t *testing.T, opts harnessOptions, nodes int, objs ...runtime.Object) *harness {
 	t.Helper()
 	gate := opts.gate
 	cloud := startCloud(t, fakegce.Config{MaxCalls: 1_000_000}, gate)
+	if err := cloud.Server.SetFaults(opts.faults); err != nil {
+		t.Fatal(err)
+	}
 	mustDo(t, cloud, func() (*compute.Operation, error) {
 		return cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
 	})
@@ -98,7 +103,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	factory := informers.NewSharedInformerFactory(h.client, 0)
 	services, nodes := h.observe(factory.Core().V1().Services(), factory.Core().V1().Nodes())
-	ctrl, err := New(h.provider, h.client, services, nodes, "test")
+	ctrl, err := New(h.provider, h.client, services, nodes, "test", WithNote(gce.LoadBalancerNote))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -2,7 +2,10 @@
 // type LoadBalancer with no loadBalancerClass: it ensures each Service's load
 // balancer, writes status.loadBalancer when it changes, keeps the
 // service.kubernetes.io/load-balancer-cleanup finalizer, and tells load
-// balancers about node changes.
+// balancers about node changes. It is the one writer of these Services'
+// LoadBalancerReady condition and of their Warning events for problems the
+// owner must fix (lbcondition): the provider reports them as errors and
+// writes nothing. It must not import the provider (providers/).
 //
 // It replaces the upstream service controller of k8s.io/cloud-provider with
 // the same contract (finalizer, events, --concurrent-service-syncs, the node

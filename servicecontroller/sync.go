@@ -126,13 +126,14 @@ func (c *Controller) ensure(ctx context.Context, key string, svc *v1.Service, ne
 		return nil
 	case err != nil:
 		c.forget(key)
+		c.tellProblem(ctx, svc, err)
 		c.recorder.Eventf(svc, v1.EventTypeWarning, "SyncLoadBalancerFailed", "Error syncing load balancer: %v", err)
 		return fmt.Errorf("ensure load balancer for %s: %w", key, err)
 	case status == nil:
 		c.forget(key)
 		return fmt.Errorf("ensure load balancer for %s: the provider returned no status", key)
 	}
-	if err := c.patchStatus(ctx, svc, *status); err != nil {
+	if _, err := c.writeStatus(ctx, svc, status, c.reportFor(svc, nil)); err != nil {
 		c.forget(key)
 		return fmt.Errorf("write the load balancer status of %s: %w", key, err)
 	}
@@ -155,11 +156,17 @@ func (c *Controller) updateNodes(ctx context.Context, key string, svc *v1.Servic
 		// The next try ensures the whole load balancer: whatever broke
 		// half-way is repaired by the same path that built it.
 		c.markStale(key)
+		c.tellProblem(ctx, svc, err)
 		c.recorder.Eventf(svc, v1.EventTypeWarning, "UpdateLoadBalancerFailed",
 			"Error updating load balancer with new hosts (%d nodes): %v", len(nodes), err)
 		return fmt.Errorf("update load balancer hosts for %s: %w", key, err)
 	}
 	if err == nil {
+		// UpdateLoadBalancer may have ensured the whole load balancer.
+		if _, err := c.writeStatus(ctx, svc, nil, c.reportFor(svc, nil)); err != nil {
+			c.markStale(key)
+			return fmt.Errorf("write the LoadBalancerReady condition of %s: %w", key, err)
+		}
 		if len(nodes) == 0 {
 			c.recorder.Event(svc, v1.EventTypeWarning, "UnAvailableLoadBalancer", "There are no available nodes for LoadBalancer")
 		} else {
@@ -195,7 +202,7 @@ func (c *Controller) delete(ctx context.Context, key string, svc *v1.Service) er
 	if exists || hadFinalizer {
 		c.recorder.Event(svc, v1.EventTypeNormal, "DeletedLoadBalancer", "Deleted load balancer")
 	}
-	if err := c.patchStatus(ctx, svc, v1.LoadBalancerStatus{}); err != nil && !apierrors.IsNotFound(err) {
+	if _, err := c.writeStatus(ctx, svc, &v1.LoadBalancerStatus{}, nil); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("clear the load balancer status of %s: %w", key, err)
 	}
 	c.forget(key)
@@ -250,16 +257,12 @@ func (c *Controller) removeFinalizer(ctx context.Context, svc *v1.Service) error
 	return nil
 }
 
-// patchStatus writes status.loadBalancer with a patch, and only when it
-// differs from the Service's.
-func (c *Controller) patchStatus(ctx context.Context, svc *v1.Service, status v1.LoadBalancerStatus) error {
-	if servicehelper.LoadBalancerStatusEqual(&svc.Status.LoadBalancer, &status) {
-		return nil
+// tellProblem writes what a failed reconcile tells the Service's owner (a
+// Warning event and the condition, for an lbcondition.Problem). A write
+// that fails is only logged: the reconcile's own error is what is retried,
+// and the retry tells again.
+func (c *Controller) tellProblem(ctx context.Context, svc *v1.Service, err error) {
+	if _, werr := c.writeStatus(ctx, svc, nil, c.reportFor(svc, err)); werr != nil {
+		klog.FromContext(ctx).Error(werr, "Cannot write the Service's LoadBalancerReady condition", "service", klog.KObj(svc))
 	}
-	updated := svc.DeepCopy()
-	updated.Status.LoadBalancer = status
-	klog.FromContext(ctx).V(2).Info("Writing the load balancer status", "service", klog.KObj(svc),
-		"old", svc.Status.LoadBalancer.Ingress, "new", status.Ingress)
-	_, err := servicehelper.PatchService(c.client.CoreV1(), svc, updated)
-	return err
 }

@@ -87,7 +87,6 @@ func (c *Cloud) GetLoadBalancerName(ctx context.Context, clusterName string, svc
 func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) (*v1.LoadBalancerStatus, error) {
 	mode, err := c.modeOf(svc)
 	if err != nil {
-		c.report(ctx, svc, err)
 		return nil, err
 	}
 	if mode == annotations.ModeNodeIP {
@@ -97,14 +96,12 @@ func (c *Cloud) EnsureLoadBalancer(ctx context.Context, clusterName string, svc 
 	if needsSubnetwork(svc, nodes, b.Params()) {
 		url, err := c.discoverSubnetwork(ctx)
 		if err != nil {
-			c.report(ctx, svc, err)
-			return nil, err
+			return nil, withQuotaProblem(err)
 		}
 		b = b.WithSubnetwork(url)
 	}
 	status, err := b.Ensure(ctx, svc, nodes)
-	c.report(ctx, svc, err)
-	return status, err
+	return status, withQuotaProblem(err)
 }
 
 // UpdateLoadBalancer follows node changes (the pool's members).

@@ -9,13 +9,12 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/tools/record"
 	cloudprovider "k8s.io/cloud-provider"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
@@ -28,27 +27,22 @@ func lbService(annots map[string]string) *v1.Service {
 	}
 }
 
-// withReporter gives the provider a fake Kubernetes API for conditions and events.
-func withReporter(tc *testCloud, svc *v1.Service) (*fake.Clientset, *record.FakeRecorder) {
-	client := fake.NewSimpleClientset(svc)
-	rec := record.NewFakeRecorder(10)
-	tc.provider.reporter = &serviceReporter{client: client, recorder: rec}
-	return client, rec
-}
+// problem is what a failed reconcile tells the Service's owner: the
+// reason and message of its LoadBalancerReady condition and Warning event,
+// which the service controller writes (servicecontroller's condition
+// tests).
+type problem struct{ reason, message string }
 
-// ensureFails runs a reconcile that must fail and returns the Service's
-// LoadBalancerReady condition after it.
-func ensureFails(t *testing.T, tc *testCloud, client *fake.Clientset, svc *v1.Service, nodes []*v1.Node) *metav1.Condition {
+// ensureFails runs a reconcile that must fail and returns the problem its
+// error carries (zero when it carries none: the owner is told nothing).
+func ensureFails(t *testing.T, tc *testCloud, svc *v1.Service, nodes []*v1.Node) problem {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err == nil {
+	_, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nodes)
+	if err == nil {
 		t.Fatal("EnsureLoadBalancer succeeded")
 	}
-	got, err := client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
+	reason, message, _ := lbcondition.ProblemOf(err)
+	return problem{reason, message}
 }
 
 func TestEnsureLoadBalancerInEachMode(t *testing.T) {
@@ -58,14 +52,12 @@ func TestEnsureLoadBalancerInEachMode(t *testing.T) {
 	ctx := context.Background()
 
 	svc := lbService(nil)
-	client, _ := withReporter(tc, svc)
 	st, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes)
 	if err != nil || len(st.Ingress) != 1 || *st.Ingress[0].IPMode != v1.LoadBalancerIPModeVIP {
 		t.Fatalf("external: %+v, %v", st, err)
 	}
-	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
-	if !meta.IsStatusConditionTrue(got.Status.Conditions, ConditionLoadBalancerReady) {
-		t.Errorf("conditions = %+v, want LoadBalancerReady=True", got.Status.Conditions)
+	if note := LoadBalancerNote(svc); note != (lbcondition.Note{}) {
+		t.Errorf("note = %+v, want none: the condition is True, Provisioned", note)
 	}
 	if _, exists, err := tc.provider.GetLoadBalancer(ctx, cluster, svc); !exists || err != nil {
 		t.Errorf("GetLoadBalancer = %v, %v", exists, err)
@@ -90,37 +82,20 @@ func TestEnsureLoadBalancerInEachMode(t *testing.T) {
 func TestABadServiceGetsAWarningAndACondition(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, nil)
 	svc := lbService(map[string]string{annotations.NetworkTier: "Gold"})
-	client, rec := withReporter(tc, svc)
-	ctx := context.Background()
 	tc.Server.ResetCalls()
-	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nil); err == nil {
-		t.Fatal("EnsureLoadBalancer accepted a bad tier")
-	}
-	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
-	c := meta.FindStatusCondition(got.Status.Conditions, ConditionLoadBalancerReady)
-	want := `cloud.google.com/network-tier: "Gold" is not a network tier: use Premium or Standard`
-	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "InvalidServiceSetting" || c.Message != want {
-		t.Errorf("condition = %+v", c)
-	}
-	select {
-	case e := <-rec.Events:
-		if e != "Warning InvalidServiceSetting "+want {
-			t.Errorf("event = %q", e)
-		}
-	default:
-		t.Errorf("no event")
+	got := ensureFails(t, tc, svc, nil)
+	want := problem{"InvalidServiceSetting", `cloud.google.com/network-tier: "Gold" is not a network tier: use Premium or Standard`}
+	if got != want {
+		t.Errorf("problem = %+v, want %+v", got, want)
 	}
 	// No cloud call was made for it.
 	if calls := tc.Server.Calls(); len(calls) != 0 {
 		t.Errorf("a bad Service made %d cloud calls", len(calls))
 	}
-	// A second reconcile with the same problem writes no new condition.
-	client.ClearActions()
-	tc.provider.EnsureLoadBalancer(ctx, cluster, got, nil)
-	for _, a := range client.Actions() {
-		if a.GetVerb() == "patch" {
-			t.Errorf("the unchanged condition was patched again")
-		}
+	// A bad mode annotation is the owner's to fix the same way.
+	svc = lbService(map[string]string{annotations.Mode: "anycast"})
+	if got := ensureFails(t, tc, svc, nil); got.reason != "InvalidServiceSetting" || !strings.Contains(got.message, annotations.Mode) {
+		t.Errorf("problem = %+v, want InvalidServiceSetting naming %s", got, annotations.Mode)
 	}
 }
 
@@ -129,9 +104,8 @@ func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
 		c.LoadBalancer.UserAddresses = []nlb.AddressGrant{{Namespace: "default", Address: "my-ip"}}
 	})
 	svc := lbService(map[string]string{annotations.StaticAddress: "my-ip"})
-	withReporter(tc, svc)
 	_, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil)
-	reason, msg, ok := serviceProblem(err)
+	reason, msg, ok := lbcondition.ProblemOf(err)
 	if !ok || reason != "AddressNotFound" {
 		t.Fatalf("err = %v (%s: %s)", err, reason, msg)
 	}
@@ -182,16 +156,11 @@ func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T)
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
 	must(t, tc.Cloud)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
-	client, rec := withReporter(tc, svc)
 	ctx := context.Background()
-	c := ensureFails(t, tc, client, svc, nil)
-	want := "this load balancer takes its address from a subnetwork, and network vpc has 2 in us-central1 (clients, nodes): " +
-		"set [global] subnetwork-name in the cloud config (an internal load balancer may name its own with the annotation networking.gke.io/internal-load-balancer-subnet)"
-	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "NoSubnetwork" || c.Message != want {
-		t.Errorf("condition = %+v, want NoSubnetwork: %s", c, want)
-	}
-	if e := <-rec.Events; e != "Warning NoSubnetwork "+want {
-		t.Errorf("event = %q", e)
+	want := problem{"NoSubnetwork", "this load balancer takes its address from a subnetwork, and network vpc has 2 in us-central1 (clients, nodes): " +
+		"set [global] subnetwork-name in the cloud config (an internal load balancer may name its own with the annotation networking.gke.io/internal-load-balancer-subnet)"}
+	if got := ensureFails(t, tc, svc, nil); got != want {
+		t.Errorf("problem = %+v, want %+v", got, want)
 	}
 	// The annotation settles it for that Service, with no lookup.
 	svc.Annotations[annotations.InternalSubnet] = "clients"
@@ -215,11 +184,9 @@ func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
 	must(t, tc.Cloud)(tc.Compute.Networks.Insert(tc.Project, &compute.Network{Name: "bare", AutoCreateSubnetworks: false,
 		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
-	client, _ := withReporter(tc, svc)
-	c := ensureFails(t, tc, client, svc, nil)
-	want := "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"
-	if c == nil || c.Reason != "NoSubnetwork" || c.Message != want {
-		t.Errorf("condition = %+v, want NoSubnetwork: %s", c, want)
+	want := problem{"NoSubnetwork", "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"}
+	if got := ensureFails(t, tc, svc, nil); got != want {
+		t.Errorf("problem = %+v, want %+v", got, want)
 	}
 }
 
@@ -232,21 +199,18 @@ func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) 
 		t.Fatal(err)
 	}
 	svc := lbService(nil)
-	client, rec := withReporter(tc, svc)
 	ctx := context.Background()
-	c := ensureFails(t, tc, client, svc, nodes)
-	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "QuotaExceeded" || !strings.Contains(c.Message, "Quota 'FORWARDING_RULES' exceeded") {
-		t.Errorf("condition = %+v, want QuotaExceeded quoting the API", c)
+	_, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes)
+	reason, message, _ := lbcondition.ProblemOf(err)
+	if reason != "QuotaExceeded" || !strings.Contains(message, "Quota 'FORWARDING_RULES' exceeded") {
+		t.Errorf("problem = %s: %s (err %v), want QuotaExceeded quoting the API", reason, message, err)
 	}
-	if e := <-rec.Events; !strings.HasPrefix(e, "Warning QuotaExceeded ") {
-		t.Errorf("event = %q", e)
+	// Wrapped, the error is still the API's for whoever classifies it.
+	if computeclient.Classify(err) != computeclient.ClassQuota {
+		t.Errorf("the quota error is classified %v once wrapped", computeclient.Classify(err))
 	}
 	if _, err := tc.provider.EnsureLoadBalancer(ctx, cluster, svc, nodes); err != nil {
 		t.Fatalf("after the quota: %v", err)
-	}
-	got, _ := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
-	if !meta.IsStatusConditionTrue(got.Status.Conditions, ConditionLoadBalancerReady) {
-		t.Errorf("conditions = %+v, want LoadBalancerReady=True once built", got.Status.Conditions)
 	}
 }
 
@@ -257,10 +221,9 @@ func TestASubnetworkIsLookedUpOnlyForWhatNeedsOne(t *testing.T) {
 	// the subnetworks.
 	svc := lbService(map[string]string{annotations.Backend: "target-pool"})
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
-	client, _ := withReporter(tc, svc)
 	tc.Server.ResetCalls()
-	if c := ensureFails(t, tc, client, svc, nil); c == nil || c.Reason != "IPv6NeedsBackendService" {
-		t.Errorf("condition = %+v, want IPv6NeedsBackendService", c)
+	if c := ensureFails(t, tc, svc, nil); c.reason != "IPv6NeedsBackendService" {
+		t.Errorf("problem = %+v, want IPv6NeedsBackendService", c)
 	}
 	for _, c := range tc.Server.Calls() {
 		if c.API == "compute.subnetworks.list" {

@@ -24,7 +24,6 @@ import (
 func externalBuilt(t *testing.T, tc *testCloud, svc *v1.Service) string {
 	t.Helper()
 	tc.addInstance(t, "us-central1-a", "node-1")
-	withReporter(tc, svc)
 	if _, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,6 @@ type Cloud struct {
 	localZone    string
 	managedZones []string
 	networkURL   string
-	reporter     *serviceReporter
 	subnetwork   foundSubnetwork // when the config names none
 	lbs          balancers
 }
@@ -228,21 +227,18 @@ func regionOf(zone string) string {
 }
 
 // KubernetesClientName is the identity of the provider's own Kubernetes
-// client: Service conditions and events, and the firewall garbage
-// collector's list of Services. With --use-service-account-credentials it
-// is the ServiceAccount kube-system/cloud-provider-vpc, which needs its own
-// RBAC (docs/rbac.md).
+// client: the firewall garbage collector's list of Services. With
+// --use-service-account-credentials it is the ServiceAccount
+// kube-system/cloud-provider-vpc, which needs its own RBAC (docs/rbac.md).
 const KubernetesClientName = "cloud-provider-vpc"
 
-// Initialize is called by the controller manager before controllers start:
-// it gets the Kubernetes client the provider reports on Services with.
+// Initialize is called by the controller manager before controllers start.
 func (c *Cloud) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
 	client, err := clientBuilder.Client(KubernetesClientName)
 	if err != nil {
-		klog.Background().Error(err, "No Kubernetes client: Service conditions and events will not be written")
+		klog.Background().Error(err, "No Kubernetes client: firewall rules of deleted Services will not be collected")
 		return
 	}
-	c.reporter = newServiceReporter(client, stop)
 	go c.collectFirewallGarbage(client, stop)
 }
 

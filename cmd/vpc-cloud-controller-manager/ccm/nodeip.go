@@ -41,7 +41,9 @@ func ControllerInitFuncConstructors() map[string]app.ControllerInitFuncConstruct
 }
 
 // startServiceController builds the LoadBalancer Service controller on the
-// shared informers, with upstream's --concurrent-service-syncs.
+// shared informers, with upstream's --concurrent-service-syncs. It writes
+// the external mode's LoadBalancerReady condition, with the provider's note
+// on the Service's source ranges.
 func startServiceController(initContext app.ControllerInitContext, cfg *config.CompletedConfig, cloud cloudprovider.Interface) app.InitFunc {
 	return func(ctx context.Context, _ genericcontrollermanager.ControllerContext) (controller.Interface, bool, error) {
 		client, err := cfg.ClientBuilder.Client(initContext.ClientName)
@@ -50,7 +52,7 @@ func startServiceController(initContext app.ControllerInitContext, cfg *config.C
 		}
 		informers := cfg.SharedInformers
 		c, err := servicecontroller.New(cloud, client, informers.Core().V1().Services(), informers.Core().V1().Nodes(),
-			cfg.ComponentConfig.KubeCloudShared.ClusterName)
+			cfg.ComponentConfig.KubeCloudShared.ClusterName, servicecontroller.WithNote(gce.LoadBalancerNote))
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", names.ServiceLBController, err)
 		}

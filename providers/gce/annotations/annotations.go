@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 )
 
 // Prefix is this project's annotation prefix.
@@ -48,6 +50,12 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %q %s", e.Annotation, e.Value, e.Problem)
+}
+
+// ServiceProblem makes a bad setting an lbcondition.Problem: the user must
+// change it.
+func (e *Error) ServiceProblem() (reason, message string) {
+	return lbcondition.ReasonInvalidSetting, e.Error()
 }
 
 // ModeOf is the Service's load balancer mode: the class, then the

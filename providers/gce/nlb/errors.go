@@ -11,6 +11,9 @@ type ServiceError struct {
 
 func (e *ServiceError) Error() string { return e.Message }
 
+// ServiceProblem makes it an lbcondition.Problem.
+func (e *ServiceError) ServiceProblem() (reason, message string) { return e.Reason, e.Message }
+
 // ReasonNoSubnetwork: the load balancer takes an address from a subnetwork
 // (an internal one, or an IPv6 one) and neither the Params nor the Service
 // name it; the caller may find one and try again.
