@@ -431,12 +431,13 @@ func TestTheBindingsAreTheTableInDocsRBAC(t *testing.T) {
 }
 
 // controllerIdentities are the names the CCM's controllers ask its client
-// builder for (ControllerInitContext.ClientName), and the provider's own.
+// builder for (ControllerInitContext.ClientName). The provider asks for
+// none: it writes nothing to the Kubernetes API.
 // With --use-service-account-credentials=true each is a ServiceAccount in
 // kube-system that the CCM gets and requests tokens for
 // (k8s.io/controller-manager pkg/clientbuilder, DynamicControllerClientBuilder).
 func controllerIdentities() []string {
-	ids := []string{gce.KubernetesClientName}
+	var ids []string
 	for _, c := range ccm.ControllerInitFuncConstructors() {
 		ids = append(ids, c.InitContext.ClientName)
 	}

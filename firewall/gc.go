@@ -12,6 +12,14 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
+// RuleService is the Service a rule's description names: its UID
+// (ownership.ServiceUIDKey) and, when the rule carries it, its
+// namespace/name (ownership.ServiceKey).
+type RuleService struct {
+	UID string
+	Key string
+}
+
 // CollectGarbage deletes the cluster's firewall rules whose Service is gone.
 // It lists the rules whose names carry owner's prefix (one list call), and
 // deletes those that carry owner's marker and a Service UID (the description
@@ -26,10 +34,11 @@ import (
 // but its Services are not ones live knows. Links are compared by project
 // and name (sameNetwork), as Diff compares them.
 //
-// live is called once per rule, from this goroutine. Callers run
-// CollectGarbage at start and periodically, after their informers synced, so
-// that live knows every Service. It returns the names deleted, sorted.
-func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownership.Cluster, network string, live func(serviceUID string) bool) ([]string, error) {
+// live is called once per rule, from this goroutine, after the rules were
+// listed. Callers run CollectGarbage at start and periodically, after their
+// informers synced, so that live knows every Service. It returns the names
+// deleted, sorted.
+func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownership.Cluster, network string, live func(RuleService) bool) ([]string, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, fmt.Errorf("collect firewall garbage: %w", err)
 	}
@@ -48,7 +57,7 @@ func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownershi
 		}
 		keys, _ := ownership.Parse(fw.Description)
 		uid := keys[ownership.ServiceUIDKey]
-		if uid == "" || live(uid) {
+		if uid == "" || live(RuleService{UID: uid, Key: keys[ownership.ServiceKey]}) {
 			continue
 		}
 		dead = append(dead, fw.Name)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
@@ -31,10 +32,19 @@ func TestCollectGarbageDeletesTheRulesOfDeadServicesOnly(t *testing.T) {
 	}
 	cloud.Server.ResetCalls()
 
-	isLive := func(uid string) bool { return uid == webUID }
+	var asked []firewall.RuleService
+	isLive := func(s firewall.RuleService) bool {
+		asked = append(asked, s)
+		return s.UID == webUID
+	}
 	deleted, err := firewall.CollectGarbage(context.Background(), c, owner, defaultNetwork, isLive)
 	if err != nil {
 		t.Fatalf("CollectGarbage: %v", err)
+	}
+	// Each rule of the cluster's names its Service by UID and by key.
+	wantAsked := []firewall.RuleService{{UID: deadUID, Key: "default/gone"}, {UID: deadUID, Key: "default/gone-hc"}, {UID: webUID, Key: "default/web"}}
+	if diff := cmp.Diff(wantAsked, asked, cmpopts.SortSlices(func(a, b firewall.RuleService) bool { return a.Key < b.Key })); diff != "" {
+		t.Errorf("live was asked about (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{dead.Name, deadHC.Name}, deleted); diff != "" {
 		t.Errorf("deleted (-want +got):\n%s", diff)
@@ -79,7 +89,7 @@ func TestCollectGarbageLeavesTheRulesOfOtherNetworksAlone(t *testing.T) {
 	// The cluster's network as the config builds it: another base URL than
 	// the one the API returns, same project and name.
 	network := "https://compute.example.test/compute/v1/projects/fake-project/global/networks/default"
-	deleted, err := firewall.CollectGarbage(context.Background(), c, owner, network, func(string) bool { return false })
+	deleted, err := firewall.CollectGarbage(context.Background(), c, owner, network, func(firewall.RuleService) bool { return false })
 	if err != nil {
 		t.Fatalf("CollectGarbage: %v", err)
 	}
@@ -91,10 +101,10 @@ func TestCollectGarbageLeavesTheRulesOfOtherNetworksAlone(t *testing.T) {
 
 func TestCollectGarbageRefusesAClusterWithoutName(t *testing.T) {
 	cloud, c := startCloud(t)
-	if _, err := firewall.CollectGarbage(context.Background(), c, ownership.Cluster{}, defaultNetwork, func(string) bool { return false }); err == nil {
+	if _, err := firewall.CollectGarbage(context.Background(), c, ownership.Cluster{}, defaultNetwork, func(firewall.RuleService) bool { return false }); err == nil {
 		t.Error("CollectGarbage with the zero Cluster: no error")
 	}
-	if _, err := firewall.CollectGarbage(context.Background(), c, owner, "", func(string) bool { return false }); err == nil {
+	if _, err := firewall.CollectGarbage(context.Background(), c, owner, "", func(firewall.RuleService) bool { return false }); err == nil {
 		t.Error("CollectGarbage without a network: no error")
 	}
 	if got := len(cloud.Server.Calls()); got != 0 {

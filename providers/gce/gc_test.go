@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,12 @@ import (
 	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/firewallgc"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 )
@@ -39,10 +43,15 @@ func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
 			t.Fatalf("before the collector runs: get %s: %v", rule, err)
 		}
 	}
-	client := fake.NewSimpleClientset(live)
-	stop := make(chan struct{})
-	go tc.provider.collectFirewallGarbage(client, stop)
-	defer close(stop)
+	// The controller as the command runs it: on a Service informer, with
+	// its own client for what the cache does not know.
+	client := fake.NewClientset(live)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	gc := firewallgc.New(tc.provider.CollectFirewallGarbage, client, factory.Core().V1().Services())
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	factory.Start(runCtx.Done())
+	go gc.Run(runCtx)
 	// gone reports whether a rule is gone: a 404, and no other error.
 	gone404 := func(rule string) bool {
 		_, err := tc.Compute.Firewalls.Get(tc.Project, rule).Do()
@@ -132,7 +141,7 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 
 	// Each collector runs with its own cluster's Services only.
 	for _, c := range clusters {
-		deleted, err := c.p.collectFirewallGarbageOnce(ctx, fake.NewSimpleClientset(c.svc))
+		deleted, err := collectOnce(t, c.p, []*v1.Service{c.svc}, c.svc)
 		if err != nil || len(deleted) != 0 {
 			t.Errorf("%s: collector deleted %v (%v); want nothing: every rule it owns has a live Service", c.p.project, deleted, err)
 		}
@@ -147,5 +156,52 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 		if err != nil || !exists || len(st.Ingress) == 0 {
 			t.Errorf("%s's load balancer after both collectors ran: %+v, exists %v, %v", c.p.project, st, exists, err)
 		}
+	}
+}
+
+// collectOnce runs one pass of the firewall-gc controller over p's rules,
+// with cached in its informer's cache and stored in the API server its own
+// client asks.
+func collectOnce(t *testing.T, p *Cloud, cached []*v1.Service, stored ...*v1.Service) ([]string, error) {
+	t.Helper()
+	objects := func(svcs []*v1.Service) []runtime.Object {
+		var out []runtime.Object
+		for _, s := range svcs {
+			out = append(out, s.DeepCopy())
+		}
+		return out
+	}
+	factory := informers.NewSharedInformerFactory(fake.NewClientset(objects(cached)...), 0)
+	gc := firewallgc.New(p.CollectFirewallGarbage, fake.NewClientset(objects(stored)...), factory.Core().V1().Services())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	factory.Start(ctx.Done())
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			t.Fatalf("the %v cache did not sync", typ)
+		}
+	}
+	return gc.CollectOnce(ctx)
+}
+
+// The informer's cache may not have seen a Service yet whose rule exists
+// (a previous leader still running made it): the API server, asked for the
+// Service the rule names, keeps it. A Service of that name with another
+// UID is a new one, and the rule of the old one goes.
+func TestARuleOfAServiceTheCacheHasNotSeenIsKeptIfTheAPIServerHasIt(t *testing.T) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	svc := lbService(nil)
+	if _, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := collectOnce(t, tc.provider, nil, svc); err != nil || len(deleted) != 0 {
+		t.Errorf("with the Service in the API server only: deleted %v (%v), want nothing", deleted, err)
+	}
+	renamed := svc.DeepCopy()
+	renamed.UID = "7b7b7b7b-1111-4222-8333-444455556666"
+	deleted, err := collectOnce(t, tc.provider, nil, renamed)
+	base := strings.TrimSuffix(NodeIPFirewallName(tc.provider.owner, string(svc.UID)), "-nip")
+	if want := []string{base + "-fw", base + "-hc"}; err != nil || !slices.Equal(deleted, want) {
+		t.Errorf("with a new Service of the same name: deleted %v (%v), want %v", deleted, err, want)
 	}
 }

@@ -226,21 +226,12 @@ func regionOf(zone string) string {
 	return zone
 }
 
-// KubernetesClientName is the identity of the provider's own Kubernetes
-// client: the firewall garbage collector's list of Services. With
-// --use-service-account-credentials it is the ServiceAccount
-// kube-system/cloud-provider-vpc, which needs its own RBAC (docs/rbac.md).
-const KubernetesClientName = "cloud-provider-vpc"
-
-// Initialize is called by the controller manager before controllers start.
-func (c *Cloud) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
-	client, err := clientBuilder.Client(KubernetesClientName)
-	if err != nil {
-		klog.Background().Error(err, "No Kubernetes client: firewall rules of deleted Services will not be collected")
-		return
-	}
-	go c.collectFirewallGarbage(client, stop)
-}
+// Initialize is called by the controller manager before controllers
+// start. The provider needs no Kubernetes client: it writes nothing to the
+// Kubernetes API (the service controller writes what its errors say), and
+// its firewall garbage collection runs as a controller of the command
+// (CollectFirewallGarbage).
+func (c *Cloud) Initialize(cloudprovider.ControllerClientBuilder, <-chan struct{}) {}
 
 // LoadBalancer serves LoadBalancer Services (loadbalancer.go).
 func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return c, true }

@@ -18,9 +18,10 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
 
-// With --use-service-account-credentials=true every controller, the
-// provider's own client (Service conditions and the firewall garbage
-// collector) included, calls the API server as a ServiceAccount of its own
+// With --use-service-account-credentials=true every controller, this
+// project's (the service controller with its conditions, nodeip, the
+// firewall garbage collector) included, calls the API server as a
+// ServiceAccount of its own
 // in kube-system, whose token the CCM requests (k8s.io/controller-manager
 // pkg/clientbuilder, DynamicControllerClientBuilder). deploy/'s RBAC must
 // grant each of them what it does: here every part runs once under its own
@@ -55,7 +56,7 @@ func TestWithServiceAccountCredentialsEveryControllerDoesItsWork(t *testing.T) {
 	})
 
 	web := createService(t, "sa-web", nil, 80)
-	eventually(t, convergeWithin, "the external Service gets its address (service-controller) and a True condition (the provider)", func() (bool, error) {
+	eventually(t, convergeWithin, "the external Service gets its address and a True condition (service-controller)", func() (bool, error) {
 		svc, err := getService("sa-web")
 		return err == nil && len(svc.Status.LoadBalancer.Ingress) > 0 &&
 			meta.IsStatusConditionTrue(svc.Status.Conditions, lbcondition.Type), err
@@ -66,7 +67,9 @@ func TestWithServiceAccountCredentialsEveryControllerDoesItsWork(t *testing.T) {
 
 // leaveAnOrphanFirewallRule makes a firewall rule of the e2e cluster for a
 // Service that does not exist, as a Service deleted while no CCM ran leaves
-// behind, and returns its name.
+// behind, and returns its name. The rule names its Service by key too, as
+// the CCM's rules do, so the collector asks the API server for it (with
+// its own identity) before deleting the rule.
 func leaveAnOrphanFirewallRule(t *testing.T, suffix string) string {
 	t.Helper()
 	owner := ownership.ForCluster("e2e")
@@ -75,7 +78,8 @@ func leaveAnOrphanFirewallRule(t *testing.T, suffix string) string {
 		Name: name, Network: "global/networks/" + cluster.NetworkName, Direction: "INGRESS",
 		Allowed:      []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"9998"}}},
 		SourceRanges: []string{"0.0.0.0/0"}, TargetTags: []string{cluster.NodeTag},
-		Description: owner.Description(map[string]string{ownership.ServiceUIDKey: "00000000-0000-4000-8000-00000000cafe"}),
+		Description: owner.Description(map[string]string{ownership.ServiceUIDKey: "00000000-0000-4000-8000-00000000cafe",
+			ownership.ServiceKey: "default/orphan-" + suffix}),
 	}).Do()
 	if err := s.cloud.Wait(context.Background(), op, err); err != nil {
 		t.Fatalf("insert firewall %s: %v", name, err)

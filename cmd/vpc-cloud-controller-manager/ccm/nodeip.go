@@ -12,6 +12,7 @@ import (
 	genericcontrollermanager "k8s.io/controller-manager/app"
 	"k8s.io/controller-manager/controller"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/firewallgc"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller"
@@ -23,9 +24,9 @@ const NodeIPClientName = "nodeip-service-controller"
 
 // ControllerInitFuncConstructors are the upstream cloud controllers, with
 // this project's LoadBalancer Service controller in the place of upstream's
-// (same name, same client identity, same flags), plus the nodeip
-// controller, so that --controllers and leader election cover them like the
-// others.
+// (same name, same client identity, same flags), plus the nodeip controller
+// and the firewall garbage collector, so that --controllers and leader
+// election cover them like the others.
 func ControllerInitFuncConstructors() map[string]app.ControllerInitFuncConstructor {
 	out := maps.Clone(app.DefaultInitFuncConstructors)
 	upstream := out[names.ServiceLBController]
@@ -36,6 +37,10 @@ func ControllerInitFuncConstructors() map[string]app.ControllerInitFuncConstruct
 	out[nodeip.Name] = app.ControllerInitFuncConstructor{
 		InitContext: app.ControllerInitContext{ClientName: NodeIPClientName},
 		Constructor: startNodeIPController,
+	}
+	out[firewallgc.Name] = app.ControllerInitFuncConstructor{
+		InitContext: app.ControllerInitContext{ClientName: FirewallGCClientName},
+		Constructor: startFirewallGC,
 	}
 	return out
 }

@@ -2,11 +2,14 @@ package ccm
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"k8s.io/cloud-provider/app"
 	"k8s.io/cloud-provider/names"
+	genericcontrollermanager "k8s.io/controller-manager/app"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/firewallgc"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
 
@@ -39,5 +42,29 @@ func TestTheServiceControllerIsThisProjects(t *testing.T) {
 	}
 	if want := app.DefaultInitFuncConstructors[names.ServiceLBController].InitContext; got.InitContext != want {
 		t.Errorf("client identity %+v, want upstream's %+v", got.InitContext, want)
+	}
+}
+
+func TestTheFirewallGarbageCollectorIsARegisteredControllerThatControllersTurnsOff(t *testing.T) {
+	c, ok := ControllerInitFuncConstructors()[firewallgc.Name]
+	if !ok {
+		t.Fatalf("%s is not registered", firewallgc.Name)
+	}
+	if c.InitContext.ClientName != "firewall-gc-controller" || reflect.ValueOf(c.Constructor).Pointer() != reflect.ValueOf(startFirewallGC).Pointer() {
+		t.Errorf("%s = client %q; want client firewall-gc-controller and startFirewallGC", firewallgc.Name, c.InitContext.ClientName)
+	}
+	// What the command asks of each controller in the map before it
+	// starts it (k8s.io/cloud-provider app.startControllers).
+	for _, tc := range []struct {
+		controllers []string
+		want        bool
+	}{
+		{[]string{"*"}, true},
+		{[]string{"*", "-firewall-gc"}, false},
+		{[]string{"cloud-node", "service-lb-controller"}, false},
+	} {
+		if got := genericcontrollermanager.IsControllerEnabled(firewallgc.Name, app.ControllersDisabledByDefault, tc.controllers); got != tc.want {
+			t.Errorf("--controllers=%s: enabled %v, want %v", strings.Join(tc.controllers, ","), got, tc.want)
+		}
 	}
 }

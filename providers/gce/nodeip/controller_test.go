@@ -709,7 +709,7 @@ func TestGarbageCollectionRemovesBothRulesOfAVanishedService(t *testing.T) {
 	h.eventually("both rules exist", func() (bool, string) { return h.rule(svc) != nil && h.ruleIPv6(svc) != nil, "not yet" })
 	h.stop()
 	h.stop = func() {}
-	deleted, err := firewall.CollectGarbage(context.Background(), h.api, testOwner, testNetwork, func(uid string) bool { return uid != string(svc.UID) })
+	deleted, err := firewall.CollectGarbage(context.Background(), h.api, testOwner, testNetwork, func(s firewall.RuleService) bool { return s.UID != string(svc.UID) })
 	if err != nil {
 		t.Fatal(err)
 	}
