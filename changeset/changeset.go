@@ -17,7 +17,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 )
 
 // The verbs the runner knows the tolerance of; any other verb ("patch",

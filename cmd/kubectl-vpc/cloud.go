@@ -12,8 +12,8 @@ import (
 	"google.golang.org/api/compute/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
 // cloudSettings are what the trace needs to know about the cloud and the

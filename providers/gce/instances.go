@@ -11,7 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 )
 
 // providerID is what a node's spec.providerID says: gce://<project>/<zone>/<instance>.

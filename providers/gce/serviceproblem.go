@@ -3,8 +3,8 @@ package gce
 import (
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 )
 
 // ipv6State is the Service's external IPv6 address: the one it has, one to

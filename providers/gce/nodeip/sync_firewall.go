@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/computeclient"
 )
 
 // syncFirewall brings the firewall rules of one Service UID (one per IP
