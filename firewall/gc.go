@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
@@ -65,15 +66,16 @@ func CollectGarbage(ctx context.Context, c *computeclient.Client, owner ownershi
 	slices.Sort(dead)
 
 	gone := make([]bool, len(dead))
-	var tasks []task
+	ops := changeset.Plan{Parallelism: parallelism, KeepGoing: true}
 	for i, name := range dead {
-		tasks = append(tasks, task{verb: "delete", name: name, run: func(ctx context.Context) error {
+		// Strict: a.delete judges a 404 itself (gone stays false for it).
+		ops.Add(changeset.Op{Verb: changeset.Delete, Kind: "firewall", Name: name, Strict: true, Call: func(ctx context.Context) error {
 			var err error
 			gone[i], err = a.delete(ctx, name)
 			return err
 		}})
 	}
-	errs := runAll(ctx, tasks)
+	errs := ops.Run(ctx)
 	var deleted []string
 	for i, name := range dead {
 		if gone[i] {
