@@ -13,8 +13,8 @@ import (
 // changed or deleted by hand, or collected as garbage, is put back within
 // one interval.
 //
-// It collects no garbage itself: the provider does (gce.Cloud's
-// collectFirewallGarbage, at start and every ten minutes, in the leader),
+// It collects no garbage itself: the firewall-gc controller does
+// (firewall/firewallgc, at start and every ten minutes, in the leader),
 // with firewall.CollectGarbage and a Service counted as live whatever its
 // mode. That is the only safe reading of "live" there, since the external
 // mode's rules carry the Service UID too; the rules of a Service that left

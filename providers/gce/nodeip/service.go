@@ -13,7 +13,7 @@ import (
 )
 
 // Finalizer keeps a Service of the nodeip class until its firewall rules are
-// gone. The upstream service controller ignores Services with a class, so
+// gone. The service controller (servicecontroller) ignores Services with a class, so
 // this controller manages it; class-less Services in nodeip mode carry the
 // upstream finalizer instead, whose cleanup (EnsureLoadBalancerDeleted)
 // removes the rules.

@@ -93,7 +93,7 @@ func (c *Controller) release(ctx context.Context, svc *v1.Service) error {
 		if svc.Spec.Type != v1.ServiceTypeLoadBalancer {
 			cond = &conditionWant{remove: true}
 		}
-		// The upstream service controller may be writing the external load
+		// The service controller may be writing the external load
 		// balancer's address right now: test the value replaced.
 		if err := c.writeStatus(ctx, svc, c.withoutNodeAddresses(svc.Status.LoadBalancer.Ingress, observed.admitted()), cond, true); err != nil {
 			return err

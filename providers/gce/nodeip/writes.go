@@ -21,7 +21,7 @@ import (
 // write was computed from: the Service's resourceVersion (the API server's
 // optimistic concurrency, one string to compare) and, where another writer
 // is expected, the value replaced. If the Service changed since this
-// controller read it (the upstream service controller writing an external
+// controller read it (the service controller writing an external
 // load balancer's address after a mode switch, say), the patch fails and
 // the Service is looked at again, instead of overwriting the other write.
 
@@ -81,7 +81,7 @@ func (c *Controller) writeStatus(ctx context.Context, svc *v1.Service, ingress [
 }
 
 // setFinalizer adds or removes the controller's finalizer, through the
-// status subresource as the upstream service controller does with its own
+// status subresource as the service controller does with its own
 // finalizer, so the CCM needs no write access to Services themselves.
 func (c *Controller) setFinalizer(ctx context.Context, svc *v1.Service, add bool) (*v1.Service, error) {
 	fins := slices.DeleteFunc(slices.Clone(svc.Finalizers), func(f string) bool { return f == Finalizer })
