@@ -20,6 +20,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // ownersProblem is an error the Service's owner must fix.
@@ -177,7 +178,7 @@ func TestABuiltLoadBalancerIsProvisionedInTheSameWriteAsItsAddressAndAResyncWrit
 }
 
 func TestABadSettingIsAWarningAndAFalseConditionWrittenOnce(t *testing.T) {
-	h := startHarness(t, 1, newService("web", withAnnotation(annotations.NetworkTier, "Gold")))
+	h := startHarness(t, 1, newService("web", fixture.Annotation(annotations.NetworkTier, "Gold")))
 	want := `cloud.google.com/network-tier: "Gold" is not a network tier: use Premium or Standard`
 	c := h.waitCondition("web", metav1.ConditionFalse, "InvalidServiceSetting")
 	if c.Message != want {
@@ -246,7 +247,7 @@ func TestSourceRangesThatLetNoClientInAreSaidOnce(t *testing.T) {
 	h := startHarnessWith(t, harnessOptions{beforeRun: func(c *Controller) {
 		rec.EventRecorder = c.recorder
 		c.recorder = rec
-	}}, 1, newService("web", withSourceRanges("2001:db8::/32")))
+	}}, 1, newService("web", fixture.SourceRanges("2001:db8::/32")))
 	h.waitReady("web")
 	c := h.waitCondition("web", metav1.ConditionFalse, "NoClientSource")
 	if !strings.Contains(c.Message, "no client may connect") {
@@ -285,7 +286,7 @@ func TestSourceRangesThatLetNoClientInAreSaidOnce(t *testing.T) {
 // this controller, which the provider answers ImplementedElsewhere, writes
 // none.
 func TestAServiceImplementedElsewhereGetsNoConditionFromThisController(t *testing.T) {
-	h := startHarness(t, 1, newService("web", withAnnotation(annotations.Mode, annotations.ModeNodeIP)))
+	h := startHarness(t, 1, newService("web", fixture.Annotation(annotations.Mode, annotations.ModeNodeIP)))
 	h.eventually("the finalizer", func() string {
 		s, _ := h.service("web")
 		if len(s.Finalizers) == 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/queuebarrier"
 )
 
@@ -60,9 +61,7 @@ func startHarnessWith(t *testing.T, opts harnessOptions, nodes int, objs ...runt
 	if err := cloud.Server.SetFaults(opts.faults); err != nil {
 		t.Fatal(err)
 	}
-	mustDo(t, cloud, func() (*compute.Operation, error) {
-		return cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
-	})
+	fixture.InsertNetwork(t, cloud, cloud.Project, fixture.AutoNetwork("default"))
 	for i := 1; i <= nodes; i++ {
 		addInstance(t, cloud, fmt.Sprintf("node-%d", i))
 		objs = append(objs, newNode(fmt.Sprintf("node-%d", i)))
@@ -395,7 +394,7 @@ func TestATypeChangeCleansUp(t *testing.T) {
 }
 
 func TestAServiceWithAClassIsLeftAlone(t *testing.T) {
-	h := startHarness(t, 1, newService("other", withClass("example.com/other")), newService("web"))
+	h := startHarness(t, 1, newService("other", fixture.Class("example.com/other")), newService("web"))
 	h.waitReady("web")
 	h.processed()
 	s, err := h.service("other")
