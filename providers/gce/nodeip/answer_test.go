@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // decideFor runs the pure pipeline for svc, with others as the Services
@@ -29,9 +30,9 @@ func decideFor(svc *v1.Service, nodes []*v1.Node, d Defaults, others ...*v1.Serv
 
 func TestDecide(t *testing.T) {
 	nodes := []*v1.Node{
-		newNode("a", internalIP("10.0.0.1"), nodeLabel("pool", "edge")),
-		newNode("b", internalIP("10.0.0.2")),
-		newNode("c", internalIP("10.0.0.3"), notReady()),
+		newNode("a", fixture.InternalIP("10.0.0.1"), fixture.Label("pool", "edge")),
+		newNode("b", fixture.InternalIP("10.0.0.2")),
+		newNode("c", fixture.InternalIP("10.0.0.3"), fixture.NotReady()),
 	}
 	tests := []struct {
 		name        string
@@ -54,30 +55,30 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "a Service's node selector annotation is added to the cloud config's, never put in its place",
-			svc:  newService("web", annotated(annotations.NodeSelector, "pool!=edge")), defaults: func(d *Defaults) { d.NodeSelector = "pool=edge" },
+			svc:  newService("web", fixture.Annotation(annotations.NodeSelector, "pool!=edge")), defaults: func(d *Defaults) { d.NodeSelector = "pool=edge" },
 			wantReason: ReasonNoEligibleNodes, wantMessage: "No node is Ready",
 		},
 		{
-			name: "a bad node selector is refused, naming the annotation", svc: newService("web", annotated(annotations.NodeSelector, "pool in edge")),
+			name: "a bad node selector is refused, naming the annotation", svc: newService("web", fixture.Annotation(annotations.NodeSelector, "pool in edge")),
 			wantReason: ReasonInvalidSetting, wantMessage: annotations.NodeSelector,
 		},
 		{
-			name: "a bad address type is refused, naming the annotation", svc: newService("web", annotated(annotations.NodeAddressType, "Hostname")),
+			name: "a bad address type is refused, naming the annotation", svc: newService("web", fixture.Annotation(annotations.NodeAddressType, "Hostname")),
 			wantReason: ReasonInvalidSetting, wantMessage: "use InternalIP or ExternalIP",
 		},
 		{
 			name:       "an IPv6 Service whose source ranges are all IPv4 is refused, naming the field",
-			svc:        newService("web", families(v1.IPv6Protocol), sourceRanges("203.0.113.0/24")),
+			svc:        newService("web", fixture.Families(v1.IPv6Protocol), fixture.SourceRanges("203.0.113.0/24")),
 			wantReason: ReasonInvalidSetting, wantMessage: `spec.loadBalancerSourceRanges: "203.0.113.0/24" has no range of the Service's IP families (IPv6)`,
 		},
 		{
 			name:       "an IPv4 Service whose annotated source ranges are all IPv6 is refused, naming the annotation",
-			svc:        newService("web", annotated(annotations.SourceRanges, "2001:db8::/32")),
+			svc:        newService("web", fixture.Annotation(annotations.SourceRanges, "2001:db8::/32")),
 			wantReason: ReasonInvalidSetting, wantMessage: annotations.SourceRanges,
 		},
 		{
 			name: "an IPv6 Service under a default narrowed to IPv4 ranges is refused, naming the cloud config key",
-			svc:  newService("web", families(v1.IPv6Protocol)), defaults: func(d *Defaults) { d.SourceRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
+			svc:  newService("web", fixture.Families(v1.IPv6Protocol)), defaults: func(d *Defaults) { d.SourceRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
 			wantReason: ReasonInvalidSetting, wantMessage: "[load-balancer] nodeip-source-ranges",
 		},
 		{
@@ -101,17 +102,17 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:      "Services on the same port but disjoint node selectors both publish",
-			svc:       newService("new", createdAt(time.Hour), annotated(annotations.NodeSelector, "pool=edge")),
-			others:    []*v1.Service{newService("old", annotated(annotations.NodeSelector, "pool!=edge"))},
+			svc:       newService("new", createdAt(time.Hour), fixture.Annotation(annotations.NodeSelector, "pool=edge")),
+			others:    []*v1.Service{newService("old", fixture.Annotation(annotations.NodeSelector, "pool!=edge"))},
 			wantNodes: []string{"a"}, wantRule: true,
 		},
 		{
-			name: "the address cap publishes a subset", svc: newService("web", annotated(annotations.MaxAddresses, "1")),
+			name: "the address cap publishes a subset", svc: newService("web", fixture.Annotation(annotations.MaxAddresses, "1")),
 			wantNodes: []string{"a"}, wantRule: true,
 		},
 		{
 			name:       "with no eligible node nothing is published, and it says so without a warning",
-			svc:        newService("web", annotated(annotations.NodeSelector, "pool=none")),
+			svc:        newService("web", fixture.Annotation(annotations.NodeSelector, "pool=none")),
 			wantReason: ReasonNoEligibleNodes, wantMessage: "No node is Ready",
 		},
 	}

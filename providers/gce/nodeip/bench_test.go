@@ -22,6 +22,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // statusLog records when each Service's status was patched.
@@ -76,13 +77,13 @@ func benchNodeIP(i int) string { return fmt.Sprintf("10.1.%d.%d", i/200, i%200+1
 func benchCluster() []runtime.Object {
 	var objs []runtime.Object
 	for i := range benchNodes {
-		objs = append(objs, newNode(fmt.Sprintf("n%03d", i), internalIP(benchNodeIP(i))))
+		objs = append(objs, newNode(fmt.Sprintf("n%03d", i), fixture.InternalIP(benchNodeIP(i))))
 	}
 	for i := range benchServices {
 		name := fmt.Sprintf("svc-%04d", i)
-		opts := []svcOpt{withPorts(int32(20000 + i)), createdAt(time.Duration(i) * time.Second)}
+		opts := []fixture.ServiceOption{withPorts(int32(20000 + i)), createdAt(time.Duration(i) * time.Second)}
 		if i%2 == 1 {
-			opts = append(opts, local())
+			opts = append(opts, fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal))
 			objs = append(objs, endpointSlice(name, name+"-1", localEndpoints(i, -1)))
 		}
 		objs = append(objs, newService(name, opts...))
@@ -335,7 +336,7 @@ func loadAverage() string {
 
 // hostilePorts are the ports of a Service that asks for 10260-40259: 30,000
 // ports, past the kubelet's and the scheduler's, over the NodePort range.
-func hostilePorts() svcOpt {
+func hostilePorts() fixture.ServiceOption {
 	return func(s *v1.Service) {
 		for p := int32(10260); p <= 40259; p++ {
 			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("p%d", p), Protocol: v1.ProtocolTCP, Port: p})
@@ -396,7 +397,7 @@ func BenchmarkPortDecisionWithAHostileService(b *testing.B) {
 		objs = append(objs, newService(fmt.Sprintf("chain-%02d", i), withPorts(ports...), createdAt(time.Hour+time.Duration(i)*time.Minute)))
 	}
 	for i := range benchNodes {
-		objs = append(objs, newNode(fmt.Sprintf("n%03d", i), internalIP(benchNodeIP(i))))
+		objs = append(objs, newNode(fmt.Sprintf("n%03d", i), fixture.InternalIP(benchNodeIP(i))))
 	}
 	c := decisionController(b, objs)
 	for _, bench := range []struct{ name, service string }{

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 const (
@@ -23,10 +24,10 @@ const (
 // master (pool=edge, the legacy control-plane label) and plain (no pool).
 func ceilingNodes() []*v1.Node {
 	return []*v1.Node{
-		newNode("cp", internalIP("10.0.0.2"), nodeLabel("pool", "edge"), nodeLabel(controlPlaneLabel, "")),
-		newNode("edge", internalIP("10.0.0.1"), nodeLabel("pool", "edge")),
-		newNode("master", internalIP("10.0.0.4"), nodeLabel("pool", "edge"), nodeLabel(legacyMasterLabel, "true")),
-		newNode("plain", internalIP("10.0.0.3")),
+		newNode("cp", fixture.InternalIP("10.0.0.2"), fixture.Label("pool", "edge"), fixture.Label(controlPlaneLabel, "")),
+		newNode("edge", fixture.InternalIP("10.0.0.1"), fixture.Label("pool", "edge")),
+		newNode("master", fixture.InternalIP("10.0.0.4"), fixture.Label("pool", "edge"), fixture.Label(legacyMasterLabel, "true")),
+		newNode("plain", fixture.InternalIP("10.0.0.3")),
 	}
 }
 
@@ -83,7 +84,7 @@ func TestTheOperatorsSourceRangesAreACeiling(t *testing.T) {
 	tests := []struct {
 		name      string
 		operator  []string
-		svc       []svcOpt
+		svc       []fixture.ServiceOption
 		wantIPv4  []string
 		wantNote  string // a part of the note; "" for none
 		noteKind  string
@@ -92,21 +93,21 @@ func TestTheOperatorsSourceRangesAreACeiling(t *testing.T) {
 		{name: "a Service that names no range gets the operator's",
 			operator: []string{"10.0.0.0/8"}, wantIPv4: []string{"10.0.0.0/8"}},
 		{name: "a Service that widens to anywhere is cut to the operator's ranges, and told",
-			operator: []string{"10.0.0.0/8"}, svc: []svcOpt{sourceRanges("0.0.0.0/0")},
+			operator: []string{"10.0.0.0/8"}, svc: []fixture.ServiceOption{fixture.SourceRanges("0.0.0.0/0")},
 			wantIPv4: []string{"10.0.0.0/8"}, noteKind: ReasonNarrowed, wantNote: "0.0.0.0/0 is narrowed to 10.0.0.0/8"},
 		{name: "a Service's range inside the operator's is kept",
-			operator: []string{"10.0.0.0/8"}, svc: []svcOpt{sourceRanges("10.1.0.0/16")}, wantIPv4: []string{"10.1.0.0/16"}},
+			operator: []string{"10.0.0.0/8"}, svc: []fixture.ServiceOption{fixture.SourceRanges("10.1.0.0/16")}, wantIPv4: []string{"10.1.0.0/16"}},
 		{name: "a Service whose ranges all lie outside the operator's serves no one",
-			operator: []string{"10.0.0.0/8"}, svc: []svcOpt{sourceRanges("203.0.113.0/24")},
+			operator: []string{"10.0.0.0/8"}, svc: []fixture.ServiceOption{fixture.SourceRanges("203.0.113.0/24")},
 			wantError: "outside the ranges the cluster allows ([load-balancer] nodeip-source-ranges: 10.0.0.0/8)"},
 		{name: "the annotation is capped as the field is",
-			operator: []string{"10.0.0.0/8"}, svc: []svcOpt{annotated(annotations.SourceRanges, "0.0.0.0/0")},
+			operator: []string{"10.0.0.0/8"}, svc: []fixture.ServiceOption{fixture.Annotation(annotations.SourceRanges, "0.0.0.0/0")},
 			wantIPv4: []string{"10.0.0.0/8"}, noteKind: ReasonNarrowed, wantNote: annotations.SourceRanges},
 		{name: "a dual-stack Service with IPv4 ranges only is told IPv6 is closed",
-			operator: []string{"0.0.0.0/0"}, svc: []svcOpt{families(v1.IPv4Protocol, v1.IPv6Protocol), sourceRanges("203.0.113.0/24")},
+			operator: []string{"0.0.0.0/0"}, svc: []fixture.ServiceOption{fixture.Families(v1.IPv4Protocol, v1.IPv6Protocol), fixture.SourceRanges("203.0.113.0/24")},
 			wantIPv4: []string{"203.0.113.0/24"}, noteKind: ReasonIPFamilyClosed, wantNote: "No IPv6 client may connect"},
 		{name: "a dual-stack Service under an IPv4-only ceiling is told IPv6 is closed by the cluster",
-			operator: []string{"10.0.0.0/8"}, svc: []svcOpt{families(v1.IPv4Protocol, v1.IPv6Protocol)},
+			operator: []string{"10.0.0.0/8"}, svc: []fixture.ServiceOption{fixture.Families(v1.IPv4Protocol, v1.IPv6Protocol)},
 			wantIPv4: []string{"10.0.0.0/8"}, noteKind: ReasonIPFamilyClosed, wantNote: "[load-balancer] nodeip-source-ranges names no IPv6 range"},
 	}
 	for _, tt := range tests {
@@ -161,8 +162,8 @@ func TestATenantCannotWidenTheOperatorsLimits(t *testing.T) {
 	for _, n := range ceilingNodes() {
 		objs = append(objs, n)
 	}
-	wide := newService("wide", sourceRanges("0.0.0.0/0"))
-	everywhere := newService("everywhere", withPorts(81), annotated(annotations.NodeSelector, ""))
+	wide := newService("wide", fixture.SourceRanges("0.0.0.0/0"))
+	everywhere := newService("everywhere", withPorts(81), fixture.Annotation(annotations.NodeSelector, ""))
 	h := startHarness(t, objects(objs, []runtime.Object{wide, everywhere}), withDeps(func(d *Deps) {
 		d.Defaults.SourceRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 		d.Defaults.NodeSelector = "pool=edge"

@@ -9,13 +9,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestIngressOrder(t *testing.T) {
 	nodes := []*v1.Node{
-		newNode("b", internalIP("10.0.0.20"), internalIP("fd00::20")),
-		newNode("a", internalIP("fd00::3"), internalIP("10.0.0.3")),
-		newNode("c", internalIP("10.0.0.100")),
+		newNode("b", fixture.InternalIP("10.0.0.20"), fixture.InternalIP("fd00::20")),
+		newNode("a", fixture.InternalIP("fd00::3"), fixture.InternalIP("10.0.0.3")),
+		newNode("c", fixture.InternalIP("10.0.0.100")),
 	}
 	tests := []struct {
 		name     string
@@ -53,9 +55,9 @@ func TestFamiliesOf(t *testing.T) {
 		svc  *v1.Service
 		want []v1.IPFamily
 	}{
-		{"spec.ipFamilies is followed as it is", newService("s", families(v1.IPv6Protocol, v1.IPv4Protocol)), []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol}},
-		{"without ipFamilies, an IPv6 cluster IP means IPv6", newService("s", families(), func(s *v1.Service) { s.Spec.ClusterIP = "fd00:10::1" }), []v1.IPFamily{v1.IPv6Protocol}},
-		{"without ipFamilies or a cluster IP, IPv4", newService("s", families()), []v1.IPFamily{v1.IPv4Protocol}},
+		{"spec.ipFamilies is followed as it is", newService("s", fixture.Families(v1.IPv6Protocol, v1.IPv4Protocol)), []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol}},
+		{"without ipFamilies, an IPv6 cluster IP means IPv6", newService("s", fixture.Families(), func(s *v1.Service) { s.Spec.ClusterIP = "fd00:10::1" }), []v1.IPFamily{v1.IPv6Protocol}},
+		{"without ipFamilies or a cluster IP, IPv4", newService("s", fixture.Families()), []v1.IPFamily{v1.IPv4Protocol}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 var abc = []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"}
@@ -93,7 +94,7 @@ func TestANodeExcludedByLabelOrTaintIsUnpublished(t *testing.T) {
 }
 
 func TestLocalTrafficPolicyFollowsReadyEndpoints(t *testing.T) {
-	svc := newService("web", local())
+	svc := newService("web", fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal))
 	slice := endpointSlice("web", "web-1", map[string]bool{"a": true, "b": false})
 	var violations func() []string
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc, slice}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
@@ -239,16 +240,16 @@ func TestADeletedServiceLosesItsRule(t *testing.T) {
 }
 
 func TestExternalIPsArePublishedWithTheInternalOnesInTheRule(t *testing.T) {
-	svc := newService("web", annotated(annotations.NodeAddressType, "ExternalIP"))
+	svc := newService("web", fixture.Annotation(annotations.NodeAddressType, "ExternalIP"))
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{svc}))
 	h.waitFor(svc, []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}, abc)
 }
 
 func TestTheAddressCapPublishesAStableSubset(t *testing.T) {
-	svc := newService("web", annotated(annotations.MaxAddresses, "2"))
+	svc := newService("web", fixture.Annotation(annotations.MaxAddresses, "2"))
 	var nodes []runtime.Object
 	for i := range 6 {
-		nodes = append(nodes, newNode(fmt.Sprintf("n%d", i), internalIP(fmt.Sprintf("10.0.1.%d", i+1))))
+		nodes = append(nodes, newNode(fmt.Sprintf("n%d", i), fixture.InternalIP(fmt.Sprintf("10.0.1.%d", i+1))))
 	}
 	h := startHarness(t, objects(nodes, []runtime.Object{svc}))
 	var first []string
@@ -263,7 +264,7 @@ func TestTheAddressCapPublishesAStableSubset(t *testing.T) {
 			h.updateNode(fmt.Sprintf("n%d", i), func(n *v1.Node) { n.Status.Conditions[0].Status = v1.ConditionFalse })
 		}
 	}
-	h.create(newNode("n9", internalIP("10.0.1.99")))
+	h.create(newNode("n9", fixture.InternalIP("10.0.1.99")))
 	// The answer may not change at all: wait until the controller has
 	// handled the new node and finished what it caused, then look.
 	h.processed()
@@ -312,7 +313,7 @@ func TestNothingIsWrittenWhenNothingChanged(t *testing.T) {
 // changed gets one status write and one firewall write, the others none,
 // and nothing follows once the controller is done.
 func TestANodeChangeWritesEachAffectedServiceOnceAndNoOther(t *testing.T) {
-	nodes := objects(threeNodes(), []runtime.Object{newNode("d", internalIP("10.0.0.4"))})
+	nodes := objects(threeNodes(), []runtime.Object{newNode("d", fixture.InternalIP("10.0.0.4"))})
 	var svcs []runtime.Object
 	affected := map[string]int{}
 	for i := range 6 {
@@ -330,7 +331,7 @@ func TestANodeChangeWritesEachAffectedServiceOnceAndNoOther(t *testing.T) {
 			ready["d"] = true
 			affected[name] = 1
 		}
-		svcs = append(svcs, newService(name, withPorts(int32(9000+i)), local()), endpointSlice(name, name+"-1", ready))
+		svcs = append(svcs, newService(name, withPorts(int32(9000+i)), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal)), endpointSlice(name, name+"-1", ready))
 	}
 	h := startHarness(t, objects(nodes, svcs))
 	for _, o := range svcs {
@@ -464,9 +465,9 @@ func TestAForeignRuleOfTheSameNameIsNeverTouched(t *testing.T) {
 
 func TestServicesOfAnotherModeOrClassAreNotTouched(t *testing.T) {
 	class := "example.com/lb"
-	ext := newService("ext", withoutAnnotation(annotations.Mode))
+	ext := newService("ext", fixture.WithoutAnnotation(annotations.Mode))
 	ext.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "10.0.0.1"}} // even a node's address
-	other := newService("other", withoutAnnotation(annotations.Mode), func(s *v1.Service) { s.Spec.LoadBalancerClass = &class })
+	other := newService("other", fixture.WithoutAnnotation(annotations.Mode), func(s *v1.Service) { s.Spec.LoadBalancerClass = &class })
 	svc := newService("web")
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{ext, other, svc}))
 	h.waitFor(svc, abc, abc)
@@ -599,9 +600,9 @@ func TestARuleWrittenBeforeTheModeKeyIsKeptAsItIsAndRemovedWithItsService(t *tes
 // internal address, and c with an IPv4 one only.
 func dualStackNodes() []runtime.Object {
 	return []runtime.Object{
-		newNode("a", internalIP("10.0.0.1"), internalIP("fd00::1")),
-		newNode("b", internalIP("10.0.0.2"), internalIP("fd00::2")),
-		newNode("c", internalIP("10.0.0.3")),
+		newNode("a", fixture.InternalIP("10.0.0.1"), fixture.InternalIP("fd00::1")),
+		newNode("b", fixture.InternalIP("10.0.0.2"), fixture.InternalIP("fd00::2")),
+		newNode("c", fixture.InternalIP("10.0.0.3")),
 	}
 }
 
@@ -628,8 +629,8 @@ func (h *harness) waitForRules(svc *v1.Service, want4, want6 *firewallRanges) {
 type firewallRanges struct{ Sources, Destinations []string }
 
 func TestADualStackServiceGetsARulePerFamilyAndLosesBothWhenDeleted(t *testing.T) {
-	svc := newService("web", families(v1.IPv4Protocol, v1.IPv6Protocol), sourceRanges("203.0.113.0/24", "2001:db8::/32"))
-	other := newService("api", withPorts(8080), families(v1.IPv4Protocol, v1.IPv6Protocol))
+	svc := newService("web", fixture.Families(v1.IPv4Protocol, v1.IPv6Protocol), fixture.SourceRanges("203.0.113.0/24", "2001:db8::/32"))
+	other := newService("api", withPorts(8080), fixture.Families(v1.IPv4Protocol, v1.IPv6Protocol))
 	var violations func() []string
 	h := startHarness(t, objects(dualStackNodes(), []runtime.Object{svc, other}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
 	all := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::1", "fd00::2"}
@@ -670,7 +671,7 @@ func TestADualStackServiceGetsARulePerFamilyAndLosesBothWhenDeleted(t *testing.T
 }
 
 func TestADualStackServiceWithIPv4SourceRangesOnlyHasNoIPv6Rule(t *testing.T) {
-	svc := newService("web", families(v1.IPv4Protocol, v1.IPv6Protocol), sourceRanges("203.0.113.0/24"))
+	svc := newService("web", fixture.Families(v1.IPv4Protocol, v1.IPv6Protocol), fixture.SourceRanges("203.0.113.0/24"))
 	var violations func() []string
 	h := startHarness(t, objects(dualStackNodes(), []runtime.Object{svc}), beforeStart(func(h *harness) { violations = h.checkFirewallOrder() }))
 	v4 := &firewallRanges{Sources: []string{"203.0.113.0/24"}, Destinations: []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"}}
@@ -704,7 +705,7 @@ func TestADualStackServiceWithIPv4SourceRangesOnlyHasNoIPv6Rule(t *testing.T) {
 // provider's garbage collection, which goes by the Service UID in a rule's
 // description, removes both.
 func TestGarbageCollectionRemovesBothRulesOfAVanishedService(t *testing.T) {
-	svc := newService("web", families(v1.IPv4Protocol, v1.IPv6Protocol))
+	svc := newService("web", fixture.Families(v1.IPv4Protocol, v1.IPv6Protocol))
 	h := startHarness(t, objects(dualStackNodes(), []runtime.Object{svc}))
 	h.eventually("both rules exist", func() (bool, string) { return h.rule(svc) != nil && h.ruleIPv6(svc) != nil, "not yet" })
 	h.stop()

@@ -14,10 +14,12 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
-// Builders for the fixtures: newNode("n1", internalIP("10.0.0.1")),
-// newService("web", withPorts(80), local()).
+// Fixtures: test/fixture's builders with this package's defaults, as in
+// newNode("n1", fixture.InternalIP("10.0.0.1")) and
+// newService("web", withPorts(80), fixture.Families(v1.IPv6Protocol)).
 
 var (
 	testOwner   = ownership.ForCluster("test-cluster")
@@ -49,40 +51,11 @@ func testRuleNames(uid string) ruleNames {
 	return ruleNames{IPv4: testFirewallName(uid), IPv6: testFirewallNameIPv6(uid)}
 }
 
-type nodeOpt func(*v1.Node)
-
 // newNode is a Ready node with no address; add them with options.
-func newNode(name string, opts ...nodeOpt) *v1.Node {
-	n := &v1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}},
-		Status:     v1.NodeStatus{Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}},
-	}
-	for _, o := range opts {
-		o(n)
-	}
-	return n
-}
+func newNode(name string, opts ...fixture.NodeOption) *v1.Node { return fixture.Node(name, opts...) }
 
-func address(typ v1.NodeAddressType, ip string) nodeOpt {
-	return func(n *v1.Node) {
-		n.Status.Addresses = append(n.Status.Addresses, v1.NodeAddress{Type: typ, Address: ip})
-	}
-}
-func internalIP(ip string) nodeOpt { return address(v1.NodeInternalIP, ip) }
-func externalIP(ip string) nodeOpt { return address(v1.NodeExternalIP, ip) }
-
-func notReady() nodeOpt { return readiness(v1.ConditionFalse) }
-func readiness(s v1.ConditionStatus) nodeOpt {
-	return func(n *v1.Node) { n.Status.Conditions = []v1.NodeCondition{{Type: v1.NodeReady, Status: s}} }
-}
-func withoutReadyCondition() nodeOpt { return func(n *v1.Node) { n.Status.Conditions = nil } }
-func nodeLabel(k, v string) nodeOpt  { return func(n *v1.Node) { n.Labels[k] = v } }
-func taint(key string) nodeOpt {
-	return func(n *v1.Node) {
-		n.Spec.Taints = append(n.Spec.Taints, v1.Taint{Key: key, Effect: v1.TaintEffectNoSchedule})
-	}
-}
-func nodeDeleting() nodeOpt {
+func taint(key string) fixture.NodeOption { return fixture.Taint(key, v1.TaintEffectNoSchedule) }
+func nodeDeleting() fixture.NodeOption {
 	return func(n *v1.Node) {
 		now := metav1.NewTime(epoch)
 		n.DeletionTimestamp = &now
@@ -90,25 +63,15 @@ func nodeDeleting() nodeOpt {
 	}
 }
 
-type svcOpt func(*v1.Service)
-
 // newService is a nodeip LoadBalancer Service (by annotation) in namespace
-// default with a UID derived from its name, created at epoch.
-func newService(name string, opts ...svcOpt) *v1.Service {
-	s := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: uidFor(name),
-			CreationTimestamp: metav1.NewTime(epoch),
-			Annotations:       map[string]string{annotations.Mode: annotations.ModeNodeIP}},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster,
-			IPFamilies: []v1.IPFamily{v1.IPv4Protocol}},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	if len(s.Spec.Ports) == 0 {
-		s.Spec.Ports = []v1.ServicePort{{Name: "tcp-80", Protocol: v1.ProtocolTCP, Port: 80}}
-	}
-	return s
+// default with a UID derived from its name, created at epoch, on TCP port
+// 80 unless an option gives ports.
+func newService(name string, opts ...fixture.ServiceOption) *v1.Service {
+	defaults := []fixture.ServiceOption{fixture.UID(string(uidFor(name))), createdAt(0),
+		fixture.Annotation(annotations.Mode, annotations.ModeNodeIP), fixture.LoadBalancer(),
+		fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyCluster), fixture.Families(v1.IPv4Protocol)}
+	opts = append(append(defaults, opts...), fixture.PortsIfNone(v1.ServicePort{Name: "tcp-80", Protocol: v1.ProtocolTCP, Port: 80}))
+	return fixture.Service(name, opts...)
 }
 
 // uidFor is a stable, valid UID for a name.
@@ -120,37 +83,18 @@ func uidFor(name string) types.UID {
 	return types.UID(fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(sum>>32), uint16(sum>>16), uint16(sum)&0xfff, len(name)&0xfff, sum&0xffffffffffff))
 }
 
-func withPorts(ports ...int32) svcOpt { return withProtocolPorts(v1.ProtocolTCP, ports...) }
-func withProtocolPorts(proto v1.Protocol, ports ...int32) svcOpt {
-	return func(s *v1.Service) {
-		for _, p := range ports {
-			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), p), Protocol: proto, Port: p})
-		}
-	}
-}
-func annotated(k, v string) svcOpt      { return func(s *v1.Service) { s.Annotations[k] = v } }
-func withoutAnnotation(k string) svcOpt { return func(s *v1.Service) { delete(s.Annotations, k) } }
-func local() svcOpt {
-	return func(s *v1.Service) { s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal }
-}
-func families(f ...v1.IPFamily) svcOpt { return func(s *v1.Service) { s.Spec.IPFamilies = f } }
-func sourceRanges(r ...string) svcOpt {
-	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
-}
-func createdAt(d time.Duration) svcOpt {
+func withPorts(ports ...int32) fixture.ServiceOption { return fixture.Ports(v1.ProtocolTCP, ports...) }
+func createdAt(d time.Duration) fixture.ServiceOption {
 	return func(s *v1.Service) { s.CreationTimestamp = metav1.NewTime(epoch.Add(d)) }
 }
 
 // nodeIPClass makes it a Service of the nodeip class, without the annotation.
-func nodeIPClass() svcOpt {
+func nodeIPClass() fixture.ServiceOption {
 	return func(s *v1.Service) {
-		class := annotations.NodeIPClass
-		s.Spec.LoadBalancerClass = &class
-		delete(s.Annotations, annotations.Mode)
+		fixture.Class(annotations.NodeIPClass)(s)
+		fixture.WithoutAnnotation(annotations.Mode)(s)
 	}
 }
-
-func typeClusterIP() svcOpt { return func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeClusterIP } }
 
 // endpointSlice is the Service's slice with one endpoint per node; ready
 // says which of them are ready.

@@ -26,6 +26,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/queuebarrier"
 )
 
@@ -78,13 +79,7 @@ func simpleClientset() harnessOpt { return func(c *harnessConfig) { c.simple = t
 func startHarness(t testing.TB, objs []runtime.Object, opts ...harnessOpt) *harness {
 	t.Helper()
 	cloud := fakegcetest.Start(t, fakegce.Config{MaxCalls: 1_000_000})
-	op, err := cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
-	if err == nil {
-		op, err = cloud.WaitOperation(context.Background(), op)
-	}
-	if err != nil || op.Error != nil {
-		t.Fatalf("insert network: %v", err)
-	}
+	fixture.InsertNetwork(t, cloud, cloud.Project, fixture.AutoNetwork("default"))
 	api, err := computeclient.New(context.Background(), computeclient.Config{Project: cloud.Project, Endpoint: cloud.Endpoint,
 		HTTPClient: cloud.HTTP.Client(), QPS: 5000, Burst: 5000, MaxRetries: 2, Backoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	if err != nil {
@@ -317,7 +312,7 @@ func (h *harness) firewallWrites() int {
 func threeNodes() []runtime.Object {
 	var out []runtime.Object
 	for i, n := range []string{"a", "b", "c"} {
-		out = append(out, newNode(n, internalIP(fmt.Sprintf("10.0.0.%d", i+1)), externalIP(fmt.Sprintf("203.0.113.%d", i+1))))
+		out = append(out, newNode(n, fixture.InternalIP(fmt.Sprintf("10.0.0.%d", i+1)), fixture.ExternalIP(fmt.Sprintf("203.0.113.%d", i+1))))
 	}
 	return out
 }

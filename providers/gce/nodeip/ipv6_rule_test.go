@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // A published IPv6 address always has an open IPv6 firewall rule, whatever
@@ -25,21 +26,21 @@ func TestAPublishedIPv6AddressHasAnOpenIPv6Rule(t *testing.T) {
 		addressType v1.NodeAddressType
 	}{
 		{name: "an external IPv6 address reported as an InternalIP, published as one",
-			node:        newNode("n1", internalIP("10.0.0.1"), internalIP("2600:1900:4000:1::1"), externalIP("203.0.113.1")),
+			node:        newNode("n1", fixture.InternalIP("10.0.0.1"), fixture.InternalIP("2600:1900:4000:1::1"), fixture.ExternalIP("203.0.113.1")),
 			addressType: v1.NodeInternalIP},
 		{name: "an external IPv6 address reported as an ExternalIP (before nodes were re-initialised), published as one",
-			node:        newNode("n1", internalIP("10.0.0.1"), externalIP("203.0.113.1"), externalIP("2600:1900:4000:1::1")),
+			node:        newNode("n1", fixture.InternalIP("10.0.0.1"), fixture.ExternalIP("203.0.113.1"), fixture.ExternalIP("2600:1900:4000:1::1")),
 			addressType: v1.NodeExternalIP},
 		{name: "an ExternalIP IPv6 address on a node that also has an internal IPv6 address",
-			node:        newNode("n1", internalIP("10.0.0.1"), internalIP("fd20:1:2::1"), externalIP("203.0.113.1"), externalIP("2600:1900:4000:1::1")),
+			node:        newNode("n1", fixture.InternalIP("10.0.0.1"), fixture.InternalIP("fd20:1:2::1"), fixture.ExternalIP("203.0.113.1"), fixture.ExternalIP("2600:1900:4000:1::1")),
 			addressType: v1.NodeExternalIP},
 		{name: "an internal IPv6 address published as an InternalIP",
-			node:        newNode("n1", internalIP("10.0.0.1"), internalIP("fd20:1:2::1")),
+			node:        newNode("n1", fixture.InternalIP("10.0.0.1"), fixture.InternalIP("fd20:1:2::1")),
 			addressType: v1.NodeInternalIP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svc := newService("web", withPorts(443), families(dual...))
+			svc := newService("web", withPorts(443), fixture.Families(dual...))
 			tgt, ok := targetOf(nodeInfoOf(tt.node), tt.addressType, dual)
 			if !ok {
 				t.Fatalf("node %v is no target", tt.node.Status.Addresses)

@@ -7,6 +7,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestNodeEligibility(t *testing.T) {
@@ -16,16 +18,16 @@ func TestNodeEligibility(t *testing.T) {
 		want string
 	}{
 		{"a Ready node carries traffic", newNode("n"), ""},
-		{"a node that is not Ready does not", newNode("n", notReady()), "not Ready"},
-		{"a node whose readiness is Unknown does not", newNode("n", readiness(v1.ConditionUnknown)), "not Ready"},
-		{"a node that never reported readiness does not", newNode("n", withoutReadyCondition()), "not Ready"},
+		{"a node that is not Ready does not", newNode("n", fixture.NotReady()), "not Ready"},
+		{"a node whose readiness is Unknown does not", newNode("n", fixture.Ready(v1.ConditionUnknown)), "not Ready"},
+		{"a node that never reported readiness does not", newNode("n", fixture.NoReadyCondition()), "not Ready"},
 		{"a node being deleted does not, even if Ready", newNode("n", nodeDeleting()), "being deleted"},
 		{"a node labelled to be excluded from load balancers does not",
-			newNode("n", nodeLabel(v1.LabelNodeExcludeBalancers, "true")), "labelled node.kubernetes.io/exclude-from-external-load-balancers"},
+			newNode("n", fixture.Label(v1.LabelNodeExcludeBalancers, "true")), "labelled node.kubernetes.io/exclude-from-external-load-balancers"},
 		{"an exclusion label with a value that is no boolean excludes too, as upstream reads it",
-			newNode("n", nodeLabel(v1.LabelNodeExcludeBalancers, "")), "labelled node.kubernetes.io/exclude-from-external-load-balancers"},
+			newNode("n", fixture.Label(v1.LabelNodeExcludeBalancers, "")), "labelled node.kubernetes.io/exclude-from-external-load-balancers"},
 		{"an exclusion label set to false does not exclude, as upstream reads it",
-			newNode("n", nodeLabel(v1.LabelNodeExcludeBalancers, "false")), ""},
+			newNode("n", fixture.Label(v1.LabelNodeExcludeBalancers, "false")), ""},
 		{"a node the cluster autoscaler is about to remove does not",
 			newNode("n", taint("ToBeDeletedByClusterAutoscaler")), "tainted ToBeDeletedByClusterAutoscaler"},
 		{"another taint does not matter", newNode("n", taint("dedicated")), ""},
@@ -41,10 +43,10 @@ func TestNodeEligibility(t *testing.T) {
 
 func TestCandidateTargets(t *testing.T) {
 	nodes := []*v1.Node{
-		newNode("c", internalIP("10.0.0.3"), externalIP("203.0.113.3"), nodeLabel("pool", "edge")),
-		newNode("a", internalIP("10.0.0.1"), externalIP("203.0.113.1"), nodeLabel("pool", "edge")),
-		newNode("b", internalIP("10.0.0.2"), nodeLabel("pool", "batch")),
-		newNode("down", internalIP("10.0.0.4"), notReady()),
+		newNode("c", fixture.InternalIP("10.0.0.3"), fixture.ExternalIP("203.0.113.3"), fixture.Label("pool", "edge")),
+		newNode("a", fixture.InternalIP("10.0.0.1"), fixture.ExternalIP("203.0.113.1"), fixture.Label("pool", "edge")),
+		newNode("b", fixture.InternalIP("10.0.0.2"), fixture.Label("pool", "batch")),
+		newNode("down", fixture.InternalIP("10.0.0.4"), fixture.NotReady()),
 		newNode("no-address"),
 	}
 	everything := labels.Everything()

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // waitForProblem waits until the Service's condition is False with reason
@@ -47,7 +48,7 @@ func TestAPortInTheNodePortRangeIsRefused(t *testing.T) {
 }
 
 func TestAnOverlayPortIsRefusedForItsProtocolOnly(t *testing.T) {
-	vxlan := newService("vxlan", withProtocolPorts(v1.ProtocolUDP, 8472))
+	vxlan := newService("vxlan", fixture.Ports(v1.ProtocolUDP, 8472))
 	tcp := newService("tcp", withPorts(8472))
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{vxlan, tcp}))
 	h.waitFor(tcp, abc, abc)
@@ -55,16 +56,20 @@ func TestAnOverlayPortIsRefusedForItsProtocolOnly(t *testing.T) {
 }
 
 // withNodePort gives the Service's first port a NodePort.
-func withNodePort(p int32) svcOpt { return func(s *v1.Service) { s.Spec.Ports[0].NodePort = p } }
+func withNodePort(p int32) fixture.ServiceOption {
+	return func(s *v1.Service) { s.Spec.Ports[0].NodePort = p }
+}
 
-func typeNodePort() svcOpt { return func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeNodePort } }
+func typeNodePort() fixture.ServiceOption {
+	return func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeNodePort }
+}
 
 // A cluster whose NodePort range is not the default one (the cloud config
 // cannot know it): a nodeip port equal to another Service's NodePort would
 // take that NodePort on every published node, as kube-proxy matches the
 // load-balancer IP and port first.
 func TestAPortThatIsAnotherServicesNodePortIsRefusedUntilTheNodePortMoves(t *testing.T) {
-	np := newService("np", withoutAnnotation(annotations.Mode), typeNodePort(), withPorts(8080), withNodePort(20500))
+	np := newService("np", fixture.WithoutAnnotation(annotations.Mode), typeNodePort(), withPorts(8080), withNodePort(20500))
 	web := newService("web", withPorts(20500), createdAt(-60e9)) // older than the NodePort Service: the NodePort wins anyway
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{np, web}))
 	h.waitForProblem(web, ReasonPortConflict, "TCP/20500", "default/np")
@@ -74,7 +79,7 @@ func TestAPortThatIsAnotherServicesNodePortIsRefusedUntilTheNodePortMoves(t *tes
 }
 
 func TestAPortThatIsAnotherServicesHealthCheckNodePortIsRefused(t *testing.T) {
-	lb := newService("lb", withoutAnnotation(annotations.Mode), local(), func(s *v1.Service) { s.Spec.HealthCheckNodePort = 20600 })
+	lb := newService("lb", fixture.WithoutAnnotation(annotations.Mode), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal), func(s *v1.Service) { s.Spec.HealthCheckNodePort = 20600 })
 	web := newService("web", withPorts(20600))
 	h := startHarness(t, objects(threeNodes(), []runtime.Object{lb, web}))
 	h.waitForProblem(web, ReasonPortConflict, "TCP/20600", "default/lb")

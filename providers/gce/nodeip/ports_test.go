@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestReservedPorts(t *testing.T) {
@@ -23,15 +25,15 @@ func TestReservedPorts(t *testing.T) {
 		{name: "SSH is reserved", svc: newService("s", withPorts(443, 22)), wantPort: "TCP/22", wantOK: true},
 		{name: "a port inside a reserved range is reserved", svc: newService("s", withPorts(2380)), wantPort: "TCP/2380", wantOK: true},
 		{name: "the port just past a range is free", svc: newService("s", withPorts(2381, 10260))},
-		{name: "VXLAN's UDP port (flannel, Cilium) is reserved", svc: newService("s", withProtocolPorts(v1.ProtocolUDP, 8472)), wantPort: "UDP/8472", wantOK: true},
-		{name: "the IANA VXLAN port is reserved for UDP", svc: newService("s", withProtocolPorts(v1.ProtocolUDP, 4789)), wantPort: "UDP/4789", wantOK: true},
-		{name: "Geneve's UDP port is reserved", svc: newService("s", withProtocolPorts(v1.ProtocolUDP, 6081)), wantPort: "UDP/6081", wantOK: true},
-		{name: "WireGuard's UDP port is reserved", svc: newService("s", withProtocolPorts(v1.ProtocolUDP, 51820)), wantPort: "UDP/51820", wantOK: true},
+		{name: "VXLAN's UDP port (flannel, Cilium) is reserved", svc: newService("s", fixture.Ports(v1.ProtocolUDP, 8472)), wantPort: "UDP/8472", wantOK: true},
+		{name: "the IANA VXLAN port is reserved for UDP", svc: newService("s", fixture.Ports(v1.ProtocolUDP, 4789)), wantPort: "UDP/4789", wantOK: true},
+		{name: "Geneve's UDP port is reserved", svc: newService("s", fixture.Ports(v1.ProtocolUDP, 6081)), wantPort: "UDP/6081", wantOK: true},
+		{name: "WireGuard's UDP port is reserved", svc: newService("s", fixture.Ports(v1.ProtocolUDP, 51820)), wantPort: "UDP/51820", wantOK: true},
 		{name: "BGP's TCP port is reserved", svc: newService("s", withPorts(179)), wantPort: "TCP/179", wantOK: true},
 		{name: "the CCM's own port is reserved", svc: newService("s", withPorts(10258)), wantPort: "TCP/10258", wantOK: true},
 		{name: "a port reserved for UDP is free over TCP", svc: newService("s", withPorts(8472, 4789))},
-		{name: "a port reserved for TCP is free over UDP", svc: newService("s", withProtocolPorts(v1.ProtocolUDP, 22, 179))},
-		{name: "a range without a protocol reserves every protocol", svc: newService("s", withProtocolPorts(v1.ProtocolSCTP, 9000)),
+		{name: "a port reserved for TCP is free over UDP", svc: newService("s", fixture.Ports(v1.ProtocolUDP, 22, 179))},
+		{name: "a range without a protocol reserves every protocol", svc: newService("s", fixture.Ports(v1.ProtocolSCTP, 9000)),
 			reserved: []PortRange{{From: 9000, To: 9000}}, wantPort: "SCTP/9000", wantOK: true},
 	}
 	for _, tt := range tests {
@@ -87,7 +89,7 @@ func TestShadowedNodePort(t *testing.T) {
 }
 
 func TestNodePortsOf(t *testing.T) {
-	svc := newService("web", withPorts(80), withProtocolPorts(v1.ProtocolUDP, 53), func(s *v1.Service) {
+	svc := newService("web", withPorts(80), fixture.Ports(v1.ProtocolUDP, 53), func(s *v1.Service) {
 		s.Spec.Ports[0].NodePort = 31000
 		s.Spec.Ports[1].NodePort = 31001
 		s.Spec.HealthCheckNodePort = 32000

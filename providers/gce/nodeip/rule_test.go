@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestDesiredRule(t *testing.T) {
@@ -24,7 +25,7 @@ func TestDesiredRule(t *testing.T) {
 	}{
 		{
 			name:    "the rule opens exactly the Service's ports, from the source ranges, to the targets' internal addresses",
-			svc:     newService("web", withPorts(443, 80), withProtocolPorts(v1.ProtocolUDP, 53)),
+			svc:     newService("web", withPorts(443, 80), fixture.Ports(v1.ProtocolUDP, 53)),
 			targets: two,
 			ranges:  []string{"203.0.113.0/24"},
 			want: firewall.Rule{
@@ -74,9 +75,9 @@ func TestDesiredRule(t *testing.T) {
 // Service is published in has a rule of its own.
 func TestDesiredRulesByFamily(t *testing.T) {
 	nodes := []*v1.Node{
-		newNode("a", internalIP("10.0.0.1"), internalIP("fd00::1")),
-		newNode("b", internalIP("10.0.0.2"), internalIP("fd00::2")),
-		newNode("c", internalIP("10.0.0.3")), // no IPv6 address
+		newNode("a", fixture.InternalIP("10.0.0.1"), fixture.InternalIP("fd00::1")),
+		newNode("b", fixture.InternalIP("10.0.0.2"), fixture.InternalIP("fd00::2")),
+		newNode("c", fixture.InternalIP("10.0.0.3")), // no IPv6 address
 	}
 	rule := func(svc *v1.Service, name string, sources, dests []string) firewall.Rule {
 		return firewall.Rule{
@@ -97,7 +98,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 	}{
 		{
 			name:     "an IPv4 Service has one rule, from anywhere in IPv4 by default, to the nodes' IPv4 addresses",
-			svc:      newService("v4", families(v4)),
+			svc:      newService("v4", fixture.Families(v4)),
 			defaults: []string{"0.0.0.0/0"},
 			wantRules: func(svc *v1.Service) []firewall.Rule {
 				return []firewall.Rule{rule(svc, testFirewallName(string(svc.UID)), []string{"0.0.0.0/0"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"})}
@@ -106,7 +107,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 		},
 		{
 			name:     "an IPv6 Service has one rule, named -nip6, from anywhere in IPv6 by default, to the nodes' IPv6 addresses",
-			svc:      newService("v6", families(v6)),
+			svc:      newService("v6", fixture.Families(v6)),
 			defaults: []string{"0.0.0.0/0"},
 			wantRules: func(svc *v1.Service) []firewall.Rule {
 				return []firewall.Rule{rule(svc, testFirewallNameIPv6(string(svc.UID)), []string{"::/0"}, []string{"fd00::1/128", "fd00::2/128"})}
@@ -115,7 +116,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 		},
 		{
 			name:     "a dual-stack Service has a rule per family, neither mixing the families",
-			svc:      newService("dual", families(dual...)),
+			svc:      newService("dual", fixture.Families(dual...)),
 			defaults: []string{"0.0.0.0/0"},
 			wantRules: func(svc *v1.Service) []firewall.Rule {
 				return []firewall.Rule{
@@ -127,7 +128,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 		},
 		{
 			name:     "a dual-stack Service's source ranges go to the rule of their family",
-			svc:      newService("dual", families(dual...), sourceRanges("2001:db8::/32", "203.0.113.0/24")),
+			svc:      newService("dual", fixture.Families(dual...), fixture.SourceRanges("2001:db8::/32", "203.0.113.0/24")),
 			defaults: []string{"0.0.0.0/0"},
 			wantRules: func(svc *v1.Service) []firewall.Rule {
 				return []firewall.Rule{
@@ -139,7 +140,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 		},
 		{
 			name:     "a dual-stack Service with IPv4 source ranges only has no IPv6 rule and publishes no IPv6 address",
-			svc:      newService("dual", families(dual...), sourceRanges("203.0.113.0/24")),
+			svc:      newService("dual", fixture.Families(dual...), fixture.SourceRanges("203.0.113.0/24")),
 			defaults: []string{"0.0.0.0/0"},
 			wantRules: func(svc *v1.Service) []firewall.Rule {
 				return []firewall.Rule{rule(svc, testFirewallName(string(svc.UID)), []string{"203.0.113.0/24"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"})}
@@ -148,7 +149,7 @@ func TestDesiredRulesByFamily(t *testing.T) {
 		},
 		{
 			name:     "a dual-stack Service with a default narrowed to IPv4 ranges has no IPv6 rule",
-			svc:      newService("dual", families(dual...)),
+			svc:      newService("dual", fixture.Families(dual...)),
 			defaults: []string{"10.0.0.0/8"},
 			wantRules: func(svc *v1.Service) []firewall.Rule {
 				return []firewall.Rule{rule(svc, testFirewallName(string(svc.UID)), []string{"10.0.0.0/8"}, []string{"10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"})}
