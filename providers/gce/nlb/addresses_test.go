@@ -11,9 +11,10 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
-func inNamespace(ns, uid string) svcOpt {
+func inNamespace(ns, uid string) fixture.ServiceOption {
 	return func(s *v1.Service) { s.Namespace, s.UID = ns, types.UID("0b1c2d3e-0000-4000-8000-"+uid) }
 }
 
@@ -33,16 +34,16 @@ func TestAServiceIsRefusedTheAddressOfAnotherNamespacesService(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			lc := newLBCloud(t, fakegce.Config{}, "node-1")
 			nodes := nodesFor("us-central1-a", "node-1")
-			owner := newService("web", inNamespace("team-b", "00000000000b"), withAnnotation(annotations.Backend, backend))
+			owner := newService("web", inNamespace("team-b", "00000000000b"), fixture.Annotation(annotations.Backend, backend))
 			ip := ensure(t, lc, owner, nodes)
 			ownerAddress := BaseName(lc.p.Owner, string(owner.UID))
 			thieves := []*v1.Service{
 				// Another port than the owner's: the API itself would let
 				// both load balancers share the address.
-				newService("by-ip", inNamespace("team-a", "0000000000a1"), withPorts(v1.ProtocolTCP, 443),
-					withAnnotation(annotations.Backend, backend), withLoadBalancerIP(ip)),
-				newService("by-name", inNamespace("team-a", "0000000000a2"), withPorts(v1.ProtocolTCP, 443),
-					withAnnotation(annotations.Backend, backend), withAnnotation(annotations.StaticAddress, ownerAddress)),
+				newService("by-ip", inNamespace("team-a", "0000000000a1"), fixture.Ports(v1.ProtocolTCP, 443),
+					fixture.Annotation(annotations.Backend, backend), fixture.LoadBalancerIP(ip)),
+				newService("by-name", inNamespace("team-a", "0000000000a2"), fixture.Ports(v1.ProtocolTCP, 443),
+					fixture.Annotation(annotations.Backend, backend), fixture.Annotation(annotations.StaticAddress, ownerAddress)),
 			}
 			for _, thief := range thieves {
 				_, err := lc.lb().Ensure(context.Background(), thief, nodes)
@@ -65,7 +66,7 @@ func TestAServiceIsRefusedTheAddressOfAnotherNamespacesService(t *testing.T) {
 }
 
 func TestWhoMayUseAnExistingAddress(t *testing.T) {
-	d, err := Desire(newService("web", inNamespace("team-a", "0000000000a1"), withLoadBalancerIP("203.0.113.7")), nil, testParams)
+	d, err := Desire(newService("web", inNamespace("team-a", "0000000000a1"), fixture.LoadBalancerIP("203.0.113.7")), nil, testParams)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // insertInstance adds an instance of the network in a zone.
@@ -30,14 +31,8 @@ func insertInstance(t *testing.T, lc *lbCloud, zone, name string) {
 // with an external IPv6 range.
 func dualStackSubnetwork(t *testing.T, lc *lbCloud) {
 	t.Helper()
-	op, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
-		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lc.Compute.RegionOperations.Wait(lc.Project, "us-central1", op.Name).Do(); err != nil {
-		t.Fatal(err)
-	}
+	fixture.InsertSubnetwork(t, lc.Cloud, lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
+		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"})
 	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
@@ -25,8 +26,8 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	lc.p.DefaultBackend = BackendService
-	web := newService("web", withPorts("TCP", 80, 443))
-	dns := newService("dns-server", withPorts("TCP", 53), withPorts("UDP", 53))
+	web := newService("web", fixture.Ports("TCP", 80, 443))
+	dns := newService("dns-server", fixture.Ports("TCP", 53), fixture.Ports("UDP", 53))
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
 	webIP := ensure(t, lc, web, nodes)
 	ensure(t, lc, dns, nodes)

@@ -11,6 +11,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 var testParams = Params{
@@ -48,28 +49,28 @@ func TestDesire(t *testing.T) {
 				}
 			}},
 		{name: "TCP and UDP ports make two rules, each over its own range",
-			svc: newService("dns", withPorts("UDP", 53, 5353), withPorts("TCP", 53, 8053)),
+			svc: newService("dns", fixture.Ports("UDP", 53, 5353), fixture.Ports("TCP", 53, 8053)),
 			check: func(t *testing.T, d *Desired) {
 				if len(d.Rules) != 2 || d.Rules[0].PortRange != "53-8053" || d.Rules[1].PortRange != "53-5353" {
 					t.Errorf("rules = %+v", d.Rules)
 				}
 			}},
 		{name: "externalTrafficPolicy Local checks the Service's own health-check node port",
-			svc: newService("web", withLocalTraffic(31000)),
+			svc: newService("web", fixture.LocalTraffic(31000)),
 			check: func(t *testing.T, d *Desired) {
 				if d.HealthCheck != (HealthCheck{Name: base, Port: 31000, Path: "/healthz"}) {
 					t.Errorf("health check = %+v", d.HealthCheck)
 				}
 			}},
 		{name: "ClientIP affinity maps to CLIENT_IP",
-			svc: newService("web", withClientIPAffinity()),
+			svc: newService("web", fixture.ClientIPAffinity()),
 			check: func(t *testing.T, d *Desired) {
 				if d.Pool.SessionAffinity != "CLIENT_IP" || PoolName(d.Base, d.Pool.SessionAffinity) != base+"-ca" {
 					t.Errorf("pool = %+v", d.Pool)
 				}
 			}},
 		{name: "the Standard tier annotation and a static address",
-			svc: newService("web", withAnnotation(annotations.NetworkTier, "Standard"), withAnnotation(annotations.StaticAddress, "my-ip")),
+			svc: newService("web", fixture.Annotation(annotations.NetworkTier, "Standard"), fixture.Annotation(annotations.StaticAddress, "my-ip")),
 			check: func(t *testing.T, d *Desired) {
 				if d.Address != (Address{Name: "my-ip", UserOwned: true, Tier: "STANDARD"}) || d.Rules[0].Tier != "STANDARD" {
 					t.Errorf("address = %+v, rule tier %s", d.Address, d.Rules[0].Tier)
@@ -100,15 +101,15 @@ func TestDesireRefusesBadServices(t *testing.T) {
 		svc  *v1.Service
 		want string
 	}{
-		{name: "an unknown network tier", svc: newService("web", withAnnotation(annotations.NetworkTier, "Gold")),
+		{name: "an unknown network tier", svc: newService("web", fixture.Annotation(annotations.NetworkTier, "Gold")),
 			want: `cloud.google.com/network-tier: "Gold" is not a network tier: use Premium or Standard`},
-		{name: "a bad static address name", svc: newService("web", withAnnotation(annotations.StaticAddress, "My_IP")),
+		{name: "a bad static address name", svc: newService("web", fixture.Annotation(annotations.StaticAddress, "My_IP")),
 			want: `cloud-provider-vpc.io/static-address: "My_IP" is not an address name (lowercase letters, digits and hyphens)`},
-		{name: "a bad source range", svc: newService("web", withSourceRanges("10.0.0.0/33")),
+		{name: "a bad source range", svc: newService("web", fixture.SourceRanges("10.0.0.0/33")),
 			want: `spec.loadBalancerSourceRanges: "10.0.0.0/33" is not a CIDR range such as 203.0.113.0/24`},
-		{name: "a bad loadBalancerIP", svc: newService("web", withLoadBalancerIP("not-an-ip")),
+		{name: "a bad loadBalancerIP", svc: newService("web", fixture.LoadBalancerIP("not-an-ip")),
 			want: `spec.loadBalancerIP: "not-an-ip" is not an IP address`},
-		{name: "an SCTP port", svc: newService("web", withPorts("SCTP", 9)),
+		{name: "an SCTP port", svc: newService("web", fixture.Ports("SCTP", 9)),
 			want: `spec.ports: "sctp-9/SCTP" uses a protocol the external network load balancer does not carry: use TCP or UDP`},
 	}
 	for _, tt := range tests {
@@ -137,9 +138,9 @@ func TestHealthCheckFirewallsOpenToTheCheckersOfTheSchemeAndFamily(t *testing.T)
 	configured.HealthCheckRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/64")}
 	configuredV4Only := params
 	configuredV4Only.HealthCheckRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	external := newService("web", withPorts("TCP", 80))
-	targetPool := newService("web", withPorts("TCP", 80), withAnnotation(annotations.Backend, BackendTargetPool))
-	internal := newService("web", withPorts("TCP", 80), withAnnotation(annotations.GKELoadBalancerType, "Internal"))
+	external := newService("web", fixture.Ports("TCP", 80))
+	targetPool := newService("web", fixture.Ports("TCP", 80), fixture.Annotation(annotations.Backend, BackendTargetPool))
+	internal := newService("web", fixture.Ports("TCP", 80), fixture.Annotation(annotations.GKELoadBalancerType, "Internal"))
 	for _, tc := range []struct {
 		name   string
 		svc    *v1.Service
@@ -171,7 +172,7 @@ func TestHealthCheckFirewallsOpenToTheCheckersOfTheSchemeAndFamily(t *testing.T)
 }
 
 func TestFirewallsOpenExactlyTheServicePorts(t *testing.T) {
-	d, err := Desire(newService("web", withPorts("TCP", 80, 8080), withPorts("UDP", 53), withSourceRanges("198.51.100.0/24")), nil, testParams)
+	d, err := Desire(newService("web", fixture.Ports("TCP", 80, 8080), fixture.Ports("UDP", 53), fixture.SourceRanges("198.51.100.0/24")), nil, testParams)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
 	dualStackSubnetwork(t, lc)
-	svc := newService("web", withAnnotation(annotations.Backend, BackendService))
+	svc := newService("web", fixture.Annotation(annotations.Backend, BackendService))
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv6Protocol, v1.IPv4Protocol}
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
 	st, err := lc.lb().Ensure(context.Background(), svc, nodes)
@@ -70,7 +71,7 @@ func TestIPv6NeedsABackendServiceAndADualStackSubnetwork(t *testing.T) {
 		{name: "on an IPv4-only subnetwork", backend: BackendService, reason: "NoIPv6Range"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			svc := newService("web", withAnnotation(annotations.Backend, tt.backend))
+			svc := newService("web", fixture.Annotation(annotations.Backend, tt.backend))
 			svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
 			_, err := lc.lb().Ensure(context.Background(), svc, nodesFor("us-central1-a", "node-1"))
 			var se *ServiceError
@@ -98,8 +99,8 @@ func TestIPv6ThatCannotBeServedIsRefusedWithACondition(t *testing.T) {
 		reason string
 	}{
 		{name: "a dual-stack Service kept on its target pool", svc: kept, reason: "IPv6NeedsBackendService"},
-		{name: "an internal dual-stack Service", svc: newService("internal", withAnnotation(annotations.GKELoadBalancerType, "Internal")), reason: "InternalIPv6"},
-		{name: "an internal IPv6-only Service", svc: newService("internal-v6", withAnnotation(annotations.GKELoadBalancerType, "Internal")), reason: "InternalIPv6"},
+		{name: "an internal dual-stack Service", svc: newService("internal", fixture.Annotation(annotations.GKELoadBalancerType, "Internal")), reason: "InternalIPv6"},
+		{name: "an internal IPv6-only Service", svc: newService("internal-v6", fixture.Annotation(annotations.GKELoadBalancerType, "Internal")), reason: "InternalIPv6"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if len(tt.svc.Spec.IPFamilies) == 0 {

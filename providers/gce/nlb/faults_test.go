@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // instantOps is fake-gce with operations DONE in their first answer: the
@@ -22,7 +23,7 @@ var instantOps = fakegce.Config{OpLatency: fakegce.NoOpLatency}
 // the resources the create leaves.
 func cleanRun(t *testing.T) (createWrites, deleteWrites, resources int) {
 	lc := newLBCloud(t, instantOps, "node-1", "node-2")
-	svc := newService("web", withPorts("TCP", 80, 443), withPorts("UDP", 53))
+	svc := newService("web", fixture.Ports("TCP", 80, 443), fixture.Ports("UDP", 53))
 	lc.Server.ResetCalls()
 	ensure(t, lc, svc, nodesFor("us-central1-a", "node-1", "node-2"))
 	createWrites, resources = lc.calls().writes, len(lc.owned())
@@ -44,7 +45,7 @@ func TestACrashAtAnyCallIsRepairedByTheNextReconcile(t *testing.T) {
 	for n := 1; n <= writes; n++ {
 		for _, failOp := range []bool{false, true} {
 			lc := newLBCloud(t, instantOps, "node-1", "node-2")
-			svc := newService("web", withPorts("TCP", 80, 443), withPorts("UDP", 53))
+			svc := newService("web", fixture.Ports("TCP", 80, 443), fixture.Ports("UDP", 53))
 			nodes := nodesFor("us-central1-a", "node-1", "node-2")
 			faultNth(t, lc, n, failOp)
 			if _, err := lc.lb().Ensure(context.Background(), svc, nodes); err == nil {

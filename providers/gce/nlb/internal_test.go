@@ -8,13 +8,14 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestInternalLoadBalancer(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
 	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/default"
-	svc := newService("api", withAnnotation(annotations.GKELoadBalancerType, "Internal"),
-		withAnnotation(annotations.InternalGlobalAccess, "true"))
+	svc := newService("api", fixture.Annotation(annotations.GKELoadBalancerType, "Internal"),
+		fixture.Annotation(annotations.InternalGlobalAccess, "true"))
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
 	ip := ensure(t, lc, svc, nodes)
 	if !netip.MustParsePrefix("10.128.0.0/20").Contains(netip.MustParseAddr(ip)) {

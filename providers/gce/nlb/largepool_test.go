@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // A cluster larger than a target pool's insert takes: the pool is created
@@ -36,7 +37,7 @@ func TestATargetPoolOfMoreNodesThanAnInsertTakesIsCreatedAndFilled(t *testing.T)
 	if err := g.Wait(); err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	svc := newService("big", withAnnotation(annotations.Backend, BackendTargetPool))
+	svc := newService("big", fixture.Annotation(annotations.Backend, BackendTargetPool))
 	nodes := nodesFor("us-central1-a", names...)
 	ensure(t, lc, svc, nodes)
 	pool, err := lc.Compute.TargetPools.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(svc.UID))).Do()

@@ -9,59 +9,30 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // Builders.
 
-type svcOpt func(*v1.Service)
-
-func newService(name string, opts ...svcOpt) *v1.Service {
-	s := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("0b1c2d3e-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))), Annotations: map[string]string{}},
-		Spec:       v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	if len(s.Spec.Ports) == 0 {
-		s.Spec.Ports = []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80}}
-	}
-	return s
+// newService is an external LoadBalancer Service with policy Cluster and a
+// UID made from its name's length, on TCP port 80 unless an option gives
+// ports.
+func newService(name string, opts ...fixture.ServiceOption) *v1.Service {
+	defaults := []fixture.ServiceOption{fixture.UID("0b1c2d3e-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))),
+		fixture.LoadBalancer(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyCluster)}
+	opts = append(append(defaults, opts...), fixture.PortsIfNone(v1.ServicePort{Name: "http", Protocol: v1.ProtocolTCP, Port: 80}))
+	return fixture.Service(name, opts...)
 }
-
-func withPorts(proto v1.Protocol, ports ...int32) svcOpt {
-	return func(s *v1.Service) {
-		for _, p := range ports {
-			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("%s-%d", strings.ToLower(string(proto)), p), Protocol: proto, Port: p})
-		}
-	}
-}
-func withAnnotation(k, v string) svcOpt { return func(s *v1.Service) { s.Annotations[k] = v } }
-func withSourceRanges(r ...string) svcOpt {
-	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
-}
-func withLocalTraffic(port int32) svcOpt {
-	return func(s *v1.Service) {
-		s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
-		s.Spec.HealthCheckNodePort = port
-	}
-}
-func withClientIPAffinity() svcOpt {
-	return func(s *v1.Service) { s.Spec.SessionAffinity = v1.ServiceAffinityClientIP }
-}
-func withLoadBalancerIP(ip string) svcOpt { return func(s *v1.Service) { s.Spec.LoadBalancerIP = ip } }
 
 func nodesFor(zone string, names ...string) []*v1.Node {
 	var out []*v1.Node
 	for _, n := range names {
-		out = append(out, &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}, Spec: v1.NodeSpec{ProviderID: "gce://fake-project/" + zone + "/" + n}})
+		out = append(out, fixture.Node(n, fixture.ProviderID("gce://fake-project/"+zone+"/"+n)))
 	}
 	return out
 }
@@ -87,13 +58,7 @@ func newLBCloud(t testing.TB, cfg fakegce.Config, instances ...string) *lbCloud 
 	t.Helper()
 	fc := fakegcetest.Start(t, cfg)
 	ctx := context.Background()
-	op, err := fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fc.Compute.GlobalOperations.Wait(fc.Project, op.Name).Do(); err != nil {
-		t.Fatal(err)
-	}
+	fixture.InsertNetwork(t, fc, fc.Project, fixture.AutoNetwork("default"))
 	for _, name := range instances {
 		op, err := fc.Compute.Instances.Insert(fc.Project, "us-central1-a", &compute.Instance{Name: name, MachineType: "zones/us-central1-a/machineTypes/e2-medium",
 			Disks:             []*compute.AttachedDisk{{Boot: true, AutoDelete: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},

@@ -12,13 +12,14 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestANodeChangeOnlyTouchesTheSharedGroups(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2", "node-3")
 	lc.p.DefaultBackend = BackendService
 	// Names of other lengths: newService derives the UID from the length.
-	web, api := newService("web", withPorts("TCP", 80)), newService("api-server", withPorts("TCP", 443))
+	web, api := newService("web", fixture.Ports("TCP", 80)), newService("api-server", fixture.Ports("TCP", 443))
 	two := nodesFor("us-central1-a", "node-1", "node-2")
 	three := nodesFor("us-central1-a", "node-1", "node-2", "node-3")
 	ensure(t, lc, web, two)
@@ -55,18 +56,18 @@ func TestANodeChangeTheShortcutCannotAnswer(t *testing.T) {
 	ctx := context.Background()
 	nodes := nodesFor("us-central1-a", "node-1")
 
-	never := newService("never-ensured", withPorts("TCP", 80))
+	never := newService("never-ensured", fixture.Ports("TCP", 80))
 	if done, _ := lc.lb().UpdateNodes(ctx, never, nodes); done {
 		t.Errorf("a Service this process never ensured was handled by the shortcut")
 	}
 
-	pool := newService("target-pool", withPorts("TCP", 80), withAnnotation(annotations.Backend, BackendTargetPool))
+	pool := newService("target-pool", fixture.Ports("TCP", 80), fixture.Annotation(annotations.Backend, BackendTargetPool))
 	ensure(t, lc, pool, nodes)
 	if done, _ := lc.lb().UpdateNodes(ctx, pool, nodesFor("us-central1-a", "node-1", "node-2")); done {
 		t.Errorf("a target pool's node change was handled by the shortcut")
 	}
 
-	web := newService("web", withPorts("TCP", 80))
+	web := newService("web", fixture.Ports("TCP", 80))
 	ensure(t, lc, web, nodes)
 	moved := append(nodesFor("us-central1-a", "node-1"), nodesFor("us-central1-b", "node-9")...)
 	if done, _ := lc.lb().UpdateNodes(ctx, web, moved); done {
@@ -90,8 +91,8 @@ func TestANodeChangeTheShortcutCannotAnswer(t *testing.T) {
 func TestConcurrentWorkersReadASharedGroupOnce(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2", "node-3")
 	lc.p.DefaultBackend = BackendService
-	ensure(t, lc, newService("web", withPorts("TCP", 80)), nodesFor("us-central1-a", "node-1", "node-2"))
-	d, err := Desire(newService("web", withPorts("TCP", 80)), nodesFor("us-central1-a", "node-1", "node-2", "node-3"), lc.p)
+	ensure(t, lc, newService("web", fixture.Ports("TCP", 80)), nodesFor("us-central1-a", "node-1", "node-2"))
+	d, err := Desire(newService("web", fixture.Ports("TCP", 80)), nodesFor("us-central1-a", "node-1", "node-2", "node-3"), lc.p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestConcurrentWorkersReadASharedGroupOnce(t *testing.T) {
 func TestAnOlderNodeSetCannotUndoANewerOneInASharedGroup(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2", "node-3")
 	lc.p.DefaultBackend = BackendService
-	web, api := newService("web", withPorts("TCP", 80)), newService("api-server", withPorts("TCP", 443))
+	web, api := newService("web", fixture.Ports("TCP", 80)), newService("api-server", fixture.Ports("TCP", 443))
 	older := nodeset.WithVersion(context.Background(), 1)
 	newer := nodeset.WithVersion(context.Background(), 2)
 	two := nodesFor("us-central1-a", "node-1", "node-2")

@@ -11,6 +11,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // opsByStep lists a plan's ops as "step: verb kind name", in plan order.
@@ -76,7 +77,7 @@ func TestPlanTeardown(t *testing.T) {
 }
 
 func TestPlanOfABackendService(t *testing.T) {
-	svc := newService("web", withAnnotation(annotations.Backend, BackendService))
+	svc := newService("web", fixture.Annotation(annotations.Backend, BackendService))
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol}
 	d, err := Desire(svc, nodesFor("us-central1-a", "n1"), testParams)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // sharedDeletes are the delete calls fake-gce received for the resources
@@ -44,7 +45,7 @@ func TestSharedResourcesGoWithTheLastLoadBalancerThatUsesThem(t *testing.T) {
 			lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
 			lc.p.DefaultBackend = tt.backend
 			nodes := nodesFor("us-central1-a", "node-1", "node-2")
-			web, api := newService("web"), newService("api-server", withPorts("TCP", 443))
+			web, api := newService("web"), newService("api-server", fixture.Ports("TCP", 443))
 			ensure(t, lc, web, nodes)
 			ensure(t, lc, api, nodes)
 			shared := lc.owned()
@@ -87,7 +88,7 @@ func TestLeavingTheBackendServiceKeepsTheGroupsOthersUse(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
 	lc.p.DefaultBackend = BackendService
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
-	web, api := newService("web"), newService("api-server", withPorts("TCP", 443))
+	web, api := newService("web"), newService("api-server", fixture.Ports("TCP", 443))
 	ip := ensure(t, lc, web, nodes)
 	ensure(t, lc, api, nodes)
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // dualStackCloud is fake-gce with a dual-stack subnetwork the load
@@ -17,14 +18,8 @@ import (
 func dualStackCloud(t *testing.T) *lbCloud {
 	t.Helper()
 	lc := newLBCloud(t, fakegce.Config{}, "node-1", "node-2")
-	op, err := lc.Compute.Subnetworks.Insert(lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
-		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do()
-	if err == nil {
-		_, err = lc.WaitOperation(context.Background(), op)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	fixture.InsertSubnetwork(t, lc.Cloud, lc.Project, "us-central1", &compute.Subnetwork{Name: "ds", Network: "global/networks/default",
+		IpCidrRange: "10.200.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"})
 	lc.p.SubnetworkURL = "https://www.googleapis.com/compute/v1/projects/fake-project/regions/us-central1/subnetworks/ds"
 	return lc
 }
@@ -46,7 +41,7 @@ func clientSources(t *testing.T, lc *lbCloud, base string) map[string][]string {
 func TestADualStackServiceWithTheRangesOfOneFamilyKeepsTheOtherClosed(t *testing.T) {
 	lc := dualStackCloud(t)
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
-	svc := newService("web", withAnnotation(annotations.Backend, BackendService))
+	svc := newService("web", fixture.Annotation(annotations.Backend, BackendService))
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
 	base := BaseName(lc.p.Owner, string(svc.UID))
 
