@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -15,9 +13,7 @@ import (
 
 // tenantService is a LoadBalancer Service of a namespace.
 func tenantService(namespace, name, uid string, annots map[string]string) *v1.Service {
-	svc := lbService(annots)
-	svc.ObjectMeta = metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID(uid), Annotations: annots}
-	return svc
+	return namedLBService(namespace, name, uid, annots)
 }
 
 // A Service of one namespace asks for the address another namespace's

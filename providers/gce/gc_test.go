@@ -21,6 +21,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/firewallgc"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
@@ -100,9 +101,8 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 		}
 	}
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
-	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
+	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 
 	type teamCluster struct {
 		p       *Cloud

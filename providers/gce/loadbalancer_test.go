@@ -17,14 +17,22 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
+// lbService is the external LoadBalancer Service "web" on TCP port 80,
+// with the annotations given.
 func lbService(annots map[string]string) *v1.Service {
-	return &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "6a1d6c1e-1111-4222-8333-444455556666", Annotations: annots},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster,
-			Ports: []v1.ServicePort{{Name: "http", Port: 80, Protocol: v1.ProtocolTCP}}},
+	return namedLBService(metav1.NamespaceDefault, "web", "6a1d6c1e-1111-4222-8333-444455556666", annots)
+}
+
+func namedLBService(namespace, name, uid string, annots map[string]string) *v1.Service {
+	opts := []fixture.ServiceOption{fixture.Namespace(namespace), fixture.UID(uid), fixture.LoadBalancer(),
+		fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyCluster), fixture.HTTPPort(0, 0)}
+	for k, v := range annots {
+		opts = append(opts, fixture.Annotation(k, v))
 	}
+	return fixture.Service(name, opts...)
 }
 
 // problem is what a failed reconcile tells the Service's owner: the
@@ -154,7 +162,7 @@ func TestWithoutASubnetworkInTheConfigTheNetworksOnlyOneIsUsed(t *testing.T) {
 
 func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
-	must(t, tc.Cloud)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
+	fixture.InsertSubnetwork(t, tc.Cloud, tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"})
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	ctx := context.Background()
 	want := problem{"NoSubnetwork", "this load balancer takes its address from a subnetwork, and network vpc has 2 in us-central1 (clients, nodes): " +
@@ -181,8 +189,7 @@ func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T)
 
 func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName, c.NetworkName = "", "bare" })
-	must(t, tc.Cloud)(tc.Compute.Networks.Insert(tc.Project, &compute.Network{Name: "bare", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
+	fixture.InsertNetwork(t, tc.Cloud, tc.Project, fixture.CustomNetwork("bare"))
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	want := problem{"NoSubnetwork", "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"}
 	if got := ensureFails(t, tc, svc, nil); got != want {
@@ -216,7 +223,7 @@ func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) 
 
 func TestASubnetworkIsLookedUpOnlyForWhatNeedsOne(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
-	must(t, tc.Cloud)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"}).Do())
+	fixture.InsertSubnetwork(t, tc.Cloud, tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"})
 	// IPv6 on a target pool is refused for the backend first, whatever
 	// the subnetworks.
 	svc := lbService(map[string]string{annotations.Backend: "target-pool"})

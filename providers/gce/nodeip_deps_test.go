@@ -15,6 +15,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.T) {
@@ -33,9 +34,7 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 		t.Errorf("deps = %+v, want the cloud config's [load-balancer] values and network", deps)
 	}
 
-	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: v1.NodeStatus{
-		Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}},
-		Addresses:  []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "10.0.0.5"}}}}
+	node := fixture.Node("n1", fixture.InternalIP("10.0.0.5"))
 	client := fake.NewClientset(svc, node)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	ctrl, err := nodeip.New(client, factory.Core().V1().Services(), factory.Core().V1().Nodes(), factory.Discovery().V1().EndpointSlices(), deps, nodeip.Options{})

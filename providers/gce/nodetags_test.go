@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // startWithInstances starts fake-gce with the network vpc and the given
@@ -18,9 +19,8 @@ func startWithInstances(t *testing.T, fcfg fakegce.Config, instances map[string]
 	t.Helper()
 	fc := fakegcetest.Start(t, fcfg)
 	waitOp := must(t, fc)
-	waitOp(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	waitOp(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, fc.Project, fixture.CustomNetwork("vpc"))
+	fixture.InsertSubnetwork(t, fc, fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"})
 	for name, tags := range instances {
 		waitOp(fc.Compute.Instances.Insert(fc.Project, "us-central1-a", &compute.Instance{
 			Name: name, MachineType: "zones/us-central1-a/machineTypes/e2-standard-4",

@@ -19,11 +19,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // testCloud is a fake VPC with a network, a subnetwork and instances, and
@@ -39,9 +39,8 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 	tc := &testCloud{Cloud: fc}
 	// Custom mode: without ForceSendFields the client omits false and the
 	// API makes an auto-mode network, with a subnetwork in every region.
-	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	must(t, fc)(fc.Compute.Subnetworks.Insert(fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, fc.Project, fixture.CustomNetwork("vpc"))
+	fixture.InsertSubnetwork(t, fc, fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"})
 	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
 		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	if tune != nil {
@@ -96,7 +95,7 @@ func (tc *testCloud) addInstance(t *testing.T, zone, name string) *compute.Insta
 }
 
 func node(name, providerID string) *v1.Node {
-	return &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.NodeSpec{ProviderID: providerID}}
+	return fixture.Node(name, fixture.ProviderID(providerID))
 }
 
 func TestInstanceMetadataDescribesTheNode(t *testing.T) {
@@ -186,7 +185,7 @@ func TestANodeInAZoneOutsideTheManagedOnesIsNotReportedGone(t *testing.T) {
 // the config must say them.
 func TestAZoneFromOneReplicasMetadataDoesNotDecideTheManagedZones(t *testing.T) {
 	fc := fakegcetest.Start(t, fakegce.Config{MetadataInstance: "us-central1-b/master"})
-	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc"}).Do())
+	fixture.InsertNetwork(t, fc, fc.Project, &compute.Network{Name: "vpc"})
 	must(t, fc)(fc.Compute.Instances.Insert(fc.Project, "us-central1-b", &compute.Instance{Name: "master", MachineType: "zones/us-central1-b/machineTypes/e2-medium",
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
@@ -320,7 +319,7 @@ func TestZones(t *testing.T) {
 
 func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 	fc := fakegcetest.Start(t, fakegce.Config{MetadataInstance: "us-central1-b/master"})
-	must(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "vpc"}).Do())
+	fixture.InsertNetwork(t, fc, fc.Project, &compute.Network{Name: "vpc"})
 	must(t, fc)(fc.Compute.Instances.Insert(fc.Project, "us-central1-b", &compute.Instance{Name: "master", MachineType: "zones/us-central1-b/machineTypes/e2-medium",
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())

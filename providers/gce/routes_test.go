@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 const cluster = "test-cluster"
@@ -109,8 +110,8 @@ func TestCreateRouteForAMissingNodeFails(t *testing.T) {
 // route of its own name, and the IPv4 one keeps the name it always had.
 func TestADualStackNodeGetsOneRoutePerPodCIDR(t *testing.T) {
 	tc := newTestCloud(t, fakegce.Config{}, nil)
-	must(t, tc.Cloud)(tc.Compute.Subnetworks.Insert(tc.Project, "us-central1", &compute.Subnetwork{Name: "dual", Network: "global/networks/vpc",
-		IpCidrRange: "10.1.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do())
+	fixture.InsertSubnetwork(t, tc.Cloud, tc.Project, "us-central1", &compute.Subnetwork{Name: "dual", Network: "global/networks/vpc",
+		IpCidrRange: "10.1.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"})
 	sub, err := tc.Compute.Subnetworks.Get(tc.Project, "us-central1", "dual").Do()
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // A Shared VPC cluster: the nodes and the load balancers are in the
@@ -33,9 +34,8 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 		}
 	}
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
-	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
+	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 	waitOp(fc.Compute.Instances.Insert(service, "us-central1-a", &compute.Instance{
 		Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4",
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
@@ -136,20 +136,10 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnetwork(t *testing.T) {
 	const service, host = "service-project", "host-project"
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}})
-	waitOp := func(op *compute.Operation, err error) {
-		t.Helper()
-		if err == nil {
-			_, err = fc.WaitOperation(context.Background(), op)
-		}
-		if err != nil {
-			t.Fatalf("setup: %v", err)
-		}
-	}
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
-	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
-	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "ilb", Network: hostNet, IpCidrRange: "10.0.1.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
+	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
+	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "ilb", Network: hostNet, IpCidrRange: "10.0.1.0/24"})
 	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", SubnetworkName: "nodes", LocalZone: "us-central1-a",
 		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
@@ -191,9 +181,8 @@ func TestASharedVPCRouteNamesTheNodeByItsInternalAddress(t *testing.T) {
 		}
 	}
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
-	waitOp(fc.Compute.Networks.Insert(host, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	waitOp(fc.Compute.Subnetworks.Insert(host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
+	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 	waitOp(fc.Compute.Instances.Insert(service, "us-central1-a", &compute.Instance{
 		Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4", CanIpForward: true,
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
