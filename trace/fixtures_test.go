@@ -8,14 +8,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // The fixtures are the packet lab's cluster: three nodes in subnetwork
@@ -64,12 +63,8 @@ func newLab(opts ...labOpt) *lab {
 			Name: testOwner.ResourceName("r", fmt.Sprintf("node-%d", i)), Network: testNetwork, Priority: 1000,
 			DestRange: fmt.Sprintf("10.64.%d.0/24", i), NextHopInstance: instanceLink(i)})
 	}
-	l.svc = &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: types.UID(webUID), Annotations: map[string]string{}},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster,
-			IPFamilies: []v1.IPFamily{v1.IPv4Protocol},
-			Ports:      []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: 30080}}},
-	}
+	l.svc = fixture.Service("web", fixture.UID(webUID), fixture.LoadBalancer(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyCluster),
+		fixture.Families(v1.IPv4Protocol), fixture.HTTPPort(8080, 30080))
 	l.slices = []*discoveryv1.EndpointSlice{newSlice("web-v4", discoveryv1.AddressTypeIPv4, podEndpoint("web-a", "10.64.1.3", "node-1"), podEndpoint("web-b", "10.64.2.5", "node-2"))}
 	l.cloud.Firewalls = []*compute.Firewall{
 		newFirewall("lab-nodes-to-pods", sources(), sourceTags("k8s-node"), targetTags("k8s-node"), allow("all")),

@@ -18,6 +18,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
 )
 
@@ -40,9 +41,8 @@ func newSharedVPCCluster(t *testing.T, network, extra string) *cluster {
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{serviceProject, hostProject}})
 	c := &cluster{fc: fc}
 	const link = computeclient.LinkBase + "projects/" + hostProject
-	wait(t, fc)(fc.Compute.Networks.Insert(hostProject, &compute.Network{Name: "shared", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	wait(t, fc)(fc.Compute.Subnetworks.Insert(hostProject, "us-central1", &compute.Subnetwork{Name: "nodes", Network: link + "/global/networks/shared", IpCidrRange: "10.0.0.0/24"}).Do())
+	fixture.InsertNetwork(t, fc, hostProject, fixture.CustomNetwork("shared"))
+	fixture.InsertSubnetwork(t, fc, hostProject, "us-central1", &compute.Subnetwork{Name: "nodes", Network: link + "/global/networks/shared", IpCidrRange: "10.0.0.0/24"})
 	for i := 1; i <= 3; i++ {
 		wait(t, fc)(fc.Compute.Instances.Insert(serviceProject, "us-central1-a", &compute.Instance{
 			Name: fmt.Sprintf("node-%d", i), MachineType: "zones/us-central1-a/machineTypes/e2-medium",

@@ -28,6 +28,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
 )
 
@@ -54,7 +55,7 @@ func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	fc := fakegcetest.Start(t, fakegce.Config{})
 	c := &cluster{fc: fc}
-	wait(t, fc)(fc.Compute.Networks.Insert(fc.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do())
+	fixture.InsertNetwork(t, fc, fc.Project, fixture.AutoNetwork("default"))
 	for i := 1; i <= 3; i++ {
 		wait(t, fc)(fc.Compute.Instances.Insert(fc.Project, "us-central1-a", &compute.Instance{
 			Name: fmt.Sprintf("node-%d", i), MachineType: "zones/us-central1-a/machineTypes/e2-medium",
@@ -126,15 +127,9 @@ func wait(t *testing.T, fc *fakegcetest.Cloud) func(*compute.Operation, error) {
 
 // web is the Service: port 80 to 8080, pods web-a on node-1 and web-b on
 // node-2.
-func web(opts ...func(*v1.Service)) (*v1.Service, *discoveryv1.EndpointSlice) {
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: types.UID(webUID), Annotations: map[string]string{}},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyCluster,
-			IPFamilies: []v1.IPFamily{v1.IPv4Protocol}, Ports: []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80}}},
-	}
-	for _, o := range opts {
-		o(svc)
-	}
+func web(opts ...fixture.ServiceOption) (*v1.Service, *discoveryv1.EndpointSlice) {
+	svc := fixture.Service("web", append([]fixture.ServiceOption{fixture.UID(webUID), fixture.LoadBalancer(),
+		fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyCluster), fixture.Families(v1.IPv4Protocol), fixture.HTTPPort(0, 0)}, opts...)...)
 	endpoint := func(pod, ip, node string) discoveryv1.Endpoint {
 		return discoveryv1.Endpoint{Addresses: []string{ip}, NodeName: ptr.To(node), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
 			TargetRef: &v1.ObjectReference{Kind: "Pod", Namespace: "default", Name: pod}}
