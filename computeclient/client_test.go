@@ -12,6 +12,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func newClient(t *testing.T, cloud *fakegcetest.Cloud, tune func(*computeclient.Config)) *computeclient.Client {
@@ -35,13 +36,7 @@ func route(name string) *compute.Route {
 
 func withNetwork(t *testing.T, cloud *fakegcetest.Cloud) {
 	t.Helper()
-	op, err := cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: true}).Do()
-	if err == nil {
-		op, err = cloud.WaitOperation(context.Background(), op)
-	}
-	if err != nil || op.Error != nil {
-		t.Fatalf("insert network: %v", err)
-	}
+	fixture.InsertNetwork(t, cloud, cloud.Project, fixture.AutoNetwork("default"))
 }
 
 func countCalls(cloud *fakegcetest.Cloud, api string) int {

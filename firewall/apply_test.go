@@ -15,6 +15,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // startCloud runs fake-gce with the networks "default" and "other", and a
@@ -23,13 +24,7 @@ func startCloud(t *testing.T) (*fakegcetest.Cloud, *computeclient.Client) {
 	t.Helper()
 	cloud := fakegcetest.Start(t, fakegce.Config{})
 	for _, name := range []string{"default", "other"} {
-		op, err := cloud.Compute.Networks.Insert(cloud.Project, &compute.Network{Name: name, AutoCreateSubnetworks: true}).Do()
-		if err == nil {
-			op, err = cloud.WaitOperation(context.Background(), op)
-		}
-		if err != nil || op.Error != nil {
-			t.Fatalf("insert network %s: %v", name, err)
-		}
+		fixture.InsertNetwork(t, cloud, cloud.Project, fixture.AutoNetwork(name))
 	}
 	c, err := computeclient.New(context.Background(), computeclient.Config{
 		Project: cloud.Project, Endpoint: cloud.Endpoint, HTTPClient: cloud.HTTP.Client(),
