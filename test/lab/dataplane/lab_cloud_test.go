@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // The lab's cloud: fake-gce with the contract's network, driven through the
@@ -21,10 +22,9 @@ type labCloud struct {
 func startLabCloud(t testing.TB) *labCloud {
 	t.Helper()
 	c := &labCloud{Cloud: fakegcetest.Start(t, fakegce.Config{ExternalIPRange: "203.0.113.0/24"}), t: t}
-	c.do(c.Compute.Networks.Insert(c.Project, &compute.Network{Name: "default", AutoCreateSubnetworks: false,
-		ForceSendFields: []string{"AutoCreateSubnetworks"}}).Do())
-	c.do(c.Compute.Subnetworks.Insert(c.Project, region, &compute.Subnetwork{Name: "nodes",
-		Network: "global/networks/default", IpCidrRange: "10.128.0.0/20", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"}).Do())
+	fixture.InsertNetwork(t, c.Cloud, c.Project, fixture.CustomNetwork("default"))
+	fixture.InsertSubnetwork(t, c.Cloud, c.Project, region, &compute.Subnetwork{Name: "nodes",
+		Network: "global/networks/default", IpCidrRange: "10.128.0.0/20", StackType: "IPV4_IPV6", Ipv6AccessType: "EXTERNAL"})
 	return c
 }
 
