@@ -21,17 +21,19 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func createService(t *testing.T, name string, annotations map[string]string, ports ...int32) *v1.Service {
 	t.Helper()
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Annotations: annotations},
-		Spec:       v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": name}},
+	opts := []fixture.ServiceOption{fixture.LoadBalancer(), fixture.Selector(map[string]string{"app": name})}
+	for k, v := range annotations {
+		opts = append(opts, fixture.Annotation(k, v))
 	}
 	for _, p := range ports {
-		svc.Spec.Ports = append(svc.Spec.Ports, v1.ServicePort{Name: fmt.Sprintf("p%d", p), Port: p, Protocol: v1.ProtocolTCP})
+		opts = append(opts, fixture.NamedPort(fmt.Sprintf("p%d", p), v1.ProtocolTCP, p))
 	}
+	svc := fixture.Service(name, opts...)
 	created, err := s.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func ingressIPs(name string) []string {
@@ -105,12 +106,8 @@ func TestANodeIPClassServiceIsCleanedUpThroughItsFinalizer(t *testing.T) {
 	ccm := startCCM(t, "ccm-nodeip-class")
 	startNode(t, "us-central1-c", "node-23")
 	eventually(t, convergeWithin, "node-23 initialised", initialised("node-23"))
-	class := "cloud-provider-vpc.io/nodeip"
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "classy"},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, LoadBalancerClass: &class, Selector: map[string]string{"app": "classy"},
-			Ports: []v1.ServicePort{{Name: "http", Port: 8443, Protocol: v1.ProtocolTCP}}},
-	}
+	svc := fixture.Service("classy", fixture.LoadBalancer(), fixture.Class("cloud-provider-vpc.io/nodeip"),
+		fixture.Selector(map[string]string{"app": "classy"}), fixture.NamedPort("http", v1.ProtocolTCP, 8443))
 	created, err := s.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

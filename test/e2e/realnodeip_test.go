@@ -17,6 +17,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // With the real kube-controller-manager, kube-scheduler and kubelets, a
@@ -103,13 +104,9 @@ func TestNodeIPFollowsRealPodsAndNodesAndExternalLoadBalancersFollowTheNodeSet(t
 // Local for the pods labelled app=name, deleted when the test ends.
 func createLocalNodeIPService(t *testing.T, name string, port int32) {
 	t.Helper()
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name,
-			Annotations: map[string]string{"cloud-provider-vpc.io/load-balancer-mode": "nodeip"}},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": name},
-			ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyLocal,
-			Ports:                 []v1.ServicePort{{Name: "http", Port: port, Protocol: v1.ProtocolTCP}}},
-	}
+	svc := fixture.Service(name, fixture.LoadBalancer(), fixture.Annotation("cloud-provider-vpc.io/load-balancer-mode", "nodeip"),
+		fixture.Selector(map[string]string{"app": name}), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal),
+		fixture.NamedPort("http", v1.ProtocolTCP, port))
 	if _, err := s.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // aCluster is one of two clusters in the suite's fake-gce project: its own
@@ -167,11 +168,8 @@ func (c *aCluster) waitForGroupMember(t *testing.T, zone, name string) {
 // for its external address; it returns the base of its resources' names.
 func (c *aCluster) createLoadBalancer(t *testing.T, name string, port int32) string {
 	t.Helper()
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": name},
-			Ports: []v1.ServicePort{{Name: "p", Port: port, Protocol: v1.ProtocolTCP}}},
-	}
+	svc := fixture.Service(name, fixture.LoadBalancer(), fixture.Selector(map[string]string{"app": name}),
+		fixture.NamedPort("p", v1.ProtocolTCP, port))
 	created, err := c.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 // endpointSliceControllerName is the managed-by label of the slices
@@ -75,11 +77,7 @@ func deploymentReady(name string, want int32) func() (bool, error) {
 // the test ends.
 func createClusterIPService(t *testing.T, name string) {
 	t.Helper()
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
-		Spec: v1.ServiceSpec{Selector: map[string]string{"app": name},
-			Ports: []v1.ServicePort{{Name: "http", Port: 80, Protocol: v1.ProtocolTCP}}},
-	}
+	svc := fixture.Service(name, fixture.Selector(map[string]string{"app": name}), fixture.HTTPPort(0, 0))
 	if _, err := s.cp.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

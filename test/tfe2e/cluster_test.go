@@ -20,6 +20,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 const (
@@ -249,11 +250,8 @@ func checkLoadBalancer(t *testing.T, cp *cluster.ControlPlane, e *env, out examp
 	t.Helper()
 	ctx := context.Background()
 	services := cp.Admin.CoreV1().Services("default")
-	svc := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{annotations.StaticAddress: out.ReservedAddressName}},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "web"},
-			Ports: []v1.ServicePort{{Name: "http", Port: 80, Protocol: v1.ProtocolTCP}}},
-	}
+	svc := fixture.Service("web", fixture.LoadBalancer(), fixture.Annotation(annotations.StaticAddress, out.ReservedAddressName),
+		fixture.Selector(map[string]string{"app": "web"}), fixture.HTTPPort(0, 0))
 	if _, err := services.Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
