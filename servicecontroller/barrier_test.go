@@ -4,12 +4,12 @@ import (
 	"context"
 	"strconv"
 
-	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/queuebarrier"
 )
 
@@ -70,10 +70,8 @@ func (h *harness) processedButRetries() {
 func (h *harness) touchMarkers(n int) []string {
 	h.t.Helper()
 	ctx, value := context.Background(), strconv.Itoa(n)
-	class := "example.com/barrier"
-	svc := &v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: barrierNamespace, Name: "marker",
-		Annotations: map[string]string{queuebarrier.Annotation: value}},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, LoadBalancerClass: &class}}
+	svc := fixture.Service("marker", fixture.Namespace(barrierNamespace), fixture.Annotation(queuebarrier.Annotation, value),
+		fixture.LoadBalancer(), fixture.Class("example.com/barrier"))
 	if _, err := h.client.CoreV1().Services(barrierNamespace).Update(ctx, svc, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
 		if _, err := h.client.CoreV1().Services(barrierNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 			h.t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/queuebarrier"
 )
 
@@ -81,9 +82,8 @@ func (h *harness) markerNode() string {
 func (h *harness) touchMarkers(n int) []string {
 	h.t.Helper()
 	ctx, value := context.Background(), strconv.Itoa(n)
-	annotations := map[string]string{queuebarrier.Annotation: value}
-	svc := &v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: barrierNamespace, Name: "marker", Annotations: annotations},
-		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer, LoadBalancerClass: ptr("example.com/barrier")}}
+	svc := fixture.Service("marker", fixture.Namespace(barrierNamespace), fixture.Annotation(queuebarrier.Annotation, value),
+		fixture.LoadBalancer(), fixture.Class("example.com/barrier"))
 	if _, err := h.client.CoreV1().Services(barrierNamespace).Update(ctx, svc, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
 		_, err = h.client.CoreV1().Services(barrierNamespace).Create(ctx, svc, metav1.CreateOptions{})
 		if err != nil {
@@ -92,7 +92,7 @@ func (h *harness) touchMarkers(n int) []string {
 	} else if err != nil {
 		h.t.Fatal(err)
 	}
-	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: barrierNamespace, Name: "marker", Annotations: annotations},
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: barrierNamespace, Name: "marker", Annotations: map[string]string{queuebarrier.Annotation: value}},
 		AddressType: discoveryv1.AddressTypeIPv4}
 	if _, err := h.client.DiscoveryV1().EndpointSlices(barrierNamespace).Update(ctx, slice, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
 		_, err = h.client.DiscoveryV1().EndpointSlices(barrierNamespace).Create(ctx, slice, metav1.CreateOptions{})
