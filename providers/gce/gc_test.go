@@ -91,15 +91,7 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 	const host = "host-project"
 	projects := []string{"team-a", "team-b"}
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: append([]string{host}, projects...)})
-	waitOp := func(op *compute.Operation, err error) {
-		t.Helper()
-		if err == nil {
-			_, err = fc.WaitOperation(context.Background(), op)
-		}
-		if err != nil {
-			t.Fatalf("setup: %v", err)
-		}
-	}
+	waitOp := must(t, fc)
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})

@@ -24,15 +24,7 @@ import (
 func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T) {
 	const service, host = "service-project", "host-project"
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}, OpLatency: 20 * time.Millisecond})
-	waitOp := func(op *compute.Operation, err error) {
-		t.Helper()
-		if err == nil {
-			_, err = fc.WaitOperation(context.Background(), op)
-		}
-		if err != nil {
-			t.Fatalf("setup: %v", err)
-		}
-	}
+	waitOp := must(t, fc)
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
@@ -171,15 +163,7 @@ func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnet
 func TestASharedVPCRouteNamesTheNodeByItsInternalAddress(t *testing.T) {
 	const service, host = "service-project", "host-project"
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}})
-	waitOp := func(op *compute.Operation, err error) {
-		t.Helper()
-		if err == nil {
-			_, err = fc.WaitOperation(context.Background(), op)
-		}
-		if err != nil {
-			t.Fatalf("setup: %v", err)
-		}
-	}
+	waitOp := must(t, fc)
 	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
