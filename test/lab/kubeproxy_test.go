@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
 )
 
@@ -114,7 +115,7 @@ func TestKubeProxyModesRefuseAClientOutsideTheSourceRangesOfAServiceWithoutEndpo
 	// its packets vanish in the other.
 	want := map[string]string{"iptables": "refused", "nftables": "dropped"}
 	inEveryProxyMode(t, func(t *testing.T, mode string) {
-		svc := createService(t, newService("no-endpoints", loadBalancer(), withPort(8094), withSourceRanges(client.String()+"/32")))
+		svc := createService(t, newService("no-endpoints", fixture.LoadBalancer(), withPort(8094), fixture.SourceRanges(client.String()+"/32")))
 		addr := ingressAddrs(t, svc, 1)[0]
 		lbIP := netip.MustParseAddrPort(addr).Addr()
 		n1 := node("node-1")

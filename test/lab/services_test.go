@@ -11,9 +11,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
 )
 
@@ -22,54 +22,19 @@ import (
 // manager value never touches them.
 const managedBy = "lab.cloud-provider-vpc.io"
 
-type serviceOption func(*v1.Service)
-
 // newService is a selector-less Service "web"-style: TCP port 80 to the
 // pods' echo port, ClusterIP unless an option says otherwise.
-func newService(name string, opts ...serviceOption) *v1.Service {
-	s := &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
-		Spec: v1.ServiceSpec{Ports: []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80,
-			TargetPort: intstr.FromInt32(int32(topology.PodPort))}}},
-	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+func newService(name string, opts ...fixture.ServiceOption) *v1.Service {
+	return fixture.Service(name, append([]fixture.ServiceOption{fixture.HTTPPort(int32(topology.PodPort), 0)}, opts...)...)
 }
 
-func loadBalancer() serviceOption {
-	return func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeLoadBalancer }
-}
-
-func withPort(port int32) serviceOption {
+func withPort(port int32) fixture.ServiceOption {
 	return func(s *v1.Service) { s.Spec.Ports[0].Port = port }
 }
 
-func etpLocal() serviceOption {
-	return func(s *v1.Service) { s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal }
-}
-
-func clientIPAffinity() serviceOption {
-	return func(s *v1.Service) { s.Spec.SessionAffinity = v1.ServiceAffinityClientIP }
-}
-
-func withSourceRanges(r ...string) serviceOption {
-	return func(s *v1.Service) { s.Spec.LoadBalancerSourceRanges = r }
-}
-
-func withAnnotation(k, v string) serviceOption {
-	return func(s *v1.Service) {
-		if s.Annotations == nil {
-			s.Annotations = map[string]string{}
-		}
-		s.Annotations[k] = v
-	}
-}
-
 // nodeIPMode puts a Service in the nodeip mode (docs/nodeip.md).
-func nodeIPMode() serviceOption {
-	return withAnnotation("cloud-provider-vpc.io/load-balancer-mode", "nodeip")
+func nodeIPMode() fixture.ServiceOption {
+	return fixture.Annotation("cloud-provider-vpc.io/load-balancer-mode", "nodeip")
 }
 
 // createService creates s, deleted again (and waited for, so that its cloud

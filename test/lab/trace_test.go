@@ -25,6 +25,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace/observe"
@@ -41,7 +42,7 @@ func TestTracePredictsTheRewritesConntrackRecords(t *testing.T) {
 func tracePredictsTheRewritesConntrackRecords(t *testing.T) {
 	t.Run("an external load balancer's backend masquerades to the pod of another node", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("trace-external", loadBalancer()))
+		svc := createService(t, newService("trace-external", fixture.LoadBalancer()))
 		publish(t, svc, e.pod["node-2-a"])
 		addr := ingressAddrs(t, svc, 1)[0]
 		// The load balancer hashes each new flow to one of the three
@@ -61,7 +62,7 @@ func tracePredictsTheRewritesConntrackRecords(t *testing.T) {
 	})
 	t.Run("nodeip through node-1's external address masquerades to the pod on node-2", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("trace-nodeip", loadBalancer(), nodeIPMode(), withPort(8086)))
+		svc := createService(t, newService("trace-nodeip", fixture.LoadBalancer(), nodeIPMode(), withPort(8086)))
 		publish(t, svc, e.pod["node-2-a"])
 		ingressAddrs(t, svc, nodeCount)
 		if got := traceMatchesConntrack(t, svc, fromInternet(), hostPort(e.natIP["node-1"], 8086)); got != "node-1" {
@@ -75,14 +76,14 @@ func tracePredictsTheRewritesConntrackRecords(t *testing.T) {
 	})
 	t.Run("an internal load balancer carries vm-1 to a node, which masquerades to the pod", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("trace-internal", loadBalancer(), withPort(8092),
-			withAnnotation("networking.gke.io/load-balancer-type", "Internal")))
+		svc := createService(t, newService("trace-internal", fixture.LoadBalancer(), withPort(8092),
+			fixture.Annotation("networking.gke.io/load-balancer-type", "Internal")))
 		publish(t, svc, e.pod["node-2-a"])
 		traceMatchesConntrack(t, svc, fromVM(), ingressAddrs(t, svc, 1)[0])
 	})
 	t.Run("vm-1 reaches a nodeip Service's internal address with no NAT in the VPC", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("trace-nodeip-inside", loadBalancer(), nodeIPMode(), withPort(8093)))
+		svc := createService(t, newService("trace-nodeip-inside", fixture.LoadBalancer(), nodeIPMode(), withPort(8093)))
 		publish(t, svc, e.pod["node-2-a"])
 		ingressAddrs(t, svc, nodeCount)
 		if got := traceMatchesConntrack(t, svc, fromVM(), hostPort(node("node-3").InternalIP, 8093)); got != "node-3" {
@@ -91,7 +92,7 @@ func tracePredictsTheRewritesConntrackRecords(t *testing.T) {
 	})
 	t.Run("nodeip with externalTrafficPolicy Local keeps the client's address", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("trace-local", loadBalancer(), nodeIPMode(), etpLocal(), withPort(8087)))
+		svc := createService(t, newService("trace-local", fixture.LoadBalancer(), nodeIPMode(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal), withPort(8087)))
 		publish(t, svc, e.pod["node-2-a"])
 		ingressAddrs(t, svc, 1)
 		if got := traceMatchesConntrack(t, svc, fromInternet(), hostPort(e.natIP["node-2"], 8087)); got != "node-2" {

@@ -15,6 +15,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
 )
 
@@ -39,7 +40,7 @@ func TestAPodReachesAPodOnAnotherNodeThroughTheCloudRoute(t *testing.T) {
 func TestAnExternalLoadBalancerCarriesTheClientToAPod(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
-	svc := createService(t, newService("external", loadBalancer()))
+	svc := createService(t, newService("external", fixture.LoadBalancer()))
 	publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
 	addrs := ingressAddrs(t, svc, 1)
 	ip := netip.MustParseAddrPort(addrs[0]).Addr()
@@ -56,7 +57,7 @@ func TestAnExternalLoadBalancerCarriesTheClientToAPod(t *testing.T) {
 func TestEveryNodeIPAddressCarriesTheClientToAPod(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
-	svc := createService(t, newService("nodeip", loadBalancer(), nodeIPMode(), withPort(8081)))
+	svc := createService(t, newService("nodeip", fixture.LoadBalancer(), nodeIPMode(), withPort(8081)))
 	publish(t, svc, e.pod["node-2-a"])
 	addrs := ingressAddrs(t, svc, nodeCount)
 	for _, addr := range addrs {
@@ -69,7 +70,7 @@ func TestLocalTrafficPolicyKeepsTheClientsAddressAndClusterDoesNot(t *testing.T)
 	t.Parallel()
 	t.Run("Local: the pod sees the client", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("nodeip-local", loadBalancer(), nodeIPMode(), etpLocal(), withPort(8082)))
+		svc := createService(t, newService("nodeip-local", fixture.LoadBalancer(), nodeIPMode(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal), withPort(8082)))
 		publish(t, svc, e.pod["node-2-a"])
 		addrs := ingressAddrs(t, svc, 1) // only the node with an endpoint
 		if want := hostPort(node("node-2").InternalIP, 8082); addrs[0] != want {
@@ -79,7 +80,7 @@ func TestLocalTrafficPolicyKeepsTheClientsAddressAndClusterDoesNot(t *testing.T)
 	})
 	t.Run("Cluster: a pod on another node sees the node that forwarded", func(t *testing.T) {
 		t.Parallel()
-		svc := createService(t, newService("nodeip-cluster", loadBalancer(), nodeIPMode(), withPort(8083)))
+		svc := createService(t, newService("nodeip-cluster", fixture.LoadBalancer(), nodeIPMode(), withPort(8083)))
 		publish(t, svc, e.pod["node-2-a"])
 		ingressAddrs(t, svc, nodeCount)
 		n1 := node("node-1")
@@ -101,9 +102,9 @@ func TestLoadBalancerSourceRangesLetInOnlyTheirClients(t *testing.T) {
 		svc  *v1.Service
 		ips  int
 	}{
-		{name: "external", svc: newService("ranges-external", loadBalancer(), withSourceRanges(inRange...)), ips: 1},
-		{name: "nodeip", svc: newService("ranges-nodeip", loadBalancer(), nodeIPMode(), withPort(8085),
-			withSourceRanges(inRange...)), ips: nodeCount},
+		{name: "external", svc: newService("ranges-external", fixture.LoadBalancer(), fixture.SourceRanges(inRange...)), ips: 1},
+		{name: "nodeip", svc: newService("ranges-nodeip", fixture.LoadBalancer(), nodeIPMode(), withPort(8085),
+			fixture.SourceRanges(inRange...)), ips: nodeCount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -119,7 +120,7 @@ func TestLoadBalancerSourceRangesLetInOnlyTheirClients(t *testing.T) {
 func TestANodeFailingItsHealthCheckStopsReceivingLoadBalancedTraffic(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
-	svc := createService(t, newService("health", loadBalancer(), etpLocal()))
+	svc := createService(t, newService("health", fixture.LoadBalancer(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal)))
 	publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
 	addr := ingressAddrs(t, svc, 1)[0]
 	ip := netip.MustParseAddrPort(addr).Addr()
@@ -146,8 +147,8 @@ func TestClientIPAffinityKeepsAClientOnOneBackend(t *testing.T) {
 	for _, backend := range []string{"backend-service", "target-pool"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			svc := createService(t, newService("affinity-"+backend, loadBalancer(), etpLocal(), clientIPAffinity(),
-				withAnnotation("cloud-provider-vpc.io/backend", backend)))
+			svc := createService(t, newService("affinity-"+backend, fixture.LoadBalancer(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal), fixture.ClientIPAffinity(),
+				fixture.Annotation("cloud-provider-vpc.io/backend", backend)))
 			publish(t, svc, e.pod["node-2-a"], e.pod["node-3-a"])
 			addr := ingressAddrs(t, svc, 1)[0]
 			servedOnEveryNode(t, addr)
@@ -182,7 +183,7 @@ func healthIs(t *testing.T, ip netip.Addr, want map[string]string) {
 func TestANotReadyNodeLeavesTheNodeIPAddressesAndTheOthersKeepWorking(t *testing.T) {
 	requireLab(t) // not parallel: it takes node-3 out for a while
 	ctx := context.Background()
-	svc := createService(t, newService("notready", loadBalancer(), nodeIPMode(), withPort(8084)))
+	svc := createService(t, newService("notready", fixture.LoadBalancer(), nodeIPMode(), withPort(8084)))
 	publish(t, svc, e.pod["node-1-a"])
 	ingressAddrs(t, svc, nodeCount)
 	k := e.kubelet["node-3"]
@@ -227,7 +228,7 @@ func TestAServiceOnAReservedPortIsRefusedAndSSHKeepsAnswering(t *testing.T) {
 	for _, n := range e.lab.Nodes {
 		answersEveryTime(t, lbWithin, e.lab.Client, client, hostPort(e.natIP[n.Name], 22), 1, fromPod("sshd-"+n.Name))
 	}
-	svc := createService(t, newService("ssh", loadBalancer(), nodeIPMode(), withPort(22)))
+	svc := createService(t, newService("ssh", fixture.LoadBalancer(), nodeIPMode(), withPort(22)))
 	publish(t, svc, e.pod["node-1-a"])
 	eventually(t, lbWithin, "the Service on port 22 refused", func() (bool, error) {
 		c := condition(t, svc, "LoadBalancerReady")
@@ -250,8 +251,8 @@ func vm() *topology.VM { return e.lab.VMs[0] }
 func TestAnInternalLoadBalancerCarriesAVMToAPodAndKeepsTheInternetOut(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
-	svc := createService(t, newService("internal", loadBalancer(), withPort(8090),
-		withAnnotation("networking.gke.io/load-balancer-type", "Internal")))
+	svc := createService(t, newService("internal", fixture.LoadBalancer(), withPort(8090),
+		fixture.Annotation("networking.gke.io/load-balancer-type", "Internal")))
 	publish(t, svc, e.pod["node-2-a"])
 	addr := ingressAddrs(t, svc, 1)[0]
 	if ip := netip.MustParseAddrPort(addr).Addr(); !netip.MustParsePrefix(nodesRange).Contains(ip) {
@@ -270,7 +271,7 @@ func TestAVMInTheVPCReachesEveryNodeIPAddressDirectly(t *testing.T) {
 	t.Parallel()
 	// The nodeip mode publishes internal addresses: a client inside the
 	// VPC reaches them with no NAT, through the Service's firewall rule.
-	svc := createService(t, newService("nodeip-inside", loadBalancer(), nodeIPMode(), etpLocal(), withPort(8091)))
+	svc := createService(t, newService("nodeip-inside", fixture.LoadBalancer(), nodeIPMode(), fixture.TrafficPolicy(v1.ServiceExternalTrafficPolicyLocal), withPort(8091)))
 	publish(t, svc, e.pod["node-1-a"], e.pod["node-3-a"])
 	addrs := ingressAddrs(t, svc, 2)
 	for _, addr := range addrs {
