@@ -21,7 +21,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/cmd/vpc-cloud-controller-manager/ccm"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // The kustomizations a user can apply; every test runs on each of them.
@@ -40,18 +40,18 @@ func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
 		{
 			name:       "the base runs in external mode, asking the metadata server for what gce.conf leaves out",
 			dir:        "base",
-			wantConfig: cloudConfig{Mode: gce.ModeExternal},
+			wantConfig: cloudConfig{Mode: cloudconfig.ModeExternal},
 		},
 		{
 			name:       "the nodeip overlay makes nodeip the default load-balancer mode",
 			dir:        "overlays/nodeip",
-			wantConfig: cloudConfig{Mode: gce.ModeNodeIP, NodeIPAddressType: "InternalIP"},
+			wantConfig: cloudConfig{Mode: cloudconfig.ModeNodeIP, NodeIPAddressType: "InternalIP"},
 		},
 		{
 			name: "the fake-gce overlay runs against fake-gce on the node's loopback, without credentials",
 			dir:  "overlays/fake-gce",
 			wantConfig: cloudConfig{
-				Mode: gce.ModeExternal, ProjectID: "fake-project", LocalZone: "us-central1-a", NetworkName: "default",
+				Mode: cloudconfig.ModeExternal, ProjectID: "fake-project", LocalZone: "us-central1-a", NetworkName: "default",
 				APIEndpoint: "http://127.0.0.1:8085/compute/v1/", NoAuthentication: true,
 			},
 		},
@@ -60,9 +60,9 @@ func TestEachKustomizationRunsTheCCMWithItsCloudConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			objs := render(t, tt.dir)
 			d := theDaemonSet(t, objs)
-			cfg, err := gce.ParseConfig(strings.NewReader(renderedCloudConfig(t, objs, d)))
+			cfg, err := cloudconfig.Parse(strings.NewReader(renderedCloudConfig(t, objs, d)))
 			if err != nil {
-				t.Fatalf("gce.ParseConfig of the rendered gce.conf: %v", err)
+				t.Fatalf("cloudconfig.Parse of the rendered gce.conf: %v", err)
 			}
 			if diff := cmp.Diff(tt.wantConfig, projectConfig(cfg)); diff != "" {
 				t.Errorf("parsed gce.conf (-want +got):\n%s", diff)
@@ -117,15 +117,15 @@ func TestTheCCMRunsOnlyWhereAnOverlayNamedTheCluster(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			objs := render(t, tt.dir)
 			d := theDaemonSet(t, objs)
-			cfg, err := gce.ParseConfig(strings.NewReader(renderedCloudConfig(t, objs, d)))
+			cfg, err := cloudconfig.Parse(strings.NewReader(renderedCloudConfig(t, objs, d)))
 			if err != nil {
-				t.Fatalf("gce.ParseConfig of the rendered gce.conf: %v", err)
+				t.Fatalf("cloudconfig.Parse of the rendered gce.conf: %v", err)
 			}
 			name := renderedClusterName(t, objs, theContainer(d))
 			if name != tt.wantName {
 				t.Errorf("--cluster-name = %q, want %q", name, tt.wantName)
 			}
-			err = gce.CheckClusterName(name, cfg)
+			err = cloudconfig.CheckClusterName(name, cfg)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("the CCM would stop: %v", err)
@@ -174,7 +174,7 @@ func renderedClusterName(t *testing.T, objs []*unstructured.Unstructured, c *cor
 	return v
 }
 
-// cloudConfig is the part of gce.Config the kustomizations set.
+// cloudConfig is the part of cloudconfig.Config the kustomizations set.
 type cloudConfig struct {
 	Mode              string
 	NodeIPAddressType string // only in nodeip mode
@@ -186,13 +186,13 @@ type cloudConfig struct {
 	NoAuthentication  bool
 }
 
-func projectConfig(c *gce.Config) cloudConfig {
+func projectConfig(c *cloudconfig.Config) cloudConfig {
 	out := cloudConfig{
 		Mode: c.LoadBalancer.Mode, ProjectID: c.ProjectID, LocalZone: c.LocalZone,
 		NetworkName: c.NetworkName, APIEndpoint: c.APIEndpoint, TokenURL: c.TokenURL,
 		NoAuthentication: c.NoAuthentication,
 	}
-	if c.LoadBalancer.Mode == gce.ModeNodeIP {
+	if c.LoadBalancer.Mode == cloudconfig.ModeNodeIP {
 		out.NodeIPAddressType = c.LoadBalancer.NodeIPAddressType
 	}
 	return out

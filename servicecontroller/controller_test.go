@@ -17,6 +17,7 @@ import (
 	servicehelper "k8s.io/cloud-provider/service/helpers"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -66,7 +67,7 @@ func startHarnessWith(t *testing.T, opts harnessOptions, nodes int, objs ...runt
 		addInstance(t, cloud, fmt.Sprintf("node-%d", i))
 		objs = append(objs, newNode(fmt.Sprintf("node-%d", i)))
 	}
-	cfg, err := gce.ParseConfig(strings.NewReader(fmt.Sprintf(`[global]
+	cfg, err := cloudconfig.Parse(strings.NewReader(fmt.Sprintf(`[global]
 project-id = %s
 local-zone = us-central1-a
 network-name = default

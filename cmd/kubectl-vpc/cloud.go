@@ -13,14 +13,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // cloudSettings are what the trace needs to know about the cloud and the
 // cluster: from the CCM's cloud config and --cluster-name (the flags, or
 // else the CCM's DaemonSet), overridden by flags.
 type cloudSettings struct {
-	cfg         *gce.Config
+	cfg         *cloudconfig.Config
 	cfgFrom     string // where the cloud config comes from; "" without one
 	project     string
 	region      string
@@ -34,7 +34,7 @@ type cloudSettings struct {
 // user who may not read it, needs the flags, and an error names the one
 // that is missing and why the DaemonSet could not tell.
 func cloudSettingsOf(ctx context.Context, o *Options, kube kubernetes.Interface) (*cloudSettings, error) {
-	s := &cloudSettings{cfg: &gce.Config{}, clusterName: o.ClusterName}
+	s := &cloudSettings{cfg: &cloudconfig.Config{}, clusterName: o.ClusterName}
 	var text string
 	if o.CloudConfig != "" {
 		b, err := os.ReadFile(o.CloudConfig)
@@ -59,7 +59,7 @@ func cloudSettingsOf(ctx context.Context, o *Options, kube kubernetes.Interface)
 		}
 	}
 	if s.cfgFrom != "" {
-		cfg, err := gce.ParseConfig(strings.NewReader(text))
+		cfg, err := cloudconfig.Parse(strings.NewReader(text))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.cfgFrom, err)
 		}
@@ -67,7 +67,7 @@ func cloudSettingsOf(ctx context.Context, o *Options, kube kubernetes.Interface)
 	}
 	if o.Project != "" {
 		// The project joins the cluster's identity on a Shared VPC
-		// (gce.Config.Owner): the flag's project is the one to own.
+		// (cloudconfig.Config.Owner): the flag's project is the one to own.
 		s.cfg.ProjectID = o.Project
 	}
 	s.project, s.region, s.endpoint = s.cfg.ProjectID, regionOfZone(s.cfg.LocalZone), s.cfg.APIEndpoint

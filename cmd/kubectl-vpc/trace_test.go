@@ -25,6 +25,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
@@ -82,7 +83,7 @@ func (c *cluster) startProvider(t *testing.T, project, conf string) {
 	if err := os.WriteFile(c.cloudConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gce.ParseConfig(strings.NewReader(conf))
+	cfg, err := cloudconfig.Parse(strings.NewReader(conf))
 	if err != nil {
 		t.Fatal(err)
 	}

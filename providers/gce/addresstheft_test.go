@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
 
@@ -20,7 +21,7 @@ func tenantService(namespace, name, uid string, annots map[string]string) *v1.Se
 // Service has, by IP and by name: it is refused with a condition and an
 // event, and the owner's load balancer keeps its address and goes cleanly.
 func TestAServiceCannotTakeTheAddressOfAnotherNamespacesService(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	tc.addInstance(t, "us-central1-a", "node-1")
 	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
 	ctx := context.Background()

@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,6 +16,8 @@ import (
 	"google.golang.org/api/googleapi"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // authenticatedClient returns the HTTP client that carries the provider's
@@ -41,7 +40,7 @@ import (
 //     instead: a key someone mounted is not silently passed over.
 //
 // A nil client means no authentication. Tokens are never logged.
-func authenticatedClient(ctx context.Context, cfg *Config) (*http.Client, error) {
+func authenticatedClient(ctx context.Context, cfg *cloudconfig.Config) (*http.Client, error) {
 	var ts oauth2.TokenSource
 	switch {
 	case cfg.NoAuthentication:
@@ -51,7 +50,7 @@ func authenticatedClient(ctx context.Context, cfg *Config) (*http.Client, error)
 		if cfg.TokenBodyFile != "" {
 			b, err := os.ReadFile(cfg.TokenBodyFile)
 			if err != nil {
-				return nil, &ConfigError{Key: "[compute-api] token-body-file", Problem: fmt.Sprintf("cannot be read: %v", err)}
+				return nil, &cloudconfig.Error{Key: "[compute-api] token-body-file", Problem: fmt.Sprintf("cannot be read: %v", err)}
 			}
 			body = strings.TrimRight(string(b), "\r\n")
 		}
@@ -135,71 +134,4 @@ func (a *altTokenSource) Token() (*oauth2.Token, error) {
 		return nil, fmt.Errorf("token-url %s: the answer has no access token", a.url)
 	}
 	return t, nil
-}
-
-// validateCredentials checks the keys that say how the provider
-// authenticates. A token must never cross a network in clear text: http is
-// accepted where no token is sent (no-authentication), or where the
-// connection never leaves the machine (a loopback address: fake-gce in
-// tests, a token service beside the CCM). The metadata server is reached
-// over http by design, but it is link-local and not configured here.
-func (raw *rawConfig) validateCredentials(c *Config) error {
-	var err error
-	if c.NoAuthentication, err = parseBool("compute-api", "no-authentication", raw.API.NoAuthentication); err != nil {
-		return err
-	}
-	c.TokenBodyFile = raw.API.TokenBodyFile
-	hasTokenURL := c.TokenURL != "" && c.TokenURL != "nil"
-	if c.APIEndpoint != "" {
-		if err := checkURL(c.APIEndpoint); err != nil {
-			return bad("global", "api-endpoint", "%v", err)
-		}
-		if !c.NoAuthentication && isCleartextOffMachine(c.APIEndpoint) {
-			return bad("global", "api-endpoint", "%q would carry an access token in clear text; use https, or [compute-api] no-authentication = true for an endpoint that takes no credentials", c.APIEndpoint)
-		}
-	}
-	if hasTokenURL {
-		if err := checkURL(c.TokenURL); err != nil {
-			return bad("global", "token-url", "%v (or \"nil\" for Application Default Credentials)", err)
-		}
-		if isCleartextOffMachine(c.TokenURL) {
-			return bad("global", "token-url", "%q would carry token-body and the metadata server's token in clear text; use https", c.TokenURL)
-		}
-		if c.NoAuthentication {
-			return bad("compute-api", "no-authentication", "is true, but [global] token-url names a token service")
-		}
-	}
-	if c.TokenBody != "" && !hasTokenURL {
-		return bad("global", "token-body", "is set but token-url is not")
-	}
-	if c.TokenBodyFile != "" {
-		switch {
-		case c.TokenBody != "":
-			return bad("compute-api", "token-body-file", "is set, and so is [global] token-body; keep the body in one place (the file, mounted from a Secret)")
-		case !hasTokenURL:
-			return bad("compute-api", "token-body-file", "is set but [global] token-url is not")
-		case !filepath.IsAbs(c.TokenBodyFile):
-			return bad("compute-api", "token-body-file", "%q is not an absolute path", c.TokenBodyFile)
-		}
-	}
-	return nil
-}
-
-// isCleartextOffMachine reports whether a request to rawURL goes over http
-// to a host other than a loopback address.
-func isCleartextOffMachine(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "http" {
-		return false
-	}
-	return !IsLoopbackHost(u.Hostname())
-}
-
-// IsLoopbackHost reports whether host is "localhost" or a loopback address.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

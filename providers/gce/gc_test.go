@@ -19,13 +19,14 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/firewallgc"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	ctx := context.Background()
 	live := lbService(nil)
 	gone := lbService(nil)
@@ -112,8 +113,8 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 				AccessConfigs: []*compute.AccessConfig{{}}}},
 			Tags: &compute.Tags{Items: []string{"k8s-node"}},
 		}).Do())
-		cfg := &Config{ProjectID: project, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
-			NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+		cfg := &cloudconfig.Config{ProjectID: project, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+			NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 		p, err := New(ctx, cfg, Options{ClusterName: cluster})
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +182,7 @@ func collectOnce(t *testing.T, p *Cloud, cached []*v1.Service, stored ...*v1.Ser
 // Service the rule names, keeps it. A Service of that name with another
 // UID is a new one, and the rule of the old one goes.
 func TestARuleOfAServiceTheCacheHasNotSeenIsKeptIfTheAPIServerHasIt(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	svc := lbService(nil)
 	if _, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil); err != nil {
 		t.Fatal(err)

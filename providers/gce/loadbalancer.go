@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -189,18 +188,8 @@ func NodeIPFirewallNameIPv6(owner ownership.Cluster, uid string) string {
 // subnetworkURL is the link of the cluster's subnetwork: the config's, or
 // the one discoverSubnetwork found ("" before that).
 func (c *Cloud) subnetworkURL() string {
-	name := c.cfg.SubnetworkName
-	switch {
-	case name == "":
+	if c.cfg.SubnetworkName == "" {
 		return c.subnetwork.get()
-	case strings.Contains(name, "/"):
-		if r, ok := parseLink(name); ok {
-			return linkBase + r
-		}
 	}
-	project := c.project
-	if c.cfg.NetworkProjectID != "" {
-		project = c.cfg.NetworkProjectID
-	}
-	return linkBase + "projects/" + project + "/regions/" + c.region + "/subnetworks/" + name
+	return c.cfg.SubnetworkLink(c.region)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
@@ -54,7 +54,7 @@ func ensureFails(t *testing.T, tc *testCloud, svc *v1.Service, nodes []*v1.Node)
 }
 
 func TestEnsureLoadBalancerInEachMode(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	tc.addInstance(t, "us-central1-a", "node-1")
 	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
 	ctx := context.Background()
@@ -108,8 +108,8 @@ func TestABadServiceGetsAWarningAndACondition(t *testing.T) {
 }
 
 func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) {
-		c.LoadBalancer.UserAddresses = []nlb.AddressGrant{{Namespace: "default", Address: "my-ip"}}
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) {
+		c.LoadBalancer.UserAddresses = []cloudconfig.AddressGrant{{Namespace: "default", Address: "my-ip"}}
 	})
 	svc := lbService(map[string]string{annotations.StaticAddress: "my-ip"})
 	_, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, nil)
@@ -136,7 +136,7 @@ func TestAStaticAddressThatDoesNotExistIsReported(t *testing.T) {
 }
 
 func TestWithoutASubnetworkInTheConfigTheNetworksOnlyOneIsUsed(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName, c.NodeTags = "", []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.SubnetworkName, c.NodeTags = "", []string{"k8s-node"} })
 	tc.addInstance(t, "us-central1-a", "node-1")
 	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
 	ctx := context.Background()
@@ -161,7 +161,7 @@ func TestWithoutASubnetworkInTheConfigTheNetworksOnlyOneIsUsed(t *testing.T) {
 }
 
 func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.SubnetworkName = "" })
 	fixture.InsertSubnetwork(t, tc.Cloud, tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"})
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	ctx := context.Background()
@@ -188,7 +188,7 @@ func TestANetworkWithSeveralSubnetworksAndNoneConfiguredIsReported(t *testing.T)
 }
 
 func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName, c.NetworkName = "", "bare" })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.SubnetworkName, c.NetworkName = "", "bare" })
 	fixture.InsertNetwork(t, tc.Cloud, tc.Project, fixture.CustomNetwork("bare"))
 	svc := lbService(map[string]string{annotations.GKELoadBalancerType: "Internal"})
 	want := problem{"NoSubnetwork", "this load balancer takes its address from a subnetwork, and network bare has none in us-central1: create one there"}
@@ -198,7 +198,7 @@ func TestANetworkWithoutASubnetworkInTheRegionIsReported(t *testing.T) {
 }
 
 func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	tc.addInstance(t, "us-central1-a", "node-1")
 	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
 	if err := tc.Server.SetFaults([]fakegce.FaultRule{{Method: "compute.forwardingRules.insert", Code: 403, Reason: "quotaExceeded",
@@ -222,7 +222,7 @@ func TestAQuotaErrorIsReportedAndClearsOnceTheLoadBalancerIsBuilt(t *testing.T) 
 }
 
 func TestASubnetworkIsLookedUpOnlyForWhatNeedsOne(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.SubnetworkName = "" })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.SubnetworkName = "" })
 	fixture.InsertSubnetwork(t, tc.Cloud, tc.Project, "us-central1", &compute.Subnetwork{Name: "clients", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24"})
 	// IPv6 on a target pool is refused for the backend first, whatever
 	// the subnetworks.

@@ -14,6 +14,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -78,7 +79,7 @@ func insertRule(t *testing.T, tc *testCloud, fw *compute.Firewall) {
 // nodeip controller already wrote: the release goes by what the cloud
 // holds, and leaves the nodeip rule alone.
 func TestANodeIPServiceReleasesWhatTheExternalModeLeftWhateverItsStatusSays(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	svc := lbService(nil)
 	base := externalBuilt(t, tc, svc)
 	frs, err := tc.Compute.ForwardingRules.List(tc.Project, "us-central1").Do()
@@ -129,7 +130,7 @@ func TestANodeChangeOfANodeIPServiceMakesNoCall(t *testing.T) {
 // neither patches nor deletes any of them (the nodeip rule is the nodeip
 // mode's by its name), and the Service's deletion removes them all.
 func TestRulesFromBeforeTheModeKeyAreNeitherPatchedNorOrphaned(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	svc := lbService(nil)
 	base := externalBuilt(t, tc, svc)
 	owner := ownership.ForCluster(cluster)

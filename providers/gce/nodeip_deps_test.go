@@ -13,16 +13,17 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
 func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) {
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) {
 		c.NodeTags = []string{"k8s-node"}
-		c.LoadBalancer = LoadBalancerConfig{Mode: ModeNodeIP, NodeIPAddressType: "InternalIP",
-			NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ReservedPorts: []PortRange{{22, 22, "TCP"}}}
+		c.LoadBalancer = cloudconfig.LoadBalancerConfig{Mode: cloudconfig.ModeNodeIP, NodeIPAddressType: "InternalIP",
+			NodeIPSourceRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ReservedPorts: []cloudconfig.PortRange{{From: 22, To: 22, Protocol: "TCP"}}}
 	})
 	deps := tc.provider.NodeIPDeps(cluster)
 	svc := lbService(nil) // no mode annotation: the default, nodeip
@@ -30,7 +31,7 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 	if got := deps.FirewallName(string(svc.UID)); got != want {
 		t.Fatalf("the controller names the rule %s, the provider %s", got, want)
 	}
-	if deps.Defaults.Mode != ModeNodeIP || deps.Defaults.ReservedPorts[0] != (nodeip.PortRange{From: 22, To: 22, Protocol: v1.ProtocolTCP}) || deps.Network != tc.provider.networkURL {
+	if deps.Defaults.Mode != cloudconfig.ModeNodeIP || deps.Defaults.ReservedPorts[0] != (nodeip.PortRange{From: 22, To: 22, Protocol: v1.ProtocolTCP}) || deps.Network != tc.provider.networkURL {
 		t.Errorf("deps = %+v, want the cloud config's [load-balancer] values and network", deps)
 	}
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // nodeTagsProblem refuses a config that names no way to find the nodes'
@@ -14,11 +16,11 @@ import (
 // node tags; a rule without target tags applies to every instance of the
 // network (https://cloud.google.com/firewall/docs/firewalls#rule_assignment),
 // so the provider never writes one.
-func nodeTagsProblem(cfg *Config) error {
+func nodeTagsProblem(cfg *cloudconfig.Config) error {
 	if len(cfg.NodeTags) > 0 || cfg.NodeInstancePrefix != "" {
 		return nil
 	}
-	return &ConfigError{Key: "[global] node-tags", Problem: "not set: set the nodes' network tags (or node-instance-prefix); " +
+	return &cloudconfig.Error{Key: "[global] node-tags", Problem: "not set: set the nodes' network tags (or node-instance-prefix); " +
 		"without them the load balancers' firewall rules would open every instance of the network"}
 }
 
@@ -47,13 +49,13 @@ func deriveNodeTags(instances []*compute.Instance, prefix string, zones []string
 			}
 		}
 		if longest == "" {
-			return nil, &ConfigError{Key: "[global] node-tags", Problem: fmt.Sprintf("not set, and instance %s (named with node-instance-prefix %q) "+
+			return nil, &cloudconfig.Error{Key: "[global] node-tags", Problem: fmt.Sprintf("not set, and instance %s (named with node-instance-prefix %q) "+
 				"has no network tag its name starts with: set node-tags to the nodes' network tags", inst.Name, prefix)}
 		}
 		tags = append(tags, longest)
 	}
 	if !found {
-		return nil, &ConfigError{Key: "[global] node-tags", Problem: fmt.Sprintf("not set, and no instance in zones %s is named with node-instance-prefix %q: "+
+		return nil, &cloudconfig.Error{Key: "[global] node-tags", Problem: fmt.Sprintf("not set, and no instance in zones %s is named with node-instance-prefix %q: "+
 			"set node-tags to the nodes' network tags", strings.Join(zones, ","), prefix)}
 	}
 	slices.Sort(tags)
@@ -66,17 +68,17 @@ func deriveNodeTags(instances []*compute.Instance, prefix string, zones []string
 // providerID and every link name a project by id. Upstream keeps the number
 // when the call fails; here that stops the provider, naming the key, since
 // the number would then be written into providerIDs.
-func resolveProjectNumbers(ctx context.Context, cfg *Config, get func(ctx context.Context, idOrNumber string) (*compute.Project, error)) error {
+func resolveProjectNumbers(ctx context.Context, cfg *cloudconfig.Config, get func(ctx context.Context, idOrNumber string) (*compute.Project, error)) error {
 	for _, p := range []struct {
 		key string
 		v   *string
 	}{{"project-id", &cfg.ProjectID}, {"network-project-id", &cfg.NetworkProjectID}} {
-		if !projectNumberRE.MatchString(*p.v) {
+		if !cloudconfig.IsProjectNumber(*p.v) {
 			continue
 		}
 		proj, err := get(ctx, *p.v)
 		if err != nil {
-			return &ConfigError{Key: "[global] " + p.key, Problem: fmt.Sprintf("cannot read project %s: %v", *p.v, err)}
+			return &cloudconfig.Error{Key: "[global] " + p.key, Problem: fmt.Sprintf("cannot read project %s: %v", *p.v, err)}
 		}
 		*p.v = proj.Name
 	}

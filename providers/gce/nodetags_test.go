@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/compute/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -33,9 +34,9 @@ func startWithInstances(t *testing.T, fcfg fakegce.Config, instances map[string]
 	return fc
 }
 
-func testConfig(fc *fakegcetest.Cloud) *Config {
-	return &Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
-		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+func testConfig(fc *fakegcetest.Cloud) *cloudconfig.Config {
+	return &cloudconfig.Config{ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
+		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 }
 
 // With node-tags empty, upstream derives the load balancers' target tags
@@ -112,8 +113,8 @@ func TestANumericProjectIDIsReadAsTheProjectsID(t *testing.T) {
 		}
 		return strconv.FormatUint(p.Id, 10)
 	}
-	cfg := &Config{ProjectID: number(service), NetworkProjectID: number(host), NetworkName: "shared", LocalZone: "us-central1-a",
-		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	cfg := &cloudconfig.Config{ProjectID: number(service), NetworkProjectID: number(host), NetworkName: "shared", LocalZone: "us-central1-a",
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // ProviderName is the name the provider registers under (--cloud-provider).
@@ -30,14 +31,14 @@ const linkBase = computeclient.LinkBase
 // Options are the settings that come from the command line, not the cloud config.
 type Options struct {
 	// ClusterName is --cluster-name: it scopes the ownership of every
-	// resource. New refuses one CheckClusterName refuses.
+	// resource. New refuses one cloudconfig.CheckClusterName refuses.
 	ClusterName string
 	UserAgent   string
 }
 
 // Cloud is the provider.
 type Cloud struct {
-	cfg          *Config
+	cfg          *cloudconfig.Config
 	api          *computeclient.Client
 	owner        ownership.Cluster
 	project      string
@@ -55,7 +56,7 @@ func init() {
 	// The registry's factory is not told --cluster-name: it gets the default
 	// name, which New accepts only when the cloud config allows it.
 	cloudprovider.RegisterCloudProvider(ProviderName, func(r io.Reader) (cloudprovider.Interface, error) {
-		cfg, err := ParseConfig(r)
+		cfg, err := cloudconfig.Parse(r)
 		if err != nil {
 			return nil, err
 		}
@@ -66,8 +67,8 @@ func init() {
 // New builds the provider: it checks the cluster name, fills what the
 // config leaves out from the metadata server, sets up authentication and the
 // compute client, and reads the region's zones when the cluster spans them.
-func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
-	if err := CheckClusterName(opts.ClusterName, cfg); err != nil {
+func New(ctx context.Context, cfg *cloudconfig.Config, opts Options) (*Cloud, error) {
+	if err := cloudconfig.CheckClusterName(opts.ClusterName, cfg); err != nil {
 		return nil, err
 	}
 	if err := checkManagedZones(cfg); err != nil {
@@ -82,32 +83,14 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	if err := nodeTagsProblem(cfg); err != nil {
 		return nil, err
 	}
-	httpClient, err := authenticatedClient(ctx, cfg)
+	api, err := newComputeClient(ctx, cfg, opts.UserAgent)
 	if err != nil {
 		return nil, err
-	}
-	newAPI := func() (*computeclient.Client, error) {
-		return computeclient.New(ctx, computeclient.Config{
-			Project: cfg.ProjectID, NetworkProject: cfg.NetworkProject(), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
-			QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: opts.UserAgent,
-		})
-	}
-	api, err := newAPI()
-	if err != nil {
-		return nil, err
-	}
-	if projectNumberRE.MatchString(cfg.ProjectID) || projectNumberRE.MatchString(cfg.NetworkProjectID) {
-		if err := resolveProjectNumbers(ctx, cfg, api.GetProject); err != nil {
-			return nil, err
-		}
-		if api, err = newAPI(); err != nil {
-			return nil, err
-		}
 	}
 	c := &Cloud{
 		cfg: cfg, api: api, project: cfg.ProjectID,
 		localZone: cfg.LocalZone, region: regionOf(cfg.LocalZone), managedZones: []string{cfg.LocalZone},
-		networkURL: networkURL(cfg),
+		networkURL: cfg.NetworkLink(),
 	}
 	c.owner = c.cfg.Owner(opts.ClusterName)
 	if cfg.Regional || cfg.Multizone {
@@ -134,6 +117,33 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 	return c, nil
 }
 
+// newComputeClient authenticates and builds the compute client. A
+// numeric project-id or network-project-id is first turned into the
+// project's id (resolveProjectNumbers), and the client built again for it.
+func newComputeClient(ctx context.Context, cfg *cloudconfig.Config, userAgent string) (*computeclient.Client, error) {
+	httpClient, err := authenticatedClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	newAPI := func() (*computeclient.Client, error) {
+		return computeclient.New(ctx, computeclient.Config{
+			Project: cfg.ProjectID, NetworkProject: cfg.NetworkProject(), Endpoint: cfg.APIEndpoint, HTTPClient: httpClient,
+			QPS: cfg.API.QPS, Burst: cfg.API.Burst, MaxRetries: cfg.API.MaxRetries, UserAgent: userAgent,
+		})
+	}
+	api, err := newAPI()
+	if err != nil {
+		return nil, err
+	}
+	if !cloudconfig.IsProjectNumber(cfg.ProjectID) && !cloudconfig.IsProjectNumber(cfg.NetworkProjectID) {
+		return api, nil
+	}
+	if err := resolveProjectNumbers(ctx, cfg, api.GetProject); err != nil {
+		return nil, err
+	}
+	return newAPI()
+}
+
 // checkManagedZones refuses a single-zone cluster whose zone is not in the
 // cloud config. The managed zones decide which instances are nodes; they
 // must be the cluster's, the same in every replica. The metadata server's
@@ -143,18 +153,18 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Cloud, error) {
 // does (kubernetes/cloud-provider-gcp providers/gce/gce.go,
 // generateCloudConfig: with multizone or regional, ManagedZones = nil "Use
 // all zones in region"), so there a replica's zone only names the region.
-func checkManagedZones(cfg *Config) error {
+func checkManagedZones(cfg *cloudconfig.Config) error {
 	if cfg.LocalZone != "" || cfg.Regional || cfg.Multizone {
 		return nil
 	}
-	return &ConfigError{Key: "[global] local-zone", Problem: "not set, and neither regional nor multizone is: set it to the cluster's zone " +
+	return &cloudconfig.Error{Key: "[global] local-zone", Problem: "not set, and neither regional nor multizone is: set it to the cluster's zone " +
 		"(a replica's own zone from the metadata server would change the cluster's zone with the leader)"}
 }
 
 // fillFromMetadata asks the metadata server for what the config leaves out:
 // the project, the local zone and the network. It asks nothing when the
 // config is complete.
-func fillFromMetadata(ctx context.Context, cfg *Config) error {
+func fillFromMetadata(ctx context.Context, cfg *cloudconfig.Config) error {
 	if cfg.ProjectID != "" && cfg.LocalZone != "" && cfg.NetworkName != "" {
 		return nil
 	}
@@ -162,7 +172,7 @@ func fillFromMetadata(ctx context.Context, cfg *Config) error {
 	ask := func(key, path string, set func(string)) error {
 		v, err := md.GetWithContext(ctx, path)
 		if err != nil {
-			return &ConfigError{Key: "[global] " + key, Problem: fmt.Sprintf("not set, and the metadata server did not say (%v); set it in the cloud config", err)}
+			return &cloudconfig.Error{Key: "[global] " + key, Problem: fmt.Sprintf("not set, and the metadata server did not say (%v); set it in the cloud config", err)}
 		}
 		set(strings.TrimSpace(v))
 		return nil
@@ -185,39 +195,8 @@ func fillFromMetadata(ctx context.Context, cfg *Config) error {
 	return nil
 }
 
-func networkURL(cfg *Config) string {
-	if strings.Contains(cfg.NetworkName, "/") {
-		r, ok := parseLink(cfg.NetworkName)
-		if ok {
-			return linkBase + r
-		}
-	}
-	project := cfg.ProjectID
-	if cfg.NetworkProjectID != "" {
-		project = cfg.NetworkProjectID
-	}
-	return linkBase + "projects/" + project + "/global/networks/" + cfg.NetworkName
-}
-
-// NetworkProject is the project of the cluster's network: network-project-id,
-// or the project a network-name link names, or project-id.
-func (cfg *Config) NetworkProject() string {
-	if r, ok := parseLink(networkURL(cfg)); ok {
-		if p := strings.Split(r, "/"); len(p) > 1 && p[1] != "" {
-			return p[1]
-		}
-	}
-	return cfg.ProjectID
-}
-
-// parseLink turns a full or partial link into "projects/p/...".
-func parseLink(s string) (string, bool) {
-	i := strings.Index(s, "projects/")
-	if i < 0 {
-		return "", false
-	}
-	return s[i:], true
-}
+// lastSegment is the name at the end of a link.
+func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 
 func regionOf(zone string) string {
 	if i := strings.LastIndexByte(zone, '-'); i > 0 {

@@ -21,6 +21,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -33,7 +34,7 @@ type testCloud struct {
 	provider *Cloud
 }
 
-func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCloud {
+func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*cloudconfig.Config)) *testCloud {
 	t.Helper()
 	fc := fakegcetest.Start(t, fcfg)
 	tc := &testCloud{Cloud: fc}
@@ -41,8 +42,8 @@ func newTestCloud(t *testing.T, fcfg fakegce.Config, tune func(*Config)) *testCl
 	// API makes an auto-mode network, with a subnetwork in every region.
 	fixture.InsertNetwork(t, fc, fc.Project, fixture.CustomNetwork("vpc"))
 	fixture.InsertSubnetwork(t, fc, fc.Project, "us-central1", &compute.Subnetwork{Name: "nodes", Network: "global/networks/vpc", IpCidrRange: "10.0.0.0/24"})
-	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
-		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	cfg := &cloudconfig.Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", SubnetworkName: "nodes",
+		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	if tune != nil {
 		tune(cfg)
 	}
@@ -99,7 +100,7 @@ func node(name, providerID string) *v1.Node {
 }
 
 func TestInstanceMetadataDescribesTheNode(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.Multizone = true })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.Multizone = true })
 	inst := tc.addInstance(t, "us-central1-b", "node-1")
 	nic := inst.NetworkInterfaces[0]
 	want := &cloudprovider.InstanceMetadata{
@@ -140,7 +141,7 @@ func TestInstanceMetadataDescribesTheNode(t *testing.T) {
 func (tc *testCloud) ResetCalls() { tc.Server.ResetCalls() }
 
 func TestMultizoneClustersFindNodesInEveryZoneOfTheRegion(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.Multizone = true })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.Multizone = true })
 	tc.addInstance(t, "us-central1-c", "node-c")
 	if got := tc.provider.managedZones; !cmp.Equal(got, []string{"us-central1-a", "us-central1-b", "us-central1-c"}) {
 		t.Errorf("managed zones = %v", got)
@@ -190,12 +191,12 @@ func TestAZoneFromOneReplicasMetadataDoesNotDecideTheManagedZones(t *testing.T) 
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)
-	_, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
-	var cerr *ConfigError
+	_, err := New(context.Background(), &cloudconfig.Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
+	var cerr *cloudconfig.Error
 	if !errors.As(err, &cerr) || cerr.Key != "[global] local-zone" {
 		t.Errorf("New = %v; want a config error naming [global] local-zone", err)
 	}
-	p, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}, Options{ClusterName: "c"})
+	p, err := New(context.Background(), &cloudconfig.Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, NetworkName: "vpc", APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatalf("New of a regional cluster with the zone from the metadata server: %v", err)
 	}
@@ -299,7 +300,7 @@ func TestNodeAddresses(t *testing.T) {
 }
 
 func TestZones(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.Regional = true })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.Regional = true })
 	tc.addInstance(t, "us-central1-b", "node-1")
 	ctx := context.Background()
 	want := cloudprovider.Zone{FailureDomain: "us-central1-b", Region: "us-central1"}
@@ -324,7 +325,7 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 		Disks:             []*compute.AttachedDisk{{Boot: true, InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
 		NetworkInterfaces: []*compute.NetworkInterface{{Network: "global/networks/vpc"}}}).Do())
 	t.Setenv("GCE_METADATA_HOST", fc.Host)
-	cfg := &Config{NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}
+	cfg := &cloudconfig.Config{NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, Regional: true}
 	p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)
@@ -337,8 +338,8 @@ func TestMissingValuesComeFromTheMetadataServer(t *testing.T) {
 
 func TestWithoutConfigOrMetadataTheErrorNamesTheKey(t *testing.T) {
 	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
-	_, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, LocalZone: "us-central1-a", NetworkName: "n", NoAuthentication: true}, Options{ClusterName: "c"})
-	var cerr *ConfigError
+	_, err := New(context.Background(), &cloudconfig.Config{NodeTags: []string{"k8s-node"}, LocalZone: "us-central1-a", NetworkName: "n", NoAuthentication: true}, Options{ClusterName: "c"})
+	var cerr *cloudconfig.Error
 	if !errors.As(err, &cerr) || cerr.Key != "[global] project-id" {
 		t.Errorf("err = %v, want a config error naming [global] project-id", err)
 	}
@@ -365,20 +366,20 @@ func TestAuthenticationModes(t *testing.T) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, fc *fakegcetest.Cloud, cfg *Config) *atomic.Int32
+		setup func(t *testing.T, fc *fakegcetest.Cloud, cfg *cloudconfig.Config) *atomic.Int32
 	}{
-		{name: "the metadata server's token (the default)", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *Config) *atomic.Int32 {
+		{name: "the metadata server's token (the default)", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *cloudconfig.Config) *atomic.Int32 {
 			t.Setenv("GCE_METADATA_HOST", fc.Host)
 			return nil
 		}},
-		{name: "a token-url and token-body", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *Config) *atomic.Int32 {
+		{name: "a token-url and token-body", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *cloudconfig.Config) *atomic.Int32 {
 			// The request for a token carries the metadata server's.
 			t.Setenv("GCE_METADATA_HOST", fc.Host)
 			srv, n := tokenServer(t, `{"accessToken":"`+token+`","expireTime":"2099-01-01T00:00:00Z"}`)
 			cfg.TokenURL, cfg.TokenBody = srv.URL, `{"scope":"compute"}`
 			return n
 		}},
-		{name: "a service-account key file", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *Config) *atomic.Int32 {
+		{name: "a service-account key file", setup: func(t *testing.T, fc *fakegcetest.Cloud, cfg *cloudconfig.Config) *atomic.Int32 {
 			srv, n := tokenServer(t, `{"access_token":"`+token+`","token_type":"Bearer","expires_in":3600}`)
 			keyFile, _ := json.Marshal(map[string]string{"type": "service_account", "project_id": "fake-project",
 				"private_key_id": "k1", "private_key": string(keyPEM), "client_email": "ccm@fake-project.iam.gserviceaccount.com",
@@ -392,8 +393,8 @@ func TestAuthenticationModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := fakegcetest.Start(t, fakegce.Config{RequireToken: token, ServeMetadataToken: true})
-			cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
-				API: APIConfig{QPS: 100, Burst: 100}}
+			cfg := &cloudconfig.Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc", APIEndpoint: fc.Endpoint,
+				API: cloudconfig.APIConfig{QPS: 100, Burst: 100}}
 			counter := tt.setup(t, fc, cfg)
 			p, err := New(context.Background(), cfg, Options{ClusterName: "c"})
 			if err != nil {
@@ -414,7 +415,7 @@ func TestAuthenticationModes(t *testing.T) {
 
 func TestNoAuthenticationAgainstATokenRequiringAPIFails(t *testing.T) {
 	fc := fakegcetest.Start(t, fakegce.Config{RequireToken: "t"})
-	p, err := New(context.Background(), &Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc",
+	p, err := New(context.Background(), &cloudconfig.Config{NodeTags: []string{"k8s-node"}, ProjectID: fc.Project, LocalZone: "us-central1-a", NetworkName: "vpc",
 		APIEndpoint: fc.Endpoint, NoAuthentication: true}, Options{ClusterName: "c"})
 	if err != nil {
 		t.Fatal(err)

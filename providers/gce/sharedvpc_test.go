@@ -13,6 +13,7 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -36,8 +37,8 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 			AccessConfigs: []*compute.AccessConfig{{}}}},
 		Tags: &compute.Tags{Items: []string{"k8s-node"}},
 	}).Do())
-	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
-		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	cfg := &cloudconfig.Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +133,8 @@ func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnet
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "ilb", Network: hostNet, IpCidrRange: "10.0.1.0/24"})
-	cfg := &Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", SubnetworkName: "nodes", LocalZone: "us-central1-a",
-		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	cfg := &cloudconfig.Config{ProjectID: service, NetworkProjectID: host, NetworkName: "shared", SubnetworkName: "nodes", LocalZone: "us-central1-a",
+		NodeTags: []string{"k8s-node"}, APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {
 		t.Fatal(err)
@@ -177,8 +178,8 @@ func TestASharedVPCRouteNamesTheNodeByItsInternalAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &Config{NodeTags: []string{"k8s-node"}, ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
-		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
+	cfg := &cloudconfig.Config{NodeTags: []string{"k8s-node"}, ProjectID: service, NetworkProjectID: host, NetworkName: "shared", LocalZone: "us-central1-a",
+		APIEndpoint: fc.Endpoint, NoAuthentication: true, API: cloudconfig.APIConfig{QPS: 1000, Burst: 1000, MaxRetries: 1}}
 	p, err := New(context.Background(), cfg, Options{ClusterName: cluster})
 	if err != nil {
 		t.Fatal(err)

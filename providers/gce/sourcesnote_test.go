@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
@@ -16,7 +17,7 @@ import (
 // and the note the service controller writes (with the condition, once per
 // change: servicecontroller's tests) says no client may connect.
 func TestAnExternalServiceWhoseRangesLetNoClientInSaysSoOnce(t *testing.T) {
-	tc := newTestCloud(t, fakegce.Config{}, func(c *Config) { c.NodeTags = []string{"k8s-node"} })
+	tc := newTestCloud(t, fakegce.Config{}, func(c *cloudconfig.Config) { c.NodeTags = []string{"k8s-node"} })
 	tc.addInstance(t, "us-central1-a", "node-1")
 	nodes := []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}
 	ctx := context.Background()

@@ -24,7 +24,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/lab/topology"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
@@ -228,7 +228,7 @@ func traceOf(t *testing.T, svc *v1.Service, from netip.AddrPort, toNode string) 
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cfg, err := gce.ParseConfig(f)
+	cfg, err := cloudconfig.Parse(f)
 	if err != nil {
 		t.Fatal(err)
 	}

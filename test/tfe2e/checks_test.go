@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // TestFormat is `tofu fmt -check -recursive deploy/terraform`: make tf-fmt
@@ -88,12 +88,12 @@ output "real" { value = module.real.gce_conf }
 	}{
 		{"fake-gce", got.FakeGCE, renderedKeys{ProjectID: "fake-project", NetworkName: "tf-e2e-vpc", SubnetworkName: "tf-e2e-nodes",
 			NodeTags: []string{"k8s-node"}, LocalZone: "us-central1-a", Regional: true,
-			APIEndpoint: "http://127.0.0.1:8085/compute/v1/", TokenURL: "nil"}, gce.ModeExternal},
+			APIEndpoint: "http://127.0.0.1:8085/compute/v1/", TokenURL: "nil"}, cloudconfig.ModeExternal},
 		{"a real project", got.Real, renderedKeys{ProjectID: "my-project", NetworkProjectID: "my-host-project", NetworkName: "k8s-vpc", SubnetworkName: "k8s-nodes",
-			NodeTags: []string{"k8s-node"}, LocalZone: "europe-west1-b"}, gce.ModeNodeIP},
+			NodeTags: []string{"k8s-node"}, LocalZone: "europe-west1-b"}, cloudconfig.ModeNodeIP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := gce.ParseConfig(strings.NewReader(tc.conf))
+			c, err := cloudconfig.Parse(strings.NewReader(tc.conf))
 			if err != nil {
 				t.Fatalf("the CCM refuses the rendered gce.conf: %v\n%s", err, tc.conf)
 			}
@@ -116,7 +116,7 @@ type renderedKeys struct {
 	APIEndpoint, TokenURL                                    string
 }
 
-func keysOf(c *gce.Config) renderedKeys {
+func keysOf(c *cloudconfig.Config) renderedKeys {
 	return renderedKeys{ProjectID: c.ProjectID, NetworkProjectID: c.NetworkProjectID, NetworkName: c.NetworkName, SubnetworkName: c.SubnetworkName,
 		NodeTags: c.NodeTags, LocalZone: c.LocalZone, Regional: c.Regional, APIEndpoint: c.APIEndpoint, TokenURL: c.TokenURL}
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/cloud-provider/options"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // Settings are this command's own flags, and the cloud config CheckLocal
@@ -29,7 +30,7 @@ type Settings struct {
 	// APIServerWait bounds the wait for the Kubernetes API server at start.
 	APIServerWait time.Duration
 
-	config *gce.Config
+	config *cloudconfig.Config
 }
 
 // AddFlags registers the command's own flags.
@@ -56,7 +57,7 @@ func (s *Settings) CheckLocal(shared *options.KubeCloudSharedOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := gce.CheckClusterName(shared.ClusterName, cfg); err != nil {
+	if err := cloudconfig.CheckClusterName(shared.ClusterName, cfg); err != nil {
 		return err
 	}
 	cfg.CredentialsFile = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
@@ -93,14 +94,14 @@ func CloudInitializer(s *Settings, errOut io.Writer, exit func(int)) app.InitClo
 	}
 }
 
-func readConfig(path string) (*gce.Config, error) {
+func readConfig(path string) (*cloudconfig.Config, error) {
 	if path == "" {
-		return gce.ParseConfig(nil)
+		return cloudconfig.Parse(nil)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--cloud-config: %w", err)
 	}
 	defer f.Close()
-	return gce.ParseConfig(f)
+	return cloudconfig.Parse(f)
 }

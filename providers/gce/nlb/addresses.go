@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // Who may take an existing address. A Service names one by IP
@@ -16,24 +17,6 @@ import (
 // it lends an address only when it is no other load balancer's and, for an
 // address this cluster did not reserve, only to the namespaces the operator
 // lets use it.
-
-// AddressGrant lets the Services of a namespace use an address this
-// cluster did not reserve (the cloud config's [load-balancer]
-// user-addresses).
-type AddressGrant struct {
-	// Namespace is a namespace, or "*" for every one.
-	Namespace string
-	// Address is an address's name or IP, or "*" for every address.
-	Address string
-}
-
-func (g AddressGrant) String() string { return g.Namespace + "/" + g.Address }
-
-// allows reports whether the grant lets namespace use address a.
-func (g AddressGrant) allows(namespace string, a *compute.Address) bool {
-	return (g.Namespace == "*" || g.Namespace == namespace) &&
-		(g.Address == "*" || g.Address == a.Name || g.Address == a.Address)
-}
 
 // The reasons a Service is refused an address.
 const (
@@ -48,7 +31,7 @@ const (
 // IN_USE and its users, https://cloud.google.com/compute/docs/reference/rest/v1/addresses),
 // and an unmarked one the grants do not give to the Service's namespace.
 // It is pure.
-func checkAddressUse(d *Desired, a *compute.Address, grants []AddressGrant) error {
+func checkAddressUse(d *Desired, a *compute.Address, grants []cloudconfig.AddressGrant) error {
 	asked := "spec.loadBalancerIP"
 	if d.Address.UserOwned {
 		asked = "the annotation " + annotations.StaticAddress
@@ -72,7 +55,7 @@ func checkAddressUse(d *Desired, a *compute.Address, grants []AddressGrant) erro
 	}
 	namespace, _, _ := strings.Cut(d.Service, "/")
 	for _, g := range grants {
-		if g.allows(namespace, a) {
+		if g.Allows(namespace, a.Name, a.Address) {
 			return nil
 		}
 	}

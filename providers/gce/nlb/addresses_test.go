@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
@@ -84,29 +85,29 @@ func TestWhoMayUseAnExistingAddress(t *testing.T) {
 	tests := []struct {
 		name    string
 		address *compute.Address
-		grants  []AddressGrant
+		grants  []cloudconfig.AddressGrant
 		want    string // the refusal's reason, "" when allowed
 	}{
 		{name: "an address reserved for another Service is refused, whatever the grants",
-			address: marked("another-uid"), grants: []AddressGrant{{"*", "*"}}, want: ReasonAddressOwnedByAnotherService},
+			address: marked("another-uid"), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}, want: ReasonAddressOwnedByAnotherService},
 		{name: "an address reserved for this Service is its own",
 			address: marked(d.UID, rule(mine+"-tcp"))},
 		{name: "a user's address is refused when no grant names it",
 			address: userAddress(), want: ReasonAddressNotGranted},
 		{name: "a user's address granted to another namespace is refused",
-			address: userAddress(), grants: []AddressGrant{{"team-b", "team-ip"}}, want: ReasonAddressNotGranted},
+			address: userAddress(), grants: []cloudconfig.AddressGrant{{Namespace: "team-b", Address: "team-ip"}}, want: ReasonAddressNotGranted},
 		{name: "a user's address granted to the namespace by name is allowed",
-			address: userAddress(), grants: []AddressGrant{{"team-a", "team-ip"}}},
+			address: userAddress(), grants: []cloudconfig.AddressGrant{{Namespace: "team-a", Address: "team-ip"}}},
 		{name: "a user's address granted to the namespace by IP is allowed",
-			address: userAddress(), grants: []AddressGrant{{"team-a", "203.0.113.7"}}},
+			address: userAddress(), grants: []cloudconfig.AddressGrant{{Namespace: "team-a", Address: "203.0.113.7"}}},
 		{name: "a grant of every address to every namespace allows it",
-			address: userAddress(), grants: []AddressGrant{{"*", "*"}}},
+			address: userAddress(), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}},
 		{name: "a granted address in use by this Service's own rules is allowed",
-			address: userAddress(rule(mine + "-tcp")), grants: []AddressGrant{{"team-a", "*"}}},
+			address: userAddress(rule(mine + "-tcp")), grants: []cloudconfig.AddressGrant{{Namespace: "team-a", Address: "*"}}},
 		{name: "a granted address in use by another forwarding rule is refused",
-			address: userAddress(rule("someone-elses")), grants: []AddressGrant{{"*", "*"}}, want: ReasonAddressInUse},
+			address: userAddress(rule("someone-elses")), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}, want: ReasonAddressInUse},
 		{name: "a granted address in use by an instance is refused",
-			address: userAddress(linkBase + "projects/p1/zones/us-central1-a/instances/vm"), grants: []AddressGrant{{"*", "*"}}, want: ReasonAddressInUse},
+			address: userAddress(linkBase + "projects/p1/zones/us-central1-a/instances/vm"), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}, want: ReasonAddressInUse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
 // Params is what the desired state depends on besides the Service and nodes.
@@ -47,7 +48,7 @@ type Params struct {
 	DefaultBackend string
 	// UserAddresses are the addresses this cluster did not reserve that
 	// the Services of a namespace may use (see checkAddressUse).
-	UserAddresses []AddressGrant
+	UserAddresses []cloudconfig.AddressGrant
 }
 
 // The two backends of an external load balancer.

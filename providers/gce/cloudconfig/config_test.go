@@ -1,4 +1,4 @@
-package gce
+package cloudconfig
 
 import (
 	"net/netip"
@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 
 func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
@@ -51,9 +49,9 @@ func TestParseConfigRejectsBadFilesNamingTheKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig(strings.NewReader(tt.file))
+			_, err := Parse(strings.NewReader(tt.file))
 			if err == nil {
-				t.Fatalf("ParseConfig accepted %q", tt.file)
+				t.Fatalf("Parse accepted %q", tt.file)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error = %q\nwant    %q", err, tt.want)
@@ -122,14 +120,14 @@ nodeip-publish-control-plane = true
 		{name: "user addresses granted to namespaces", file: "[load-balancer]\nuser-addresses = team-a/web-ip, team-a/203.0.113.10\nuser-addresses = edge/*\n",
 			want: Config{API: APIConfig{QPS: 20, Burst: 40, MaxRetries: 5}, LoadBalancer: func() LoadBalancerConfig {
 				lb := defaults
-				lb.UserAddresses = []nlb.AddressGrant{{Namespace: "team-a", Address: "web-ip"}, {Namespace: "team-a", Address: "203.0.113.10"},
+				lb.UserAddresses = []AddressGrant{{Namespace: "team-a", Address: "web-ip"}, {Namespace: "team-a", Address: "203.0.113.10"},
 					{Namespace: "edge", Address: "*"}}
 				return lb
 			}()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseConfig(strings.NewReader(tt.file))
+			got, err := Parse(strings.NewReader(tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +172,7 @@ func TestParseConfigAcceptsTheUpstreamKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseConfig(strings.NewReader(tt.file))
+			got, err := Parse(strings.NewReader(tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,11 +1,18 @@
-package gce
+package cloudconfig
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
+
+// The cluster's identity: its name (--cluster-name), checked against the
+// [cluster] section, and the owner and network every resource of the
+// cluster is named, marked and found by.
 
 // CheckClusterName refuses a --cluster-name that another cluster may share
 // by accident. The name scopes every resource the cluster owns: their name
@@ -18,6 +25,10 @@ import (
 // cluster already runs with it ([cluster] allow-default-name): renaming
 // such a cluster would leave its resources to no one. An empty name is
 // always refused: the controllers would pass it on as it is.
+//
+// It lives with the config because the config's [cluster] section exists
+// for it, and both the command (before it asks the API server anything)
+// and the provider check the name with it.
 func CheckClusterName(name string, cfg *Config) error {
 	switch {
 	case name == "":
@@ -44,4 +55,52 @@ func (cfg *Config) Owner(clusterName string) ownership.Cluster {
 		owner = owner.InServiceProject(cfg.ProjectID)
 	}
 	return owner
+}
+
+// NetworkLink is the full link of the cluster's network: network-name when
+// it is a link, else the network of that name in the network's project
+// (network-project-id, or project-id).
+func (cfg *Config) NetworkLink() string {
+	return cfg.linkOf(cfg.NetworkName, "global/networks/")
+}
+
+// NetworkProject is the project of the cluster's network: network-project-id,
+// or the project a network-name link names, or project-id.
+func (cfg *Config) NetworkProject() string {
+	if r, ok := parseLink(cfg.NetworkLink()); ok {
+		if p := strings.Split(r, "/"); len(p) > 1 && p[1] != "" {
+			return p[1]
+		}
+	}
+	return cfg.ProjectID
+}
+
+// SubnetworkLink is the full link of the subnetwork the config names in
+// region: subnetwork-name when it is a link, else the subnetwork of that
+// name in network-project-id (or project-id). It is "" when the config
+// names none (the provider then finds it).
+func (cfg *Config) SubnetworkLink(region string) string {
+	if cfg.SubnetworkName == "" {
+		return ""
+	}
+	return cfg.linkOf(cfg.SubnetworkName, "regions/"+region+"/subnetworks/")
+}
+
+// linkOf is the full link of name, which the config gives either as a
+// link (full or partial) or as a name under path in network-project-id
+// (or project-id).
+func (cfg *Config) linkOf(name, path string) string {
+	if r, ok := parseLink(name); ok {
+		return computeclient.LinkBase + r
+	}
+	return computeclient.LinkBase + "projects/" + cmp.Or(cfg.NetworkProjectID, cfg.ProjectID) + "/" + path + name
+}
+
+// parseLink turns a full or partial link into "projects/p/...".
+func parseLink(s string) (string, bool) {
+	i := strings.Index(s, "projects/")
+	if i < 0 {
+		return "", false
+	}
+	return s[i:], true
 }
