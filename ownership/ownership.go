@@ -164,7 +164,7 @@ func FirewallMode(name string, keys map[string]string) string {
 	if m := keys[ModeKey]; m != "" {
 		return m
 	}
-	if strings.HasSuffix(name, "-nip") || strings.HasSuffix(name, "-nip6") {
+	if isNodeIPFirewallName(name) {
 		return ModeNodeIP
 	}
 	return ModeExternal

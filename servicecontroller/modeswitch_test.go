@@ -17,7 +17,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
 
@@ -47,7 +46,7 @@ func TestASwitchToNodeIPDuringAnEnsureLeavesNoExternalResourceAndKeepsTheNodeIPR
 	if _, err := h.client.CoreV1().Services("default").Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	base := nlb.BaseName(ownership.ForCluster("test"), string(svc.UID))
+	base := ownership.ForCluster("test").LoadBalancerBase(string(svc.UID))
 	h.eventually("the nodeip controller opens its rule while the ensure is held", func() string {
 		if _, err := h.cloud.Compute.Firewalls.Get(h.cloud.Project, base+"-nip").Do(); err != nil {
 			return err.Error()

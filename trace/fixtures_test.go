@@ -13,7 +13,6 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
@@ -35,7 +34,7 @@ const (
 
 var (
 	testOwner = ownership.ForCluster("lab")
-	webBase   = nlb.BaseName(testOwner, webUID)
+	webBase   = testOwner.LoadBalancerBase(webUID)
 )
 
 // lab is the cluster and cloud of a scenario, changed by options.
@@ -133,9 +132,9 @@ func podEndpoint(pod, ip, node string) discoveryv1.Endpoint {
 // BASE-fw and BASE-hc.
 func withBackendService() labOpt {
 	return func(l *lab) {
-		igLink := linkBase + "zones/" + testZone + "/instanceGroups/" + nlb.InstanceGroupName(testOwner, testZone)
+		igLink := linkBase + "zones/" + testZone + "/instanceGroups/" + testOwner.InstanceGroupName(testZone)
 		bsLink := linkBase + "regions/" + testRegion + "/backendServices/" + webBase
-		hc := nlb.SharedHealthCheckName(testOwner)
+		hc := testOwner.SharedHealthCheckName()
 		l.cloud.ForwardingRules = []*compute.ForwardingRule{{Name: webBase + "-tcp", IPAddress: lbIP, IPProtocol: "TCP", Ports: []string{"80"},
 			LoadBalancingScheme: "EXTERNAL", BackendService: bsLink}}
 		l.cloud.BackendServices = []*compute.BackendService{{Name: webBase, SelfLink: bsLink, LoadBalancingScheme: "EXTERNAL",
@@ -257,7 +256,7 @@ func withDualStack() labOpt {
 // nodes' instances, checked by the shared legacy HTTP health check.
 func withTargetPool() labOpt {
 	return func(l *lab) {
-		hc := nlb.SharedHealthCheckName(testOwner)
+		hc := testOwner.SharedHealthCheckName()
 		tpLink := linkBase + "regions/" + testRegion + "/targetPools/" + webBase
 		l.cloud.ForwardingRules = []*compute.ForwardingRule{{Name: webBase + "-tcp", IPAddress: lbIP, IPProtocol: "TCP", PortRange: "80-80",
 			LoadBalancingScheme: "EXTERNAL", Target: tpLink}}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
 
 // Where a packet can be: the participants of a trace. Nodes are named by
@@ -136,7 +135,7 @@ func newTracer(in Input) (*tracer, error) {
 		in: in, svc: svc, port: port, mode: mode,
 		protocol: strings.ToLower(string(cmp.Or(port.Protocol, v1.ProtocolTCP))),
 		local:    svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal,
-		base:     nlb.BaseName(in.Settings.Owner, string(svc.UID)),
+		base:     in.Settings.Owner.LoadBalancerBase(string(svc.UID)),
 		nodes:    map[string]*v1.Node{},
 	}
 	for _, n := range in.Nodes {

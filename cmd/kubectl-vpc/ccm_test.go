@@ -21,7 +21,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/deploy"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
 )
 
@@ -105,7 +104,7 @@ func TestRunWithNoFlagsReadsTheCloudConfigAndClusterNameOfTheCCM(t *testing.T) {
 	// leads to its forwarding rule.
 	unwritten := run(t, Options{}, kube)
 
-	base := nlb.BaseName(ownership.ForCluster(clusterName), webUID)
+	base := ownership.ForCluster(clusterName).LoadBalancerBase(webUID)
 	want := "the client connects to " + status.Ingress[0].IP + ", the address of forwarding rule " + base + "-tcp"
 	if len(unwritten.Hops) == 0 || unwritten.Hops[0].Description != want {
 		t.Errorf("hops %v, want first %q", hops(unwritten), want)

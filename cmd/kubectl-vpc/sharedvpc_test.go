@@ -13,9 +13,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -89,7 +87,7 @@ func TestRunTracesTheLoadBalancerOfASharedVPCCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 			lbIP := status.Ingress[0].IP
-			base := nlb.BaseName(tc.owner, webUID)
+			base := tc.owner.LoadBalancerBase(webUID)
 			nodeIP := c.nodes[2].Status.Addresses[0].Address
 			o := Options{CloudConfig: c.cloudConfig, ToNode: "node-3", ClusterName: clusterName}
 
@@ -131,7 +129,7 @@ func TestRunNamesTheNodeipRuleOfASharedVPCCluster(t *testing.T) {
 	svc, slice := web(func(s *v1.Service) { s.Annotations[annotations.Mode] = annotations.ModeNodeIP })
 	owner := ownership.ForCluster(clusterName).InServiceProject(serviceProject)
 	published := c.nodes[0].Status.Addresses[0].Address
-	rule := gce.NodeIPFirewallName(owner, webUID)
+	rule := ownership.NodeIPFirewallName(owner.LoadBalancerBase(webUID))
 	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(hostProject, &compute.Firewall{Name: rule, Network: "projects/" + hostProject + "/global/networks/shared",
 		Description:  owner.Description(map[string]string{ownership.ServiceKey: "default/web", ownership.ServiceUIDKey: webUID}),
 		SourceRanges: []string{"0.0.0.0/0"}, DestinationRanges: []string{published + "/32"}, TargetTags: []string{"k8s-node"},

@@ -26,7 +26,6 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -187,7 +186,7 @@ func TestRunTracesTheExternalLoadBalancerTheProviderMade(t *testing.T) {
 	}
 	svc.Status.LoadBalancer = *status
 	lbIP := status.Ingress[0].IP
-	base := nlb.BaseName(ownership.ForCluster(clusterName), webUID)
+	base := ownership.ForCluster(clusterName).LoadBalancerBase(webUID)
 	nodeIP := c.nodes[2].Status.Addresses[0].Address
 
 	got := run(t, Options{CloudConfig: c.cloudConfig, ToNode: "node-3", ClusterName: clusterName}, c.clientset(svc, slice))
@@ -217,7 +216,7 @@ func TestRunExplainsANodeipDropFromTheComputeEndpoint(t *testing.T) {
 	published := c.nodes[0].Status.Addresses[0].Address
 	// The nodeip rule of a Service that publishes node-1 only, named and
 	// marked as the nodeip controller writes it.
-	rule := gce.NodeIPFirewallName(owner, webUID)
+	rule := ownership.NodeIPFirewallName(owner.LoadBalancerBase(webUID))
 	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(c.fc.Project, &compute.Firewall{Name: rule, Network: "global/networks/default",
 		Description:  owner.Description(map[string]string{ownership.ServiceKey: "default/web", ownership.ServiceUIDKey: webUID}),
 		SourceRanges: []string{"0.0.0.0/0"}, DestinationRanges: []string{published + "/32"}, TargetTags: []string{"k8s-node"},
@@ -343,7 +342,7 @@ func TestRunReadsTheClientVMOfTheVPC(t *testing.T) {
 	svc, slice := web(func(s *v1.Service) { s.Annotations[annotations.Mode] = annotations.ModeNodeIP })
 	owner := ownership.ForCluster(clusterName)
 	published := c.nodes[0].Status.Addresses[0].Address
-	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(c.fc.Project, &compute.Firewall{Name: gce.NodeIPFirewallName(owner, webUID), Network: "global/networks/default",
+	wait(t, c.fc)(c.fc.Compute.Firewalls.Insert(c.fc.Project, &compute.Firewall{Name: ownership.NodeIPFirewallName(owner.LoadBalancerBase(webUID)), Network: "global/networks/default",
 		Description:  owner.Description(map[string]string{ownership.ServiceKey: "default/web", ownership.ServiceUIDKey: webUID}),
 		SourceRanges: []string{"0.0.0.0/0"}, DestinationRanges: []string{published + "/32"}, TargetTags: []string{"k8s-node"},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}}}).Do())

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/firewallgc"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
@@ -36,7 +37,7 @@ func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	name := NodeIPFirewallName(tc.provider.owner, string(gone.UID))
+	name := ownership.NodeIPFirewallName(tc.provider.owner.LoadBalancerBase(string(gone.UID)))
 	base := name[:len(name)-len("-nip")]
 	// Both rules exist before the collector runs, so their absence after is
 	// its doing.
@@ -76,7 +77,7 @@ func TestFirewallRulesOfVanishedServicesAreCollected(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	liveBase := NodeIPFirewallName(tc.provider.owner, string(live.UID))
+	liveBase := ownership.NodeIPFirewallName(tc.provider.owner.LoadBalancerBase(string(live.UID)))
 	liveBase = liveBase[:len(liveBase)-len("-nip")]
 	if _, err := tc.Compute.Firewalls.Get(tc.Project, liveBase+"-fw").Do(); err != nil {
 		t.Errorf("the live Service's rule was collected: %v", err)
@@ -124,7 +125,7 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 		if _, err := p.EnsureLoadBalancer(ctx, cluster, svc, []*v1.Node{node("node-1", "gce://"+project+"/us-central1-a/node-1")}); err != nil {
 			t.Fatalf("%s: EnsureLoadBalancer: %v", project, err)
 		}
-		base := strings.TrimSuffix(NodeIPFirewallName(p.owner, string(svc.UID)), "-nip")
+		base := strings.TrimSuffix(ownership.NodeIPFirewallName(p.owner.LoadBalancerBase(string(svc.UID))), "-nip")
 		clusters = append(clusters, teamCluster{p: p, svc: svc, ruleFor: func(suffix string) string { return base + suffix }})
 	}
 	a, b := clusters[0], clusters[1]
@@ -193,7 +194,7 @@ func TestARuleOfAServiceTheCacheHasNotSeenIsKeptIfTheAPIServerHasIt(t *testing.T
 	renamed := svc.DeepCopy()
 	renamed.UID = "7b7b7b7b-1111-4222-8333-444455556666"
 	deleted, err := collectOnce(t, tc.provider, nil, renamed)
-	base := strings.TrimSuffix(NodeIPFirewallName(tc.provider.owner, string(svc.UID)), "-nip")
+	base := strings.TrimSuffix(ownership.NodeIPFirewallName(tc.provider.owner.LoadBalancerBase(string(svc.UID))), "-nip")
 	if want := []string{base + "-fw", base + "-hc"}; err != nil || !slices.Equal(deleted, want) {
 		t.Errorf("with a new Service of the same name: deleted %v (%v), want %v", deleted, err, want)
 	}

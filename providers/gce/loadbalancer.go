@@ -78,7 +78,7 @@ func (c *Cloud) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1
 
 // GetLoadBalancerName is the base name of the Service's cloud resources.
 func (c *Cloud) GetLoadBalancerName(ctx context.Context, clusterName string, svc *v1.Service) string {
-	return nlb.BaseName(c.cfg.Owner(clusterName), string(svc.UID))
+	return c.cfg.Owner(clusterName).LoadBalancerBase(string(svc.UID))
 }
 
 // EnsureLoadBalancer creates or updates the Service's external load
@@ -163,26 +163,11 @@ func (c *Cloud) deleteNodeIPRules(ctx context.Context, clusterName string, svc *
 	owner := c.cfg.Owner(clusterName)
 	uid := string(svc.UID)
 	// The IPv6 rule's name is the IPv4 one's with a suffix: one pattern.
-	observed, err := c.api.ListFirewalls(ctx, "name eq "+NodeIPFirewallName(owner, uid)+".*")
+	observed, err := c.api.ListFirewalls(ctx, ownership.NodeIPFirewallsFilter(owner.LoadBalancerBase(uid)))
 	if err != nil {
 		return fmt.Errorf("list the nodeip firewall rules of service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	return firewall.Apply(ctx, c.api, firewall.Diff(nil, observed, owner, firewall.ForNodeIP(uid)))
-}
-
-// NodeIPFirewallName is the IPv4 firewall rule of a nodeip Service: the
-// Service's base name, so that every resource of the Service is found by
-// it, and the suffix by which ownership.FirewallMode tells a rule made
-// before the mode key as the nodeip mode's.
-func NodeIPFirewallName(owner ownership.Cluster, uid string) string {
-	return nlb.BaseName(owner, uid) + "-nip"
-}
-
-// NodeIPFirewallNameIPv6 is the IPv6 firewall rule of a nodeip Service (a
-// rule is of one IP family). At most 60 characters, as the base name is at
-// most 55.
-func NodeIPFirewallNameIPv6(owner ownership.Cluster, uid string) string {
-	return nlb.BaseName(owner, uid) + "-nip6"
 }
 
 // subnetworkURL is the link of the cluster's subnetwork: the config's, or

@@ -15,7 +15,6 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 )
@@ -28,7 +27,7 @@ func externalBuilt(t *testing.T, tc *testCloud, svc *v1.Service) string {
 	if _, err := tc.provider.EnsureLoadBalancer(context.Background(), cluster, svc, []*v1.Node{node("node-1", "gce://fake-project/us-central1-a/node-1")}); err != nil {
 		t.Fatal(err)
 	}
-	return nlb.BaseName(ownership.ForCluster(cluster), string(svc.UID))
+	return ownership.ForCluster(cluster).LoadBalancerBase(string(svc.UID))
 }
 
 // namedAfter lists the resources whose name starts with base.
@@ -90,7 +89,7 @@ func TestANodeIPServiceReleasesWhatTheExternalModeLeftWhateverItsStatusSays(t *t
 		must(t, tc.Cloud)(tc.Compute.ForwardingRules.Delete(tc.Project, "us-central1", fr.Name).Do())
 	}
 	owner := ownership.ForCluster(cluster)
-	nip := NodeIPFirewallName(owner, string(svc.UID))
+	nip := ownership.NodeIPFirewallName(owner.LoadBalancerBase(string(svc.UID)))
 	insertRule(t, tc, &compute.Firewall{Name: nip, TargetTags: []string{"k8s-node"}, SourceRanges: []string{"0.0.0.0/0"},
 		DestinationRanges: []string{"10.0.0.5/32"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}},
 		Description: owner.Description(map[string]string{ownership.ServiceUIDKey: string(svc.UID), ownership.ModeKey: ownership.ModeNodeIP})})
@@ -106,7 +105,7 @@ func TestANodeIPServiceReleasesWhatTheExternalModeLeftWhateverItsStatusSays(t *t
 	if got := namedAfter(t, tc, base); len(got) != 1 || got[0] != "firewall -nip" {
 		t.Errorf("left after the release: %v, want the nodeip rule only", got)
 	}
-	if _, err := tc.Compute.HttpHealthChecks.Get(tc.Project, nlb.SharedHealthCheckName(owner)).Do(); err == nil {
+	if _, err := tc.Compute.HttpHealthChecks.Get(tc.Project, owner.SharedHealthCheckName()).Do(); err == nil {
 		t.Errorf("the cluster's health check, which no load balancer uses now, is left")
 	}
 }
@@ -142,7 +141,7 @@ func TestRulesFromBeforeTheModeKeyAreNeitherPatchedNorOrphaned(t *testing.T) {
 	for _, fw := range fws.Items {
 		must(t, tc.Cloud)(tc.Compute.Firewalls.Patch(tc.Project, fw.Name, &compute.Firewall{Description: older}).Do())
 	}
-	insertRule(t, tc, &compute.Firewall{Name: NodeIPFirewallNameIPv6(owner, string(svc.UID)), TargetTags: []string{"k8s-node"},
+	insertRule(t, tc, &compute.Firewall{Name: ownership.NodeIPFirewallNameIPv6(owner.LoadBalancerBase(string(svc.UID))), TargetTags: []string{"k8s-node"},
 		SourceRanges: []string{"::/0"}, DestinationRanges: []string{"fd00::5/128"},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"80"}}}, Description: older})
 

@@ -3,6 +3,7 @@ package gce
 import (
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nodeip"
 )
 
@@ -24,8 +25,8 @@ func (c *Cloud) NodeIPDeps(clusterName string) nodeip.Deps {
 		Owner:            owner,
 		Network:          c.networkURL,
 		NodeTags:         c.cfg.NodeTags,
-		FirewallName:     func(uid string) string { return NodeIPFirewallName(owner, uid) },
-		FirewallNameIPv6: func(uid string) string { return NodeIPFirewallNameIPv6(owner, uid) },
+		FirewallName:     func(uid string) string { return ownership.NodeIPFirewallName(owner.LoadBalancerBase(uid)) },
+		FirewallNameIPv6: func(uid string) string { return ownership.NodeIPFirewallNameIPv6(owner.LoadBalancerBase(uid)) },
 		Defaults: nodeip.Defaults{
 			Mode:                lb.Mode,
 			AddressType:         v1.NodeAddressType(lb.NodeIPAddressType),

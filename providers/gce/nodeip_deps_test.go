@@ -27,7 +27,7 @@ func TestTheNodeIPControllerAndTheExternalModeAgreeOnTheFirewallRule(t *testing.
 	})
 	deps := tc.provider.NodeIPDeps(cluster)
 	svc := lbService(nil) // no mode annotation: the default, nodeip
-	want := NodeIPFirewallName(ownership.ForCluster(cluster), string(svc.UID))
+	want := ownership.NodeIPFirewallName(ownership.ForCluster(cluster).LoadBalancerBase(string(svc.UID)))
 	if got := deps.FirewallName(string(svc.UID)); got != want {
 		t.Fatalf("the controller names the rule %s, the provider %s", got, want)
 	}

@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -100,7 +101,7 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 	if countKind(serviceOwned, "firewall") != 0 || countKind(serviceOwned, "route") != 0 || countKind(serviceOwned, "forwarding rule") != 2 {
 		t.Errorf("service project has %v; want the two forwarding rules only", serviceOwned)
 	}
-	fw, err := fc.Compute.Firewalls.Get(host, strings.TrimSuffix(NodeIPFirewallName(p.owner, string(internal.UID)), "-nip")+"-fw").Do()
+	fw, err := fc.Compute.Firewalls.Get(host, strings.TrimSuffix(ownership.NodeIPFirewallName(p.owner.LoadBalancerBase(string(internal.UID))), "-nip")+"-fw").Do()
 	if err != nil || !slices.Contains(fw.SourceRanges, "10.0.0.0/24") {
 		t.Errorf("the internal load balancer's firewall rule: %+v, %v; want the host network's ranges as sources", fw, err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
 
@@ -49,7 +48,7 @@ func TestWithServiceAccountCredentialsEveryControllerDoesItsWork(t *testing.T) {
 	eventually(t, convergeWithin, "the nodeip Service publishes both nodes (nodeip-service-controller)", func() (bool, error) {
 		return slices.Equal(ingressIPs("sa-edge"), both), nil
 	})
-	rule := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(edge.UID))
+	rule := ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(edge.UID)))
 	eventually(t, convergeWithin, "its firewall rule admits both nodes", func() (bool, error) {
 		fw, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
 		return err == nil && len(fw.DestinationRanges) == 2, nil
@@ -61,7 +60,7 @@ func TestWithServiceAccountCredentialsEveryControllerDoesItsWork(t *testing.T) {
 		return err == nil && len(svc.Status.LoadBalancer.Ingress) > 0 &&
 			meta.IsStatusConditionTrue(svc.Status.Conditions, lbcondition.Type), err
 	})
-	deleteServiceAndWaitForItsResources(t, "sa-web", strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(web.UID)), "-nip"))
+	deleteServiceAndWaitForItsResources(t, "sa-web", strings.TrimSuffix(ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(web.UID))), "-nip"))
 	noForbiddenCalls(t, ccm)
 }
 

@@ -18,8 +18,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
@@ -130,7 +128,7 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 		return a && b, nil
 	})
 	web := createService(t, "web", nil, 80, 443)
-	base := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(web.UID))
+	base := ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(web.UID)))
 	base = strings.TrimSuffix(base, "-nip")
 	var ip string
 	eventually(t, convergeWithin, "the Service gets an external IP", func() (bool, error) {
@@ -159,7 +157,7 @@ func TestExternalLoadBalancerLifecycle(t *testing.T) {
 	// A node joins a zone the load balancer already uses: the shared group
 	// of that zone gains it, and the backend service keeps its backends.
 	startNode(t, "us-central1-a", "node-13")
-	group := nlb.InstanceGroupName(ownership.ForCluster("e2e"), "us-central1-a")
+	group := ownership.ForCluster("e2e").InstanceGroupName("us-central1-a")
 	eventually(t, convergeWithin, "node-13 joins the zone's shared instance group", func() (bool, error) {
 		members, err := s.cloud.Compute.InstanceGroups.ListInstances(s.cloud.Project, "us-central1-a", group, &compute.InstanceGroupsListInstancesRequest{}).Do()
 		if err != nil {
@@ -227,7 +225,7 @@ func TestAnInternalLoadBalancerTakesItsAddressFromTheNetworksOnlySubnetwork(t *t
 	startNode(t, "us-central1-c", "node-31")
 	eventually(t, convergeWithin, "node-31 initialised", initialised("node-31"))
 	api := createService(t, "api", map[string]string{"networking.gke.io/load-balancer-type": "Internal"}, 8443)
-	base := strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(api.UID)), "-nip")
+	base := strings.TrimSuffix(ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(api.UID))), "-nip")
 	var ip string
 	eventually(t, convergeWithin, "the Service gets an internal IP", func() (bool, error) {
 		svc, err := getService("api")
@@ -345,7 +343,7 @@ func TestALoadBalancerWhoseNodesAreAllExcludedHasNoBackendsUntilTheyReturn(t *te
 		return a && b, nil
 	})
 	svc := createService(t, "drained", nil, 80)
-	base := strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(svc.UID)), "-nip")
+	base := strings.TrimSuffix(ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(svc.UID))), "-nip")
 	eventually(t, convergeWithin, "the Service gets an external IP", func() (bool, error) {
 		svc, err := getService("drained")
 		return err == nil && len(svc.Status.LoadBalancer.Ingress) > 0, err
@@ -363,7 +361,7 @@ func TestALoadBalancerWhoseNodesAreAllExcludedHasNoBackendsUntilTheyReturn(t *te
 				return false, fmt.Errorf("the backend service has %d backends", len(bs.Backends))
 			}
 			for name, zone := range nodes {
-				group := nlb.InstanceGroupName(ownership.ForCluster("e2e"), zone)
+				group := ownership.ForCluster("e2e").InstanceGroupName(zone)
 				members, err := s.cloud.Compute.InstanceGroups.ListInstances(s.cloud.Project, zone, group, &compute.InstanceGroupsListInstancesRequest{}).Do()
 				if err != nil {
 					return false, err

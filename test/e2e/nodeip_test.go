@@ -19,7 +19,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
 
@@ -64,7 +63,7 @@ func TestNodeIPModePublishesReadyNodes(t *testing.T) {
 	eventually(t, convergeWithin, "both nodes' internal IPs published", func() (bool, error) {
 		return slices.Equal(ingressIPs("edge"), both), nil
 	})
-	rule := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(svc.UID))
+	rule := ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(svc.UID)))
 	eventually(t, convergeWithin, "the firewall rule admits both nodes", func() (bool, error) {
 		fw, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do()
 		return err == nil && len(fw.DestinationRanges) == 2 && fw.Allowed[0].Ports[0] == "8080", err
@@ -116,7 +115,7 @@ func TestANodeIPClassServiceIsCleanedUpThroughItsFinalizer(t *testing.T) {
 		got, err := getService("classy")
 		return err == nil && len(got.Status.LoadBalancer.Ingress) > 0 && len(got.Finalizers) > 0, err
 	})
-	rule := gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(created.UID))
+	rule := ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(created.UID)))
 	if _, err := s.cloud.Compute.Firewalls.Get(s.cloud.Project, rule).Do(); err != nil {
 		t.Fatalf("firewall rule %s: %v", rule, err)
 	}

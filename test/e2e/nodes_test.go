@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 )
 
@@ -215,7 +214,7 @@ func TestACCMKilledMidwayConvergesAfterRestart(t *testing.T) {
 	setCloudFaults(t, `[{"method": "compute.forwardingRules.insert", "latency": "5m", "code": 503}]`)
 	resetCloudCalls(t)
 	svc := createService(t, "crash", nil, 80)
-	base := strings.TrimSuffix(gce.NodeIPFirewallName(ownership.ForCluster("e2e"), string(svc.UID)), "-nip")
+	base := strings.TrimSuffix(ownership.NodeIPFirewallName(ownership.ForCluster("e2e").LoadBalancerBase(string(svc.UID))), "-nip")
 	eventually(t, convergeWithin, "the first CCM's first cloud write for the Service", func() (bool, error) {
 		return len(cloudWrites(t)) > 0, nil
 	})

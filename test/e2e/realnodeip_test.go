@@ -15,7 +15,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
@@ -135,7 +134,7 @@ func nodeReadyIs(name string, status v1.ConditionStatus) func() (bool, error) {
 // shared instance group of the zone is want.
 func inInstanceGroup(zone, instance string, want bool) func() (bool, error) {
 	return func() (bool, error) {
-		group := nlb.InstanceGroupName(ownership.ForCluster("e2e"), zone)
+		group := ownership.ForCluster("e2e").InstanceGroupName(zone)
 		members, err := s.cloud.Compute.InstanceGroups.ListInstances(s.cloud.Project, zone, group, &compute.InstanceGroupsListInstancesRequest{}).Do()
 		if err != nil {
 			if isNotFound(err) {

@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/e2e/cluster"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
 )
@@ -152,7 +151,7 @@ func (c *aCluster) waitForNode(t *testing.T, zone, name, podCIDR string) {
 // zone holds the node (a load balancer of the cluster must exist).
 func (c *aCluster) waitForGroupMember(t *testing.T, zone, name string) {
 	t.Helper()
-	group := nlb.InstanceGroupName(c.owner(), zone)
+	group := c.owner().InstanceGroupName(zone)
 	eventually(t, convergeWithin, c.name+": "+name+" in the instance group "+group, func() (bool, error) {
 		members, err := s.cloud.Compute.InstanceGroups.ListInstances(s.cloud.Project, zone, group, &compute.InstanceGroupsListInstancesRequest{}).Do()
 		if err != nil {
@@ -178,7 +177,7 @@ func (c *aCluster) createLoadBalancer(t *testing.T, name string, port int32) str
 		got, err := c.cp.Admin.CoreV1().Services("default").Get(context.Background(), name, metav1.GetOptions{})
 		return err == nil && len(got.Status.LoadBalancer.Ingress) > 0, err
 	})
-	return nlb.BaseName(c.owner(), string(created.UID))
+	return c.owner().LoadBalancerBase(string(created.UID))
 }
 
 // deleteLoadBalancer deletes the Service and waits until it and every cloud

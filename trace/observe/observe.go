@@ -28,7 +28,6 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/trace"
 )
 
@@ -150,7 +149,7 @@ func (r Reader) readNetworkRanges(ctx context.Context, in *trace.Input) error {
 // servicesRules are the forwarding rules a trace of the Service may go
 // through: named after it, or on one of its addresses.
 func (r Reader) servicesRules(svc *v1.Service, rules []*compute.ForwardingRule, also []netip.Addr) []*compute.ForwardingRule {
-	base := nlb.BaseName(r.Owner, string(svc.UID))
+	base := r.Owner.LoadBalancerBase(string(svc.UID))
 	addrs := map[string]bool{}
 	for _, in := range svc.Status.LoadBalancer.Ingress {
 		addrs[in.IP] = true

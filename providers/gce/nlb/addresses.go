@@ -68,7 +68,7 @@ func checkAddressUse(d *Desired, a *compute.Address, grants []cloudconfig.Addres
 // Service whose resources are named after base.
 func isRuleOf(link, base string) bool {
 	i := strings.LastIndex(link, "/forwardingRules/")
-	return i >= 0 && hasPrefixName(link[i+len("/forwardingRules/"):], base)
+	return i >= 0 && ownership.IsServiceResource(link[i+len("/forwardingRules/"):], base)
 }
 
 // planAddress decides the load balancer's address: the one the Service

@@ -9,6 +9,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -37,7 +38,7 @@ func TestAServiceIsRefusedTheAddressOfAnotherNamespacesService(t *testing.T) {
 			nodes := nodesFor("us-central1-a", "node-1")
 			owner := newService("web", inNamespace("team-b", "00000000000b"), fixture.Annotation(annotations.Backend, backend))
 			ip := ensure(t, lc, owner, nodes)
-			ownerAddress := BaseName(lc.p.Owner, string(owner.UID))
+			ownerAddress := lc.p.Owner.LoadBalancerBase(string(owner.UID))
 			thieves := []*v1.Service{
 				// Another port than the owner's: the API itself would let
 				// both load balancers share the address.
@@ -71,9 +72,9 @@ func TestWhoMayUseAnExistingAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine := BaseName(testParams.Owner, string(d.UID))
+	mine := testParams.Owner.LoadBalancerBase(string(d.UID))
 	rule := func(name string) string {
-		return linkBase + "projects/p1/regions/us-central1/forwardingRules/" + name
+		return ownership.LinkBase + "projects/p1/regions/us-central1/forwardingRules/" + name
 	}
 	userAddress := func(users ...string) *compute.Address {
 		return &compute.Address{Name: "team-ip", Address: "203.0.113.7", Description: "reserved by hand", Users: users}
@@ -107,7 +108,7 @@ func TestWhoMayUseAnExistingAddress(t *testing.T) {
 		{name: "a granted address in use by another forwarding rule is refused",
 			address: userAddress(rule("someone-elses")), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}, want: ReasonAddressInUse},
 		{name: "a granted address in use by an instance is refused",
-			address: userAddress(linkBase + "projects/p1/zones/us-central1-a/instances/vm"), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}, want: ReasonAddressInUse},
+			address: userAddress(ownership.LinkBase + "projects/p1/zones/us-central1-a/instances/vm"), grants: []cloudconfig.AddressGrant{{Namespace: "*", Address: "*"}}, want: ReasonAddressInUse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // backendService is the backend-service backend of an external load
@@ -69,7 +70,7 @@ func (s backendService) observe(ctx context.Context, d *Desired, o *Observed) er
 // observeGroup reads a zone's shared group and its members (nil when it
 // does not exist), and remembers a group found in sync.
 func (b *Balancer) observeGroup(ctx context.Context, zone string, want []string) (*group, error) {
-	name := InstanceGroupName(b.p.Owner, zone)
+	name := b.p.Owner.InstanceGroupName(zone)
 	ig, err := b.api.GetInstanceGroup(ctx, zone, name)
 	if err != nil {
 		return nil, notFoundIsNil(err)
@@ -277,7 +278,7 @@ func (s backendService) cleanupOps(bp *bsPlan) []changeset.Op {
 	b, d, o := s.b, bp.d, bp.o
 	var ops []changeset.Op
 	for _, tp := range o.Pools {
-		if hasPrefixName(tp.Name, d.Base) && b.p.Owner.Owns(tp.Name, tp.Description) {
+		if ownership.IsServiceResource(tp.Name, d.Base) && b.p.Owner.Owns(tp.Name, tp.Description) {
 			ops = append(ops, b.deletePoolOp(bsCleanup, tp.Name))
 		}
 	}

@@ -55,7 +55,7 @@ func backendZones(t *testing.T, lc *lbCloud, name string) []string {
 // groupSize is the number of members of the cluster's group in a zone.
 func groupSize(t *testing.T, lc *lbCloud, zone string) int {
 	t.Helper()
-	members, err := lc.Compute.InstanceGroups.ListInstances(lc.Project, zone, InstanceGroupName(lc.p.Owner, zone), &compute.InstanceGroupsListInstancesRequest{}).Do()
+	members, err := lc.Compute.InstanceGroups.ListInstances(lc.Project, zone, lc.p.Owner.InstanceGroupName(zone), &compute.InstanceGroupsListInstancesRequest{}).Do()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestABackendServiceFollowsTheZonesThatHaveNodesDownToNone(t *testing.T) {
 	insertInstance(t, lc, "us-central1-b", "node-4")
 	lc.p.DefaultBackend = BackendService
 	svc := newService("web")
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 	all := append(nodesFor("us-central1-a", "node-1", "node-2"), nodesFor("us-central1-b", "node-4")...)
 	ensure(t, lc, svc, all)
 
@@ -126,7 +126,7 @@ func TestAProtocolChangeRecreatesTheRulesOnTheSameAddresses(t *testing.T) {
 		t.Run(tt.service, func(t *testing.T) {
 			svc := newService(tt.service)
 			svc.Spec.IPFamilies = tt.families
-			base := BaseName(lc.p.Owner, string(svc.UID))
+			base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 			st, err := lc.lb().Ensure(t.Context(), svc, nodes)
 			if err != nil {
 				t.Fatal(err)

@@ -32,7 +32,7 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 	webIP := ensure(t, lc, web, nodes)
 	ensure(t, lc, dns, nodes)
 
-	base := BaseName(lc.p.Owner, string(web.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(web.UID))
 	bs, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", base).Do()
 	if err != nil || bs.LoadBalancingScheme != "EXTERNAL" || len(bs.Backends) != 1 || !strings.Contains(bs.HealthChecks[0], "/regions/us-central1/healthChecks/") {
 		t.Fatalf("backend service = %+v, %v", bs, err)
@@ -41,11 +41,11 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 	if err != nil || !slices.Equal(fr.Ports, []string{"80", "443"}) || fr.BackendService == "" || fr.IPAddress != webIP {
 		t.Errorf("forwarding rule = %+v, %v", fr, err)
 	}
-	l3, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(dns.UID))+"-l3").Do()
+	l3, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", lc.p.Owner.LoadBalancerBase(string(dns.UID))+"-l3").Do()
 	if err != nil || l3.IPProtocol != "L3_DEFAULT" || !l3.AllPorts {
 		t.Errorf("mixed-protocol rule = %+v, %v", l3, err)
 	}
-	ig, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", InstanceGroupName(lc.p.Owner, "us-central1-a")).Do()
+	ig, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", lc.p.Owner.InstanceGroupName("us-central1-a")).Do()
 	if err != nil || ig.Size != 2 {
 		t.Errorf("instance group = %+v, %v", ig, err)
 	}
@@ -83,7 +83,7 @@ func TestBackendServiceLoadBalancersShareInstanceGroups(t *testing.T) {
 	if err := lc.lb().Delete(context.Background(), web); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", InstanceGroupName(lc.p.Owner, "us-central1-a")).Do(); err != nil {
+	if _, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", lc.p.Owner.InstanceGroupName("us-central1-a")).Do(); err != nil {
 		t.Errorf("a group another Service uses was deleted: %v", err)
 	}
 	if err := lc.lb().Delete(context.Background(), dns); err != nil {
@@ -102,12 +102,12 @@ func TestTheDefaultBackendAppliesToNewServicesOnly(t *testing.T) {
 	ensure(t, lc, old, nodes)
 	lc.p.DefaultBackend = BackendService
 	resyncMakesNoWrites(t, lc, old, nodes)
-	if _, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(old.UID))).Do(); err == nil {
+	if _, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", lc.p.Owner.LoadBalancerBase(string(old.UID))).Do(); err == nil {
 		t.Errorf("an existing Service moved to the new default backend")
 	}
 	fresh := newService("fresh-service")
 	ensure(t, lc, fresh, nodes)
-	if _, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(fresh.UID))).Do(); err != nil {
+	if _, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", lc.p.Owner.LoadBalancerBase(string(fresh.UID))).Do(); err != nil {
 		t.Errorf("a new Service did not get the default backend: %v", err)
 	}
 }

@@ -12,11 +12,9 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
-
-// linkBase is computeclient.LinkBase, short for the links built here.
-const linkBase = computeclient.LinkBase
 
 // parallelism bounds the calls one reconcile has in flight.
 const parallelism = 8
@@ -150,7 +148,7 @@ func (b *Balancer) keepPool(d *Desired, o *Observed) error {
 
 func hasOwnedPool(p Params, d *Desired, o *Observed) bool {
 	for _, tp := range o.Pools {
-		if hasPrefixName(tp.Name, d.Base) && p.Owner.Owns(tp.Name, tp.Description) {
+		if ownership.IsServiceResource(tp.Name, d.Base) && p.Owner.Owns(tp.Name, tp.Description) {
 			return true
 		}
 	}
@@ -196,8 +194,8 @@ func (b *Balancer) UpdateNodes(ctx context.Context, svc *v1.Service, nodes []*v1
 // Status reads a Service's load balancer status from its forwarding rules
 // (one list call); exists is false when it has none.
 func (b *Balancer) Status(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
-	base := BaseName(b.p.Owner, string(svc.UID))
-	rules, err := b.api.ListForwardingRules(ctx, b.p.Region, "name eq "+base+"-.*")
+	base := b.p.Owner.LoadBalancerBase(string(svc.UID))
+	rules, err := b.api.ListForwardingRules(ctx, b.p.Region, ownership.ServiceResourcesFilter(base))
 	if err != nil {
 		return nil, false, err
 	}
@@ -213,6 +211,3 @@ func (b *Balancer) Status(ctx context.Context, svc *v1.Service) (*v1.LoadBalance
 
 // sortedZones are the zones of a group map, sorted.
 func sortedZones(m map[string][]string) []string { return slices.Sorted(maps.Keys(m)) }
-
-// hasPrefixName reports whether a resource name belongs to a base name.
-func hasPrefixName(name, base string) bool { return name == base || strings.HasPrefix(name, base+"-") }

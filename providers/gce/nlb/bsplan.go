@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // The backend-service backend's plan: a regional backend service with a
@@ -44,7 +46,7 @@ type planBS struct {
 
 // igLinkOf is the link of the cluster's shared group in a zone.
 func igLinkOf(p Params, zone string) string {
-	return linkBase + "projects/" + p.Project + "/zones/" + zone + "/instanceGroups/" + InstanceGroupName(p.Owner, zone)
+	return ownership.InProject(p.Project).InstanceGroup(zone, p.Owner.InstanceGroupName(zone))
 }
 
 // planBackendService compares the desired backend service, its health
@@ -69,7 +71,7 @@ func planRegionHealthCheck(d *Desired, o *Observed, p Params, pb *planBS) error 
 	if d.HealthCheck.Shared {
 		want.Description = p.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "kube-proxy"})
 	}
-	pb.HCLink = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/healthChecks/" + d.HealthCheck.Name
+	pb.HCLink = ownership.InProject(p.Project).HealthCheck(p.Region, d.HealthCheck.Name)
 	switch hc := o.RegionHC; {
 	case hc == nil:
 		pb.InsertHC = want
@@ -92,7 +94,7 @@ func planGroups(d *Desired, o *Observed, p Params, pb *planBS) error {
 	for _, zone := range sortedZones(d.Groups) {
 		g := o.Groups[zone]
 		if g == nil {
-			pb.InsertIGs = append(pb.InsertIGs, &compute.InstanceGroup{Name: InstanceGroupName(p.Owner, zone), Zone: zone,
+			pb.InsertIGs = append(pb.InsertIGs, &compute.InstanceGroup{Name: p.Owner.InstanceGroupName(zone), Zone: zone,
 				Network: p.NetworkURL, Description: p.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "instance-group"})})
 			pb.Add[zone] = d.Groups[zone]
 			continue
@@ -128,7 +130,7 @@ func planService(d *Desired, o *Observed, p Params, pb *planBS) error {
 	for _, zone := range sortedZones(d.Groups) {
 		backends = append(backends, &compute.Backend{Group: igLinkOf(p, zone), BalancingMode: "CONNECTION"})
 	}
-	pb.BSLink = linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/backendServices/" + d.Base
+	pb.BSLink = ownership.InProject(p.Project).BackendService(p.Region, d.Base)
 	wantBS := &compute.BackendService{Name: d.Base, LoadBalancingScheme: d.Scheme, Protocol: protocol, HealthChecks: []string{pb.HCLink},
 		Backends: backends, SessionAffinity: affinity, Description: d.Description}
 	switch bs := o.BackendService; {
@@ -201,7 +203,7 @@ func bsRules(d *Desired, p Params, bsLink, ip4, ip6 string) []*compute.Forwardin
 	}
 	if d.serves(v1.IPv6Protocol) && d.Scheme != "INTERNAL" {
 		for _, fr := range bsRulesOf(d, p, bsLink) {
-			fr.Name += "-v6"
+			fr.Name = ownership.IPv6ForwardingRuleName(fr.Name)
 			fr.IpVersion, fr.Subnetwork, fr.IPAddress = "IPV6", d.Subnetwork, ipv6RuleAddress(ip6)
 			out = append(out, fr)
 		}
@@ -251,7 +253,7 @@ func bsRulesOf(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
 		return fr
 	}
 	if len(d.Rules) == 2 {
-		fr := rule(d.Base+"-l3", "L3_DEFAULT", d.Rules[0].Tier)
+		fr := rule(ownership.L3ForwardingRuleName(d.Base), "L3_DEFAULT", d.Rules[0].Tier)
 		fr.AllPorts = true
 		return []*compute.ForwardingRule{fr}
 	}

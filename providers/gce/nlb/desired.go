@@ -143,22 +143,11 @@ type Desired struct {
 // serves reports whether the load balancer has an address of family f.
 func (d *Desired) serves(f v1.IPFamily) bool { return slices.Contains(d.Families, f) }
 
-// BaseName is the name of a Service's resources: the cluster's prefix and
-// the Service's UID.
-func BaseName(owner ownership.Cluster, uid string) string {
-	return owner.ResourceName("lb", strings.ReplaceAll(uid, "-", ""))
-}
-
-// SharedHealthCheckName is the cluster's kube-proxy health check.
-func SharedHealthCheckName(owner ownership.Cluster) string {
-	return owner.ResourceName("hc", "kube-proxy")
-}
-
 // Desire computes the load balancer a Service should have. It is pure: an
 // error is the Service's (a bad annotation, an impossible request) and says
 // what to change.
 func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
-	base := BaseName(p.Owner, string(svc.UID))
+	base := p.Owner.LoadBalancerBase(string(svc.UID))
 	d := &Desired{
 		Service: svc.Namespace + "/" + svc.Name, UID: string(svc.UID), Base: base,
 		Description: p.Owner.Description(map[string]string{
@@ -180,7 +169,7 @@ func Desire(svc *v1.Service, nodes []*v1.Node, p Params) (*Desired, error) {
 		}
 		d.HealthCheck = HealthCheck{Name: base, Port: int64(svc.Spec.HealthCheckNodePort), Path: healthPath}
 	} else {
-		d.HealthCheck = HealthCheck{Name: SharedHealthCheckName(p.Owner), Port: kubeProxyHealthPort, Path: healthPath, Shared: true}
+		d.HealthCheck = HealthCheck{Name: p.Owner.SharedHealthCheckName(), Port: kubeProxyHealthPort, Path: healthPath, Shared: true}
 	}
 	d.Pool = Pool{Name: base, SessionAffinity: "NONE", Instances: instanceLinks(nodes)}
 	d.Groups = instancesByZone(d.Pool.Instances)
@@ -287,7 +276,7 @@ func forwardingRules(svc *v1.Service, base, tier string) ([]ForwardingRule, erro
 				Problem: fmt.Sprintf("are more than the %d a firewall rule can open: split the Service", maxFirewallPorts)}
 		}
 		rules = append(rules, ForwardingRule{
-			Name: base + "-" + strings.ToLower(proto), Protocol: proto, Tier: tier, Ports: ports,
+			Name: ownership.ForwardingRuleName(base, proto), Protocol: proto, Tier: tier, Ports: ports,
 			PortRange: strconv.Itoa(ports[0]) + "-" + strconv.Itoa(ports[len(ports)-1]),
 		})
 	}
@@ -305,7 +294,7 @@ func instanceLinks(nodes []*v1.Node) []string {
 		if !ok || len(parts) != 3 {
 			continue
 		}
-		out = append(out, linkBase+"projects/"+parts[0]+"/zones/"+parts[1]+"/instances/"+parts[2])
+		out = append(out, ownership.InProject(parts[0]).Instance(parts[1], parts[2]))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -327,7 +316,7 @@ func internal(svc *v1.Service, p Params, d *Desired) error {
 	if subnet != "" {
 		// A subnetwork is in its network's project: on a Shared VPC the host
 		// project (network-project-id), not the cluster's.
-		d.Subnetwork = linkBase + "projects/" + p.NetworkProject + "/regions/" + p.Region + "/subnetworks/" + subnet
+		d.Subnetwork = ownership.InProject(p.NetworkProject).Subnetwork(p.Region, subnet)
 	}
 	if d.Subnetwork == "" {
 		return &ServiceError{Reason: ReasonNoSubnetwork, Message: "an internal load balancer needs a subnetwork: set [global] subnetwork-name in the cloud config or the annotation " + annotations.InternalSubnet}
@@ -346,9 +335,7 @@ func internal(svc *v1.Service, p Params, d *Desired) error {
 func instancesByZone(links []string) map[string][]string {
 	out := map[string][]string{}
 	for _, l := range links {
-		parts := strings.Split(l, "/")
-		if len(parts) >= 4 {
-			zone := parts[len(parts)-3]
+		if zone := ownership.ZoneOf(l); zone != "" {
 			out[zone] = append(out[zone], l)
 		}
 	}

@@ -22,8 +22,8 @@ var testParams = Params{
 
 func TestDesire(t *testing.T) {
 	svc := newService("web")
-	base := BaseName(testParams.Owner, string(svc.UID))
-	shared := HealthCheck{Name: SharedHealthCheckName(testParams.Owner), Port: 10256, Path: "/healthz", Shared: true}
+	base := testParams.Owner.LoadBalancerBase(string(svc.UID))
+	shared := HealthCheck{Name: testParams.Owner.SharedHealthCheckName(), Port: 10256, Path: "/healthz", Shared: true}
 	tests := []struct {
 		name  string
 		svc   *v1.Service
@@ -65,7 +65,7 @@ func TestDesire(t *testing.T) {
 		{name: "ClientIP affinity maps to CLIENT_IP",
 			svc: newService("web", fixture.ClientIPAffinity()),
 			check: func(t *testing.T, d *Desired) {
-				if d.Pool.SessionAffinity != "CLIENT_IP" || PoolName(d.Base, d.Pool.SessionAffinity) != base+"-ca" {
+				if d.Pool.SessionAffinity != "CLIENT_IP" || ownership.PoolName(d.Base, d.Pool.SessionAffinity) != base+"-ca" {
 					t.Errorf("pool = %+v", d.Pool)
 				}
 			}},

@@ -9,6 +9,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -27,7 +28,7 @@ func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	if len(st.Ingress) != 2 || !netip.MustParseAddr(st.Ingress[0].IP).Is6() || !netip.MustParseAddr(st.Ingress[1].IP).Is4() {
 		t.Fatalf("status = %+v, want the IPv6 address then the IPv4 one (spec.ipFamilies order)", st.Ingress)
 	}
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 	fr, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp-v6").Do()
 	if err != nil || fr.IpVersion != "IPV6" || fr.IPAddress != st.Ingress[0].IP+"/96" || fr.BackendService == "" {
 		t.Errorf("IPv6 rule = %+v, %v", fr, err)
@@ -42,7 +43,7 @@ func TestDualStackServicesGetAnIPv6ForwardingRule(t *testing.T) {
 	// Single-stack IPv4 again: the IPv6 rule, address and firewall rules go.
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol}
 	ensure(t, lc, svc, nodes)
-	if _, err := lc.Compute.Addresses.Get(lc.Project, "us-central1", IPv6AddressName(base)).Do(); err == nil {
+	if _, err := lc.Compute.Addresses.Get(lc.Project, "us-central1", ownership.IPv6AddressName(base)).Do(); err == nil {
 		t.Errorf("the IPv6 address was kept")
 	}
 	if _, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp-v6").Do(); err == nil {

@@ -103,7 +103,7 @@ func faultNth(t *testing.T, lc *lbCloud, n int, failOp bool) {
 func TestForeignResourcesAreNeverTouched(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1")
 	svc := newService("web")
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 	// Someone made a target pool with the Service's name by hand.
 	op, err := lc.Compute.TargetPools.Insert(lc.Project, "us-central1", &compute.TargetPool{Name: base, Description: "made by hand"}).Do()
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // Firewalls are the rules the load balancer needs once its IP is known:
@@ -19,9 +20,9 @@ func (d *Desired) Firewalls(p Params, ip string) []firewall.Rule {
 	sources, _ := firewall.ClientSources(d.SourceRanges, nil)
 	var rules []firewall.Rule
 	if src := sources[firewall.IPv4]; len(src) > 0 {
-		rules = append(rules, d.clientRule(p, d.Base+"-fw", src, ip+"/32"))
+		rules = append(rules, d.clientRule(p, ownership.ClientFirewallName(d.Base), src, ip+"/32"))
 	}
-	return append(rules, d.healthCheckRule(p, d.Base+"-hc", healthCheckSources(p.HealthCheckRanges, d.Scheme, firewall.IPv4)))
+	return append(rules, d.healthCheckRule(p, ownership.HealthCheckFirewallName(d.Base), healthCheckSources(p.HealthCheckRanges, d.Scheme, firewall.IPv4)))
 }
 
 // clientRule lets clients from sources in to the Service's exact ports on
@@ -110,7 +111,7 @@ func (d *Desired) FirewallsIPv6(p Params, ip string) []firewall.Rule {
 	sources, _ := firewall.ClientSources(d.SourceRanges, nil)
 	var rules []firewall.Rule
 	if src := sources[firewall.IPv6]; len(src) > 0 {
-		rules = append(rules, d.clientRule(p, d.Base+"-fw6", src, ip+"/96"))
+		rules = append(rules, d.clientRule(p, ownership.ClientFirewallNameIPv6(d.Base), src, ip+"/96"))
 	}
-	return append(rules, d.healthCheckRule(p, d.Base+"-hc6", healthCheckSources(p.HealthCheckRanges, d.Scheme, firewall.IPv6)))
+	return append(rules, d.healthCheckRule(p, ownership.HealthCheckFirewallNameIPv6(d.Base), healthCheckSources(p.HealthCheckRanges, d.Scheme, firewall.IPv6)))
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 )
 
@@ -17,11 +16,6 @@ import (
 // per zone, whatever the number of Services; what a Balancer remembers of
 // the groups lets the Services reconciled after a node change skip both
 // the reads and the writes the first one made.
-
-// InstanceGroupName is the cluster's shared instance group in a zone.
-func InstanceGroupName(owner ownership.Cluster, zone string) string {
-	return owner.ResourceName("ig", zone)
-}
 
 // groupCacheTTL: a group changed by hand is repaired within it.
 const groupCacheTTL = 10 * time.Minute
@@ -131,7 +125,7 @@ func (b *Balancer) syncGroup(ctx context.Context, zone string, want []string) er
 // changeMembers reads a group's members and makes the change they need;
 // done: there was none to make.
 func (b *Balancer) changeMembers(ctx context.Context, zone string, want []string) (done bool, err error) {
-	name := InstanceGroupName(b.p.Owner, zone)
+	name := b.p.Owner.InstanceGroupName(zone)
 	have, err := b.api.ListInstanceGroupInstances(ctx, zone, name)
 	if err != nil {
 		return false, fmt.Errorf("list instance group %s: %w", name, err)

@@ -21,7 +21,7 @@ func TestInternalLoadBalancer(t *testing.T) {
 	if !netip.MustParsePrefix("10.128.0.0/20").Contains(netip.MustParseAddr(ip)) {
 		t.Errorf("internal IP %s is not from the subnetwork", ip)
 	}
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 	fr, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp").Do()
 	if err != nil || fr.LoadBalancingScheme != "INTERNAL" || !fr.AllowGlobalAccess || fr.Subnetwork != lc.p.SubnetworkURL || fr.BackendService == "" {
 		t.Fatalf("forwarding rule = %+v, %v", fr, err)

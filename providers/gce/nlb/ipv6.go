@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // ipv6State is the Service's external IPv6 address: the one it has, one to
@@ -18,9 +19,6 @@ type ipv6State struct {
 	insert  *compute.Address
 	release string
 }
-
-// IPv6AddressName is the Service's external IPv6 address.
-func IPv6AddressName(base string) string { return base + "-v6" }
 
 // observedIPv6 is what the cloud has for a Service's IPv6 address.
 type observedIPv6 struct {
@@ -37,7 +35,7 @@ func wantsIPv6(d *Desired) bool { return d.serves(v1.IPv6Protocol) && d.Scheme !
 // IPv6 and has none yet, the subnetwork that would hold it.
 func (b *Balancer) observeIPv6(ctx context.Context, d *Desired) (*observedIPv6, error) {
 	o := &observedIPv6{}
-	a, err := b.api.GetAddress(ctx, b.p.Region, IPv6AddressName(d.Base))
+	a, err := b.api.GetAddress(ctx, b.p.Region, ownership.IPv6AddressName(d.Base))
 	if err != nil && !computeclient.IsNotFound(err) {
 		return nil, err
 	}
@@ -53,7 +51,7 @@ func (b *Balancer) observeIPv6(ctx context.Context, d *Desired) (*observedIPv6, 
 // planIPv6 decides the Service's IPv6 address: keep, reserve or release
 // it. It is pure.
 func planIPv6(d *Desired, o *observedIPv6, p Params) (*ipv6State, error) {
-	st := &ipv6State{name: IPv6AddressName(d.Base)}
+	st := &ipv6State{name: ownership.IPv6AddressName(d.Base)}
 	a, want := o.address, wantsIPv6(d)
 	switch {
 	case a != nil && !p.Owner.Owns(a.Name, a.Description):

@@ -40,7 +40,7 @@ func TestATargetPoolOfMoreNodesThanAnInsertTakesIsCreatedAndFilled(t *testing.T)
 	svc := newService("big", fixture.Annotation(annotations.Backend, BackendTargetPool))
 	nodes := nodesFor("us-central1-a", names...)
 	ensure(t, lc, svc, nodes)
-	pool, err := lc.Compute.TargetPools.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(svc.UID))).Do()
+	pool, err := lc.Compute.TargetPools.Get(lc.Project, "us-central1", lc.p.Owner.LoadBalancerBase(string(svc.UID))).Do()
 	if err != nil {
 		t.Fatal(err)
 	}

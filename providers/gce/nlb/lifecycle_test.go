@@ -54,13 +54,13 @@ func TestLifecycleOfAnExternalLoadBalancer(t *testing.T) {
 	svc := newService("web")
 	nodes := nodesFor("us-central1-a", "node-1", "node-2", "node-3")
 	ip := ensure(t, lc, svc, nodes)
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 
 	pool, err := lc.Compute.TargetPools.Get(lc.Project, "us-central1", base).Do()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pool.Instances) != 3 || len(pool.HealthChecks) != 1 || !strings.HasSuffix(pool.HealthChecks[0], SharedHealthCheckName(lc.p.Owner)) {
+	if len(pool.Instances) != 3 || len(pool.HealthChecks) != 1 || !strings.HasSuffix(pool.HealthChecks[0], lc.p.Owner.SharedHealthCheckName()) {
 		t.Errorf("pool = %d instances, health checks %v", len(pool.Instances), pool.HealthChecks)
 	}
 	fr, err := lc.Compute.ForwardingRules.Get(lc.Project, "us-central1", base+"-tcp").Do()

@@ -163,7 +163,7 @@ func TestAnOlderNodeSetCannotUndoANewerOneInASharedGroup(t *testing.T) {
 
 func groupMembers(t *testing.T, lc *lbCloud, zone string) []string {
 	t.Helper()
-	got, err := lc.Compute.InstanceGroups.ListInstances(lc.Project, zone, InstanceGroupName(lc.p.Owner, zone), &compute.InstanceGroupsListInstancesRequest{}).Do()
+	got, err := lc.Compute.InstanceGroups.ListInstances(lc.Project, zone, lc.p.Owner.InstanceGroupName(zone), &compute.InstanceGroupsListInstancesRequest{}).Do()
 	if err != nil {
 		t.Fatal(err)
 	}

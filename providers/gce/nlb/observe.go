@@ -9,6 +9,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // Observed is what the cloud has for a Service: everything named after its
@@ -126,10 +127,13 @@ func (b *Balancer) observe(ctx context.Context, d *Desired) (*Observed, error) {
 		return err
 	})
 	r.do(func() (err error) {
-		o.Rules, err = api.ListForwardingRules(ctx, region, "name eq "+d.Base+"-.*")
+		o.Rules, err = api.ListForwardingRules(ctx, region, ownership.ServiceResourcesFilter(d.Base))
 		return err
 	})
-	r.do(func() (err error) { o.Firewalls, err = api.ListFirewalls(ctx, "name eq "+d.Base+"-.*"); return err })
+	r.do(func() (err error) {
+		o.Firewalls, err = api.ListFirewalls(ctx, ownership.ServiceResourcesFilter(d.Base))
+		return err
+	})
 	if err := r.wait(); err != nil {
 		return nil, err
 	}

@@ -138,6 +138,6 @@ func (b *Balancer) deleteBackendServiceOp(step int, name string) changeset.Op {
 }
 
 func (b *Balancer) syncGroupOp(step int, zone string, want []string) changeset.Op {
-	return changeset.Op{Verb: "sync", Kind: "instance group", Name: InstanceGroupName(b.p.Owner, zone), Step: step, Strict: true,
+	return changeset.Op{Verb: "sync", Kind: "instance group", Name: b.p.Owner.InstanceGroupName(zone), Step: step, Strict: true,
 		Call: func(ctx context.Context) error { return b.syncGroup(ctx, zone, want) }}
 }

@@ -27,7 +27,7 @@ func opsByStep(p *changeset.Plan) []string {
 var planner = New(nil, testParams)
 
 func TestPlanTeardown(t *testing.T) {
-	base := BaseName(testParams.Owner, "uid-1")
+	base := testParams.Owner.LoadBalancerBase("uid-1")
 	mine := testParams.Owner.Description(map[string]string{ownership.ServiceUIDKey: "uid-1"})
 	foreign := "made by hand"
 	shared := testParams.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "kube-proxy"})
@@ -42,7 +42,7 @@ func TestPlanTeardown(t *testing.T) {
 			o: observedTeardown{
 				rules:        []*compute.ForwardingRule{{Name: base + "-tcp", Description: mine}, {Name: base + "-udp", Description: foreign}},
 				clusterPools: []*compute.TargetPool{{Name: base, Description: mine}, {Name: "k8s-other-lb-x", Description: mine}},
-				sharedHC:     &compute.HttpHealthCheck{Name: SharedHealthCheckName(testParams.Owner), Description: shared},
+				sharedHC:     &compute.HttpHealthCheck{Name: testParams.Owner.SharedHealthCheckName(), Description: shared},
 				address:      &compute.Address{Name: base, Description: mine},
 			},
 			want: []string{
@@ -55,7 +55,7 @@ func TestPlanTeardown(t *testing.T) {
 		{name: "a backend service: its own check at once, the shared ones on release; the user's address stays",
 			o: observedTeardown{
 				service: &compute.BackendService{Name: base, Description: mine,
-					HealthChecks: []string{linkBase + "projects/p1/regions/us-central1/healthChecks/" + base},
+					HealthChecks: []string{ownership.LinkBase + "projects/p1/regions/us-central1/healthChecks/" + base},
 					Backends:     []*compute.Backend{{Group: igLinkOf(testParams, "us-central1-a")}}},
 				address: &compute.Address{Name: base, Description: foreign},
 			},
@@ -87,10 +87,10 @@ func TestPlanOfABackendService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ig := InstanceGroupName(testParams.Owner, "us-central1-a")
+	ig := testParams.Owner.InstanceGroupName("us-central1-a")
 	want := []string{
 		"2: insert address " + d.Base,
-		"2: insert regional health check " + SharedHealthCheckName(testParams.Owner),
+		"2: insert regional health check " + testParams.Owner.SharedHealthCheckName(),
 		"2: insert instance group " + ig,
 		"3: apply firewall rules of " + d.Base,
 		"3: sync instance group " + ig,

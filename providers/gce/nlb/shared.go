@@ -8,6 +8,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // The resources the cluster's load balancers share (the kube-proxy health
@@ -47,18 +48,18 @@ type sharedUsers struct {
 func unusedShared(c sharedCandidates, u sharedUsers, base string) sharedCandidates {
 	var used []string // links, and the health checks' names by kind
 	for _, tp := range u.pools {
-		if !hasPrefixName(tp.Name, base) {
+		if !ownership.IsServiceResource(tp.Name, base) {
 			for _, hc := range tp.HealthChecks {
-				used = append(used, "hc/"+lastSegment(hc))
+				used = append(used, "hc/"+ownership.LastSegment(hc))
 			}
 		}
 	}
 	for _, bs := range u.services {
-		if hasPrefixName(bs.Name, base) {
+		if ownership.IsServiceResource(bs.Name, base) {
 			continue
 		}
 		for _, hc := range bs.HealthChecks {
-			used = append(used, "rhc/"+lastSegment(hc))
+			used = append(used, "rhc/"+ownership.LastSegment(hc))
 		}
 		for _, be := range bs.Backends {
 			used = append(used, "ig/"+groupPath(be.Group))
@@ -91,14 +92,6 @@ func groupPath(link string) string {
 	return link
 }
 
-func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
-
-// lbNamePattern is the list filter of the cluster's load balancers'
-// resources (BaseName).
-func (b *Balancer) lbNamePattern() string {
-	return "name eq " + b.p.Owner.ResourceName("lb", "") + "-.*"
-}
-
 // observeUsers lists the cluster's target pools and regional backend
 // services, those the candidates need.
 func (b *Balancer) observeUsers(ctx context.Context, c sharedCandidates) (sharedUsers, error) {
@@ -106,13 +99,13 @@ func (b *Balancer) observeUsers(ctx context.Context, c sharedCandidates) (shared
 	var r reads
 	if c.healthCheck != "" {
 		r.do(func() (err error) {
-			u.pools, err = b.api.ListTargetPools(ctx, b.p.Region, b.lbNamePattern())
+			u.pools, err = b.api.ListTargetPools(ctx, b.p.Region, b.p.Owner.LoadBalancersFilter())
 			return err
 		})
 	}
 	if len(c.regionHealthCheck) > 0 || len(c.groups) > 0 {
 		r.do(func() (err error) {
-			u.services, err = b.api.ListRegionBackendServices(ctx, b.p.Region, b.lbNamePattern())
+			u.services, err = b.api.ListRegionBackendServices(ctx, b.p.Region, b.p.Owner.LoadBalancersFilter())
 			return err
 		})
 	}
@@ -178,7 +171,7 @@ func (b *Balancer) deleteSharedOps(c sharedCandidates) []changeset.Op {
 func backendServiceCandidates(bs *compute.BackendService, base string) sharedCandidates {
 	var c sharedCandidates
 	for _, hc := range bs.HealthChecks {
-		if name := lastSegment(hc); name != base {
+		if name := ownership.LastSegment(hc); name != base {
 			c.regionHealthCheck = append(c.regionHealthCheck, name)
 		}
 	}
@@ -193,7 +186,7 @@ func backendServiceCandidates(bs *compute.BackendService, base string) sharedCan
 func (b *Balancer) releaseBackendServiceOps(step int, base string, bs *compute.BackendService, seen *sharedUsers) []changeset.Op {
 	var ops []changeset.Op
 	for _, hc := range bs.HealthChecks {
-		if lastSegment(hc) == base {
+		if ownership.LastSegment(hc) == base {
 			ops = append(ops, b.deleteRegionHealthCheckOp(step, base))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fixture"
@@ -60,7 +61,7 @@ func TestSharedResourcesGoWithTheLastLoadBalancerThatUsesThem(t *testing.T) {
 			left := lc.owned()
 			for _, k := range shared {
 				if (strings.Contains(k, "ealthChecks/") || strings.Contains(k, "/instanceGroups/")) &&
-					!strings.Contains(k, BaseName(lc.p.Owner, string(web.UID))) && !slices.Contains(left, k) {
+					!strings.Contains(k, lc.p.Owner.LoadBalancerBase(string(web.UID))) && !slices.Contains(left, k) {
 					t.Errorf("a shared resource went with the first teardown: %s", k)
 				}
 			}
@@ -100,7 +101,7 @@ func TestLeavingTheBackendServiceKeepsTheGroupsOthersUse(t *testing.T) {
 	if got := sharedDeletes(lc); len(got) != 0 {
 		t.Errorf("the switch to a target pool deleted shared resources: %v", got)
 	}
-	if _, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", InstanceGroupName(lc.p.Owner, "us-central1-a")).Do(); err != nil {
+	if _, err := lc.Compute.InstanceGroups.Get(lc.Project, "us-central1-a", lc.p.Owner.InstanceGroupName("us-central1-a")).Do(); err != nil {
 		t.Errorf("the shared group is gone: %v", err)
 	}
 	resyncMakesNoWrites(t, lc, web, nodes)
@@ -110,7 +111,7 @@ func TestLeavingTheBackendServiceKeepsTheGroupsOthersUse(t *testing.T) {
 		t.Errorf("the switch back moved the IP from %s to %s", ip, got)
 	}
 	resyncMakesNoWrites(t, lc, web, nodes)
-	bs, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", BaseName(lc.p.Owner, string(web.UID))).Do()
+	bs, err := lc.Compute.RegionBackendServices.Get(lc.Project, "us-central1", lc.p.Owner.LoadBalancerBase(string(web.UID))).Do()
 	if err != nil || len(bs.Backends) != 1 {
 		t.Errorf("the backend service after the way back = %+v, %v", bs, err)
 	}
@@ -118,9 +119,9 @@ func TestLeavingTheBackendServiceKeepsTheGroupsOthersUse(t *testing.T) {
 
 func TestUnusedShared(t *testing.T) {
 	const base = "k8s-test-lb-web"
-	hcOf := func(name string) string { return linkBase + "projects/p/global/httpHealthChecks/" + name }
-	groupA := linkBase + "projects/p/zones/us-central1-a/instanceGroups/k8s-test-ig-us-central1-a"
-	groupB := linkBase + "projects/p/zones/us-central1-b/instanceGroups/k8s-test-ig-us-central1-b"
+	hcOf := func(name string) string { return ownership.LinkBase + "projects/p/global/httpHealthChecks/" + name }
+	groupA := ownership.LinkBase + "projects/p/zones/us-central1-a/instanceGroups/k8s-test-ig-us-central1-a"
+	groupB := ownership.LinkBase + "projects/p/zones/us-central1-b/instanceGroups/k8s-test-ig-us-central1-b"
 	candidates := sharedCandidates{healthCheck: "k8s-test-hc-kube-proxy", regionHealthCheck: []string{"k8s-test-hc-kube-proxy"}, groups: []string{groupA, groupB}}
 	tests := []struct {
 		name  string

@@ -43,7 +43,7 @@ func TestADualStackServiceWithTheRangesOfOneFamilyKeepsTheOtherClosed(t *testing
 	nodes := nodesFor("us-central1-a", "node-1", "node-2")
 	svc := newService("web", fixture.Annotation(annotations.Backend, BackendService))
 	svc.Spec.IPFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 
 	steps := []struct {
 		name   string
@@ -89,7 +89,7 @@ func TestAnIPv4ServiceWithIPv6RangesOnlyIsOpenToNoOne(t *testing.T) {
 	lc := newLBCloud(t, fakegce.Config{}, "node-1")
 	nodes := nodesFor("us-central1-a", "node-1")
 	svc := newService("web")
-	base := BaseName(lc.p.Owner, string(svc.UID))
+	base := lc.p.Owner.LoadBalancerBase(string(svc.UID))
 	ensure(t, lc, svc, nodes)
 	svc.Spec.LoadBalancerSourceRanges = []string{"2001:db8::/32"}
 	ensure(t, lc, svc, nodes)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // targetPool is the target-pool backend: a legacy HTTP health check and a
@@ -134,7 +135,7 @@ func (tp targetPool) poolOps(pl *poolPlan) []changeset.Op {
 // whose ports or protocol changed comes back on the same address.
 func (tp targetPool) ruleOps(pl *poolPlan, ips *learnedIPs) []changeset.Op {
 	b := tp.b
-	target := linkBase + "projects/" + b.p.Project + "/regions/" + b.p.Region + "/targetPools/" + pl.PoolName
+	target := ownership.InProject(b.p.Project).TargetPool(b.p.Region, pl.PoolName)
 	var ops []changeset.Op
 	for _, name := range pl.DeleteRules {
 		ops = append(ops, b.deleteRuleOp(tpDeleteRules, name))

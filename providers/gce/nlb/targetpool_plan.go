@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // poolPlan is the minimal set of changes that turns the observed target
@@ -48,16 +50,6 @@ func (p *poolPlan) Empty() bool {
 		len(p.DeletePools) == 0 && p.DeleteHC == "" && p.DeleteAddress == ""
 }
 
-// PoolName is the target pool's name for a session affinity: a change of
-// affinity needs a new pool (the API cannot change it in place), and a
-// distinct name lets the forwarding rules move to it before the old one goes.
-func PoolName(base, affinity string) string {
-	if affinity == "CLIENT_IP" {
-		return base + "-ca"
-	}
-	return base
-}
-
 // planTargetPool compares the desired target-pool load balancer with the
 // observed one. It is pure.
 func planTargetPool(d *Desired, o *Observed, p Params) (*poolPlan, error) {
@@ -90,7 +82,7 @@ func planHealthCheck(d *Desired, o *Observed, p Params, pl *poolPlan) error {
 	if d.HealthCheck.Shared {
 		want.Description = p.Owner.Description(map[string]string{"cloud-provider-vpc.io/shared": "kube-proxy"})
 	}
-	pl.HealthCheck = linkBase + "projects/" + p.Project + "/global/httpHealthChecks/" + d.HealthCheck.Name
+	pl.HealthCheck = ownership.InProject(p.Project).HTTPHealthCheck(d.HealthCheck.Name)
 	hc := o.HealthCheck
 	switch {
 	case hc == nil:
@@ -111,10 +103,10 @@ func planHealthCheck(d *Desired, o *Observed, p Params, pl *poolPlan) error {
 const maxPoolInsertInstances = 200
 
 func planPool(d *Desired, o *Observed, p Params, pl *poolPlan) error {
-	pl.PoolName = PoolName(d.Base, d.Pool.SessionAffinity)
+	pl.PoolName = ownership.PoolName(d.Base, d.Pool.SessionAffinity)
 	var cur *compute.TargetPool
 	for _, tp := range o.Pools {
-		if !hasPrefixName(tp.Name, d.Base) {
+		if !ownership.IsServiceResource(tp.Name, d.Base) {
 			continue
 		}
 		if !p.Owner.Owns(tp.Name, tp.Description) {
@@ -165,7 +157,7 @@ func planPool(d *Desired, o *Observed, p Params, pl *poolPlan) error {
 }
 
 func planRules(d *Desired, o *Observed, p Params, pl *poolPlan) error {
-	target := linkBase + "projects/" + p.Project + "/regions/" + p.Region + "/targetPools/" + pl.PoolName
+	target := ownership.InProject(p.Project).TargetPool(p.Region, pl.PoolName)
 	observed := map[string]*compute.ForwardingRule{}
 	for _, fr := range o.Rules {
 		if !p.Owner.Owns(fr.Name, fr.Description) {

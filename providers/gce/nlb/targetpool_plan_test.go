@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 func TestPlan(t *testing.T) {
@@ -21,8 +23,8 @@ func TestPlan(t *testing.T) {
 	inst := func(n string) string {
 		return "https://www.googleapis.com/compute/v1/projects/fake-project/zones/us-central1-a/instances/" + n
 	}
-	hcLink := linkBase + "projects/p1/global/httpHealthChecks/" + d.HealthCheck.Name
-	poolLink := linkBase + "projects/p1/regions/us-central1/targetPools/" + d.Base
+	hcLink := ownership.LinkBase + "projects/p1/global/httpHealthChecks/" + d.HealthCheck.Name
+	poolLink := ownership.LinkBase + "projects/p1/regions/us-central1/targetPools/" + d.Base
 	current := func() *Observed {
 		return &Observed{
 			Address:      &compute.Address{Name: d.Base, Address: "203.0.113.9", NetworkTier: "PREMIUM", Description: d.Description},

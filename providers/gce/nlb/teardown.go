@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // A teardown observes the Service's resources by its base name, plans their
@@ -35,7 +36,7 @@ type observedTeardown struct {
 
 // Delete removes everything a Service's load balancer owns.
 func (b *Balancer) Delete(ctx context.Context, svc *v1.Service) error {
-	base := BaseName(b.p.Owner, string(svc.UID))
+	base := b.p.Owner.LoadBalancerBase(string(svc.UID))
 	b.shared.forgetBuilt(base)
 	o, err := b.observeTeardown(ctx, base, string(svc.UID))
 	if err != nil {
@@ -51,27 +52,30 @@ func (b *Balancer) observeTeardown(ctx context.Context, base, uid string) (*obse
 	var r reads
 	r.do(func() (err error) { o.address, err = api.GetAddress(ctx, region, base); return notFoundIsNil(err) })
 	r.do(func() (err error) {
-		o.ipv6Address, err = api.GetAddress(ctx, region, IPv6AddressName(base))
+		o.ipv6Address, err = api.GetAddress(ctx, region, ownership.IPv6AddressName(base))
 		return notFoundIsNil(err)
 	})
 	r.do(func() (err error) { o.healthCheck, err = api.GetHTTPHealthCheck(ctx, base); return notFoundIsNil(err) })
 	r.do(func() (err error) {
-		o.sharedHC, err = api.GetHTTPHealthCheck(ctx, SharedHealthCheckName(b.p.Owner))
+		o.sharedHC, err = api.GetHTTPHealthCheck(ctx, b.p.Owner.SharedHealthCheckName())
 		return notFoundIsNil(err)
 	})
 	r.do(func() (err error) {
-		o.clusterPools, err = api.ListTargetPools(ctx, region, b.lbNamePattern())
+		o.clusterPools, err = api.ListTargetPools(ctx, region, b.p.Owner.LoadBalancersFilter())
 		return err
 	})
 	r.do(func() (err error) {
-		o.clusterBSs, err = api.ListRegionBackendServices(ctx, region, b.lbNamePattern())
+		o.clusterBSs, err = api.ListRegionBackendServices(ctx, region, b.p.Owner.LoadBalancersFilter())
 		return err
 	})
 	r.do(func() (err error) {
-		o.rules, err = api.ListForwardingRules(ctx, region, "name eq "+base+"-.*")
+		o.rules, err = api.ListForwardingRules(ctx, region, ownership.ServiceResourcesFilter(base))
 		return err
 	})
-	r.do(func() (err error) { o.firewalls, err = api.ListFirewalls(ctx, "name eq "+base+"-.*"); return err })
+	r.do(func() (err error) {
+		o.firewalls, err = api.ListFirewalls(ctx, ownership.ServiceResourcesFilter(base))
+		return err
+	})
 	if err := r.wait(); err != nil {
 		return nil, err
 	}
@@ -109,7 +113,7 @@ func (b *Balancer) planTeardown(o *observedTeardown) *changeset.Plan {
 		}
 	}
 	for _, tp := range o.clusterPools {
-		if hasPrefixName(tp.Name, o.base) && owns(tp.Name, tp.Description) {
+		if ownership.IsServiceResource(tp.Name, o.base) && owns(tp.Name, tp.Description) {
 			p.Add(b.deletePoolOp(tdBackends, tp.Name))
 		}
 	}
@@ -144,7 +148,7 @@ func (b *Balancer) planTeardown(o *observedTeardown) *changeset.Plan {
 // poolsUse reports whether the Service's own pools use the health check.
 func (o *observedTeardown) poolsUse(hc string) bool {
 	for _, tp := range o.clusterPools {
-		if hasPrefixName(tp.Name, o.base) && slices.ContainsFunc(tp.HealthChecks, func(l string) bool { return lastSegment(l) == hc }) {
+		if ownership.IsServiceResource(tp.Name, o.base) && slices.ContainsFunc(tp.HealthChecks, func(l string) bool { return ownership.LastSegment(l) == hc }) {
 			return true
 		}
 	}

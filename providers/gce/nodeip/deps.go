@@ -25,7 +25,7 @@ type Deps struct {
 	// FirewallName names the IPv4 firewall rule of the Service with this
 	// UID, and FirewallNameIPv6 its IPv6 rule: the compute API refuses a
 	// rule that mixes the families, so a dual-stack Service has two. They
-	// are gce.NodeIPFirewallName and gce.NodeIPFirewallNameIPv6, so that
+	// are ownership.NodeIPFirewallName and ownership.NodeIPFirewallNameIPv6, so that
 	// the provider's EnsureLoadBalancerDeleted finds them too.
 	FirewallName     func(serviceUID string) string
 	FirewallNameIPv6 func(serviceUID string) string
