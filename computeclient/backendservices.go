@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // Unmanaged instance groups (zonal).
@@ -187,11 +188,10 @@ func (c *Client) ListSubnetworks(ctx context.Context, region, networkURL string)
 
 // GetSubnetwork reads a subnetwork by its link.
 func (c *Client) GetSubnetwork(ctx context.Context, link string) (*compute.Subnetwork, error) {
-	parts := strings.Split(link, "/")
-	if len(parts) < 4 {
+	region, name := ownership.RegionOf(link), ownership.LastSegment(link)
+	if region == "" {
 		return nil, fmt.Errorf("subnetwork %q is not a link", link)
 	}
-	region, name := parts[len(parts)-3], parts[len(parts)-1]
 	return Do(ctx, c, "subnetworks.get", func(ctx context.Context) (*compute.Subnetwork, error) {
 		return c.svc.Subnetworks.Get(projectOf(link, c.networkProject), region, name).Context(ctx).Do()
 	})

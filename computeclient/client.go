@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -23,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // Config is what the client needs; the provider fills it from the cloud config.
@@ -170,11 +171,11 @@ func (c *Client) Wait(ctx context.Context, op *compute.Operation) error {
 		switch {
 		case op.Zone != "":
 			op, err = Do(ctx, c, "zoneOperations.wait", func(ctx context.Context) (*compute.Operation, error) {
-				return c.svc.ZoneOperations.Wait(project, lastSegment(op.Zone), op.Name).Context(ctx).Do()
+				return c.svc.ZoneOperations.Wait(project, ownership.LastSegment(op.Zone), op.Name).Context(ctx).Do()
 			})
 		case op.Region != "":
 			op, err = Do(ctx, c, "regionOperations.wait", func(ctx context.Context) (*compute.Operation, error) {
-				return c.svc.RegionOperations.Wait(project, lastSegment(op.Region), op.Name).Context(ctx).Do()
+				return c.svc.RegionOperations.Wait(project, ownership.LastSegment(op.Region), op.Name).Context(ctx).Do()
 			})
 		default:
 			op, err = Do(ctx, c, "globalOperations.wait", func(ctx context.Context) (*compute.Operation, error) {
@@ -190,29 +191,5 @@ func (c *Client) Wait(ctx context.Context, op *compute.Operation) error {
 
 func newRequestID() string { return string(uuid.NewUUID()) }
 
-// projectOf is the project a resource link names (".../projects/P/..."),
-// or def when it names none.
-func projectOf(link, def string) string {
-	_, rest, ok := strings.Cut(link, "projects/")
-	if !ok {
-		return def
-	}
-	if p, _, _ := strings.Cut(rest, "/"); p != "" {
-		return p
-	}
-	return def
-}
-
-func lastSegment(s string) string {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return s[i+1:]
-		}
-	}
-	return s
-}
-
-// LinkBase is the root of every link the compute API answers with
-// (selfLink, and the references it stores), whichever endpoint the client
-// called: compare and build links on it, never on the endpoint.
-const LinkBase = "https://www.googleapis.com/compute/v1/"
+// projectOf is the project a resource link names, or def when it names none.
+func projectOf(link, def string) string { return cmp.Or(ownership.ProjectOf(link), def) }

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -186,20 +187,10 @@ func SameNetwork(a, b string) bool {
 	return na == nb && (pa == pb || pa == "" || pb == "")
 }
 
+// networkID is a network link's project ("" for a partial link) and name
+// (the link itself when it is a bare name).
 func networkID(link string) (project, name string) {
-	parts := strings.Split(strings.Trim(link, "/"), "/")
-	for i := 0; i+1 < len(parts); i++ {
-		switch parts[i] {
-		case "projects":
-			project = parts[i+1]
-		case "networks":
-			name = parts[i+1]
-		}
-	}
-	if name == "" {
-		name = link
-	}
-	return project, name
+	return ownership.ProjectOf(link), cmp.Or(ownership.SegmentAfter(link, "networks"), link)
 }
 
 // SameDescription compares two descriptions as the JSON objects ownership

@@ -12,8 +12,8 @@ import "strings"
 // root, or none, so they are parsed from "projects/" on.
 
 // LinkBase is the root of every link the compute API answers with
-// (selfLink, zone, network, ...). Links this project writes use it too;
-// the API accepts it whatever endpoint the client was given.
+// (selfLink, and the references it stores), whichever endpoint the client
+// called: compare and build links on it, never on the endpoint.
 const LinkBase = "https://www.googleapis.com/compute/v1/"
 
 // ProjectLink is the root of the links of one project's resources.
@@ -88,6 +88,28 @@ func FullLink(link string) (string, bool) {
 		return "", false
 	}
 	return LinkBase + rel, true
+}
+
+// SameLink reports whether two links name the same resource: compared
+// from "projects/" on, so that another endpoint's root does not matter; a
+// partial link without a project is compared by the segments it has.
+func SameLink(a, b string) bool {
+	ra, okA := RelativeLink(a)
+	rb, okB := RelativeLink(b)
+	if okA && okB {
+		return ra == rb
+	}
+	if !okA {
+		ra = a
+	}
+	if !okB {
+		rb = b
+	}
+	short, long := ra, rb
+	if len(short) > len(long) {
+		short, long = long, short
+	}
+	return short != "" && (long == short || strings.HasSuffix(long, "/"+short))
 }
 
 // LastSegment is the name at the end of a link, or the link itself when it

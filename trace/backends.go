@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // kubeProxyHealthPort is kube-proxy's health server: it answers 200 on
@@ -83,15 +84,15 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (lbTarget, error) {
 	switch {
 	case fr.Target != "":
 		i := slices.IndexFunc(c.TargetPools, func(tp *compute.TargetPool) bool {
-			return sameLink(tp.SelfLink, fr.Target) || tp.Name == lastSegment(fr.Target)
+			return ownership.SameLink(tp.SelfLink, fr.Target) || tp.Name == ownership.LastSegment(fr.Target)
 		})
 		if i < 0 {
-			return lbTarget{}, fmt.Errorf("forwarding rule %s sends to target pool %s, which does not exist", fr.Name, lastSegment(fr.Target))
+			return lbTarget{}, fmt.Errorf("forwarding rule %s sends to target pool %s, which does not exist", fr.Name, ownership.LastSegment(fr.Target))
 		}
 		tp := c.TargetPools[i]
 		check := healthCheck{none: true}
 		if len(tp.HealthChecks) > 0 {
-			name := lastSegment(tp.HealthChecks[0])
+			name := ownership.LastSegment(tp.HealthChecks[0])
 			check = healthCheck{name: name, source: legacyProbeSource}
 			for _, hc := range c.HTTPHealthChecks {
 				if hc.Name == name {
@@ -102,16 +103,16 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (lbTarget, error) {
 		return lbTarget{"target pool " + tp.Name, slices.Clone(tp.Instances), check, tp.SessionAffinity}, nil
 	case fr.BackendService != "":
 		i := slices.IndexFunc(c.BackendServices, func(bs *compute.BackendService) bool {
-			return sameLink(bs.SelfLink, fr.BackendService) || bs.Name == lastSegment(fr.BackendService)
+			return ownership.SameLink(bs.SelfLink, fr.BackendService) || bs.Name == ownership.LastSegment(fr.BackendService)
 		})
 		if i < 0 {
-			return lbTarget{}, fmt.Errorf("forwarding rule %s sends to backend service %s, which does not exist", fr.Name, lastSegment(fr.BackendService))
+			return lbTarget{}, fmt.Errorf("forwarding rule %s sends to backend service %s, which does not exist", fr.Name, ownership.LastSegment(fr.BackendService))
 		}
 		bs := c.BackendServices[i]
 		var members []string
 		for _, b := range bs.Backends {
 			for link, ms := range c.GroupMembers {
-				if b != nil && sameLink(link, b.Group) {
+				if b != nil && ownership.SameLink(link, b.Group) {
 					members = append(members, ms...)
 				}
 			}
@@ -119,9 +120,9 @@ func (tr *tracer) backendsOf(fr *compute.ForwardingRule) (lbTarget, error) {
 		slices.Sort(members)
 		check := healthCheck{source: probeSourceOf(fr, !tr.t.Client.Addr().Is4())}
 		if len(bs.HealthChecks) > 0 {
-			check.name = lastSegment(bs.HealthChecks[0])
+			check.name = ownership.LastSegment(bs.HealthChecks[0])
 			for _, hc := range c.HealthChecks {
-				if hc.Name == check.name || sameLink(hc.SelfLink, bs.HealthChecks[0]) {
+				if hc.Name == check.name || ownership.SameLink(hc.SelfLink, bs.HealthChecks[0]) {
 					check.port = checkPort(hc)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -78,7 +79,7 @@ func (tr *tracer) clientDenied(v FirewallVerdict, pkt Packet, inst *compute.Inst
 	var fix []string
 	own := 0
 	for _, fw := range tr.in.Cloud.Firewalls {
-		if !hasBase(fw.Name, tr.base) || isHealthCheckRule(fw.Name, tr.base) {
+		if !ownership.IsServiceResource(fw.Name, tr.base) || isHealthCheckRule(fw.Name, tr.base) {
 			continue
 		}
 		own++
@@ -161,18 +162,22 @@ func (tr *tracer) podDenied(v FirewallVerdict, pkt Packet, inst, source *compute
 // clientRuleName is the rule the CCM creates for the Service's clients of
 // the client's IP family (providers/gce/nlb and providers/gce/nodeip).
 func (tr *tracer) clientRuleName() string {
-	v6 := ""
-	if !tr.t.Client.Addr().Is4() {
-		v6 = "6"
+	v6 := !tr.t.Client.Addr().Is4()
+	switch {
+	case tr.mode == annotations.ModeNodeIP && v6:
+		return ownership.NodeIPFirewallNameIPv6(tr.base)
+	case tr.mode == annotations.ModeNodeIP:
+		return ownership.NodeIPFirewallName(tr.base)
+	case v6:
+		return ownership.ClientFirewallNameIPv6(tr.base)
 	}
-	if tr.mode == annotations.ModeNodeIP {
-		return tr.base + "-nip" + v6
-	}
-	return tr.base + "-fw" + v6
+	return ownership.ClientFirewallName(tr.base)
 }
 
 // isHealthCheckRule: the rules that let the health checkers in.
-func isHealthCheckRule(name, base string) bool { return name == base+"-hc" || name == base+"-hc6" }
+func isHealthCheckRule(name, base string) bool {
+	return name == ownership.HealthCheckFirewallName(base) || name == ownership.HealthCheckFirewallNameIPv6(base)
+}
 
 // instanceFacts are "10.128.0.3", "tags k8s-node"; the address is left
 // out when it is the packet's destination, which the text names already.

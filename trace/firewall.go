@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // Packet is what the VPC's ingress firewall looks at: the first packet of a
@@ -118,7 +119,7 @@ func isIngress(fw *compute.Firewall) bool {
 
 func onNetworkOf(fw *compute.Firewall, target *compute.Instance) bool {
 	nic := primaryInterface(target)
-	return nic != nil && sameLink(fw.Network, nic.Network)
+	return nic != nil && ownership.SameLink(fw.Network, nic.Network)
 }
 
 // targets: targetTags or targetServiceAccounts name the instance, or the

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"google.golang.org/api/compute/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // missKind is the criterion of EvaluateIngress a rule fails.
@@ -39,7 +41,7 @@ func firewallMisses(fw *compute.Firewall, pkt Packet, target, source *compute.In
 		out = append(out, miss{missDirection, "is an egress rule"})
 	}
 	if !onNetworkOf(fw, target) {
-		out = append(out, miss{missNetwork, "is on network " + lastSegment(fw.Network)})
+		out = append(out, miss{missNetwork, "is on network " + ownership.LastSegment(fw.Network)})
 	}
 	if !targets(fw, target) {
 		has := "has none"

@@ -6,39 +6,9 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
-
-// Compute objects refer to each other by links: full URLs
-// (https://www.googleapis.com/compute/v1/projects/p/zones/z/instances/i),
-// or partial ones (projects/p/zones/z/instances/i, zones/z/instances/i).
-// Links are compared from "projects/" on, so that an endpoint override
-// does not matter; a partial link without a project is compared by its
-// last segments.
-
-// relLink is the link from "projects/" on.
-func relLink(s string) string {
-	if i := strings.Index(s, "projects/"); i >= 0 {
-		return s[i:]
-	}
-	return s
-}
-
-// sameLink reports whether two links name the same resource.
-func sameLink(a, b string) bool {
-	ra, rb := relLink(a), relLink(b)
-	if strings.HasPrefix(ra, "projects/") && strings.HasPrefix(rb, "projects/") {
-		return ra == rb
-	}
-	// One is partial: compare the segments it has.
-	short, long := ra, rb
-	if len(short) > len(long) {
-		short, long = long, short
-	}
-	return short != "" && (long == short || strings.HasSuffix(long, "/"+short))
-}
-
-// lastSegment is the name at the end of a link.
-func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 
 func primaryInterface(inst *compute.Instance) *compute.NetworkInterface {
 	if inst == nil || len(inst.NetworkInterfaces) == 0 {
@@ -105,7 +75,7 @@ func instanceOfNode(instances []*compute.Instance, n *v1.Node) *compute.Instance
 	if rest, ok := strings.CutPrefix(n.Spec.ProviderID, "gce://"); ok {
 		if parts := strings.Split(rest, "/"); len(parts) == 3 {
 			for _, inst := range instances {
-				if inst.Name == parts[2] && lastSegment(inst.Zone) == parts[1] {
+				if inst.Name == parts[2] && ownership.LastSegment(inst.Zone) == parts[1] {
 					return inst
 				}
 			}
@@ -122,7 +92,7 @@ func instanceOfNode(instances []*compute.Instance, n *v1.Node) *compute.Instance
 // instanceByLink finds an instance by its self link.
 func instanceByLink(instances []*compute.Instance, link string) *compute.Instance {
 	for _, inst := range instances {
-		if sameLink(inst.SelfLink, link) || (inst.SelfLink == "" && lastSegment(link) == inst.Name) {
+		if ownership.SameLink(inst.SelfLink, link) || (inst.SelfLink == "" && ownership.LastSegment(link) == inst.Name) {
 			return inst
 		}
 	}

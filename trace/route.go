@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // crossNodes carries the packet from the node that received it to the
@@ -88,7 +90,7 @@ func bestRoute(routes []*compute.Route, from *compute.Instance, dst netip.Addr) 
 	var cs []candidate
 	for _, r := range routes {
 		p, ok := parseRange(r.DestRange)
-		if !ok || !p.Contains(dst) || (nic != nil && !sameLink(r.Network, nic.Network)) {
+		if !ok || !p.Contains(dst) || (nic != nil && !ownership.SameLink(r.Network, nic.Network)) {
 			continue
 		}
 		if len(r.Tags) > 0 && !overlaps(r.Tags, tagsOf(from)) {
@@ -130,7 +132,7 @@ func routeNextHop(instances []*compute.Instance, r *compute.Route) *compute.Inst
 func routeTarget(r *compute.Route) string {
 	for _, s := range []string{r.NextHopGateway, r.NextHopIp, r.NextHopIlb, r.NextHopVpnTunnel, r.NextHopNetwork, r.NextHopPeering} {
 		if s != "" {
-			return lastSegment(s)
+			return ownership.LastSegment(s)
 		}
 	}
 	return "nowhere"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbcondition"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 )
 
@@ -91,7 +92,7 @@ func (tr *tracer) destination() (netip.Addr, string, bool) {
 		return published[0], fmt.Sprintf("the client connects to the load balancer's address %s (status.loadBalancer.ingress)", published[0]), true
 	}
 	for _, fr := range tr.in.Cloud.ForwardingRules {
-		if !hasBase(fr.Name, tr.base) {
+		if !ownership.IsServiceResource(fr.Name, tr.base) {
 			continue
 		}
 		if a, ok := ruleAddress(fr); ok && familyOf(a) == fam {
@@ -200,6 +201,3 @@ func joinAddrs(as []netip.Addr) string {
 	}
 	return strings.Join(s, ", ")
 }
-
-// hasBase reports whether a resource name belongs to the Service's base name.
-func hasBase(name, base string) bool { return name == base || strings.HasPrefix(name, base+"-") }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // WriteText writes the trace for people: a header, one numbered line per
@@ -45,7 +47,7 @@ func WriteText(w io.Writer, t *Trace) error {
 			if be.Healthy {
 				health = "healthy"
 			}
-			fmt.Fprintf(&b, "  %s (instance %s): %s, %s\n", be.Node, lastSegment(be.Instance), health, be.Reason)
+			fmt.Fprintf(&b, "  %s (instance %s): %s, %s\n", be.Node, ownership.LastSegment(be.Instance), health, be.Reason)
 		}
 	}
 	if len(t.Endpoints) > 0 {

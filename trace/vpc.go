@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall/protoport"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // throughVPC carries the packet from the client to an instance: through a
@@ -281,13 +282,13 @@ func (tr *tracer) loadBalance(fr *compute.ForwardingRule) (*compute.Instance, bo
 	}
 	inst := instanceByLink(tr.in.Cloud.Instances, chosen.Instance)
 	if inst == nil {
-		tr.stop(compForwarding, Dropped, "backend gone", fmt.Sprintf("%s lists instance %s, which does not exist: the packet %s sends there is lost", pool, lastSegment(chosen.Instance), fr.Name),
+		tr.stop(compForwarding, Dropped, "backend gone", fmt.Sprintf("%s lists instance %s, which does not exist: the packet %s sends there is lost", pool, ownership.LastSegment(chosen.Instance), fr.Name),
 			"the CCM removes instances that are gone from its load balancers on its next reconcile")
 		return nil, false
 	}
 	tr.passthrough = fr
 	tr.step(compForwarding, atVPC, "forwarded", fmt.Sprintf("%s (%s) sends it to %s, instance %s (%s); passthrough: the destination stays %s",
-		fr.Name, ruleTraffic(fr), pool, lastSegment(chosen.Instance), internalAddress(inst, tr.flow.Dst.Addr()), tr.flow.Dst.Addr()), tr.flow)
+		fr.Name, ruleTraffic(fr), pool, ownership.LastSegment(chosen.Instance), internalAddress(inst, tr.flow.Dst.Addr()), tr.flow.Dst.Addr()), tr.flow)
 	return inst, true
 }
 
@@ -299,15 +300,15 @@ func (tr *tracer) isBackendOf(b Backend, node string) bool {
 	}
 	name := node
 	if rest, ok := strings.CutPrefix(tr.nodes[node].Spec.ProviderID, "gce://"); ok {
-		name = lastSegment(rest)
+		name = ownership.LastSegment(rest)
 	}
-	return lastSegment(b.Instance) == name
+	return ownership.LastSegment(b.Instance) == name
 }
 
 func backendNames(bs []Backend) string {
 	var names []string
 	for _, b := range bs {
-		names = append(names, cmp.Or(b.Node, lastSegment(b.Instance)))
+		names = append(names, cmp.Or(b.Node, ownership.LastSegment(b.Instance)))
 	}
 	return strings.Join(names, ", ")
 }

@@ -11,7 +11,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
@@ -38,7 +37,7 @@ func newSharedVPCCluster(t *testing.T, network, extra string) *cluster {
 	t.Helper()
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{serviceProject, hostProject}})
 	c := &cluster{fc: fc}
-	const link = computeclient.LinkBase + "projects/" + hostProject
+	const link = ownership.LinkBase + "projects/" + hostProject
 	fixture.InsertNetwork(t, fc, hostProject, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, hostProject, "us-central1", &compute.Subnetwork{Name: "nodes", Network: link + "/global/networks/shared", IpCidrRange: "10.0.0.0/24"})
 	for i := 1; i <= 3; i++ {

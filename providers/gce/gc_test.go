@@ -94,7 +94,7 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 	projects := []string{"team-a", "team-b"}
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: append([]string{host}, projects...)})
 	waitOp := must(t, fc)
-	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	hostNet := ownership.LinkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 
@@ -110,7 +110,7 @@ func TestClustersOfOneNameInTwoServiceProjectsKeepEachOthersFirewallRules(t *tes
 			Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4",
 			Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 				InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
-			NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: linkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes",
+			NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: ownership.LinkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes",
 				AccessConfigs: []*compute.AccessConfig{{}}}},
 			Tags: &compute.Tags{Items: []string{"k8s-node"}},
 		}).Do())

@@ -12,6 +12,7 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // providerID is what a node's spec.providerID says: gce://<project>/<zone>/<instance>.
@@ -71,10 +72,10 @@ func (c *Cloud) findInstanceByName(ctx context.Context, nodeName string) (*compu
 	for _, inst := range found {
 		switch {
 		case inst.Name != name:
-		case contains(c.managedZones, lastSegment(inst.Zone)):
+		case contains(c.managedZones, ownership.LastSegment(inst.Zone)):
 			inZones = append(inZones, inst)
 		default:
-			elsewhere = append(elsewhere, lastSegment(inst.Zone))
+			elsewhere = append(elsewhere, ownership.LastSegment(inst.Zone))
 		}
 	}
 	switch {
@@ -89,7 +90,7 @@ func (c *Cloud) findInstanceByName(ctx context.Context, nodeName string) (*compu
 	case len(inZones) == 1:
 		return inZones[0], nil
 	}
-	return nil, fmt.Errorf("instance %s exists in several zones (%s, %s): set the node's providerID", name, lastSegment(inZones[0].Zone), lastSegment(inZones[1].Zone))
+	return nil, fmt.Errorf("instance %s exists in several zones (%s, %s): set the node's providerID", name, ownership.LastSegment(inZones[0].Zone), ownership.LastSegment(inZones[1].Zone))
 }
 
 // InstanceExists reports whether the node's instance exists.
@@ -130,10 +131,10 @@ func (c *Cloud) InstanceMetadata(ctx context.Context, node *v1.Node) (*cloudprov
 // instanceMetadata is the pure mapping from an instance to what the node
 // controller writes on the node. stackType is [global] stack-type.
 func instanceMetadata(project, stackType string, inst *compute.Instance) *cloudprovider.InstanceMetadata {
-	zone := lastSegment(inst.Zone)
+	zone := ownership.LastSegment(inst.Zone)
 	return &cloudprovider.InstanceMetadata{
 		ProviderID:    providerID{Project: project, Zone: zone, Name: inst.Name}.String(),
-		InstanceType:  lastSegment(inst.MachineType),
+		InstanceType:  ownership.LastSegment(inst.MachineType),
 		NodeAddresses: orderAddresses(nodeAddresses(inst), stackType == "IPV6"),
 		Zone:          zone,
 		Region:        regionOf(zone),

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/api/compute/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 )
 
@@ -36,7 +37,7 @@ func deriveNodeTags(instances []*compute.Instance, prefix string, zones []string
 	var tags []string
 	found := false
 	for _, inst := range instances {
-		if !strings.HasPrefix(inst.Name, prefix) || !slices.Contains(zones, lastSegment(inst.Zone)) {
+		if !strings.HasPrefix(inst.Name, prefix) || !slices.Contains(zones, ownership.LastSegment(inst.Zone)) {
 			continue
 		}
 		found = true

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/compute/v1"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/cloudconfig"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/test/fakegce/fakegcetest"
@@ -120,7 +121,7 @@ func TestANumericProjectIDIsReadAsTheProjectsID(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := []string{p.project, p.cfg.ProjectID, p.cfg.NetworkProjectID, p.networkURL}
-	want := []string{service, service, host, linkBase + "projects/" + host + "/global/networks/shared"}
+	want := []string{service, service, host, ownership.LinkBase + "projects/" + host + "/global/networks/shared"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("project, project-id, network-project-id, network (-want +got):\n%s", diff)
 	}

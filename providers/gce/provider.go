@@ -25,9 +25,6 @@ import (
 // ProviderName is the name the provider registers under (--cloud-provider).
 const ProviderName = "gce"
 
-// linkBase is computeclient.LinkBase, short for the links built here.
-const linkBase = computeclient.LinkBase
-
 // Options are the settings that come from the command line, not the cloud config.
 type Options struct {
 	// ClusterName is --cluster-name: it scopes the ownership of every
@@ -100,7 +97,7 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts Options) (*Cloud, er
 		}
 		c.managedZones = nil
 		for _, z := range r.Zones {
-			c.managedZones = append(c.managedZones, lastSegment(z))
+			c.managedZones = append(c.managedZones, ownership.LastSegment(z))
 		}
 	}
 	if len(cfg.NodeTags) == 0 {
@@ -183,12 +180,12 @@ func fillFromMetadata(ctx context.Context, cfg *cloudconfig.Config) error {
 		}
 	}
 	if cfg.LocalZone == "" {
-		if err := ask("local-zone", "instance/zone", func(v string) { cfg.LocalZone = lastSegment(v) }); err != nil {
+		if err := ask("local-zone", "instance/zone", func(v string) { cfg.LocalZone = ownership.LastSegment(v) }); err != nil {
 			return err
 		}
 	}
 	if cfg.NetworkName == "" {
-		if err := ask("network-name", "instance/network-interfaces/0/network", func(v string) { cfg.NetworkName = lastSegment(v) }); err != nil {
+		if err := ask("network-name", "instance/network-interfaces/0/network", func(v string) { cfg.NetworkName = ownership.LastSegment(v) }); err != nil {
 			return err
 		}
 	}

@@ -42,7 +42,7 @@ func (c *Cloud) clusterRoute(owner ownership.Cluster, r *compute.Route) *cloudpr
 	keys, _ := ownership.Parse(r.Description)
 	node := keys[ownership.NodeKey]
 	if node == "" && r.NextHopInstance != "" {
-		node = lastSegment(r.NextHopInstance)
+		node = ownership.LastSegment(r.NextHopInstance)
 	}
 	if node == "" {
 		return nil
@@ -97,11 +97,8 @@ func (c *Cloud) confirmExistingRoute(ctx context.Context, want *compute.Route) e
 
 // desiredRoute is the route for one pod CIDR of a node.
 //
-// Names: the route controller of k8s.io/cloud-provider
-// (controllers/route/route_controller.go) calls CreateRoute once per pod
-// CIDR with the same name hint, the node's UID, so the name carries the
-// family: an IPv4 route keeps the name it always had, an IPv6 route has
-// "-v6" added.
+// Names: ownership.RouteName and RouteNameIPv6, as the route controller
+// gives a node's pod CIDRs one name hint.
 //
 // Next hop: a next-hop instance must be in the route's project; another
 // project's VM (a Shared VPC service project's node, the route being in the
@@ -115,7 +112,7 @@ func desiredRoute(owner ownership.Cluster, nameHint string, route *cloudprovider
 		return nil, fmt.Errorf("pod CIDR %q: %w", route.DestinationCIDR, err)
 	}
 	r := &compute.Route{
-		Name:        owner.ResourceName("r", nameHint),
+		Name:        owner.RouteName(nameHint),
 		Network:     networkURL,
 		DestRange:   prefix.Masked().String(),
 		Priority:    routePriority,
@@ -126,7 +123,7 @@ func desiredRoute(owner ownership.Cluster, nameHint string, route *cloudprovider
 		nic = inst.NetworkInterfaces[0]
 	}
 	if prefix.Addr().Is6() {
-		r.Name = owner.ResourceName("r", nameHint+"-v6")
+		r.Name = owner.RouteNameIPv6(nameHint)
 		v6 := instanceIPv6(nic)
 		if v6 == "" {
 			return nil, fmt.Errorf("IPv6 pod CIDR %s: instance %s has no IPv6 address on its first interface; give its subnetwork and interface the stack type IPV4_IPV6, or give the node no IPv6 pod CIDR", route.DestinationCIDR, inst.Name)

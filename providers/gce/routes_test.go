@@ -177,8 +177,8 @@ func TestAnIPv6PodCIDROnAnIPv4OnlyInstanceIsAClearError(t *testing.T) {
 
 func TestDesiredRoute(t *testing.T) {
 	owner := ownership.ForCluster(cluster)
-	const net = linkBase + "projects/host/global/networks/vpc"
-	dual := &compute.Instance{Name: "node-1", SelfLink: linkBase + "projects/p/zones/z/instances/node-1",
+	const net = ownership.LinkBase + "projects/host/global/networks/vpc"
+	dual := &compute.Instance{Name: "node-1", SelfLink: ownership.LinkBase + "projects/p/zones/z/instances/node-1",
 		NetworkInterfaces: []*compute.NetworkInterface{{NetworkIP: "10.0.0.2", Ipv6AccessConfigs: []*compute.AccessConfig{{ExternalIpv6: "2600:1900::1"}}}}}
 	v4only := &compute.Instance{Name: "node-1", SelfLink: dual.SelfLink, NetworkInterfaces: []*compute.NetworkInterface{{NetworkIP: "10.0.0.2"}}}
 	desc := owner.Description(map[string]string{ownership.NodeKey: "node-1"})

@@ -27,14 +27,14 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 	const service, host = "service-project", "host-project"
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}, OpLatency: 20 * time.Millisecond})
 	waitOp := must(t, fc)
-	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	hostNet := ownership.LinkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 	waitOp(fc.Compute.Instances.Insert(service, "us-central1-a", &compute.Instance{
 		Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4",
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
-		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: linkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes",
+		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: ownership.LinkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes",
 			AccessConfigs: []*compute.AccessConfig{{}}}},
 		Tags: &compute.Tags{Items: []string{"k8s-node"}},
 	}).Do())
@@ -130,7 +130,7 @@ func TestASharedVPCClusterPutsTheNetworksResourcesInTheHostProject(t *testing.T)
 func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnetwork(t *testing.T) {
 	const service, host = "service-project", "host-project"
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}})
-	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	hostNet := ownership.LinkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "ilb", Network: hostNet, IpCidrRange: "10.0.1.0/24"})
@@ -150,7 +150,7 @@ func TestAnInternalSubnetAnnotationOnASharedVPCClusterNamesTheHostProjectsSubnet
 		t.Errorf("the internal address %s is not from the host project's subnetwork ilb (10.0.1.0/24)", ip)
 	}
 	a, err := fc.Compute.Addresses.Get(service, "us-central1", p.GetLoadBalancerName(ctx, cluster, svc)).Do()
-	if err != nil || a.Subnetwork != linkBase+"projects/"+host+"/regions/us-central1/subnetworks/ilb" {
+	if err != nil || a.Subnetwork != ownership.LinkBase+"projects/"+host+"/regions/us-central1/subnetworks/ilb" {
 		t.Errorf("address = %+v, %v; want it in the host project's subnetwork ilb", a, err)
 	}
 	if err := p.EnsureLoadBalancerDeleted(ctx, cluster, svc); err != nil {
@@ -166,14 +166,14 @@ func TestASharedVPCRouteNamesTheNodeByItsInternalAddress(t *testing.T) {
 	const service, host = "service-project", "host-project"
 	fc := fakegcetest.Start(t, fakegce.Config{Projects: []string{service, host}})
 	waitOp := must(t, fc)
-	hostNet := linkBase + "projects/" + host + "/global/networks/shared"
+	hostNet := ownership.LinkBase + "projects/" + host + "/global/networks/shared"
 	fixture.InsertNetwork(t, fc, host, fixture.CustomNetwork("shared"))
 	fixture.InsertSubnetwork(t, fc, host, "us-central1", &compute.Subnetwork{Name: "nodes", Network: hostNet, IpCidrRange: "10.0.0.0/24"})
 	waitOp(fc.Compute.Instances.Insert(service, "us-central1-a", &compute.Instance{
 		Name: "node-1", MachineType: "zones/us-central1-a/machineTypes/e2-standard-4", CanIpForward: true,
 		Disks: []*compute.AttachedDisk{{Boot: true, AutoDelete: true,
 			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "projects/debian-cloud/global/images/family/debian-12"}}},
-		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: linkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes"}},
+		NetworkInterfaces: []*compute.NetworkInterface{{Subnetwork: ownership.LinkBase + "projects/" + host + "/regions/us-central1/subnetworks/nodes"}},
 	}).Do())
 	inst, err := fc.Compute.Instances.Get(service, "us-central1-a", "node-1").Do()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/annotations"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/providers/gce/nlb"
 )
@@ -52,7 +53,7 @@ func (c *Cloud) discoverSubnetwork(ctx context.Context) (string, error) {
 	}
 	subnets, err := c.api.ListSubnetworks(ctx, c.region, c.networkURL)
 	if err != nil {
-		return "", fmt.Errorf("find the subnetwork of network %s in %s: %w", lastSegment(c.networkURL), c.region, err)
+		return "", fmt.Errorf("find the subnetwork of network %s in %s: %w", ownership.LastSegment(c.networkURL), c.region, err)
 	}
 	var names []string
 	for _, s := range subnets {
@@ -63,14 +64,14 @@ func (c *Cloud) discoverSubnetwork(ctx context.Context) (string, error) {
 	case 1:
 		c.subnetwork.url = subnets[0].SelfLink
 		klog.FromContext(ctx).Info("The config names no subnetwork: using the network's only one in the region",
-			"network", lastSegment(c.networkURL), "region", c.region, "subnetwork", subnets[0].Name)
+			"network", ownership.LastSegment(c.networkURL), "region", c.region, "subnetwork", subnets[0].Name)
 		return c.subnetwork.url, nil
 	case 0:
 		return "", &nlb.ServiceError{Reason: nlb.ReasonNoSubnetwork, Message: fmt.Sprintf(
 			"this load balancer takes its address from a subnetwork, and network %s has none in %s: create one there",
-			lastSegment(c.networkURL), c.region)}
+			ownership.LastSegment(c.networkURL), c.region)}
 	}
 	return "", &nlb.ServiceError{Reason: nlb.ReasonNoSubnetwork, Message: fmt.Sprintf(
 		"this load balancer takes its address from a subnetwork, and network %s has %d in %s (%s): set [global] subnetwork-name in the cloud config (an internal load balancer may name its own with the annotation %s)",
-		lastSegment(c.networkURL), len(subnets), c.region, strings.Join(names, ", "), annotations.InternalSubnet)}
+		ownership.LastSegment(c.networkURL), len(subnets), c.region, strings.Join(names, ", "), annotations.InternalSubnet)}
 }

@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // GetZone is the zone this process runs in (the config's local-zone).
@@ -27,6 +29,6 @@ func (c *Cloud) GetZoneByNodeName(ctx context.Context, nodeName types.NodeName) 
 	if err != nil {
 		return cloudprovider.Zone{}, err
 	}
-	zone := lastSegment(inst.Zone)
+	zone := ownership.LastSegment(inst.Zone)
 	return cloudprovider.Zone{FailureDomain: zone, Region: regionOf(zone)}, nil
 }

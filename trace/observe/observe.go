@@ -12,6 +12,7 @@
 package observe
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -138,7 +139,7 @@ func (r Reader) readNetworkRanges(ctx context.Context, in *trace.Input) error {
 		network := inst.NetworkInterfaces[0].Network
 		ranges, err := r.Compute.NetworkRanges(ctx, network)
 		if err != nil {
-			return fmt.Errorf("read the ranges of network %s: %w", lastSegment(network), err)
+			return fmt.Errorf("read the ranges of network %s: %w", ownership.LastSegment(network), err)
 		}
 		in.Cloud.NetworkRanges = ranges
 		return nil
@@ -160,7 +161,7 @@ func (r Reader) servicesRules(svc *v1.Service, rules []*compute.ForwardingRule, 
 	var out []*compute.ForwardingRule
 	for _, fr := range rules {
 		ip, _, _ := strings.Cut(fr.IPAddress, "/")
-		if fr.Name == base || strings.HasPrefix(fr.Name, base+"-") || addrs[ip] {
+		if ownership.IsServiceResource(fr.Name, base) || addrs[ip] {
 			out = append(out, fr)
 		}
 	}
@@ -183,18 +184,18 @@ func (lb *loadBalancers) readTarget(ctx context.Context, fr *compute.ForwardingR
 	api := lb.r.Compute
 	switch {
 	case fr.Target != "" && strings.Contains(fr.Target, "/targetPools/"):
-		tp, err := api.GetTargetPool(ctx, regionOf(fr.Target, lb.r.Region), lastSegment(fr.Target))
+		tp, err := api.GetTargetPool(ctx, regionOf(fr.Target, lb.r.Region), ownership.LastSegment(fr.Target))
 		if computeclient.IsNotFound(err) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read target pool %s: %w", lastSegment(fr.Target), err)
+			return fmt.Errorf("read target pool %s: %w", ownership.LastSegment(fr.Target), err)
 		}
 		var hcs []*compute.HttpHealthCheck
 		for _, link := range tp.HealthChecks {
-			hc, err := api.GetHTTPHealthCheck(ctx, lastSegment(link))
+			hc, err := api.GetHTTPHealthCheck(ctx, ownership.LastSegment(link))
 			if err != nil && !computeclient.IsNotFound(err) {
-				return fmt.Errorf("read HTTP health check %s: %w", lastSegment(link), err)
+				return fmt.Errorf("read HTTP health check %s: %w", ownership.LastSegment(link), err)
 			}
 			if hc != nil {
 				hcs = append(hcs, hc)
@@ -213,12 +214,12 @@ func (lb *loadBalancers) readTarget(ctx context.Context, fr *compute.ForwardingR
 
 func (lb *loadBalancers) readBackendService(ctx context.Context, link string) error {
 	api := lb.r.Compute
-	bs, err := api.GetRegionBackendService(ctx, regionOf(link, lb.r.Region), lastSegment(link))
+	bs, err := api.GetRegionBackendService(ctx, regionOf(link, lb.r.Region), ownership.LastSegment(link))
 	if computeclient.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read backend service %s: %w", lastSegment(link), err)
+		return fmt.Errorf("read backend service %s: %w", ownership.LastSegment(link), err)
 	}
 	var hcs []*compute.HealthCheck
 	for _, hcLink := range bs.HealthChecks {
@@ -235,10 +236,10 @@ func (lb *loadBalancers) readBackendService(ctx context.Context, link string) er
 		if b == nil || !strings.Contains(b.Group, "/instanceGroups/") {
 			continue
 		}
-		zone := segmentAfter(b.Group, "zones")
-		members, err := api.ListInstanceGroupInstances(ctx, zone, lastSegment(b.Group))
+		zone := ownership.ZoneOf(b.Group)
+		members, err := api.ListInstanceGroupInstances(ctx, zone, ownership.LastSegment(b.Group))
 		if err != nil && !computeclient.IsNotFound(err) {
-			return fmt.Errorf("list the instances of instance group %s: %w", lastSegment(b.Group), err)
+			return fmt.Errorf("list the instances of instance group %s: %w", ownership.LastSegment(b.Group), err)
 		}
 		groups[b.Group] = members
 	}
@@ -259,17 +260,17 @@ func (lb *loadBalancers) readHealthCheck(ctx context.Context, link string) (*com
 	var hc *compute.HealthCheck
 	var err error
 	if strings.Contains(link, "/regions/") {
-		hc, err = api.GetRegionHealthCheck(ctx, regionOf(link, lb.r.Region), lastSegment(link))
+		hc, err = api.GetRegionHealthCheck(ctx, regionOf(link, lb.r.Region), ownership.LastSegment(link))
 	} else {
 		hc, err = computeclient.Do(ctx, api, "healthChecks.get", func(ctx context.Context) (*compute.HealthCheck, error) {
-			return api.Service().HealthChecks.Get(api.Project(), lastSegment(link)).Context(ctx).Do()
+			return api.Service().HealthChecks.Get(api.Project(), ownership.LastSegment(link)).Context(ctx).Do()
 		})
 	}
 	if computeclient.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read health check %s: %w", lastSegment(link), err)
+		return nil, fmt.Errorf("read health check %s: %w", ownership.LastSegment(link), err)
 	}
 	return hc, nil
 }
@@ -300,7 +301,7 @@ func (r Reader) readInstances(ctx context.Context, in *trace.Input, members []st
 		}
 	}
 	for _, link := range members {
-		want(segmentAfter(link, "zones"), lastSegment(link))
+		want(ownership.ZoneOf(link), ownership.LastSegment(link))
 	}
 	var mu sync.Mutex
 	var reads []func() error
@@ -358,24 +359,5 @@ func parallel(fns ...func() error) error {
 	return g.Wait()
 }
 
-func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
-
-// segmentAfter is the path segment after key in a link ("zones" ->
-// "us-central1-a").
-func segmentAfter(link, key string) string {
-	parts := strings.Split(link, "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == key {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
-
 // regionOf is the region in a regional link, else def.
-func regionOf(link, def string) string {
-	if r := segmentAfter(link, "regions"); r != "" {
-		return r
-	}
-	return def
-}
+func regionOf(link, def string) string { return cmp.Or(ownership.RegionOf(link), def) }

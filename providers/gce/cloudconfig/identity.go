@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
@@ -67,12 +65,7 @@ func (cfg *Config) NetworkLink() string {
 // NetworkProject is the project of the cluster's network: network-project-id,
 // or the project a network-name link names, or project-id.
 func (cfg *Config) NetworkProject() string {
-	if r, ok := parseLink(cfg.NetworkLink()); ok {
-		if p := strings.Split(r, "/"); len(p) > 1 && p[1] != "" {
-			return p[1]
-		}
-	}
-	return cfg.ProjectID
+	return cmp.Or(ownership.ProjectOf(cfg.NetworkLink()), cfg.ProjectID)
 }
 
 // SubnetworkLink is the full link of the subnetwork the config names in
@@ -90,17 +83,8 @@ func (cfg *Config) SubnetworkLink(region string) string {
 // link (full or partial) or as a name under path in network-project-id
 // (or project-id).
 func (cfg *Config) linkOf(name, path string) string {
-	if r, ok := parseLink(name); ok {
-		return computeclient.LinkBase + r
+	if link, ok := ownership.FullLink(name); ok {
+		return link
 	}
-	return computeclient.LinkBase + "projects/" + cmp.Or(cfg.NetworkProjectID, cfg.ProjectID) + "/" + path + name
-}
-
-// parseLink turns a full or partial link into "projects/p/...".
-func parseLink(s string) (string, bool) {
-	i := strings.Index(s, "projects/")
-	if i < 0 {
-		return "", false
-	}
-	return s[i:], true
+	return string(ownership.InProject(cmp.Or(cfg.NetworkProjectID, cfg.ProjectID))) + "/" + path + name
 }

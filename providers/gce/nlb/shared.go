@@ -84,7 +84,7 @@ func unusedShared(c sharedCandidates, u sharedUsers, base string) sharedCandidat
 
 // groupPath is a group link from its zone on ("zones/Z/instanceGroups/N"):
 // the API answers full links, and this project writes them with
-// computeclient.LinkBase, which may be another endpoint's.
+// ownership.LinkBase, which may be another endpoint's.
 func groupPath(link string) string {
 	if i := strings.Index(link, "zones/"); i >= 0 {
 		return link[i:]
