@@ -192,9 +192,6 @@ func fillFromMetadata(ctx context.Context, cfg *cloudconfig.Config) error {
 	return nil
 }
 
-// lastSegment is the name at the end of a link.
-func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
-
 func regionOf(zone string) string {
 	if i := strings.LastIndexByte(zone, '-'); i > 0 {
 		return zone[:i]
