@@ -8,7 +8,9 @@ import (
 
 // The plugin reads the CCM's cloud config, but it must not link the
 // provider: providers/gce registers itself with k8s.io/cloud-provider in
-// init() and brings the whole CCM's code into a user's kubectl plugin.
+// init() and brings the whole CCM's code into a user's kubectl plugin. Nor
+// the load balancers' or nodeip's code: the names it looks for come from
+// ownership.
 // `go list -deps` names every package the command links, each with its
 // imports (its tests' imports are not among them: the tests start a
 // provider to trace).
@@ -25,6 +27,8 @@ func TestKubectlVPCDoesNotLinkTheProvider(t *testing.T) {
 			switch imp {
 			case provider:
 				t.Errorf("kubectl-vpc links %s: %s imports it (read the cloud config with %s/cloudconfig)", provider, pkg, provider)
+			case provider + "/nlb", provider + "/nodeip":
+				t.Errorf("kubectl-vpc links %s: %s imports it (resource names come from ownership)", imp, pkg)
 			case provider + "/cloudconfig":
 				readsConfig = true
 			}
