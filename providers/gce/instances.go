@@ -38,9 +38,16 @@ func instanceNameOf(nodeName string) string {
 	return name
 }
 
-// shutDownStatuses are the instance states in which the node is shut down,
-// not gone: the lifecycle controller taints it rather than deleting it.
-var shutDownStatuses = map[string]bool{"TERMINATED": true, "STOPPING": true, "SUSPENDED": true, "SUSPENDING": true}
+// isShutDown reports whether an instance status is one in which the node
+// is shut down, not gone: the lifecycle controller taints it rather than
+// deleting it.
+func isShutDown(status string) bool {
+	switch status {
+	case "TERMINATED", "STOPPING", "SUSPENDED", "SUSPENDING":
+		return true
+	}
+	return false
+}
 
 // findInstance returns the node's instance: by providerID when the node has
 // one, else by name across the managed zones in one aggregated list.
@@ -57,9 +64,6 @@ func (c *Cloud) findInstance(ctx context.Context, node *v1.Node) (*compute.Insta
 	}
 	return c.findInstanceByName(ctx, node.Name)
 }
-
-// errInstanceNotFound is returned (wrapped) when no managed zone has the instance.
-var errInstanceNotFound = cloudprovider.InstanceNotFound
 
 func (c *Cloud) findInstanceByName(ctx context.Context, nodeName string) (*compute.Instance, error) {
 	name := instanceNameOf(nodeName)
@@ -86,7 +90,7 @@ func (c *Cloud) findInstanceByName(ctx context.Context, nodeName string) (*compu
 		return nil, fmt.Errorf("instance %s is in zone %s, which this cluster does not manage (zones %s; [global] regional = true manages every zone of the region)",
 			name, strings.Join(elsewhere, ","), strings.Join(c.managedZones, ","))
 	case len(inZones) == 0:
-		return nil, fmt.Errorf("instance %s in zones %s: %w", name, strings.Join(c.managedZones, ","), errInstanceNotFound)
+		return nil, fmt.Errorf("instance %s in zones %s: %w", name, strings.Join(c.managedZones, ","), cloudprovider.InstanceNotFound)
 	case len(inZones) == 1:
 		return inZones[0], nil
 	}
@@ -115,7 +119,7 @@ func (c *Cloud) InstanceShutdown(ctx context.Context, node *v1.Node) (bool, erro
 		}
 		return false, err
 	}
-	return shutDownStatuses[inst.Status], nil
+	return isShutDown(inst.Status), nil
 }
 
 // InstanceMetadata describes the node's instance: providerID, machine type,
@@ -211,7 +215,9 @@ func ipv6AddressOf(nic *compute.NetworkInterface) string {
 	return ""
 }
 
-func isInstanceNotFound(err error) bool { return errors.Is(err, errInstanceNotFound) }
+// isInstanceNotFound: no managed zone has the instance (findInstanceByName
+// wraps cloudprovider.InstanceNotFound).
+func isInstanceNotFound(err error) bool { return errors.Is(err, cloudprovider.InstanceNotFound) }
 
 func contains(list []string, s string) bool {
 	for _, e := range list {

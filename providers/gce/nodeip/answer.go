@@ -84,14 +84,14 @@ func candidateOf(svc *v1.Service, nodes []nodeInfo, endpointNodes map[string]boo
 	c.settings = s
 	nodePortRange := d.NodePortRange
 	if nodePortRange.To == 0 {
-		nodePortRange = DefaultNodePortRange
+		nodePortRange = DefaultNodePortRange()
 	}
 	if p, _, ok := reservedPort(c.ports, []PortRange{nodePortRange}); ok {
 		c.problem = &problem{Reason: ReasonReservedPort, Warn: true, Message: fmt.Sprintf(
 			"port %s is in the cluster's NodePort range %s ([load-balancer] nodeip-node-port-range): kube-proxy would send that NodePort of every published node to this Service; nothing is published and no firewall is opened: use a port outside the range", p, nodePortRange)}
 		return c
 	}
-	if p, _, ok := reservedPort(c.ports, alwaysReserved); ok {
+	if p, _, ok := reservedPort(c.ports, alwaysReserved()); ok {
 		c.problem = &problem{Reason: ReasonReservedPort, Warn: true, Message: fmt.Sprintf(
 			"port %s is reserved on every node for the kubelet, kube-proxy's health server or the cloud controller manager; nothing is published and no firewall is opened: use another port", p)}
 		return c

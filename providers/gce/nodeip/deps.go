@@ -57,7 +57,7 @@ type Defaults struct {
 	// all). A Service's own selector is added to it, never put in its
 	// place (nodeCeiling).
 	NodeSelector string
-	// PublishControlPlane lets control-plane nodes (controlPlaneLabels)
+	// PublishControlPlane lets control-plane nodes (labelControlPlane)
 	// be published; by default no Service may reach them.
 	PublishControlPlane bool
 }
@@ -71,15 +71,17 @@ type PortRange struct {
 
 // DefaultNodePortRange is kube-apiserver's default
 // --service-node-port-range, reserved when Defaults name no range.
-var DefaultNodePortRange = PortRange{From: 30000, To: 32767}
+func DefaultNodePortRange() PortRange { return PortRange{From: 30000, To: 32767} }
 
 // alwaysReserved are ports no cloud config frees: the kubelet's API,
 // kube-proxy's health server (the external load balancers' health checks
 // ask it) and this CCM's secure port, on every node.
-var alwaysReserved = []PortRange{
-	{From: 10250, To: 10250, Protocol: v1.ProtocolTCP},
-	{From: 10256, To: 10256, Protocol: v1.ProtocolTCP},
-	{From: 10258, To: 10258, Protocol: v1.ProtocolTCP},
+func alwaysReserved() []PortRange {
+	return []PortRange{
+		{From: 10250, To: 10250, Protocol: v1.ProtocolTCP},
+		{From: 10256, To: 10256, Protocol: v1.ProtocolTCP},
+		{From: 10258, To: 10258, Protocol: v1.ProtocolTCP},
+	}
 }
 
 // DefaultMaxPorts is the most ports a Service may ask for unless the

@@ -35,7 +35,7 @@ func testDefaults() Defaults {
 		ReservedPorts: []PortRange{{22, 22, v1.ProtocolTCP}, {2379, 2380, v1.ProtocolTCP}, {6443, 6443, v1.ProtocolTCP},
 			{10250, 10250, v1.ProtocolTCP}, {10256, 10259, v1.ProtocolTCP}, {179, 179, v1.ProtocolTCP},
 			{4789, 4789, v1.ProtocolUDP}, {6081, 6081, v1.ProtocolUDP}, {8472, 8472, v1.ProtocolUDP}, {51820, 51821, v1.ProtocolUDP}},
-		NodePortRange: DefaultNodePortRange,
+		NodePortRange: DefaultNodePortRange(),
 	}
 }
 

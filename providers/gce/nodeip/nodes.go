@@ -144,7 +144,10 @@ func candidateTargets(nodes []nodeInfo, s settings, endpointNodes map[string]boo
 // and kubernetes/kubernetes#107533), which older clusters and other
 // installers (k3s sets both) still carry. Their presence, whatever the
 // value, marks the node.
-var controlPlaneLabels = []string{"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"}
+const (
+	labelControlPlane       = "node-role.kubernetes.io/control-plane"
+	labelLegacyControlPlane = "node-role.kubernetes.io/master"
+)
 
 // nodeCeiling is the selector every published node must match, whatever
 // the Service's own selector asks: the cloud config's nodeip-node-selector
@@ -157,7 +160,7 @@ func nodeCeiling(d Defaults) (labels.Selector, error) {
 		return nil, err
 	}
 	if !d.PublishControlPlane {
-		for _, l := range controlPlaneLabels {
+		for _, l := range []string{labelControlPlane, labelLegacyControlPlane} {
 			r, err := labels.NewRequirement(l, selection.DoesNotExist, nil)
 			if err != nil {
 				return nil, err

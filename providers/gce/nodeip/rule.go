@@ -48,7 +48,7 @@ func (n ruleNames) all() []string { return []string{n.IPv4, n.IPv6} }
 // leaves them alone (firewall.Scope). It is pure.
 func desiredRules(svc *v1.Service, names ruleNames, ports []protoPort, targets []target, sources firewall.Sources, p ruleParams) []firewall.Rule {
 	var out []firewall.Rule
-	for _, fam := range ruleFamilies {
+	for _, fam := range ruleFamilies() {
 		// The destinations are put in Normalize's order here (by
 		// address; every range is a single address): with a hundred
 		// nodes, parsing them back from strings would be most of a

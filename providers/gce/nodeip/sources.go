@@ -15,7 +15,7 @@ import (
 // ruleFamilies are the IP families a Service has a firewall rule of, in
 // the order of its rules: the compute API refuses a rule that mixes IPv4
 // and IPv6 ranges, so a dual-stack Service has one rule per family.
-var ruleFamilies = []v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol}
+func ruleFamilies() [2]v1.IPFamily { return [2]v1.IPFamily{v1.IPv4Protocol, v1.IPv6Protocol} }
 
 // sourceRangesKey is the cloud config key of the operator's ranges: the
 // default of a Service that names none, and the ceiling of one that does.

@@ -42,10 +42,16 @@ type conditionWant struct {
 	eventReason string
 }
 
-// ourReasons are the condition reasons this controller writes; it removes
-// only a condition with one of them.
-var ourReasons = []string{ReasonPublished, ReasonNoEligibleNodes, ReasonInvalidSetting, ReasonReservedPort,
-	ReasonPortConflict, ReasonNameCollision, ReasonQuotaExceeded, ReasonTooManyPorts, ReasonKubeProxyIPVS}
+// isOurReason reports whether a condition reason is one this controller
+// writes; it removes only a condition with one of them.
+func isOurReason(reason string) bool {
+	switch reason {
+	case ReasonPublished, ReasonNoEligibleNodes, ReasonInvalidSetting, ReasonReservedPort,
+		ReasonPortConflict, ReasonNameCollision, ReasonQuotaExceeded, ReasonTooManyPorts, ReasonKubeProxyIPVS:
+		return true
+	}
+	return false
+}
 
 // writeStatus patches status.loadBalancer and the condition where they
 // differ from svc's, and says so in events: a Normal event "old -> new" for
@@ -142,7 +148,7 @@ func withCondition(conds []metav1.Condition, want *conditionWant, generation int
 	}
 	cur := meta.FindStatusCondition(conds, lbcondition.Type)
 	if want.remove {
-		if cur == nil || !slices.Contains(ourReasons, cur.Reason) {
+		if cur == nil || !isOurReason(cur.Reason) {
 			return conds, false
 		}
 		return slices.DeleteFunc(slices.Clone(conds), func(c metav1.Condition) bool { return c.Type == lbcondition.Type }), true
