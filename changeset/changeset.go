@@ -84,7 +84,8 @@ func (p *Plan) Add(ops ...Op) { p.Ops = append(p.Ops, ops...) }
 func (p *Plan) Empty() bool { return len(p.Ops) == 0 }
 
 // Run carries out the plan and returns one error per op, in the plan's
-// order (nil for success and for an op skipped for a failed dependency).
+// order (nil for success and for an op skipped because a dependency failed
+// or was itself skipped).
 func (p *Plan) Run(ctx context.Context) []error {
 	errs := make([]error, len(p.Ops))
 	failed := map[string]bool{}
@@ -147,6 +148,11 @@ func (p *Plan) runStep(ctx context.Context, idx []int, failed map[string]bool, e
 			}
 			mu.Lock()
 			skip := anyFailed(failed, op.After)
+			if skip {
+				// Not made, so not there for the ops that follow this one
+				// either: they are skipped in turn.
+				failed[op.Key()] = true
+			}
 			mu.Unlock()
 			if skip {
 				return

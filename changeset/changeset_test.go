@@ -82,6 +82,14 @@ func TestRun(t *testing.T) {
 			},
 			wantRan:  []string{"delete a", "delete b", "insert b"},
 			wantErrs: []string{"delete thing a: googleapi: got HTTP response code 503 with body: ", "", "", ""}},
+		{name: "an op whose dependency was skipped is skipped too",
+			keepGoing: true,
+			ops: func(j *journal) []Op {
+				return []Op{j.op(0, Delete, "rule", errBroken), j.op(1, Delete, "pool", nil, "delete thing rule"),
+					j.op(2, Delete, "check", nil, "delete thing pool")}
+			},
+			wantRan:  []string{"delete rule"},
+			wantErrs: []string{"delete thing rule: googleapi: got HTTP response code 503 with body: ", "", ""}},
 		{name: "an op waits for a dependency in its own step",
 			ops: func(j *journal) []Op {
 				return []Op{j.op(0, "set target of", "rule", nil, "insert thing pool"), j.op(0, Insert, "pool", nil)}
