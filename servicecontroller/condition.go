@@ -43,6 +43,9 @@ type report struct {
 	// the events API counts repeats.
 	warnOnChange bool
 	keep         bool
+	// remove: the Service no longer wants a load balancer, so the
+	// condition goes (whoever wrote it: no controller serves it now).
+	remove bool
 }
 
 // reportOf is the pure decision: what a reconcile that returned err tells
@@ -121,7 +124,11 @@ func (c *Controller) writeStatus(ctx context.Context, svc *v1.Service, lb *v1.Lo
 		klog.FromContext(ctx).V(2).Info("Writing the load balancer status", "service", klog.KObj(svc),
 			"old", svc.Status.LoadBalancer.Ingress, "new", lb.Ingress)
 	}
-	if r != nil && !r.keep {
+	switch {
+	case r != nil && r.remove:
+		condChanged = meta.RemoveStatusCondition(&updated.Status.Conditions, lbcondition.Type)
+		changed = changed || condChanged
+	case r != nil && !r.keep:
 		updated.Status.Conditions, condChanged = withCondition(svc.Status.Conditions, r.cond, metav1.Now())
 		changed = changed || condChanged
 	}

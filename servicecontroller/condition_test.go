@@ -336,3 +336,24 @@ func (r *countingRecorder) count(reason string) int {
 	defer r.mu.Unlock()
 	return r.reasons[reason]
 }
+
+func TestAServiceThatNoLongerWantsALoadBalancerLosesItsCondition(t *testing.T) {
+	h := startHarness(t, 1, newService("web"))
+	h.waitReady("web")
+	h.waitCondition("web", metav1.ConditionTrue, lbcondition.ReasonProvisioned)
+	svc, err := h.service("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc = svc.DeepCopy()
+	svc.Spec.Type = v1.ServiceTypeClusterIP
+	if _, err := h.client.CoreV1().Services(svc.Namespace).Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("no LoadBalancerReady condition", func() string {
+		if c := h.condition("web"); c != nil {
+			return fmt.Sprintf("condition %+v", c)
+		}
+		return ""
+	})
+}

@@ -202,7 +202,7 @@ func (c *Controller) delete(ctx context.Context, key string, svc *v1.Service) er
 	if exists || hadFinalizer {
 		c.recorder.Event(svc, v1.EventTypeNormal, "DeletedLoadBalancer", "Deleted load balancer")
 	}
-	if _, err := c.writeStatus(ctx, svc, &v1.LoadBalancerStatus{}, nil); err != nil && !apierrors.IsNotFound(err) {
+	if _, err := c.writeStatus(ctx, svc, &v1.LoadBalancerStatus{}, &report{remove: true}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("clear the load balancer status of %s: %w", key, err)
 	}
 	c.forget(key)
