@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/gcfg.v1"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
 
 // rawConfig is the file as gcfg reads it: every value a string, so that this
@@ -155,7 +157,7 @@ func (raw *rawConfig) validate() (*Config, error) {
 	}
 	c.Ignored = raw.upstreamOnlyKeys()
 	for _, n := range []struct{ key, v string }{{"network-name", c.NetworkName}, {"subnetwork-name", c.SubnetworkName}} {
-		if n.v != "" && !nameRE.MatchString(lastSegment(n.v)) {
+		if n.v != "" && !nameRE.MatchString(ownership.LastSegment(n.v)) {
 			return nil, bad("global", n.key, "%q is not a resource name or link", n.v)
 		}
 	}
@@ -257,11 +259,4 @@ func parseBool(section, key, v string) (bool, error) {
 		return false, nil
 	}
 	return false, bad(section, key, "%q is not a boolean (want true or false)", v)
-}
-
-func lastSegment(s string) string {
-	if i := strings.LastIndexByte(strings.TrimRight(s, "/"), '/'); i >= 0 {
-		return strings.TrimRight(s, "/")[i+1:]
-	}
-	return s
 }

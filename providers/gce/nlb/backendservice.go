@@ -11,7 +11,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
-	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
@@ -325,7 +324,3 @@ func mergeKeys(a, b map[string][]string) map[string][]string {
 	}
 	return out
 }
-
-// isConflict and isNotFound classify a compute error.
-func isConflict(err error) bool { return computeclient.IsConflict(err) }
-func isNotFound(err error) bool { return computeclient.IsNotFound(err) }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/servicecontroller/nodeset"
 )
 
@@ -115,7 +116,7 @@ func (b *Balancer) syncGroup(ctx context.Context, zone string, want []string) er
 			return nil
 		}
 		b.shared.forget(link)
-		if !(isConflict(err) || isNotFound(err)) {
+		if !(computeclient.IsConflict(err) || computeclient.IsNotFound(err)) {
 			return err
 		}
 	}

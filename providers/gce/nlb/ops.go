@@ -7,6 +7,7 @@ import (
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 )
 
@@ -34,7 +35,7 @@ func batches(items []string) [][]string {
 // learns its IP into ip.
 func (b *Balancer) insertAddressOp(step int, a *compute.Address, ip *string) changeset.Op {
 	return changeset.Op{Verb: changeset.Insert, Kind: "address", Name: a.Name, Step: step, Call: func(ctx context.Context) error {
-		if err := b.api.InsertAddress(ctx, b.p.Region, a); err != nil && !isConflict(err) {
+		if err := b.api.InsertAddress(ctx, b.p.Region, a); err != nil && !computeclient.IsConflict(err) {
 			return err
 		}
 		got, err := b.api.GetAddress(ctx, b.p.Region, a.Name)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/firewall"
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/ownership"
 )
@@ -100,7 +101,7 @@ func (tp targetPool) poolOps(pl *poolPlan) []changeset.Op {
 	if pl.InsertPool != nil {
 		add(changeset.Op{Verb: changeset.Insert, Kind: "target pool", Name: name, Strict: true, Call: func(ctx context.Context) error {
 			err := api.InsertTargetPool(ctx, region, pl.InsertPool)
-			if isConflict(err) {
+			if computeclient.IsConflict(err) {
 				// A retried insert found the pool: converge it on the next reconcile.
 				return fmt.Errorf("it exists already; the next reconcile updates it")
 			}

@@ -8,6 +8,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/cloud-provider-vpc/cloud-provider-vpc/lbnode"
 )
 
 // The informers' event handlers. They only enqueue; the workers read the
@@ -208,7 +210,7 @@ func sliceService(obj any) ([]string, error) {
 // nodeChanged: something an answer depends on changed; a heartbeat alone
 // (condition times, images, resources) is not that.
 func nodeChanged(old, n *v1.Node) bool {
-	return isReady(old) != isReady(n) ||
+	return lbnode.Ready(old) != lbnode.Ready(n) ||
 		(old.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) ||
 		!equalStringMaps(old.Labels, n.Labels) ||
 		!equalTaints(old.Spec.Taints, n.Spec.Taints) ||

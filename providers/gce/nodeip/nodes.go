@@ -27,8 +27,6 @@ func ineligibility(n *v1.Node) string {
 	}.Ineligibility(n)
 }
 
-func isReady(n *v1.Node) bool { return lbnode.Ready(n) }
-
 // nodeInfo is what answers need from a node, read once per node change
 // rather than once per Service.
 type nodeInfo struct {
