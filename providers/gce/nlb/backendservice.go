@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
@@ -36,18 +37,18 @@ const (
 // Balancer does not know to be in sync) and the IPv6 address.
 func (s backendService) observe(ctx context.Context, d *Desired, o *Observed) error {
 	b := s.b
-	var r reads
-	r.do(func() (err error) {
+	var r errgroup.Group // parallel reads; the first error is the answer
+	r.Go(func() (err error) {
 		o.RegionHC, err = b.api.GetRegionHealthCheck(ctx, b.p.Region, d.HealthCheck.Name)
 		return notFoundIsNil(err)
 	})
 	if d.HealthCheck.Shared {
-		r.do(func() (err error) {
+		r.Go(func() (err error) {
 			o.OwnRegionHC, err = b.api.GetRegionHealthCheck(ctx, b.p.Region, d.Base)
 			return notFoundIsNil(err)
 		})
 	}
-	r.do(func() (err error) { o.IPv6, err = b.observeIPv6(ctx, d); return err })
+	r.Go(func() (err error) { o.IPv6, err = b.observeIPv6(ctx, d); return err })
 	o.Groups = map[string]*group{}
 	var mu sync.Mutex
 	for _, zone := range groupZones(b.p, sortedZones(d.Groups), o.BackendService) {
@@ -55,7 +56,7 @@ func (s backendService) observe(ctx context.Context, d *Desired, o *Observed) er
 			o.Groups[zone] = &group{zone: zone, members: d.Groups[zone], cached: true}
 			continue
 		}
-		r.do(func() error {
+		r.Go(func() error {
 			g, err := b.observeGroup(ctx, zone, d.Groups[zone])
 			mu.Lock()
 			o.Groups[zone] = g
@@ -63,7 +64,7 @@ func (s backendService) observe(ctx context.Context, d *Desired, o *Observed) er
 			return err
 		})
 	}
-	return r.wait()
+	return r.Wait()
 }
 
 // observeGroup reads a zone's shared group and its members (nil when it

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
-	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/computeclient"
@@ -50,31 +50,6 @@ type group struct {
 	cached bool
 }
 
-// reads runs reads in parallel and keeps the first error.
-type reads struct {
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	errs []error
-}
-
-func (r *reads) do(f func() error) {
-	r.wg.Go(func() {
-		if err := f(); err != nil {
-			r.mu.Lock()
-			r.errs = append(r.errs, err)
-			r.mu.Unlock()
-		}
-	})
-}
-
-func (r *reads) wait() error {
-	r.wg.Wait()
-	if len(r.errs) > 0 {
-		return r.errs[0]
-	}
-	return nil
-}
-
 // notFoundIsNil: a resource not there is a nil one, not an error.
 func notFoundIsNil(err error) error {
 	if computeclient.IsNotFound(err) {
@@ -88,19 +63,19 @@ func notFoundIsNil(err error) error {
 func (b *Balancer) observe(ctx context.Context, d *Desired) (*Observed, error) {
 	api, region := b.api, b.p.Region
 	o := &Observed{}
-	var r reads
-	r.do(func() (err error) {
+	var r errgroup.Group // parallel reads; the first error is the answer
+	r.Go(func() (err error) {
 		o.OwnedAddress, err = api.GetAddress(ctx, region, d.Base)
 		return notFoundIsNil(err)
 	})
 	if d.Address.UserOwned {
-		r.do(func() (err error) {
+		r.Go(func() (err error) {
 			o.Address, err = api.GetAddress(ctx, region, d.Address.Name)
 			return notFoundIsNil(err)
 		})
 	}
 	if d.Address.IP != "" {
-		r.do(func() error {
+		r.Go(func() error {
 			as, err := api.ListAddresses(ctx, region, "address = "+strconv.Quote(d.Address.IP))
 			if len(as) > 0 {
 				o.AddressByIP = as[0]
@@ -108,33 +83,33 @@ func (b *Balancer) observe(ctx context.Context, d *Desired) (*Observed, error) {
 			return err
 		})
 	}
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.HealthCheck, err = api.GetHTTPHealthCheck(ctx, d.HealthCheck.Name)
 		return notFoundIsNil(err)
 	})
 	if d.HealthCheck.Shared {
-		r.do(func() (err error) {
+		r.Go(func() (err error) {
 			o.OwnHealthCheck, err = api.GetHTTPHealthCheck(ctx, d.Base)
 			return notFoundIsNil(err)
 		})
 	}
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.BackendService, err = api.GetRegionBackendService(ctx, region, d.Base)
 		return notFoundIsNil(err)
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.Pools, err = api.ListTargetPools(ctx, region, "name eq "+d.Base+".*")
 		return err
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.Rules, err = api.ListForwardingRules(ctx, region, ownership.ServiceResourcesFilter(d.Base))
 		return err
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.Firewalls, err = api.ListFirewalls(ctx, ownership.ServiceResourcesFilter(d.Base))
 		return err
 	})
-	if err := r.wait(); err != nil {
+	if err := r.Wait(); err != nil {
 		return nil, err
 	}
 	if !d.Address.UserOwned {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/compute/v1"
 
 	"github.com/cloud-provider-vpc/cloud-provider-vpc/changeset"
@@ -96,20 +97,20 @@ func groupPath(link string) string {
 // services, those the candidates need.
 func (b *Balancer) observeUsers(ctx context.Context, c sharedCandidates) (sharedUsers, error) {
 	var u sharedUsers
-	var r reads
+	var r errgroup.Group // parallel reads; the first error is the answer
 	if c.healthCheck != "" {
-		r.do(func() (err error) {
+		r.Go(func() (err error) {
 			u.pools, err = b.api.ListTargetPools(ctx, b.p.Region, b.p.Owner.LoadBalancersFilter())
 			return err
 		})
 	}
 	if len(c.regionHealthCheck) > 0 || len(c.groups) > 0 {
-		r.do(func() (err error) {
+		r.Go(func() (err error) {
 			u.services, err = b.api.ListRegionBackendServices(ctx, b.p.Region, b.p.Owner.LoadBalancersFilter())
 			return err
 		})
 	}
-	return u, r.wait()
+	return u, r.Wait()
 }
 
 // releaseSharedOp deletes the candidates no other load balancer uses. seen

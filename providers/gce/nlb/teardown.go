@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/compute/v1"
 	v1 "k8s.io/api/core/v1"
 
@@ -49,34 +50,34 @@ func (b *Balancer) Delete(ctx context.Context, svc *v1.Service) error {
 func (b *Balancer) observeTeardown(ctx context.Context, base, uid string) (*observedTeardown, error) {
 	api, region := b.api, b.p.Region
 	o := &observedTeardown{base: base, uid: uid}
-	var r reads
-	r.do(func() (err error) { o.address, err = api.GetAddress(ctx, region, base); return notFoundIsNil(err) })
-	r.do(func() (err error) {
+	var r errgroup.Group // parallel reads; the first error is the answer
+	r.Go(func() (err error) { o.address, err = api.GetAddress(ctx, region, base); return notFoundIsNil(err) })
+	r.Go(func() (err error) {
 		o.ipv6Address, err = api.GetAddress(ctx, region, ownership.IPv6AddressName(base))
 		return notFoundIsNil(err)
 	})
-	r.do(func() (err error) { o.healthCheck, err = api.GetHTTPHealthCheck(ctx, base); return notFoundIsNil(err) })
-	r.do(func() (err error) {
+	r.Go(func() (err error) { o.healthCheck, err = api.GetHTTPHealthCheck(ctx, base); return notFoundIsNil(err) })
+	r.Go(func() (err error) {
 		o.sharedHC, err = api.GetHTTPHealthCheck(ctx, b.p.Owner.SharedHealthCheckName())
 		return notFoundIsNil(err)
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.clusterPools, err = api.ListTargetPools(ctx, region, b.p.Owner.LoadBalancersFilter())
 		return err
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.clusterBSs, err = api.ListRegionBackendServices(ctx, region, b.p.Owner.LoadBalancersFilter())
 		return err
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.rules, err = api.ListForwardingRules(ctx, region, ownership.ServiceResourcesFilter(base))
 		return err
 	})
-	r.do(func() (err error) {
+	r.Go(func() (err error) {
 		o.firewalls, err = api.ListFirewalls(ctx, ownership.ServiceResourcesFilter(base))
 		return err
 	})
-	if err := r.wait(); err != nil {
+	if err := r.Wait(); err != nil {
 		return nil, err
 	}
 	for _, bs := range o.clusterBSs {
