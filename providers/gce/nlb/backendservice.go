@@ -146,9 +146,7 @@ func (s backendService) plan(d *Desired, o *Observed) (*changes, error) {
 		return nil, err
 	}
 	ch.Add(ops...)
-	if err := ch.ruleOps(b, bp); err != nil {
-		return nil, err
-	}
+	ch.ruleOps(b, bp)
 	ch.Add(s.cleanupOps(bp)...)
 	zones := sortedZones(d.Groups)
 	ch.succeeded = func() { b.shared.rememberBuilt(d.Base, zones) }
@@ -256,22 +254,18 @@ func (bp *bsPlan) rulesGone() bool {
 
 // ruleOps compares the wanted rules with the observed ones; a rule planned
 // before its address is known takes the address the run learns.
-func (ch *changes) ruleOps(b *Balancer, bp *bsPlan) error {
+func (ch *changes) ruleOps(b *Balancer, bp *bsPlan) {
 	observed := bp.o.Rules
 	if bp.rulesGone() {
 		observed = nil
 	}
-	del, ins, err := planBSRules(bsRules(bp.d, b.p, bp.pb.BSLink, ch.ips.v4, ch.ips.v6), observed, b.p)
-	if err != nil {
-		return err
-	}
+	del, ins := planBSRules(bsRules(bp.d, b.p, bp.pb.BSLink, ch.ips.v4, ch.ips.v6), observed, b.p)
 	for _, name := range del {
 		ch.Add(b.deleteRuleOp(bsDeleteRule, name))
 	}
 	for _, fr := range ins {
 		ch.Add(b.insertRuleOp(bsInsertRules, fr, ch.ips))
 	}
-	return nil
 }
 
 func (s backendService) cleanupOps(bp *bsPlan) []changeset.Op {

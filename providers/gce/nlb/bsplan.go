@@ -273,7 +273,7 @@ func bsRulesOf(d *Desired, p Params, bsLink string) []*compute.ForwardingRule {
 }
 
 // planBSRules compares the wanted rules with the owned observed ones.
-func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingRule, p Params) (del []string, ins []*compute.ForwardingRule, err error) {
+func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingRule, p Params) (del []string, ins []*compute.ForwardingRule) {
 	have := map[string]*compute.ForwardingRule{}
 	for _, fr := range observed {
 		if p.Owner.Owns(fr.Name, fr.Description) {
@@ -301,5 +301,5 @@ func planBSRules(want []*compute.ForwardingRule, observed []*compute.ForwardingR
 		}
 	}
 	slices.Sort(del)
-	return del, ins, nil
+	return del, ins
 }
