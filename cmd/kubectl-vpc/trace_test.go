@@ -117,7 +117,7 @@ func wait(t *testing.T, fc *fakegcetest.Cloud) func(*compute.Operation, error) {
 	return func(op *compute.Operation, err error) {
 		t.Helper()
 		if err == nil {
-			_, err = fc.WaitOperation(context.Background(), op)
+			err = fixture.Wait(fc, op) // a failed operation fails the setup too
 		}
 		if err != nil {
 			t.Fatal(err)
